@@ -1,0 +1,45 @@
+# The bootcamp's commands. `make run` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run test test-fast bench lint lock clean
+
+# Create .venv and install everything; re-runs only when pyproject.toml or constraints.txt change.
+setup: $(STAMP)
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	# CPU build of torch first, from the local wheel; otherwise a dependency pulls a multi-GB CUDA build
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/bootcamp serve --host $(HOST) --port $(PORT)
+
+# Everything: unit, integration (real Milvus server + MariaDB), browser and slow tests.
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not integration and not browser and not slow"
+
+bench: setup
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Re-pin constraints.txt from the current venv.
+lock: setup
+	{ echo "# Exact versions CI and 'make setup' install (pip -c constraints.txt). Regenerate with 'make lock'."; \
+	  $(BIN)/pip freeze --exclude-editable --all | grep -v '^pip=='; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,67 @@
+"""The one exception tree of the bootcamp.
+
+Every error a service raises on purpose derives from :class:`BootcampError` and carries the HTTP
+status it maps to. ``common.app`` installs a single handler that turns any of them into
+``{"detail": "..."}`` with that status, so routes and pipelines raise, they never build responses::
+
+    BootcampError (500)
+    ├── BadRequest            400  malformed request the schema could not catch
+    ├── Forbidden             403  path outside DATA_ROOTS, missing or wrong API key
+    ├── NotFound              404  unknown item, task, file
+    ├── PayloadTooLarge       413  upload or archive over the configured limits
+    ├── UnsupportedMediaType  415  content sniffed as something this service does not take
+    ├── InvalidInput          422  well-formed but unusable input (corrupt image, bad SMILES, empty query)
+    └── BackendUnavailable    503  Milvus or the SQL database cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class BootcampError(Exception):
+    """Base of every deliberate error; ``status_code`` is the HTTP status it maps to."""
+
+    status_code = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(BootcampError):
+    status_code = 400
+
+
+class Forbidden(BootcampError):
+    status_code = 403
+
+
+class NotFound(BootcampError):
+    status_code = 404
+
+
+class PayloadTooLarge(BootcampError):
+    status_code = 413
+
+
+class UnsupportedMediaType(BootcampError):
+    status_code = 415
+
+
+class InvalidInput(BootcampError):
+    status_code = 422
+
+
+class BackendUnavailable(BootcampError):
+    status_code = 503
+
+
+__all__ = [
+    "BackendUnavailable",
+    "BadRequest",
+    "BootcampError",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+]

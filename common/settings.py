@@ -1,0 +1,111 @@
+"""Settings shared by every service.
+
+Each service subclasses :class:`ServiceSettings` with its own ``env_prefix`` (``IMAGE_``, ``QA_`` ...)
+for its own knobs. The backend settings are the same for all services and read without a prefix,
+so one ``.env`` configures the whole bootcamp::
+
+    MILVUS_URI=http://milvus:19530
+    DATABASE_URL=mysql+mysqlconnector://bootcamp:secret@mysql:3306/bootcamp
+    DATA_ROOTS=/srv/photos:/srv/faq
+    API_KEY=change-me
+    BOOTCAMP_ENV=production
+
+Left unset, every service runs embedded: a Milvus Lite file and a SQLite file under ``DATA_DIR``
+(``./data``). Outside dev mode the settings refuse to start without an ``API_KEY`` or with the
+example database password.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: the password in the example compose files; never acceptable outside dev mode
+EXAMPLE_DB_PASSWORDS = frozenset({"bootcamp", "password", "changeme", "root", ""})
+
+
+def _shared(name: str) -> AliasChoices:
+    """Read a backend setting from its unprefixed environment name (or its field name)."""
+    return AliasChoices(name, name.lower())
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; subclasses set ``model_config = service_config("IMAGE_")``."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Literal["dev", "production"] = Field("dev", validation_alias=_shared("BOOTCAMP_ENV"))
+    data_dir: Path = Field(Path("data"), validation_alias=_shared("DATA_DIR"))
+    data_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, validation_alias=_shared("DATA_ROOTS")
+    )
+    milvus_uri: str = Field("", validation_alias=_shared("MILVUS_URI"))
+    milvus_token: str = Field("", validation_alias=_shared("MILVUS_TOKEN"))
+    database_url: str = Field("", validation_alias=_shared("DATABASE_URL"))
+    api_key: str = Field("", validation_alias=_shared("API_KEY"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_shared("CORS_ORIGINS")
+    )
+    max_upload_mb: int = Field(200, validation_alias=_shared("MAX_UPLOAD_MB"), gt=0)
+    max_zip_members: int = Field(20_000, validation_alias=_shared("MAX_ZIP_MEMBERS"), gt=0)
+    max_zip_ratio: int = Field(100, validation_alias=_shared("MAX_ZIP_RATIO"), gt=0)
+    workers: int = Field(2, validation_alias=_shared("WORKERS"), gt=0)
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p for p in value.split(os.pathsep) if p.strip()]
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_outside_dev(self) -> ServiceSettings:
+        if self.env == "dev":
+            return self
+        if not self.api_key:
+            raise ValueError("API_KEY must be set when BOOTCAMP_ENV is not 'dev'")
+        password = _url_password(self.database_url)
+        if password is not None and password in EXAMPLE_DB_PASSWORDS:
+            raise ValueError("DATABASE_URL uses an example password; set a real one outside dev mode")
+        return self
+
+    # -- derived locations -------------------------------------------------------------------
+    def roots(self) -> list[Path]:
+        """The allow-list for ``/load``: ``DATA_ROOTS`` or, when unset, ``DATA_DIR``."""
+        return self.data_roots or [self.data_dir]
+
+    def service_dir(self, service: str) -> Path:
+        return self.data_dir / service
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    """The model_config of a service's settings: its env prefix, ``.env``, nested ``__``."""
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
+
+
+def _url_password(url: str) -> str | None:
+    if not url or "://" not in url:
+        return None
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        return None
+    return parsed.password or ""

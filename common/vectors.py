@@ -1,0 +1,281 @@
+"""Vector store over pymilvus ``MilvusClient``.
+
+One class serves both backends: a Milvus Lite file (the default, ``data/<service>/milvus.db``) or
+any Milvus 2.x server (``MILVUS_URI`` + ``MILVUS_TOKEN``). Services describe their collections with
+pymilvus' own schema objects and call the methods below with the collection name; what differs
+between backends is detected once, at connect time, as :class:`Capabilities`, never assumed.
+
+Every collection is created with ``Strong`` consistency so a row is searchable, countable and
+deletable as soon as the call that wrote it returns, on the server as in Lite.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pymilvus import CollectionSchema, DataType, MilvusClient
+from pymilvus.milvus_client.index import IndexParams
+
+from .errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+#: rows sent per insert/upsert RPC; keeps each message well under gRPC's 64 MB default
+INSERT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the connected backend can do (Milvus Lite 3.x: no binary vectors; Milvus 2.3: no BM25)."""
+
+    binary_vector: bool
+    bm25: bool
+    server_version: str
+
+
+def escape_string(value: str) -> str:
+    """Quote ``value`` as a Milvus filter-expression string literal.
+
+    Backslashes and both quote characters are escaped, so user text can never close the literal
+    and inject an expression: ``f"name == {escape_string(user_name)}"``.
+    """
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'")
+    return f'"{escaped}"'
+
+
+def int_list(values: Iterable[int]) -> str:
+    """A filter-expression list of integers (``[1, 2, 3]``); refuses anything that is not an int."""
+    return "[" + ", ".join(str(int(v)) for v in values) + "]"
+
+
+class VectorStore:
+    """A connection to Milvus (Lite file or server) shared by one service's pipeline."""
+
+    def __init__(self, uri: str, token: str = "") -> None:
+        self.uri = uri
+        self.is_lite = not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
+        if self.is_lite:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+        except Exception as exc:  # pymilvus raises several unrelated types on connect failure
+            raise BackendUnavailable(f"cannot connect to Milvus at {uri}: {exc}") from exc
+        # Milvus Lite is a single embedded process; its client is not safe to share across threads.
+        self._lock = threading.RLock() if self.is_lite else _NullLock()
+        self.capabilities = self._detect_capabilities()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()
+
+    def ping(self) -> str:
+        """The server version; raises :class:`BackendUnavailable` when Milvus does not answer."""
+        try:
+            with self._lock:
+                return str(self.client.get_server_version())
+        except Exception as exc:
+            raise BackendUnavailable(f"Milvus at {self.uri} does not answer: {exc}") from exc
+
+    # -- collections -------------------------------------------------------------------------
+    def new_schema(self, **kwargs: Any) -> CollectionSchema:
+        return MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, **kwargs)
+
+    def new_index_params(self) -> IndexParams:
+        return MilvusClient.prepare_index_params()
+
+    def has_collection(self, name: str) -> bool:
+        with self._lock:
+            return bool(self.client.has_collection(name))
+
+    def ensure_collection(self, name: str, schema: CollectionSchema, index_params: IndexParams) -> None:
+        """Create ``name`` with this schema and index unless it exists; load it for search."""
+        with self._lock:
+            if not self.client.has_collection(name):
+                log.info("creating collection %s on %s", name, self.uri)
+                self.client.create_collection(
+                    name, schema=schema, index_params=index_params, consistency_level="Strong"
+                )
+            self.client.load_collection(name)
+
+    def drop(self, name: str) -> None:
+        with self._lock:
+            if self.client.has_collection(name):
+                self.client.drop_collection(name)
+
+    # -- rows --------------------------------------------------------------------------------
+    def upsert(self, name: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert or replace rows by primary key, in batches; returns the number written."""
+        written = 0
+        for start in range(0, len(rows), INSERT_BATCH):
+            chunk = list(rows[start : start + INSERT_BATCH])
+            with self._lock:
+                result = self.client.upsert(name, chunk)
+            written += int(result.get("upsert_count", len(chunk)))
+        return written
+
+    def flush(self, name: str) -> None:
+        """Seal what was written so it is indexed (Lite searches unflushed rows by brute force)."""
+        with self._lock:
+            self.client.flush(name)
+
+    def search(
+        self,
+        name: str,
+        vectors: Sequence[Any],
+        *,
+        anns_field: str,
+        limit: int,
+        metric_type: str,
+        params: dict[str, Any] | None = None,
+        filter: str = "",
+        output_fields: Sequence[str] = (),
+    ) -> list[list[dict[str, Any]]]:
+        """Nearest neighbours per query vector: ``[[{"id", "distance", "entity": {...}}, ...], ...]``."""
+        with self._lock:
+            hits = self.client.search(
+                name,
+                data=list(vectors),
+                anns_field=anns_field,
+                limit=limit,
+                filter=filter,
+                output_fields=list(output_fields),
+                search_params={"metric_type": metric_type, "params": params or {}},
+            )
+        return [[dict(hit) for hit in per_query] for per_query in hits]
+
+    def query(
+        self, name: str, *, filter: str, output_fields: Sequence[str] = (), limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"filter": filter, "output_fields": list(output_fields)}
+        if limit is not None:
+            kwargs["limit"] = limit
+        with self._lock:
+            return [dict(row) for row in self.client.query(name, **kwargs)]
+
+    def get(self, name: str, ids: Sequence[int], output_fields: Sequence[str] = ()) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        with self._lock:
+            rows = self.client.get(name, ids=list(ids), output_fields=list(output_fields) or None)
+        return [dict(row) for row in rows]
+
+    def iterate(
+        self, name: str, *, output_fields: Sequence[str], filter: str = "", batch: int = 1000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every row matching ``filter``, in primary-key pages (works on Lite and 2.3 servers)."""
+        last: int | None = None
+        while True:
+            clause = f"id > {int(last)}" if last is not None else "id >= -9223372036854775807"
+            expr = f"({filter}) and {clause}" if filter else clause
+            with self._lock:
+                rows = self.client.query(name, filter=expr, output_fields=["id", *output_fields], limit=batch)
+            if not rows:
+                return
+            rows = sorted((dict(r) for r in rows), key=lambda r: r["id"])
+            yield rows
+            if len(rows) < batch:
+                return
+            last = rows[-1]["id"]
+
+    def delete(self, name: str, *, ids: Sequence[int] | None = None, filter: str = "") -> None:
+        with self._lock:
+            if ids is not None:
+                if ids:
+                    self.client.delete(name, ids=list(ids))
+            elif filter:
+                self.client.delete(name, filter=filter)
+            else:
+                raise ValueError("delete needs ids or a filter")
+
+    def count(self, name: str, filter: str = "") -> int:
+        """Live rows (deleted rows excluded, unlike ``get_collection_stats`` on a server)."""
+        with self._lock:
+            if not self.client.has_collection(name):
+                return 0
+            rows = self.client.query(name, filter=filter, output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    # -- capabilities ------------------------------------------------------------------------
+    def _detect_capabilities(self) -> Capabilities:
+        version = self.ping()
+        return Capabilities(
+            binary_vector=self._probe(self._binary_schema),
+            bm25=self._probe(self._bm25_schema),
+            server_version=version,
+        )
+
+    def _probe(self, make_schema: Callable[[], tuple[CollectionSchema, IndexParams]]) -> bool:
+        """Try to create a throwaway collection; the backend's refusal means 'not supported'."""
+        name = f"_probe_{uuid.uuid4().hex[:12]}"
+        with _quiet("pymilvus"), self._lock:
+            try:
+                schema, index = make_schema()
+                self.client.create_collection(name, schema=schema, index_params=index)
+                return True
+            except Exception as exc:
+                log.info("capability probe %s refused by %s: %s", make_schema.__name__, self.uri, exc)
+                return False
+            finally:
+                try:
+                    if self.client.has_collection(name):
+                        self.client.drop_collection(name)
+                except Exception:  # noqa: S110 - best effort cleanup of a probe
+                    pass
+
+    def _binary_schema(self) -> tuple[CollectionSchema, IndexParams]:
+        schema = self.new_schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("fp", DataType.BINARY_VECTOR, dim=64)
+        index = self.new_index_params()
+        index.add_index("fp", index_type="BIN_FLAT", metric_type="JACCARD")
+        return schema, index
+
+    def _bm25_schema(self) -> tuple[CollectionSchema, IndexParams]:
+        from pymilvus import Function, FunctionType
+
+        schema = self.new_schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("text", DataType.VARCHAR, max_length=256, enable_analyzer=True)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = self.new_index_params()
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        return schema, index
+
+
+class _NullLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library logger while a probe is expected to fail."""
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def open_vector_store(uri: str, token: str, default_path: Path) -> VectorStore:
+    """``MILVUS_URI`` when set, otherwise a Milvus Lite file at ``default_path``."""
+    return VectorStore(uri or str(default_path), token)

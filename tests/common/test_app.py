@@ -1,0 +1,208 @@
+"""The app factory and common routes, driven over HTTP with the toy pipeline on both backends."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from common.app import create_service_app
+from common.launcher import build_app
+from common.settings import ServiceSettings
+
+from .toy import ToyPipeline
+
+
+def make_app(backend, tmp_path: Path, unique: str, **extra):
+    data_root = tmp_path / "root"
+    data_root.mkdir(exist_ok=True)
+    settings = ServiceSettings(**backend.settings(tmp_path / "data", data_roots=[data_root], **extra))
+    return create_service_app(
+        name=f"toy_{unique}", title="Toy", description="toy service for tests", settings=settings,
+        build_pipeline=lambda res: ToyPipeline(res, collection=f"toy_{unique}"),
+    ), data_root
+
+
+def wait_task(client: TestClient, task_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = client.get(f"/tasks/{task_id}").json()
+        if task["state"] in ("succeeded", "failed"):
+            return task
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} did not finish: {task}")
+
+
+@pytest.fixture
+def service(backend, tmp_path, unique):
+    app, root = make_app(backend, tmp_path, unique)
+    with TestClient(app) as client:
+        yield client, root, app
+        client.delete("/data")
+
+
+def write_docs(root: Path) -> None:
+    (root / "docs").mkdir()
+    for i, text in enumerate(["the quick brown fox", "milvus vector database", "fastapi web framework",
+                              "a lazy dog sleeps", "POISON pill", "reverse image search",
+                              "question answering bot"]):
+        (root / "docs" / f"d{i}.txt").write_text(text)
+    (root / "docs" / "binary.bin").write_bytes(b"\x00\x01\x02\xff" * 10)
+    (root / "docs" / "empty.txt").write_text("   ")
+
+
+def test_health_reports_backends(service, backend):
+    client, _, _ = service
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["vector_store"].startswith("milvus-lite" if backend.name == "lite" else "milvus v2.3")
+    assert body["database"].startswith("sqlite" if backend.name == "lite" else "mysql")
+
+
+def test_load_directory_counts_failures_without_losing_batch(service):
+    client, root, _ = service
+    write_docs(root)
+    response = client.post("/load", json={"path": str(root / "docs")})
+    assert response.status_code == 202
+    task = wait_task(client, response.json()["task_id"])
+    assert task["state"] == "succeeded"
+    assert (task["total"], task["done"], task["failed"]) == (9, 6, 3)
+    reasons = {e["item"]: e["error"] for e in task["errors"]}
+    assert reasons["binary.bin"] == "not a text file"
+    assert reasons["empty.txt"] == "empty file"
+    assert "d4.txt" in reasons  # the poisoned item fails alone; its batch-mates are stored
+    assert client.get("/count").json() == {"count": 6}
+    # loading again stores nothing twice
+    task = wait_task(client, client.post("/load", json={"path": str(root / "docs")}).json()["task_id"])
+    assert client.get("/count").json() == {"count": 6}
+
+
+def test_items_get_delete_and_drop(service):
+    client, root, app = service
+    write_docs(root)
+    wait_task(client, client.post("/load", json={"path": str(root / "docs")}).json()["task_id"])
+    hit = app.state.pipeline.search("milvus vector database", 1)[0]
+    assert hit["name"] == "d1.txt" and hit["score"] > 0.99
+    item = client.get(f"/items/{hit['id']}").json()
+    assert item["text"] == "milvus vector database"
+    assert client.delete(f"/items/{hit['id']}").status_code == 204
+    assert client.get(f"/items/{hit['id']}").status_code == 404
+    assert client.delete(f"/items/{hit['id']}").status_code == 404
+    assert client.get("/count").json() == {"count": 5}
+    assert client.delete("/data").json() == {"dropped": 5}
+    assert client.get("/count").json() == {"count": 0}
+
+
+def test_load_outside_roots_is_forbidden(service, tmp_path):
+    client, root, _ = service
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    (root / "link").symlink_to(outside)
+    for path in [str(outside), str(root / ".." / "outside"), str(root / "link"), "/etc/passwd"]:
+        response = client.post("/load", json={"path": path})
+        assert response.status_code == 403, path
+        assert "DATA_ROOTS" in response.json()["detail"]
+    assert client.post("/load", json={"path": str(root / "missing")}).status_code == 404
+    assert client.post("/load", json={"path": ""}).status_code == 422
+
+
+def test_upload_files_and_zip(service):
+    client, _, _ = service
+    files = [("files", ("a.txt", b"hello world", "text/plain")), ("files", ("b.txt", b"vector search", "text/plain"))]
+    response = client.post("/upload", files=files)
+    assert response.status_code == 202, response.text
+    task = wait_task(client, response.json()["task_id"])
+    assert (task["state"], task["done"]) == ("succeeded", 2)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("dir/c.txt", "zip member one")
+        zf.writestr("dir/d.txt", "zip member two")
+    response = client.post("/upload", files=[("files", ("docs.zip", buf.getvalue(), "application/zip"))])
+    task = wait_task(client, response.json()["task_id"])
+    assert (task["done"], task["failed"]) == (2, 0)
+    assert client.get("/count").json() == {"count": 4}
+
+
+def test_upload_rejects_unsupported_and_hostile_input(service):
+    client, _, _ = service
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    response = client.post("/upload", files=[("files", ("fake.txt", png, "text/plain"))])
+    assert response.status_code == 415
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../../evil.txt", "escape")
+    response = client.post("/upload", files=[("files", ("evil.zip", buf.getvalue(), "application/zip"))])
+    assert response.status_code == 400
+    assert "unsafe path" in response.json()["detail"]
+    assert client.post("/upload").status_code == 422
+    assert client.get("/count").json() == {"count": 0}
+
+
+def test_oversized_upload_is_413(backend, tmp_path, unique):
+    app, _ = make_app(backend, tmp_path, unique, max_upload_mb=1)
+    with TestClient(app) as client:
+        big = b"a" * (2 * 1024 * 1024)
+        response = client.post("/upload", files=[("files", ("big.txt", big, "text/plain"))])
+        assert response.status_code == 413
+        assert "larger than 1 MB" in response.json()["detail"]
+
+        def chunks():  # no Content-Length: the limit is enforced while streaming
+            for _ in range(3):
+                yield b"x" * (1024 * 1024)
+
+        response = client.post("/load", content=chunks(), headers={"content-type": "application/json"})
+        assert response.status_code == 413
+
+
+def test_api_key_required_on_non_get(backend, tmp_path, unique):
+    app, root = make_app(backend, tmp_path, unique, api_key="s3cret")
+    with TestClient(app) as client:
+        assert client.get("/count").status_code == 200
+        assert client.post("/load", json={"path": str(root)}).status_code == 403
+        assert client.post("/load", json={"path": str(root)}, headers={"X-API-Key": "wrong"}).status_code == 403
+        assert client.delete("/data").status_code == 403
+        ok = client.post("/load", json={"path": str(root)}, headers={"X-API-Key": "s3cret"})
+        assert ok.status_code == 202
+
+
+def test_errors_are_json_detail(service):
+    client, _, _ = service
+    response = client.get("/tasks/does-not-exist")
+    assert response.status_code == 404 and response.json() == {"detail": "no task 'does-not-exist'"}
+    response = client.get("/items/not-a-number")
+    assert response.status_code == 422 and "item_id" in response.json()["detail"]
+    response = client.post("/load", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422 and isinstance(response.json()["detail"], str)
+
+
+def test_launcher_mounts_service_under_prefix(backend, tmp_path, unique, monkeypatch):
+    import common.launcher as launcher
+
+    app, root = make_app(backend, tmp_path, unique)
+    monkeypatch.setitem(launcher.SERVICES, "toy", "/toy")
+    parent = build_app(services={"toy": app})
+    with TestClient(parent) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and 'href="/toy/docs"' in page.text and "Toy" in page.text
+        assert client.get("/toy/health").json()["status"] == "ok"
+        assert client.get("/toy/openapi.json").json()["info"]["title"] == "Toy"
+        assert client.get("/toy/docs").status_code == 200
+        assert client.get("/assets/common/bootcamp.js").status_code == 200
+        (root / "x.txt").write_text("mounted load")
+        task = client.post("/toy/load", json={"path": str(root / "x.txt")}).json()
+        assert wait_task_prefixed(client, "/toy", task["task_id"])["done"] == 1
+
+
+def wait_task_prefixed(client, prefix, task_id):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        task = client.get(f"{prefix}/tasks/{task_id}").json()
+        if task["state"] in ("succeeded", "failed"):
+            return task
+        time.sleep(0.1)
+    raise AssertionError("task did not finish")

@@ -1,0 +1,193 @@
+"""Fixtures shared by every test package.
+
+``backend`` runs a test twice: on the embedded backends (Milvus Lite file + SQLite file in a temp
+dir) and, marked ``integration``, on a real Milvus 2.3 server + MariaDB started by the session
+fixtures below (and stopped by them). ``browser_page`` drives Debian's headless Chromium.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+MILVUS_PORT = 19530
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Settings overrides that point a service at one backend pair."""
+
+    name: str
+    milvus_uri: str
+    database_url: str
+
+    def settings(self, data_dir: Path, **extra: object) -> dict[str, object]:
+        return {"data_dir": data_dir, "milvus_uri": self.milvus_uri, "database_url": self.database_url, **extra}
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode}")
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory) -> Iterator[str]:
+    """A real Milvus 2.3 server: reuses one already on 19530, else starts ``milvus-server``."""
+    if _port_open(MILVUS_PORT):
+        yield f"http://127.0.0.1:{MILVUS_PORT}"
+        return
+    binary = shutil.which("milvus-server") or str(Path(sys.executable).parent / "milvus-server")
+    if not Path(binary).exists():
+        pytest.fail("milvus-server not installed (pip install milvus==2.3.5); integration tests need it")
+    data = tmp_path_factory.mktemp("milvus")
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen([binary, "--data", str(data)], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        _wait_for(lambda: _port_open(MILVUS_PORT), 180, "milvus-server", proc)
+        time.sleep(2)
+        yield f"http://127.0.0.1:{MILVUS_PORT}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(tmp_path_factory) -> Iterator[str]:
+    """A private MariaDB on a free port with a throwaway database; yields its SQLAlchemy URL."""
+    mysqld = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
+    install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    if not Path(mysqld).exists() or install is None:
+        pytest.fail("MariaDB is not installed (apt-get install mariadb-server); integration tests need it")
+    base = tmp_path_factory.mktemp("mariadb")
+    datadir, sock, port = base / "data", base / "mysqld.sock", _free_port()
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run([install, f"--datadir={datadir}", "--auth-root-authentication-method=normal",
+                    "--skip-test-db", *user], check=True, capture_output=True)
+    log = (base / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [mysqld, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
+         "--bind-address=127.0.0.1", "--skip-grant-tables=0", f"--pid-file={base / 'mysqld.pid'}", *user],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: _port_open(port), 60, "mariadbd", proc)
+        database = f"bootcamp_{uuid.uuid4().hex[:8]}"
+        password = uuid.uuid4().hex
+        client = shutil.which("mariadb") or shutil.which("mysql") or "mysql"
+        sql = (f"CREATE DATABASE {database} CHARACTER SET utf8mb4; "
+               f"CREATE USER 'bootcamp'@'127.0.0.1' IDENTIFIED BY '{password}'; "
+               f"GRANT ALL ON {database}.* TO 'bootcamp'@'127.0.0.1';")
+        subprocess.run([client, f"--socket={sock}", "-uroot", "-e", sql], check=True, capture_output=True)
+        yield f"mysql+mysqlconnector://bootcamp:{password}@127.0.0.1:{port}/{database}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server_backend(milvus_server: str, mariadb_server: str) -> Backend:
+    return Backend("server", milvus_server, mariadb_server)
+
+
+@pytest.fixture(params=["lite", pytest.param("server", marks=pytest.mark.integration)])
+def backend(request, tmp_path) -> Backend:
+    """Each test using it runs on Milvus Lite + SQLite and on Milvus server + MariaDB."""
+    if request.param == "lite":
+        return Backend("lite", "", "")
+    return request.getfixturevalue("server_backend")
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for collection/table names on the shared server backends."""
+    return uuid.uuid4().hex[:8]
+
+
+# -- browser -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def live_server():
+    """Serve an ASGI app with uvicorn on a free port in a thread; yields a start(app) -> base URL."""
+    import threading
+
+    import uvicorn
+
+    servers = []
+
+    def start(app) -> str:
+        port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        _wait_for(lambda: server.started, 300, "uvicorn")
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=30)
