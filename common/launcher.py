@@ -11,12 +11,16 @@ from __future__ import annotations
 import html
 import importlib
 import importlib.util
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from .app import COMMON_STATIC
 from .errors import NotFound
@@ -62,19 +66,21 @@ def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] |
                 await stack.enter_async_context(child.router.lifespan_context(child))
             yield
 
-    parent = FastAPI(title="Vector-search bootcamp", lifespan=lifespan, docs_url=None, redoc_url=None,
-                     openapi_url=None)
+    parent = FastAPI(
+        title="Vector-search bootcamp",
+        description="Every mounted demo's API in one document; each demo also has its own at <prefix>/docs.",
+        lifespan=lifespan,
+    )
+    parent.openapi = lambda: _combined_openapi(parent, services)  # type: ignore[method-assign]
     landing = _landing_page(services)
 
     @parent.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
         return HTMLResponse(landing)
 
-    @parent.get("/health", include_in_schema=False)
+    @parent.get("/health", tags=["bootcamp"])
     async def health() -> dict[str, object]:
         return {"status": "ok", "services": {name: SERVICES[name] for name in services}}
-
-    from fastapi.staticfiles import StaticFiles
 
     parent.mount("/assets/common", StaticFiles(directory=COMMON_STATIC), name="common-static")
     for name, child in services.items():
@@ -99,3 +105,36 @@ def _landing_page(services: dict[str, FastAPI]) -> str:
     return (COMMON_STATIC / "landing.html").read_text(encoding="utf-8").replace(
         "<!--SERVICES-->", "\n".join(cards) or "<li>No service is installed.</li>"
     ).replace("<!--NOTE-->", note)
+
+
+def _combined_openapi(parent: FastAPI, services: dict[str, FastAPI]) -> dict[str, Any]:
+    """The parent's OpenAPI document with each service's paths under its prefix.
+
+    Schema names that two services define differently are qualified with the service name.
+    """
+    if parent.openapi_schema:
+        return parent.openapi_schema
+    spec = get_openapi(title=parent.title, version=parent.version, description=parent.description,
+                       routes=parent.routes)
+    schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name, child in services.items():
+        prefix = SERVICES[name]
+        child_spec = child.openapi()
+        text = json.dumps(child_spec)
+        for schema_name, schema in child_spec.get("components", {}).get("schemas", {}).items():
+            if schema_name in schemas and schemas[schema_name] != schema:
+                qualified = f"{name}__{schema_name}"
+                text = text.replace(f'"#/components/schemas/{schema_name}"', f'"#/components/schemas/{qualified}"')
+        child_spec = json.loads(text)
+        for schema_name, schema in child_spec.get("components", {}).get("schemas", {}).items():
+            key = schema_name if schema_name not in schemas or schemas[schema_name] == schema else (
+                f"{name}__{schema_name}")
+            schemas[key] = schema
+        for path, operations in child_spec.get("paths", {}).items():
+            for operation in operations.values():
+                operation["tags"] = [f"{prefix} · {tag}" for tag in operation.get("tags", ["service"])]
+                if "operationId" in operation:
+                    operation["operationId"] = f"{name}__{operation['operationId']}"
+            spec["paths"][f"{prefix}{path}"] = operations
+    parent.openapi_schema = spec
+    return spec

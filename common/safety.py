@@ -16,6 +16,7 @@ import shutil
 import stat
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -131,16 +132,20 @@ def extract_zip(archive: Path, dest: Path, limits: ZipLimits) -> list[Path]:
         dest.mkdir(parents=True, exist_ok=True)
         written_total = 0
         extracted: list[Path] = []
-        for member, target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            budget = member.file_size
-            with zf.open(member) as src, target.open("wb") as out:
-                written = _copy_limited(src, out, budget)
-            written_total += written
-            if written_total > limits.max_total_bytes:
-                shutil.rmtree(dest, ignore_errors=True)
-                raise PayloadTooLarge("archive expands beyond its declared size")
-            extracted.append(target)
+        try:
+            for member, target in targets:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, target.open("wb") as out:
+                    written_total += _copy_limited(src, out, member.file_size)
+                if written_total > limits.max_total_bytes:
+                    raise PayloadTooLarge("archive expands beyond its declared size")
+                extracted.append(target)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise BadRequest(f"{archive.name} is corrupt: {exc}") from exc
+        except PayloadTooLarge:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
     return extracted
 
 

@@ -23,6 +23,11 @@ from .errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 
+#: rows per multi-row INSERT on MySQL (keeps statements well under max_allowed_packet)
+MULTI_ROW_CHUNK = 500
+#: ask the driver to keep the affected-row count of INSERTs (SQLAlchemy drops it otherwise)
+_ROWCOUNT = {"preserve_rowcount": True}
+
 
 class SQLStore:
     """An engine plus the tables of the services that use it."""
@@ -80,12 +85,19 @@ class SQLStore:
         if not rows:
             return 0
         if self.dialect == "sqlite":
-            stmt: Any = sqlite_insert(table).on_conflict_do_nothing()
-        elif self.dialect in ("mysql", "mariadb"):
-            stmt = mysql_insert(table).prefix_with("IGNORE")
-        else:
-            stmt = insert(table)
-        result = conn.execute(stmt, list(rows))
+            stmt = sqlite_insert(table).on_conflict_do_nothing()
+            result = conn.execute(stmt, list(rows), execution_options=_ROWCOUNT)
+            return max(int(result.rowcount or 0), 0)
+        if self.dialect in ("mysql", "mariadb"):
+            # one multi-row INSERT per chunk: executemany's rowcount is unreliable on MySQL drivers
+            inserted = 0
+            for start in range(0, len(rows), MULTI_ROW_CHUNK):
+                chunk = list(rows[start : start + MULTI_ROW_CHUNK])
+                result = conn.execute(mysql_insert(table).prefix_with("IGNORE").values(chunk),
+                                      execution_options=_ROWCOUNT)
+                inserted += max(int(result.rowcount or 0), 0)
+            return inserted
+        result = conn.execute(insert(table), list(rows), execution_options=_ROWCOUNT)
         return max(int(result.rowcount or 0), 0)
 
     def upsert(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

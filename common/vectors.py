@@ -40,13 +40,17 @@ class Capabilities:
     server_version: str
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def escape_string(value: str) -> str:
     """Quote ``value`` as a Milvus filter-expression string literal.
 
-    Backslashes and both quote characters are escaped, so user text can never close the literal
-    and inject an expression: ``f"name == {escape_string(user_name)}"``.
+    Backslashes, quotes and control characters are escaped, so user text can never close the
+    literal and inject an expression: ``f"name == {escape_string(user_name)}"``.
     """
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'")
+    escaped = "".join(_ESCAPES.get(ch, ch) if ch in _ESCAPES or ord(ch) >= 32 else f"\\u{ord(ch):04x}"
+                      for ch in value)
     return f'"{escaped}"'
 
 

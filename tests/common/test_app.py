@@ -192,6 +192,10 @@ def test_launcher_mounts_service_under_prefix(backend, tmp_path, unique, monkeyp
         assert client.get("/toy/health").json()["status"] == "ok"
         assert client.get("/toy/openapi.json").json()["info"]["title"] == "Toy"
         assert client.get("/toy/docs").status_code == 200
+        assert client.get("/docs").status_code == 200
+        combined = client.get("/openapi.json").json()
+        assert {"/toy/load", "/toy/upload", "/toy/tasks/{task_id}", "/toy/health"} <= set(combined["paths"])
+        assert "TaskStatus" in combined["components"]["schemas"]
         assert client.get("/assets/common/bootcamp.js").status_code == 200
         (root / "x.txt").write_text("mounted load")
         task = client.post("/toy/load", json={"path": str(root / "x.txt")}).json()

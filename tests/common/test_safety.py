@@ -1,0 +1,145 @@
+"""Path, sniffing and zip safety with hostile inputs."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from common.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from common.safety import ZipLimits, extract_zip, resolve_in_roots, safe_name, sniff
+
+LIMITS = ZipLimits(max_members=10, max_total_bytes=5 * 1024 * 1024, max_ratio=50)
+
+
+@pytest.fixture
+def roots(tmp_path):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.txt").write_text("a")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("s")
+    return root, outside
+
+
+def test_paths_inside_roots_resolve(roots):
+    root, _ = roots
+    assert resolve_in_roots(str(root / "sub" / "a.txt"), [root]) == (root / "sub" / "a.txt").resolve()
+    assert resolve_in_roots(str(root), [root]) == root.resolve()
+
+
+@pytest.mark.parametrize("make", [
+    lambda root, out: str(out),
+    lambda root, out: str(root / ".." / "outside" / "secret"),
+    lambda root, out: "/etc/passwd",
+    lambda root, out: str(root) + "-sibling",
+])
+def test_paths_outside_roots_are_forbidden(roots, make):
+    root, outside = roots
+    with pytest.raises(Forbidden):
+        resolve_in_roots(make(root, outside), [root])
+
+
+def test_symlink_escapes_are_forbidden(roots):
+    root, outside = roots
+    (root / "link-dir").symlink_to(outside)
+    (root / "link-file").symlink_to(outside / "secret")
+    for path in (root / "link-dir", root / "link-dir" / "secret", root / "link-file"):
+        with pytest.raises(Forbidden):
+            resolve_in_roots(str(path), [root])
+
+
+def test_missing_and_malformed_paths(roots):
+    root, _ = roots
+    with pytest.raises(NotFound):
+        resolve_in_roots(str(root / "nope"), [root])
+    with pytest.raises(BadRequest):
+        resolve_in_roots("bad\x00path", [root])
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "jpeg"), (b"\x89PNG\r\n\x1a\n....", "png"), (b"GIF89a....", "gif"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"), (b"RIFF\x00\x00\x00\x00AVI LIST", "avi"),
+    (b"BM" + b"\x00" * 20, "bmp"), (b"\x00\x00\x00\x18ftypmp42", "mp4"), (b"\x1a\x45\xdf\xa3\x01", "mkv"),
+    (b"PK\x03\x04rest", "zip"), (b"question,answer\nhi,there\n", "text"), ("smiles é".encode()[:-1], "text"),
+    (b"\x00\x01\x02\x03garbage", "binary"),
+])
+def test_sniff_by_content(head, kind):
+    assert sniff(head) == kind
+
+
+def test_safe_name():
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("C:\\Windows\\evil.exe") == "evil.exe"
+    assert safe_name("a\x00b;rm -rf $(x).jpg") == "a_b_rm -rf _(x).jpg"
+    assert safe_name("...") == "file"
+
+
+def make_zip(members: dict[str, bytes], **info) -> Path:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zi = zipfile.ZipInfo(name)
+            for key, value in info.items():
+                setattr(zi, key, value)
+            zf.writestr(zi, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "upload.zip"
+    path.write_bytes(data)
+    return path
+
+
+def test_zip_extracts_normal_members(tmp_path):
+    archive = write(tmp_path, make_zip({"a/b.txt": b"hello", "c.txt": b"world"}))
+    files = extract_zip(archive, tmp_path / "out", LIMITS)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in files) == ["a/b.txt", "c.txt"]
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil", "a/../../evil", "C:/evil.txt", "..\\evil.txt"])
+def test_zip_refuses_unsafe_paths(tmp_path, name):
+    archive = write(tmp_path, make_zip({name: b"x"}))
+    with pytest.raises(BadRequest):
+        extract_zip(archive, tmp_path / "out", LIMITS)
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_zip_refuses_symlink_members(tmp_path):
+    archive = write(tmp_path, make_zip({"link": b"/etc/passwd"}, external_attr=(stat.S_IFLNK | 0o777) << 16))
+    with pytest.raises(BadRequest):
+        extract_zip(archive, tmp_path / "out", LIMITS)
+
+
+def test_zip_limits_members_size_and_ratio(tmp_path):
+    too_many = write(tmp_path, make_zip({f"f{i}.txt": b"x" for i in range(11)}))
+    with pytest.raises(PayloadTooLarge, match="files"):
+        extract_zip(too_many, tmp_path / "out", LIMITS)
+    bomb = write(tmp_path, make_zip({"zeros.bin": b"\x00" * (4 * 1024 * 1024)}))
+    with pytest.raises(PayloadTooLarge, match="ratio"):
+        extract_zip(bomb, tmp_path / "out", LIMITS)
+    big = write(tmp_path, make_zip({f"r{i}.bin": bytes(range(256)) * 8192 for i in range(3)}))
+    with pytest.raises(PayloadTooLarge, match="expands"):
+        extract_zip(big, tmp_path / "out", ZipLimits(10, 4 * 1024 * 1024, 10_000))
+
+
+def test_zip_header_lying_about_size_is_caught(tmp_path):
+    data = bytearray(make_zip({"small.txt": b"A" * 5000}))
+    # shrink the declared uncompressed size in both headers so the member expands past it
+    local = data.find(b"PK\x03\x04")
+    central = data.find(b"PK\x01\x02")
+    data[local + 22 : local + 26] = (100).to_bytes(4, "little")
+    data[central + 24 : central + 28] = (100).to_bytes(4, "little")
+    archive = write(tmp_path, bytes(data))
+    with pytest.raises((PayloadTooLarge, BadRequest)):
+        extract_zip(archive, tmp_path / "out", LIMITS)
+
+
+def test_not_a_zip(tmp_path):
+    with pytest.raises(BadRequest):
+        extract_zip(write(tmp_path, b"PK\x03\x04 not really"), tmp_path / "out", LIMITS)
