@@ -38,7 +38,14 @@ SERVICES: dict[str, str] = {
 
 def available_services() -> list[str]:
     """Services whose app module is installed, in SPEC order."""
-    return [name for name in SERVICES if importlib.util.find_spec(f"solutions.{name}.app") is not None]
+    return [name for name in SERVICES if _installed(f"solutions.{name}.app")]
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package is absent
+        return False
 
 
 def create_service(name: str) -> FastAPI:
