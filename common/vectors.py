@@ -43,6 +43,10 @@ class Capabilities:
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+#: capabilities already probed in this process, per (server URI, server version)
+_DETECTED: dict[tuple[str, str], Capabilities] = {}
+
+
 def escape_string(value: str) -> str:
     """Quote ``value`` as a Milvus filter-expression string literal.
 
@@ -210,11 +214,15 @@ class VectorStore:
     # -- capabilities ------------------------------------------------------------------------
     def _detect_capabilities(self) -> Capabilities:
         version = self.ping()
-        return Capabilities(
+        key = (self.uri, version)
+        if not self.is_lite and key in _DETECTED:  # probing a server costs seconds; it cannot change under us
+            return _DETECTED[key]
+        _DETECTED[key] = Capabilities(
             binary_vector=self._probe(self._binary_schema),
             bm25=self._probe(self._bm25_schema),
             server_version=version,
         )
+        return _DETECTED[key]
 
     def _probe(self, make_schema: Callable[[], tuple[CollectionSchema, IndexParams]]) -> bool:
         """Try to create a throwaway collection; the backend's refusal means 'not supported'."""
