@@ -20,10 +20,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,6 +40,8 @@ from .vectors import open_vector_store
 log = logging.getLogger(__name__)
 
 COMMON_STATIC = Path(__file__).parent / "static"
+#: Swagger UI and ReDoc bundles shipped by the fastapi-offline package (no CDN at run time)
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 BuildPipeline = Callable[[Resources], Pipeline]
@@ -98,9 +102,10 @@ def create_service_app(
         description=description,
         lifespan=lifespan,
         dependencies=[Depends(require_api_key)],
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,
+        redoc_url=None,
     )
+    install_offline_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
@@ -147,6 +152,34 @@ def create_service_app(
             return FileResponse(index, media_type="text/html")
 
     return app
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` and ReDoc at ``/redoc`` from assets installed with the project.
+
+    FastAPI's defaults load them from a CDN, which leaves the pages blank offline. URLs honour the
+    mount prefix (``root_path``), so ``/image/docs`` reads ``/image/openapi.json``.
+    """
+    app.mount("/assets/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} · API",
+            swagger_js_url=f"{root}/assets/docs/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/assets/docs/swagger-ui.css",
+            swagger_favicon_url=f"{root}/assets/docs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} · ReDoc",
+            redoc_js_url=f"{root}/assets/docs/redoc.standalone.js",
+            redoc_favicon_url=f"{root}/assets/docs/favicon.png", with_google_fonts=False,
+        )
 
 
 def _redact(uri: str) -> str:

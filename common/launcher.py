@@ -22,7 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from .app import COMMON_STATIC
+from .app import COMMON_STATIC, install_offline_docs
 from .errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,10 @@ def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] |
         title="Vector-search bootcamp",
         description="Every mounted demo's API in one document; each demo also has its own at <prefix>/docs.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_offline_docs(parent)
     parent.openapi = lambda: _combined_openapi(parent, services)  # type: ignore[method-assign]
     landing = _landing_page(services)
 

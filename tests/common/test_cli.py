@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from common.launcher import available_services
+from common.launcher import SERVICES, available_services
 
 from ..conftest import _free_port
 
@@ -27,7 +27,7 @@ def test_serve_all_installed_demos(tmp_path):
         deadline = time.monotonic() + 300
         while True:
             try:
-                landing = urllib.request.urlopen(base + "/", timeout=5).read().decode()  # noqa: S310
+                landing = urllib.request.urlopen(base + "/", timeout=5).read().decode()
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
@@ -35,13 +35,11 @@ def test_serve_all_installed_demos(tmp_path):
                     pytest.fail(f"bootcamp serve did not come up:\n{output[-3000:]}")
                 time.sleep(1)
         assert "Vector-search bootcamp" in landing
-        assert urllib.request.urlopen(base + "/docs", timeout=5).status == 200  # noqa: S310
+        assert urllib.request.urlopen(base + "/docs", timeout=5).status == 200
         for name in available_services():
-            from common.launcher import SERVICES
-
             prefix = SERVICES[name]
             assert f'href="{prefix}/docs"' in landing
-            with urllib.request.urlopen(f"{base}{prefix}/health", timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{base}{prefix}/health", timeout=10) as response:
                 assert response.status == 200
     finally:
         proc.terminate()

@@ -1,0 +1,38 @@
+"""The landing page and the offline API docs in a real headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.launcher import build_app
+
+from .test_app import make_app
+
+
+@pytest.mark.browser
+def test_landing_page_and_offline_docs(tmp_path, unique, live_server, browser_page, monkeypatch):
+    import common.launcher as launcher
+    from tests.conftest import Backend
+
+    app, _ = make_app(Backend("lite", "", ""), tmp_path, unique)
+    monkeypatch.setitem(launcher.SERVICES, "toy", "/toy")
+    base = live_server(build_app(services={"toy": app}))
+    requests_outside = []
+    # scripts, styles and API calls must come from our server (ReDoc's footer logo may not)
+    browser_page.on("request", lambda r: requests_outside.append(r.url) if (
+        r.resource_type in ("script", "stylesheet", "fetch", "xhr", "document")
+        and not r.url.startswith((base, "blob:", "data:"))) else None)
+
+    browser_page.goto(base + "/")
+    assert browser_page.title() == "Vector-search bootcamp"
+    browser_page.get_by_role("link", name="API docs").click()
+    browser_page.wait_for_url(base + "/toy/docs")
+    # Swagger UI renders the service's operations from local assets only
+    browser_page.get_by_text("/load", exact=True).first.wait_for(timeout=15_000)
+    assert browser_page.locator(".opblock").count() >= 6
+    browser_page.goto(base + "/docs")
+    browser_page.get_by_text("/toy/upload", exact=True).first.wait_for(timeout=15_000)
+    browser_page.goto(base + "/toy/redoc")
+    browser_page.get_by_text("Toy", exact=False).first.wait_for(timeout=15_000)
+    assert browser_page.locator("redoc, [class*=redoc], .menu-content").count() >= 1
+    assert requests_outside == [], f"pages loaded code or data from outside the server: {requests_outside}"
