@@ -210,3 +210,47 @@ def wait_task_prefixed(client, prefix, task_id):
             return task
         time.sleep(0.1)
     raise AssertionError("task did not finish")
+
+
+def test_health_is_503_when_a_backend_is_down(service):
+    client, _, app = service
+    from common.errors import BackendUnavailable
+
+    def down():
+        raise BackendUnavailable("database does not answer")
+
+    original = app.state.sql.ping
+    app.state.sql.ping = down
+    try:
+        response = client.get("/health")
+    finally:
+        app.state.sql.ping = original
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable" and "does not answer" in response.json()["detail"]
+
+
+def test_every_bootcamp_error_maps_to_its_status(tmp_path, unique):
+    from fastapi import APIRouter
+
+    from common import errors
+    from tests.conftest import Backend
+
+    classes = {cls.__name__: cls for cls in (errors.BadRequest, errors.Forbidden, errors.NotFound,
+                                              errors.PayloadTooLarge, errors.UnsupportedMediaType,
+                                              errors.InvalidInput, errors.BackendUnavailable)}
+    router = APIRouter()
+
+    @router.get("/boom/{name}")
+    async def boom(name: str):
+        raise classes[name](f"{name} happened")
+
+    settings = ServiceSettings(**Backend("lite", "", "").settings(tmp_path / "data"))
+    app = create_service_app(name=f"toy_{unique}", title="Toy", description="", settings=settings,
+                             build_pipeline=lambda res: ToyPipeline(res, collection=f"toy_{unique}"),
+                             routers=[router])
+    with TestClient(app) as client:
+        for name, cls in classes.items():
+            response = client.get(f"/boom/{name}")
+            assert response.status_code == cls.status_code
+            assert response.json() == {"detail": f"{name} happened"}
+    assert [c.status_code for c in classes.values()] == [400, 403, 404, 413, 415, 422, 503]
