@@ -1,0 +1,1 @@
+"""Molecular similarity and substructure search (RDKit Morgan fingerprints, exact Tanimoto top-k)."""

@@ -1,0 +1,30 @@
+"""Settings of the molecule service (environment prefix ``MOLECULE_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from common.settings import ServiceSettings, service_config
+
+
+class MoleculeSettings(ServiceSettings):
+    model_config = service_config("MOLECULE_")
+
+    #: Morgan (ECFP4-like) fingerprint: radius and length in bits
+    fp_radius: int = Field(2, ge=1, le=4)
+    fp_bits: int = Field(2048, ge=256, le=8192, multiple_of=64)
+    #: pattern fingerprint used to screen substructure candidates
+    pattern_bits: int = Field(2048, ge=256, le=8192, multiple_of=64)
+    #: names on the shared backends (tests give each run its own)
+    collection: str = Field("molecule_fps", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    table_prefix: str = Field("molecule", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+    #: records per process_batch call
+    batch_size: int = Field(500, gt=0)
+    max_top_k: int = Field(1000, gt=0)
+    #: substructure search stops after this long and reports ``complete: false``
+    substructure_timeout_ms: int = Field(5000, gt=0)
+    #: molecules larger than this (heavy atoms) are refused at load time
+    max_heavy_atoms: int = Field(500, gt=0)
+    max_query_chars: int = Field(2000, gt=0)
+    #: parsed molecules kept in memory for substructure verification
+    mol_cache_size: int = Field(200_000, ge=0)
