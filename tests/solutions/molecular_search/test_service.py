@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -10,6 +11,8 @@ from fastapi.testclient import TestClient
 from rdkit import Chem
 
 from solutions.molecular_search.chem import parse_query
+from solutions.molecular_search.pipeline import copy_nci
+from tests.conftest import Backend
 
 from .helpers import (
     exact_similarity,
@@ -32,12 +35,16 @@ SIMILARITY_QUERIES = [
 SUBSTRUCTURE_QUERIES = ["c1ccccc1C(=O)O", "[#6]~[#7]", "C1CCCCC1", "[Cl,Br]c", "S(=O)(=O)N", "[N+](=O)[O-]"]
 
 
-@pytest.fixture
-def loaded(backend, tmp_path, unique):
+@pytest.fixture(scope="module", params=["lite", pytest.param("server", marks=pytest.mark.integration)])
+def loaded(request, tmp_path_factory):
+    """One loaded service per backend, shared by the read-only tests of this module."""
+    backend = Backend("lite", "", "") if request.param == "lite" else request.getfixturevalue("server_backend")
+    tmp_path = tmp_path_factory.mktemp(f"mol_{request.param}")
     root = write_data(tmp_path / "root")
     write_stereo(root)
-    app = make_app(backend, tmp_path, unique, root)
+    app = make_app(backend, tmp_path, uuid.uuid4().hex[:8], root)
     with TestClient(app) as client:
+        assert app.state.pipeline.use_milvus is (request.param == "server")
         task = load(client, root)
         yield client, root, task, app
         client.delete("/data")
@@ -112,8 +119,12 @@ def test_bad_queries_are_422(loaded):
     assert client.get("/depict", params={"smiles": "C1CC"}).status_code == 422
 
 
-def test_items_svg_highlight_delete(loaded):
-    client, _, _, _ = loaded
+def test_items_svg_highlight_delete(backend, tmp_path, unique):
+    root = tmp_path / "root"
+    copy_nci(root / "nci.smi", limit=300)
+    client = TestClient(make_app(backend, tmp_path, unique, root))
+    client.__enter__()
+    load(client, root)
     hit = client.post("/search", json={"smiles": "c1ccccc1C(=O)O", "mode": "substructure", "top_k": 1}).json()
     item = hit["results"][0]
     assert item["svg_url"] == f"items/{item['id']}/svg?highlight={quote('c1ccccc1C(=O)O', safe='')}"
@@ -134,6 +145,8 @@ def test_items_svg_highlight_delete(loaded):
     assert again[0]["id"] != item["id"]
     assert client.delete("/data").json() == {"dropped": before - 1}
     assert client.post("/search", json={"smiles": "CCO"}).json()["results"] == []
+    assert client.post("/search", json={"smiles": "C", "mode": "substructure"}).json()["results"] == []
+    client.__exit__(None, None, None)
 
 
 def test_upload_csv_sdf_properties_and_restart(backend, tmp_path, unique):
