@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +42,24 @@ class _Arrays:
     sub_order: np.ndarray  # int64 [N]: row numbers in (heavy atoms, id) order
     sub_pfps: np.ndarray  # uint64 [N, PW] in sub_order
     smiles: list[str]  # per row (popcount order)
+    #: bit-transposed copy built on first use: ``cols[j]`` has bit ``r`` set when row ``r`` has bit ``j``
+    cache: dict = field(default_factory=dict, compare=False)
 
     @property
     def size(self) -> int:
         return int(self.ids.shape[0])
+
+
+def _transpose(fps: np.ndarray, nbits: int, block: int = 32768) -> np.ndarray:
+    """``[nbits, ceil(n / 64)]`` uint64: bit ``r % 64`` of word ``r // 64`` of column ``j`` is row r's bit j."""
+    n = fps.shape[0]
+    words = (n + 63) // 64
+    out = np.zeros((nbits, words * 8), dtype=np.uint8)
+    for start in range(0, n, block):  # block is a multiple of 64, so chunks land on whole words
+        dense = np.unpackbits(fps[start : start + block].view(np.uint8), axis=1, bitorder="little")
+        packed = np.packbits(np.ascontiguousarray(dense.T), axis=1, bitorder="little")
+        out[:, start // 8 : start // 8 + packed.shape[1]] = packed
+    return out.view(np.uint64)
 
 
 class FingerprintIndex:
@@ -137,7 +151,104 @@ class FingerprintIndex:
 
     # -- similarity --------------------------------------------------------------------------
     def search(self, query: bytes, k: int, min_similarity: float = 0.0) -> list[tuple[int, float, int]]:
-        """Exact Tanimoto top-k: ``[(id, similarity, row), ...]`` by similarity desc, then id asc."""
+        """Exact Tanimoto top-k: ``[(id, similarity, row), ...]`` by similarity desc, then id asc.
+
+        Bit-sliced counting: the query's ``a`` on-bits select ``a`` columns of the transposed matrix;
+        adding them into vertical (bit-plane) counters gives every row's intersection count ``c``
+        64 rows per machine word. Since Tanimoto ≤ c / a, a row can only reach a score ``T`` if
+        ``c ≥ T·a``: rows passing a bit-sliced ``c ≥ m`` test are scored exactly, and ``m`` is
+        lowered until it is below ``T·a`` for the k-th best ``T`` found, which proves no other
+        row can enter (or tie into) the top-k.
+        """
+        arr = self.snapshot()
+        if arr.size == 0 or k <= 0:
+            return []
+        q = np.frombuffer(query, dtype=np.uint64)
+        bits = np.flatnonzero(np.unpackbits(q.view(np.uint8), bitorder="little"))
+        a = int(bits.size)
+        n = arr.size
+        cols = self._columns(arr)
+        planes: list[np.ndarray] = []
+        buffers = (np.empty(cols.shape[1], dtype=np.uint64), np.empty(cols.shape[1], dtype=np.uint64))
+        for added, j in enumerate(bits.tolist(), start=1):
+            if added.bit_length() > len(planes):
+                planes.append(np.zeros(cols.shape[1], dtype=np.uint64))
+            carry = cols[j]
+            for level, plane in enumerate(planes[: added.bit_length()]):
+                out = buffers[level & 1]
+                np.bitwise_and(plane, carry, out=out)
+                np.bitwise_xor(plane, carry, out=plane)
+                carry = out
+        floor = max(min_similarity, 0.0)
+        m = max(1, int(np.ceil(a * max(floor, 0.5) - 1e-9))) if a else 0
+        scored = np.zeros(0, dtype=np.int64)
+        best: list[tuple[int, float, int]] = []
+        while True:
+            rows = self._rows_at_least(planes, m, n)
+            new = np.setdiff1d(rows, scored, assume_unique=True) if scored.size else rows
+            if new.size:
+                c = np.zeros(new.size, dtype=np.int64)
+                word, shift = new >> 6, (new & 63).astype(np.uint64)
+                for level, plane in enumerate(planes):
+                    c += ((plane[word] >> shift) & np.uint64(1)).astype(np.int64) << level
+                denom = (a + arr.pcs[new] - c).astype(np.float64)
+                sims = np.divide(c, denom, out=np.zeros(new.size, dtype=np.float64), where=denom > 0)
+                keep = sims >= floor
+                cand_r = np.concatenate([np.asarray([r for _, _, r in best], dtype=np.int64), new[keep]])
+                cand_s = np.concatenate([np.asarray([s for _, s, _ in best], dtype=np.float64), sims[keep]])
+                order = np.lexsort((arr.ids[cand_r], -cand_s))[:k]
+                best = [(int(arr.ids[cand_r[i]]), float(cand_s[i]), int(cand_r[i])) for i in order]
+                scored = rows
+            if m == 0:
+                return best
+            threshold = best[-1][1] if len(best) >= k else floor
+            need = int(np.ceil(threshold * a - 1e-9)) if threshold > 0 else 0
+            if need >= m:
+                return best
+            # too few rows scored so far: halve m (never below what the floor allows); else jump to T·a
+            m = max(need, m // 2) if len(best) < k else need
+
+    @staticmethod
+    def _rows_at_least(planes: list[np.ndarray], m: int, n: int) -> np.ndarray:
+        """Rows whose bit-sliced counter value is ≥ m (bit-serial comparison, most significant plane first)."""
+        if m <= 0:
+            return np.arange(n, dtype=np.int64)
+        if m >= 1 << len(planes):
+            return np.zeros(0, dtype=np.int64)
+        words = planes[0].shape[0]
+        eq = np.full(words, np.iinfo(np.uint64).max, dtype=np.uint64)
+        gt = np.zeros(words, dtype=np.uint64)
+        for level in range(len(planes) - 1, -1, -1):
+            if (m >> level) & 1:
+                eq &= planes[level]
+            else:
+                gt |= eq & planes[level]
+        ge = gt | eq
+        nz = np.flatnonzero(ge)
+        if nz.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        bits = np.unpackbits(ge[nz].view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+        w, b = np.nonzero(bits)
+        rows = nz[w].astype(np.int64) * 64 + b
+        return rows[rows < n]
+
+    def warm(self) -> None:
+        """Consolidate and build the transposed matrix now, so the next search does not pay for it."""
+        self._columns(self.snapshot())
+
+    def _columns(self, arr: _Arrays) -> np.ndarray:
+        cols = arr.cache.get("cols")
+        if cols is not None:
+            return cols
+        with self._lock:
+            cols = arr.cache.get("cols")
+            if cols is None:
+                cols = _transpose(arr.fps, self.words * 64)
+                arr.cache["cols"] = cols
+        return cols
+
+    def search_scan(self, query: bytes, k: int, min_similarity: float = 0.0) -> list[tuple[int, float, int]]:
+        """The same answer by a popcount-bounded scan of the row-major matrix (kept as a cross-check)."""
         arr = self.snapshot()
         q = np.frombuffer(query, dtype=np.uint64)
         a = int(np.bitwise_count(q).sum())

@@ -150,6 +150,7 @@ class MoleculePipeline:
             if self.index.load(self.snapshot_path) == version:
                 self._version = version
                 self._mols.clear()
+                self.index.warm()
                 log.info("fingerprint index: %d molecules from snapshot v%d", len(self.index), version)
                 return
             started = time.perf_counter()
@@ -163,6 +164,7 @@ class MoleculePipeline:
                     self.index.add(list(ids), [bytes(f) for f in fps], [bytes(p) for p in pfps], list(heavy),
                                    list(smiles))
             self._version = version
+            self.index.warm()
             log.info("fingerprint index: %d molecules read from SQL in %.1f s", len(self.index),
                      time.perf_counter() - started)
 
@@ -232,6 +234,7 @@ class MoleculePipeline:
         if self.use_milvus:
             self.vectors.flush(self.collection)
         self._save_snapshot()
+        self.index.warm()
 
     def _save_snapshot(self) -> None:
         with self._write_lock:

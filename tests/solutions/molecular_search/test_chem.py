@@ -127,6 +127,7 @@ def test_index_is_exact_with_ties(k, min_sim):
         if row == 500:  # a perturbed query: flip some bits
             q ^= rng.integers(0, 2**63, size=q.shape, dtype=np.uint64) & np.uint64(0x0101010101010101)
         got = [(i, s) for i, s, _ in index.search(q.tobytes(), k, min_sim)]
+        assert [(i, s) for i, s, _ in index.search_scan(q.tobytes(), k, min_sim)] == got
         assert got == _brute(fps, ids, q, k, min_sim)
     # ties are broken by ascending id: the 21 copies of row 3 come out id-sorted
     top = index.search(fps[3].tobytes(), 21)
