@@ -210,7 +210,7 @@ def bench_substructure(repeats: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"
         copy_nci(root / "nci.smi")
-        app = create_app(MoleculeSettings(data_dir=Path(tmp) / "data", data_roots=[root]))
+        app = create_app(MoleculeSettings(data_dir=Path(tmp) / "data", data_roots=[root], max_top_k=100_000))
         with TestClient(app) as client:
             task_id = client.post("/load", json={"path": str(root)}).json()["task_id"]
             while client.get(f"/tasks/{task_id}").json()["state"] in ("queued", "running"):

@@ -1,18 +1,22 @@
-"""An exact in-memory fingerprint index: packed ``uint64`` rows, popcount, bit-count bounds.
+"""An exact in-memory fingerprint index: packed ``uint64`` rows plus a bit-transposed copy.
 
-Similarity: rows are kept sorted by popcount. For a query with ``a`` bits on and a row with ``b``,
-Tanimoto ≤ min(a, b) / max(a, b), so rows are scored in rings of decreasing bound (popcounts
-near ``a`` first) and the scan stops as soon as no remaining row can reach the current k-th best
-score (or ``min_similarity``). Scores are exact (integer popcounts, one float64 division, so equal
-fractions compare equal); ties are broken by ascending id. The answer is therefore the exact
-Tanimoto top-k, identical to a full scan, in a fraction of its time.
+Similarity (:meth:`FingerprintIndex.search`): a query with ``a`` bits on selects ``a`` columns of
+the transposed matrix (one bit per stored row, 64 rows per word); adding them into bit-plane
+counters yields every row's intersection count ``c`` with a few hundred vectorised word
+operations. Since Tanimoto = c / (a + b − c) ≤ c / a, a row can only reach a score ``T`` when
+``c ≥ T·a``; a bit-serial ``c ≥ m`` test picks the rows worth scoring exactly, and ``m`` is lowered
+until it is at most ``T·a`` for the k-th best score ``T`` found — a proof that no other row can
+enter or tie into the top-k. Scores are exact (integer counts, one float64 division, so equal
+fractions compare equal); ties are broken by ascending id. :meth:`search_scan` answers the same
+by a popcount-bounded scan of the row-major matrix and is kept as a cross-check.
 
 Substructure: RDKit pattern fingerprints in a second matrix, kept in (heavy atoms, id) order; a
 molecule can contain the query only if its pattern bits include the query's, so one vectorised
 test screens every row before RDKit verifies the survivors.
 
-The index lives in memory; :meth:`save`/:meth:`load` persist it as one ``.npz`` under the
-service's data directory so a restart does not re-read every row from SQL.
+The index lives in memory (about 2 × 256 bytes per molecule for the Morgan bits, 256 for the
+pattern bits); :meth:`save`/:meth:`load` persist it as one ``.npz`` under the service's data
+directory so a restart does not re-read every row from SQL.
 """
 
 from __future__ import annotations

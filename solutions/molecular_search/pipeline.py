@@ -10,7 +10,7 @@ Stores, and who answers what:
   stored bits and the candidate list is widened until it provably holds the exact top-k (ties
   included, broken by id).
 * Similarity on Milvus Lite (no binary vectors) and every substructure search: the in-memory
-  :class:`~.fpindex.FingerprintIndex` (packed ``uint64`` rows, popcount bounds), built from SQL and
+  :class:`~.fpindex.FingerprintIndex` (bit-sliced exact Tanimoto, pattern screen), built from SQL and
   snapshotted to ``<data_dir>/<collection>.npz``. Both paths return the same answer.
 """
 
@@ -147,7 +147,7 @@ class MoleculePipeline:
             version = self._db_version()
             if version == self._version:
                 return
-            if self.index.load(self.snapshot_path) == version:
+            if self.index.load(self.snapshot_path) == version and len(self.index) == self.count():
                 self._version = version
                 self._mols.clear()
                 self.index.warm()
@@ -242,7 +242,12 @@ class MoleculePipeline:
                 self.index.save(self.snapshot_path, self._version)
 
     # -- similarity --------------------------------------------------------------------------
+    def _check_top_k(self, top_k: int) -> None:
+        if not 1 <= top_k <= self.settings.max_top_k:
+            raise InvalidInput(f"top_k must be between 1 and {self.settings.max_top_k}")
+
     def similarity(self, smiles: str, top_k: int, min_similarity: float = 0.0) -> list[dict[str, Any]]:
+        self._check_top_k(top_k)
         mol = self._query_mol(smiles)
         fp = self.fingerprinter.morgan(mol)
         self._sync()
@@ -283,6 +288,7 @@ class MoleculePipeline:
 
     # -- substructure ------------------------------------------------------------------------
     def substructure(self, query: str, top_k: int, timeout_ms: int | None = None) -> dict[str, Any]:
+        self._check_top_k(top_k)
         qmol, kind = self._query(query)
         budget = (timeout_ms or self.settings.substructure_timeout_ms) / 1000.0
         started = time.perf_counter()

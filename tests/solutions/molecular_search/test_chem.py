@@ -148,3 +148,17 @@ def test_index_delete_and_snapshot_roundtrip(tmp_path):
     q = fps[40].tobytes()
     _, rows = again.screen(q)
     assert set(again.snapshot().ids[rows].tolist()) >= {int(ids[40])}
+
+
+def test_sample_data_reads_cleanly(tmp_path):
+    from solutions.molecular_search.chem import parse_record
+    from solutions.molecular_search.pipeline import make_sample_data
+
+    dest = make_sample_data(tmp_path / "samples")
+    names = []
+    for path in sorted(dest.iterdir()):
+        for _, record in read_records(path):
+            assert not isinstance(record, str), (path, record)
+            parse_record(record)
+            names.append(record.name)
+    assert len(names) == 1008 and {"aspirin", "testosterone"} <= set(names)
