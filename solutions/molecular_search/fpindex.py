@@ -66,6 +66,100 @@ def _transpose(fps: np.ndarray, nbits: int, block: int = 32768) -> np.ndarray:
     return out.view(np.uint64)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The transposed matrix over padded positions: each popcount group starts on a 64-row word."""
+
+    cols: np.ndarray  # uint64 [nbits, words]
+    pos2row: np.ndarray  # int64 [words * 64]: row number, or -1 for padding
+    row2pos: np.ndarray  # int64 [n]
+    word_b: np.ndarray  # int64 [words]: the popcount shared by the rows of each word
+
+
+def _build_layout(arr: _Arrays, nbits: int) -> _Layout:
+    n = arr.size
+    if n == 0:
+        return _Layout(np.zeros((nbits, 0), np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                       np.zeros(0, np.int64))
+    starts = np.flatnonzero(np.r_[True, arr.pcs[1:] != arr.pcs[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    padded = (sizes + 63) // 64 * 64
+    group_pos = np.r_[0, np.cumsum(padded)[:-1]]
+    total = int(padded.sum())
+    pos2row = np.full(total, -1, dtype=np.int64)
+    row_pos = np.repeat(group_pos - starts, sizes) + np.arange(n)
+    pos2row[row_pos] = np.arange(n)
+    fps = np.zeros((total, arr.fps.shape[1]), dtype=np.uint64)
+    fps[row_pos] = arr.fps
+    word_b = np.repeat(arr.pcs[starts].astype(np.int64), padded // 64)
+    return _Layout(_transpose(fps, nbits), pos2row, row_pos.astype(np.int64), word_b)
+
+
+def _count_planes(cols: np.ndarray, bits: np.ndarray) -> list[np.ndarray]:
+    """Bit-plane counters: plane ``l`` holds bit ``l`` of each position's count of query bits."""
+    words = cols.shape[1]
+    planes: list[np.ndarray] = []
+    buffers = (np.empty(words, dtype=np.uint64), np.empty(words, dtype=np.uint64))
+    for added, j in enumerate(bits.tolist(), start=1):
+        if added.bit_length() > len(planes):
+            planes.append(np.zeros(words, dtype=np.uint64))
+        carry = cols[j]
+        for level, plane in enumerate(planes[: added.bit_length()]):
+            out = buffers[level & 1]
+            np.bitwise_and(plane, carry, out=out)
+            np.bitwise_xor(plane, carry, out=plane)
+            carry = out
+    return planes
+
+
+_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _ge_scalar(planes: list[np.ndarray], m: int) -> np.ndarray:
+    """Bits of the positions whose count is ≥ m (m ≥ 1), compared bit-serially from the top plane."""
+    words = planes[0].shape[0]
+    if m >= 1 << len(planes):
+        return np.zeros(words, dtype=np.uint64)
+    eq = np.full(words, _ONES, dtype=np.uint64)
+    gt = np.zeros(words, dtype=np.uint64)
+    for level in range(len(planes) - 1, -1, -1):
+        if (m >> level) & 1:
+            eq &= planes[level]
+        else:
+            gt |= eq & planes[level]
+    return gt | eq
+
+
+def _ge_words(planes: list[np.ndarray], cut: np.ndarray) -> np.ndarray:
+    """Like :func:`_ge_scalar` with one threshold per word (``cut`` ≥ 1)."""
+    words = planes[0].shape[0]
+    top = len(planes)
+    out = np.zeros(words, dtype=np.uint64)
+    fits = cut < (1 << top)  # words whose threshold exceeds every representable count stay empty
+    eq = np.where(fits, _ONES, np.uint64(0)).astype(np.uint64)
+    gt = np.zeros(words, dtype=np.uint64)
+    for level in range(top - 1, -1, -1):
+        m_bits = np.where((cut >> level) & 1, _ONES, np.uint64(0)).astype(np.uint64)
+        p = planes[level]
+        gt |= eq & p & ~m_bits
+        eq &= ~(p ^ m_bits)
+    np.bitwise_or(gt, eq, out=out)
+    return out
+
+
+def _count_at_least(planes: list[np.ndarray], m: int) -> int:
+    return int(np.bitwise_count(_ge_scalar(planes, m)).sum())
+
+
+def _positions(mask: np.ndarray) -> np.ndarray:
+    nz = np.flatnonzero(mask)
+    if nz.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    bits = np.unpackbits(mask[nz].view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    w, b = np.nonzero(bits)
+    return nz[w].astype(np.int64) * 64 + b
+
+
 class FingerprintIndex:
     """Thread-safe: writers append/delete under a lock; searches read a consolidated snapshot."""
 
@@ -158,11 +252,12 @@ class FingerprintIndex:
         """Exact Tanimoto top-k: ``[(id, similarity, row), ...]`` by similarity desc, then id asc.
 
         Bit-sliced counting: the query's ``a`` on-bits select ``a`` columns of the transposed matrix;
-        adding them into vertical (bit-plane) counters gives every row's intersection count ``c``
-        64 rows per machine word. Since Tanimoto ≤ c / a, a row can only reach a score ``T`` if
-        ``c ≥ T·a``: rows passing a bit-sliced ``c ≥ m`` test are scored exactly, and ``m`` is
-        lowered until it is below ``T·a`` for the k-th best ``T`` found, which proves no other
-        row can enter (or tie into) the top-k.
+        adding them into vertical (bit-plane) counters gives every row's intersection count ``c``,
+        64 rows per machine word. Rows are grouped by popcount ``b`` and each group is padded to
+        whole words, so every word has one ``b`` and the exact test ``Tanimoto ≥ T`` ⇔
+        ``c·(1 + T) ≥ T·(a + b)`` becomes a bit-serial comparison of ``c`` with a per-word integer
+        threshold. First pass: the k rows with the largest ``c`` give a k-th score ``T`` (a lower
+        bound of the true k-th best); second pass: every row scoring ≥ T, scored exactly.
         """
         arr = self.snapshot()
         if arr.size == 0 or k <= 0:
@@ -170,86 +265,66 @@ class FingerprintIndex:
         q = np.frombuffer(query, dtype=np.uint64)
         bits = np.flatnonzero(np.unpackbits(q.view(np.uint8), bitorder="little"))
         a = int(bits.size)
-        n = arr.size
-        cols = self._columns(arr)
-        planes: list[np.ndarray] = []
-        buffers = (np.empty(cols.shape[1], dtype=np.uint64), np.empty(cols.shape[1], dtype=np.uint64))
-        for added, j in enumerate(bits.tolist(), start=1):
-            if added.bit_length() > len(planes):
-                planes.append(np.zeros(cols.shape[1], dtype=np.uint64))
-            carry = cols[j]
-            for level, plane in enumerate(planes[: added.bit_length()]):
-                out = buffers[level & 1]
-                np.bitwise_and(plane, carry, out=out)
-                np.bitwise_xor(plane, carry, out=plane)
-                carry = out
         floor = max(min_similarity, 0.0)
-        m = max(1, int(np.ceil(a * max(floor, 0.5) - 1e-9))) if a else 0
-        scored = np.zeros(0, dtype=np.int64)
-        best: list[tuple[int, float, int]] = []
-        while True:
-            rows = self._rows_at_least(planes, m, n)
-            new = np.setdiff1d(rows, scored, assume_unique=True) if scored.size else rows
-            if new.size:
-                c = np.zeros(new.size, dtype=np.int64)
-                word, shift = new >> 6, (new & 63).astype(np.uint64)
-                for level, plane in enumerate(planes):
-                    c += ((plane[word] >> shift) & np.uint64(1)).astype(np.int64) << level
-                denom = (a + arr.pcs[new] - c).astype(np.float64)
-                sims = np.divide(c, denom, out=np.zeros(new.size, dtype=np.float64), where=denom > 0)
-                keep = sims >= floor
-                cand_r = np.concatenate([np.asarray([r for _, _, r in best], dtype=np.int64), new[keep]])
-                cand_s = np.concatenate([np.asarray([s for _, s, _ in best], dtype=np.float64), sims[keep]])
-                order = np.lexsort((arr.ids[cand_r], -cand_s))[:k]
-                best = [(int(arr.ids[cand_r[i]]), float(cand_s[i]), int(cand_r[i])) for i in order]
-                scored = rows
-            if m == 0:
-                return best
-            threshold = best[-1][1] if len(best) >= k else floor
-            need = int(np.ceil(threshold * a - 1e-9)) if threshold > 0 else 0
-            if need >= m:
-                return best
-            # too few rows scored so far: halve m (never below what the floor allows); else jump to T·a
-            m = max(need, m // 2) if len(best) < k else need
+        layout = self._layout(arr)
+        planes = _count_planes(layout.cols, bits)
+        if a == 0 or not planes:
+            return self._score(arr, layout, planes, a, layout.row2pos, k, floor)
+        # pass 1: the largest m such that at least k rows share ≥ m bits with the query
+        lo = 1
+        if _count_at_least(planes, lo) < k:
+            if floor == 0:  # fewer than k rows share any bit: zero-similarity rows fill the list
+                return self._score(arr, layout, planes, a, layout.row2pos, k, floor)
+            threshold = floor
+        else:
+            hi = a
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if _count_at_least(planes, mid) >= k:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            first = self._score(arr, layout, planes, a, _positions(_ge_scalar(planes, lo)), k, floor)
+            threshold = max(floor, first[-1][1]) if len(first) >= k else floor
+        if threshold <= 0:
+            return self._score(arr, layout, planes, a, layout.row2pos, k, floor)
+        # pass 2: every row with Tanimoto ≥ threshold (a generous integer cut per popcount group)
+        cut = np.ceil(threshold * (a + layout.word_b) / (1.0 + threshold) - 1e-9).astype(np.int64)
+        positions = _positions(_ge_words(planes, np.maximum(cut, 1)))
+        return self._score(arr, layout, planes, a, positions, k, floor)
 
     @staticmethod
-    def _rows_at_least(planes: list[np.ndarray], m: int, n: int) -> np.ndarray:
-        """Rows whose bit-sliced counter value is ≥ m (bit-serial comparison, most significant plane first)."""
-        if m <= 0:
-            return np.arange(n, dtype=np.int64)
-        if m >= 1 << len(planes):
-            return np.zeros(0, dtype=np.int64)
-        words = planes[0].shape[0]
-        eq = np.full(words, np.iinfo(np.uint64).max, dtype=np.uint64)
-        gt = np.zeros(words, dtype=np.uint64)
-        for level in range(len(planes) - 1, -1, -1):
-            if (m >> level) & 1:
-                eq &= planes[level]
-            else:
-                gt |= eq & planes[level]
-        ge = gt | eq
-        nz = np.flatnonzero(ge)
-        if nz.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        bits = np.unpackbits(ge[nz].view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-        w, b = np.nonzero(bits)
-        rows = nz[w].astype(np.int64) * 64 + b
-        return rows[rows < n]
+    def _score(arr: _Arrays, layout: _Layout, planes: list[np.ndarray], a: int, positions: np.ndarray,
+               k: int, floor: float) -> list[tuple[int, float, int]]:
+        """Exact scores of the rows at these padded positions; top-k by (-similarity, id)."""
+        rows = layout.pos2row[positions]
+        real = rows >= 0
+        positions, rows = positions[real], rows[real]
+        c = np.zeros(positions.size, dtype=np.int64)
+        word, shift = positions >> 6, (positions & 63).astype(np.uint64)
+        for level, plane in enumerate(planes):
+            c += ((plane[word] >> shift) & np.uint64(1)).astype(np.int64) << level
+        denom = (a + arr.pcs[rows] - c).astype(np.float64)
+        sims = np.divide(c, denom, out=np.zeros(rows.size, dtype=np.float64), where=denom > 0)
+        keep = sims >= floor
+        rows, sims = rows[keep], sims[keep]
+        order = np.lexsort((arr.ids[rows], -sims))[:k]
+        return [(int(arr.ids[rows[i]]), float(sims[i]), int(rows[i])) for i in order]
+
+    def _layout(self, arr: _Arrays) -> _Layout:
+        layout = arr.cache.get("layout")
+        if layout is not None:
+            return layout
+        with self._lock:
+            layout = arr.cache.get("layout")
+            if layout is None:
+                layout = _build_layout(arr, self.words * 64)
+                arr.cache["layout"] = layout
+        return layout
 
     def warm(self) -> None:
         """Consolidate and build the transposed matrix now, so the next search does not pay for it."""
-        self._columns(self.snapshot())
-
-    def _columns(self, arr: _Arrays) -> np.ndarray:
-        cols = arr.cache.get("cols")
-        if cols is not None:
-            return cols
-        with self._lock:
-            cols = arr.cache.get("cols")
-            if cols is None:
-                cols = _transpose(arr.fps, self.words * 64)
-                arr.cache["cols"] = cols
-        return cols
+        self._layout(self.snapshot())
 
     def search_scan(self, query: bytes, k: int, min_similarity: float = 0.0) -> list[tuple[int, float, int]]:
         """The same answer by a popcount-bounded scan of the row-major matrix (kept as a cross-check)."""

@@ -162,3 +162,14 @@ def test_sample_data_reads_cleanly(tmp_path):
             parse_record(record)
             names.append(record.name)
     assert len(names) == 1008 and {"aspirin", "testosterone"} <= set(names)
+
+
+@pytest.mark.parametrize("n", [1, 63, 65, 700])
+def test_index_edge_cases_match_brute_force(n):
+    index, fps, ids = _random_index(max(n, 31), seed=n)
+    rng = np.random.default_rng(n)
+    queries = [np.zeros(32, dtype=np.uint64), fps[0].copy(), rng.integers(0, 2**63, size=32, dtype=np.uint64)]
+    for q in queries:
+        for k, min_sim in [(1, 0.0), (5, 0.0), (10_000, 0.0), (3, 0.5), (10_000, 0.01)]:
+            got = [(i, s) for i, s, _ in index.search(q.tobytes(), k, min_sim)]
+            assert got == _brute(fps, ids, q, k, min_sim), (k, min_sim)
