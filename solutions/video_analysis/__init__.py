@@ -1,0 +1,1 @@
+"""Video analysis demo: search videos by image, who appears when (faces), what appears when (labels)."""

@@ -1,0 +1,74 @@
+"""Faces: dlib's HOG detector and its ResNet 128-d face embeddings (``face-recognition-models``).
+
+Two faces belong to the same person when the euclidean distance of their embeddings is below a
+threshold (dlib's usual 0.6). Everything loads from installed files; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Face:
+    box: tuple[int, int, int, int]  # x, y, w, h in the original frame
+    vector: np.ndarray  # (128,) float32
+
+
+class FaceModel:
+    """Detect faces and embed them; one instance per process, calls serialised (dlib is not re-entrant)."""
+
+    dim = 128
+
+    def __init__(self, landmarks: int = 5) -> None:
+        import dlib
+
+        with warnings.catch_warnings():  # the package imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            import face_recognition_models as frm
+
+        self.detector = dlib.get_frontal_face_detector()
+        model = (frm.pose_predictor_five_point_model_location() if landmarks == 5
+                 else frm.pose_predictor_model_location())
+        self.predictor = dlib.shape_predictor(model)
+        self.encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        self._dlib = dlib
+        self._lock = threading.Lock()
+
+    def faces(self, rgb: np.ndarray, detect_width: int = 480, upsample: int = 0) -> list[Face]:
+        """Faces in an RGB frame: detected on a copy at most ``detect_width`` wide, embedded at full size."""
+        h, w = rgb.shape[:2]
+        scale = min(1.0, detect_width / max(w, 1))
+        small = rgb if scale >= 1.0 else cv2.resize(rgb, (int(w * scale), int(h * scale)),
+                                                    interpolation=cv2.INTER_AREA)
+        rgb = np.ascontiguousarray(rgb)
+        out: list[Face] = []
+        with self._lock:
+            rects = self.detector(np.ascontiguousarray(small), upsample)
+            for r in rects:
+                left, top = int(r.left() / scale), int(r.top() / scale)
+                right, bottom = int(r.right() / scale), int(r.bottom() / scale)
+                left, top = max(0, left), max(0, top)
+                right, bottom = min(w - 1, right), min(h - 1, bottom)
+                if right - left < 8 or bottom - top < 8:
+                    continue
+                rect = self._dlib.rectangle(left, top, right, bottom)
+                shape = self.predictor(rgb, rect)
+                vec = np.asarray(self.encoder.compute_face_descriptor(rgb, shape), dtype=np.float32)
+                out.append(Face((left, top, right - left, bottom - top), vec))
+        return out
+
+    def enrol_vector(self, rgb: np.ndarray) -> np.ndarray | None:
+        """The embedding of the largest face of a portrait photo (upsampled once: small faces count)."""
+        faces = self.faces(rgb, detect_width=1024, upsample=1)
+        if not faces:
+            return None
+        return max(faces, key=lambda f: f.box[2] * f.box[3]).vector
