@@ -3,12 +3,14 @@
 Similarity (:meth:`FingerprintIndex.search`): a query with ``a`` bits on selects ``a`` columns of
 the transposed matrix (one bit per stored row, 64 rows per word); adding them into bit-plane
 counters yields every row's intersection count ``c`` with a few hundred vectorised word
-operations. Since Tanimoto = c / (a + b − c) ≤ c / a, a row can only reach a score ``T`` when
-``c ≥ T·a``; a bit-serial ``c ≥ m`` test picks the rows worth scoring exactly, and ``m`` is lowered
-until it is at most ``T·a`` for the k-th best score ``T`` found — a proof that no other row can
-enter or tie into the top-k. Scores are exact (integer counts, one float64 division, so equal
-fractions compare equal); ties are broken by ascending id. :meth:`search_scan` answers the same
-by a popcount-bounded scan of the row-major matrix and is kept as a cross-check.
+operations. Rows are sorted by popcount ``b`` and each popcount group is padded to whole words,
+so ``Tanimoto = c / (a + b − c) ≥ T`` ⇔ ``c·(1 + T) ≥ T·(a + b)`` becomes a bit-serial comparison
+of the counters with one integer threshold per word. Pass one takes the k rows sharing the most
+bits with the query; their k-th score ``T`` bounds the true k-th best from below. Pass two
+selects every row scoring ≥ T and scores those exactly. Scores are exact (integer counts, one
+float64 division, so equal fractions compare equal); ties are broken by ascending id.
+:meth:`search_scan` answers the same by a popcount-bounded scan of the row-major matrix and is
+kept as a cross-check.
 
 Substructure: RDKit pattern fingerprints in a second matrix, kept in (heavy atoms, id) order; a
 molecule can contain the query only if its pattern bits include the query's, so one vectorised

@@ -308,15 +308,15 @@ class MoleculePipeline:
                 if len(found) >= top_k:
                     break
         meta = self._rows([int(arr.ids[r]) for r in found])
-        results = []
-        for row in found:
-            item_id = int(arr.ids[row])
-            if item_id not in meta:
-                continue
-            sim = None
-            if qfp is not None:
-                sim = _tanimoto(qfp, arr.fps[row].tobytes())
-            results.append(self._result(meta[item_id], sim))
+        sims: list[float | None] = [None] * len(found)
+        if qfp is not None and found:
+            q = np.frombuffer(qfp, dtype=np.uint64)
+            fps = arr.fps[np.asarray(found, dtype=np.int64)]
+            c = np.bitwise_count(fps & q).sum(axis=1)
+            denom = int(np.bitwise_count(q).sum()) + arr.pcs[found] - c
+            sims = np.divide(c, denom, out=np.zeros(len(found)), where=denom > 0).tolist()
+        results = [self._result(meta[int(arr.ids[row])], sim) for row, sim in zip(found, sims, strict=True)
+                   if int(arr.ids[row]) in meta]
         return {"results": results, "complete": complete, "scanned": scanned, "candidates": int(rows.shape[0]),
                 "total": arr.size, "query_kind": kind}
 
@@ -434,14 +434,6 @@ class MoleculePipeline:
             self._save_snapshot()
         except Exception:
             log.warning("could not save the fingerprint snapshot", exc_info=True)
-
-
-def _tanimoto(a: bytes, b: bytes) -> float:
-    x = np.frombuffer(a, dtype=np.uint64)
-    y = np.frombuffer(b, dtype=np.uint64)
-    c = int(np.bitwise_count(x & y).sum())
-    denom = int(np.bitwise_count(x).sum()) + int(np.bitwise_count(y).sum()) - c
-    return c / denom if denom else 0.0
 
 
 def nci_5k_path() -> Path:

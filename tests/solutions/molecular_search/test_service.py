@@ -91,6 +91,11 @@ def test_substructure_is_exact_and_capped(loaded):
         assert data["complete"] is True
         assert {h["smiles"] for h in data["results"]} == expected, query
         assert data["candidates"] <= data["total"] == len(stored)
+        if data["query_kind"] == "smiles":  # hits carry their exact Tanimoto to the query
+            exact = dict(exact_similarity([h["smiles"] for h in data["results"]], query, 1000))
+            assert {h["smiles"]: h["similarity"] for h in data["results"]} == exact
+        else:
+            assert all(h["similarity"] is None for h in data["results"])
         capped = client.post("/search", json={"smiles": query, "mode": "substructure", "top_k": 3}).json()
         assert [h["id"] for h in capped["results"]] == [h["id"] for h in data["results"][:3]]
     # the screen really prunes: a rare group leaves few candidates
