@@ -216,6 +216,12 @@ class FingerprintIndex:
                 self._known.difference_update(gone)
                 self._arrays = None
 
+    def contains(self, ids: list[int]) -> np.ndarray:
+        """Which of ``ids`` are live rows of the index."""
+        with self._lock:
+            known = self._known
+            return np.fromiter((i in known for i in ids), dtype=bool, count=len(ids))
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._known)

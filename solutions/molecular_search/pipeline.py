@@ -82,7 +82,10 @@ class MoleculePipeline:
         self.batch_size = settings.batch_size
         self.collection = settings.collection
         self.fingerprinter = Fingerprinter(settings.fp_radius, settings.fp_bits, settings.pattern_bits)
-        self.use_milvus = bool(res.vectors.capabilities.binary_vector)
+        has_binary = bool(res.vectors.capabilities.binary_vector)
+        if settings.similarity_engine == "milvus" and not has_binary:
+            raise ValueError(f"MOLECULE_SIMILARITY_ENGINE=milvus but {res.vectors.uri} has no BINARY_VECTOR support")
+        self.use_milvus = has_binary and settings.similarity_engine != "index"
         self.snapshot_path = res.data_dir / f"{settings.collection}.npz"
         prefix = settings.table_prefix
         md = res.sql.metadata
@@ -264,8 +267,11 @@ class MoleculePipeline:
         a = int(np.bitwise_count(q).sum())
         limit = min(MILVUS_MAX_LIMIT, max(2 * k, k + 32))
         while True:
-            hits = self.vectors.search(self.collection, [fp], anns_field="fp", limit=limit, metric_type="JACCARD",
-                                       output_fields=["fp"])[0]
+            # the server path only (Lite has no binary vectors), so no client lock is needed
+            hits = [dict(h) for h in self.vectors.client.search(
+                self.collection, data=[fp], anns_field="fp", limit=limit, output_fields=["fp"],
+                search_params={"metric_type": "JACCARD", "params": {}},
+                consistency_level=self.settings.search_consistency)[0]]
             if not hits:
                 return []
             ids = np.asarray([h["id"] for h in hits], dtype=np.int64)
@@ -274,7 +280,11 @@ class MoleculePipeline:
             c = np.bitwise_count(fps & q).sum(axis=1)
             denom = a + np.bitwise_count(fps).sum(axis=1) - c
             sims = np.divide(c, denom, out=np.zeros(len(hits)), where=denom > 0)
-            order = np.lexsort((ids, -sims))
+            # rows Milvus still shows but SQL no longer has (a delete not yet visible to this
+            # consistency level, a half-failed write) are dropped; the completeness test below still
+            # uses every returned candidate, so the answer stays exact
+            live = self.index.contains(ids.tolist())
+            order = [i for i in np.lexsort((ids, -sims)) if live[i]]
             ranked = [(int(ids[i]), float(sims[i])) for i in order if sims[i] >= min_similarity][:k]
             if len(hits) < limit:
                 return ranked  # Milvus returned every row
