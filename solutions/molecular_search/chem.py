@@ -129,7 +129,7 @@ def _read_csv(fh: io.TextIOBase, delimiter: str) -> Iterator[tuple[int, Record |
         if len(row) <= smiles_col or not row[smiles_col].strip():
             yield start, "empty SMILES"
             continue
-        props = {}
+        props: dict[str, str] = {}
         for i, cell in enumerate(row):
             if i in (smiles_col, name_col) or i >= len(header) or not header[i].strip():
                 continue

@@ -21,6 +21,19 @@ QUERIES = [
 ]
 
 
+def _count_limits(client) -> list[int]:
+    """Record the ``limit`` of every Milvus search the client makes (instance attribute shadows the method)."""
+    calls: list[int] = []
+    original = client.search
+
+    def search(*args, **kwargs):
+        calls.append(kwargs["limit"])
+        return original(*args, **kwargs)
+
+    client.search = search
+    return calls
+
+
 @pytest.mark.integration
 def test_lite_and_server_return_identical_results(server_backend, tmp_path, unique):
     root = write_data(tmp_path / "root")
@@ -31,6 +44,12 @@ def test_lite_and_server_return_identical_results(server_backend, tmp_path, uniq
         with TestClient(app) as client:
             assert app.state.pipeline.use_milvus is (backend.name == "server")
             load(client, root)
+            if backend.name == "server":  # 64 exact ties at 1.0 for top_k=1: the candidate list must widen
+                calls = _count_limits(app.state.vectors.client)
+                top = client.post("/search", json={"smiles": "OCC(O)C(O)C(O)C(O)C(O)C(O)CCN", "top_k": 1}).json()
+                del app.state.vectors.client.search  # back to the class method
+                assert top["results"][0]["similarity"] == 1.0
+                assert len(calls) >= 2 and calls[-1] > 64, calls
             answers[backend.name] = [
                 [(h["id"], h["smiles"], h["similarity"]) for h in client.post("/search", json=q).json()["results"]]
                 for q in QUERIES
