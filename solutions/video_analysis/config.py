@@ -43,6 +43,10 @@ class VideoSettings(ServiceSettings):
     labels_per_frame: int = Field(3, ge=1, le=20)
     #: detections of one person/label further apart than this are separate spans
     span_gap_s: float = Field(2.5, gt=0)
+    #: timestamps of the best videos are re-ranked by aligning the query to their keyframes (0: off)
+    rerank_videos: int = Field(3, ge=0, le=100)
+    #: keyframes of one video compared with the aligned query
+    rerank_frames: int = Field(96, ge=2, le=1000)
     max_top_k: int = Field(100, gt=0, le=1000)
     #: videos per process_batch call
     batch_size: int = Field(1, gt=0)

@@ -1,0 +1,30 @@
+"""dlib faces: detection on video-sized frames, the same person across photos, no face in a baboon."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .helpers import OPENCV_DATA, face_frame
+
+
+def test_face_found_and_matches_the_photo_it_came_from(models):
+    _, faces = models
+    frame = face_frame()
+    found = faces.faces(frame, detect_width=480)
+    assert len(found) == 1
+    x, y, w, h = found[0].box
+    assert 200 < x + w / 2 < 440 and 120 < y + h / 2 < 360  # the face is in the middle of the close-up
+    photo = cv2.cvtColor(cv2.imread(str(OPENCV_DATA / "messi5.jpg")), cv2.COLOR_BGR2RGB)
+    enrolled = faces.enrol_vector(photo)
+    assert enrolled is not None and enrolled.shape == (128,)
+    assert np.linalg.norm(enrolled - found[0].vector) < 0.6
+    # a different face-like region is far: the embedding is not constant
+    flipped = faces.faces(np.ascontiguousarray(frame[::-1]), detect_width=480)  # upside down: no frontal face
+    assert flipped == []
+
+
+def test_no_face_in_a_baboon(models):
+    _, faces = models
+    baboon = cv2.cvtColor(cv2.imread(str(OPENCV_DATA / "baboon.jpg")), cv2.COLOR_BGR2RGB)
+    assert faces.enrol_vector(baboon) is None
