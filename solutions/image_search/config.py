@@ -1,0 +1,40 @@
+"""Settings of the image service (environment prefix ``IMAGE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from common.settings import ServiceSettings, service_config
+
+
+class ImageSettings(ServiceSettings):
+    model_config = service_config("IMAGE_")
+
+    #: where the exported ONNX encoder is cached (default: DATA_DIR/image_search/models)
+    model_cache_dir: Path | None = None
+    #: onnxruntime intra-op threads (default: all cores)
+    encoder_threads: int | None = Field(None, gt=0)
+    #: names on the shared backends (tests give each run its own)
+    collection: str = Field("image_vectors", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    table_prefix: str = Field("image", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+    #: files per process_batch call, and images per encoder run (measured: bench/image_search.py)
+    batch_size: int = Field(32, gt=0)
+    infer_batch: int = Field(8, gt=0)
+    #: threads decoding images and extracting local features while the encoder runs
+    decode_threads: int = Field(2, gt=0)
+    #: HNSW parameters (COSINE on the 1280-d regional descriptor)
+    hnsw_m: int = Field(16, gt=1)
+    hnsw_ef_construction: int = Field(200, gt=0)
+    hnsw_ef: int = Field(128, gt=0)
+    #: geometric re-ranking: how many global candidates are checked with ORB + RANSAC + aligned NCC
+    rerank_candidates: int = Field(20, ge=0, le=200)
+    orb_features: int = Field(500, gt=0)
+    orb_max_side: int = Field(640, gt=64)
+    min_inliers: int = Field(6, ge=3)
+    min_ncc: float = Field(0.5, ge=0, le=1)
+    thumbnail_px: int = Field(256, ge=32, le=1024)
+    max_top_k: int = Field(100, gt=0)
+    #: decoded images larger than this many pixels are refused (decompression-bomb guard)
+    max_pixels: int = Field(90_000_000, gt=0)

@@ -1,0 +1,365 @@
+"""The image pipeline: decode → EfficientNet-Lite0 regional descriptor + ORB → Milvus, SQL, media files.
+
+Loading (``process_batch``): files are read, hashed (content id), and those already stored are skipped.
+The rest are decoded, thumbnailed and ORB-described by ``decode_threads`` worker threads *while* the
+encoder (onnxruntime) runs on the previous chunk, so decoding overlaps inference. Every stored image is
+copied into the service's media directory (uploads are staged in a temporary folder that is deleted
+after the load), with a JPEG thumbnail and its local features (``local/<id>.npz``).
+
+Searching: the query's global descriptor finds ``rerank_candidates`` neighbours in Milvus (HNSW,
+COSINE); each is checked with ORB matches + a RANSAC similarity transform + the normalised
+cross-correlation of the aligned pictures. Verified copies come first (by NCC), then the rest by cosine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pymilvus import DataType
+from sqlalchemy import BigInteger, Column, Integer, String, Table, delete, func, select
+
+from common.errors import InvalidInput, NotFound, UnsupportedMediaType
+from common.images import ImageEncoder, decode_image
+from common.safety import sniff, sniff_file
+from common.service import Resources, WorkItem, content_id, iter_files, label_for
+
+from .config import ImageSettings
+from .features import LocalFeatures, LocalMatcher, global_descriptor
+
+log = logging.getLogger(__name__)
+
+IMAGE_KINDS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff"})
+EXT = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "webp": ".webp", "bmp": ".bmp", "tiff": ".tif"}
+MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp",
+               ".bmp": "image/bmp", ".tif": "image/tiff"}
+
+
+@dataclass
+class Prepared:
+    """One decoded file, ready for the encoder."""
+
+    item_id: int
+    data: bytes
+    kind: str
+    rgb: np.ndarray
+    local: LocalFeatures
+    thumb: bytes
+
+
+class ImagePipeline:
+    accepted_kinds = IMAGE_KINDS
+
+    def __init__(self, res: Resources, settings: ImageSettings, encoder: ImageEncoder | None = None) -> None:
+        self.settings = settings
+        self.vectors = res.vectors
+        self.sql = res.sql
+        self.batch_size = settings.batch_size
+        self.collection = settings.collection
+        self.root = res.data_dir
+        self.media_dir = self.root / "media"
+        self.thumb_dir = self.root / "thumbs"
+        self.local_dir = self.root / "local"
+        for d in (self.media_dir, self.thumb_dir, self.local_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        Image.MAX_IMAGE_PIXELS = settings.max_pixels
+        cache = settings.model_cache_dir or (self.root / "models")
+        self.encoder = encoder or ImageEncoder.load(cache, threads=settings.encoder_threads)
+        self.matcher = LocalMatcher(n_features=settings.orb_features, max_side=settings.orb_max_side)
+        self._decoders = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="image-decode")
+        self._local_cache: OrderedDict[int, LocalFeatures] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.table = Table(
+            f"{settings.table_prefix}_items", res.sql.metadata,
+            Column("id", BigInteger, primary_key=True, autoincrement=False),
+            Column("name", String(1024), nullable=False),
+            Column("source", String(2048), nullable=False),
+            Column("media", String(256), nullable=False),
+            Column("size", BigInteger, nullable=False),
+            Column("sha256", String(64), nullable=False),
+            Column("width", Integer, nullable=False),
+            Column("height", Integer, nullable=False),
+            Column("format", String(16), nullable=False),
+            Column("labels", String(512), nullable=False),
+            extend_existing=True,
+        )
+        self._ensure_collection()
+
+    # ------------------------------------------------------------------ storage layout
+    def _ensure_collection(self) -> None:
+        schema = self.vectors.new_schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.encoder.dim)
+        schema.add_field("name", DataType.VARCHAR, max_length=1024)
+        index = self.vectors.new_index_params()
+        index.add_index("vector", index_type="HNSW", metric_type="COSINE",
+                        params={"M": self.settings.hnsw_m, "efConstruction": self.settings.hnsw_ef_construction})
+        self.vectors.ensure_collection(self.collection, schema, index)
+
+    def _local_path(self, item_id: int) -> Path:
+        return self.local_dir / f"{item_id}.npz"
+
+    def _thumb_path(self, item_id: int) -> Path:
+        return self.thumb_dir / f"{item_id}.jpg"
+
+    # ------------------------------------------------------------------ loading
+    def list_items(self, path: Path, root: Path):
+        for file in iter_files(path):
+            label = label_for(file, root)
+            kind = sniff_file(file)
+            if kind not in IMAGE_KINDS:
+                yield WorkItem(label, file, error=f"not an image (content looks like {kind})")
+            else:
+                yield WorkItem(label, file, data=str(file))
+
+    def _prepare(self, item: WorkItem) -> Prepared | str:
+        """Read, decode, thumbnail and ORB-describe one file (runs in a decode thread)."""
+        try:
+            data = item.path.read_bytes()
+        except OSError as exc:
+            return f"cannot read file: {exc.strerror or exc}"
+        kind = sniff(data[:64])
+        if kind not in IMAGE_KINDS:
+            return f"not an image (content looks like {kind})"
+        try:
+            rgb = decode_image(data)
+        except InvalidInput as exc:
+            return exc.detail
+        return Prepared(content_id(data), data, kind, rgb, self.matcher.extract(rgb), self._thumbnail(rgb))
+
+    def _thumbnail(self, rgb: np.ndarray) -> bytes:
+        img = Image.fromarray(rgb)
+        img.thumbnail((self.settings.thumbnail_px, self.settings.thumbnail_px), Image.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=85)
+        return buf.getvalue()
+
+    def _existing(self, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        with self.sql.begin() as conn:
+            return {int(r[0]) for r in conn.execute(select(self.table.c.id).where(self.table.c.id.in_(ids)))}
+
+    def process_batch(self, items: list[WorkItem]) -> list[str | None]:
+        errors: list[str | None] = [None] * len(items)
+        # content ids first (cheap), so duplicates of stored images are not decoded again
+        ids: dict[int, int] = {}
+        for i, item in enumerate(items):
+            try:
+                ids[i] = content_id(item.path.read_bytes())
+            except OSError as exc:
+                errors[i] = f"cannot read file: {exc.strerror or exc}"
+        stored = self._existing(sorted(set(ids.values())))
+        seen: set[int] = set()
+        todo = []
+        for i, item_id in ids.items():
+            if item_id in stored or item_id in seen:
+                continue  # stored once: a duplicate is a success, not an error
+            seen.add(item_id)
+            todo.append(i)
+        # decode in background threads; encode chunk k while chunk k+1.. are being decoded
+        futures = [self._decoders.submit(self._prepare, items[i]) for i in todo]
+        chunk = max(1, self.settings.infer_batch)
+        for start in range(0, len(todo), chunk):
+            ready: list[tuple[int, Prepared]] = []
+            for i, fut in zip(todo[start:start + chunk], futures[start:start + chunk], strict=True):
+                result = fut.result()
+                if isinstance(result, str):
+                    errors[i] = result
+                else:
+                    ready.append((i, result))
+            if not ready:
+                continue
+            maps, probs = self.encoder.encode_maps([p.rgb for _, p in ready], batch_size=chunk)
+            vecs = global_descriptor(maps)
+            labels = self.encoder.top_labels(probs, 3)
+            self._store(items, ready, vecs, labels)
+        return errors
+
+    def _store(self, items: list[WorkItem], ready: list[tuple[int, Prepared]], vecs: np.ndarray,
+               labels: list[list[tuple[str, float]]]) -> None:
+        rows, meta = [], []
+        for (i, p), vec, top in zip(ready, vecs, labels, strict=True):
+            ext = EXT[p.kind]
+            media_name = f"{p.item_id}{ext}"
+            _atomic_write(self.media_dir / media_name, p.data)
+            _atomic_write(self._thumb_path(p.item_id), p.thumb)
+            _atomic_write(self._local_path(p.item_id), p.local.to_bytes())
+            name = items[i].label[-1024:]
+            rows.append({"id": p.item_id, "vector": vec.tolist(), "name": name})
+            meta.append({
+                "id": p.item_id, "name": name, "source": str(items[i].path)[-2048:], "media": media_name,
+                "size": len(p.data), "sha256": hashlib.sha256(p.data).hexdigest(),
+                "height": int(p.rgb.shape[0]), "width": int(p.rgb.shape[1]), "format": p.kind,
+                "labels": ", ".join(f"{lab} {prob:.2f}" for lab, prob in top)[:512],
+            })
+        self.vectors.upsert(self.collection, rows)
+        with self.sql.begin() as conn:  # metadata last: an item is listed only once fully stored
+            self.sql.upsert(conn, self.table, meta)
+
+    def finish_load(self) -> None:
+        self.vectors.flush(self.collection)
+
+    # ------------------------------------------------------------------ search
+    def decode_query(self, data: bytes) -> np.ndarray:
+        if not data:
+            raise InvalidInput("empty query file")
+        kind = sniff(data[:64])
+        if kind not in IMAGE_KINDS:
+            raise UnsupportedMediaType(f"the query is not an image (content looks like {kind})")
+        return decode_image(data)
+
+    def search(self, data: bytes, top_k: int) -> list[dict[str, Any]]:
+        rgb = self.decode_query(data)
+        maps, _ = self.encoder.encode_maps([rgb])
+        vec = global_descriptor(maps)[0]
+        n_check = self.settings.rerank_candidates
+        limit = max(top_k, n_check)
+        hits = self.vectors.search(self.collection, [vec.tolist()], anns_field="vector", limit=limit,
+                                   metric_type="COSINE", params={"ef": max(self.settings.hnsw_ef, limit)},
+                                   output_fields=["name"])[0]
+        cands = [{"id": int(h["id"]), "name": h["entity"]["name"], "cosine": float(h["distance"]),
+                  "inliers": 0, "ncc": 0.0} for h in hits]
+        if n_check and cands:
+            query_local = self.matcher.extract(rgb)
+            for cand in cands[:n_check]:
+                local = self._local(cand["id"])
+                if local is not None:
+                    cand["inliers"], cand["ncc"] = self.matcher.verify(query_local, local)
+        return rank(cands, top_k, self.settings.min_inliers, self.settings.min_ncc)
+
+    def _local(self, item_id: int) -> LocalFeatures | None:
+        with self._cache_lock:
+            hit = self._local_cache.get(item_id)
+            if hit is not None:
+                self._local_cache.move_to_end(item_id)
+                return hit
+        try:
+            local = LocalFeatures.from_bytes(self._local_path(item_id).read_bytes())
+        except (OSError, ValueError, KeyError):
+            return None
+        with self._cache_lock:
+            self._local_cache[item_id] = local
+            while len(self._local_cache) > 2000:
+                self._local_cache.popitem(last=False)
+        return local
+
+    def cli_search(self, query: str, top_k: int) -> list[dict[str, Any]]:
+        return self.search(Path(query).read_bytes(), top_k)
+
+    # ------------------------------------------------------------------ items
+    def count(self) -> int:
+        with self.sql.begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
+
+    def get_item(self, item_id: int) -> dict[str, Any]:
+        with self.sql.begin() as conn:
+            row = conn.execute(select(self.table).where(self.table.c.id == item_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no image with id {item_id}")
+        out = dict(row)
+        out["image_url"] = f"items/{item_id}/image"
+        out["thumbnail_url"] = f"items/{item_id}/thumbnail"
+        return out
+
+    def image_file(self, item_id: int) -> tuple[Path, str]:
+        item = self.get_item(item_id)
+        path = self.media_dir / item["media"]
+        if not path.is_file():
+            raise NotFound(f"the file of image {item_id} is missing")
+        return path, MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+
+    def thumbnail_file(self, item_id: int) -> Path:
+        self.get_item(item_id)
+        path = self._thumb_path(item_id)
+        if not path.is_file():
+            raise NotFound(f"the thumbnail of image {item_id} is missing")
+        return path
+
+    def delete_item(self, item_id: int) -> None:
+        item = self.get_item(item_id)
+        self.vectors.delete(self.collection, ids=[item_id])
+        with self.sql.begin() as conn:
+            conn.execute(delete(self.table).where(self.table.c.id == item_id))
+        for path in (self.media_dir / item["media"], self._thumb_path(item_id), self._local_path(item_id)):
+            path.unlink(missing_ok=True)
+        with self._cache_lock:
+            self._local_cache.pop(item_id, None)
+
+    def drop(self) -> int:
+        n = self.count()
+        with self.sql.begin() as conn:
+            conn.execute(delete(self.table))
+        self.vectors.drop(self.collection)
+        self._ensure_collection()
+        for d in (self.media_dir, self.thumb_dir, self.local_dir):
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir(parents=True, exist_ok=True)
+        with self._cache_lock:
+            self._local_cache.clear()
+        return n
+
+    def close(self) -> None:
+        self._decoders.shutdown(wait=False, cancel_futures=True)
+
+
+def rank(cands: list[dict[str, Any]], top_k: int, min_inliers: int, min_ncc: float) -> list[dict[str, Any]]:
+    """Verified copies first (by aligned NCC, then inliers), then the rest by cosine; scores non-increasing.
+
+    A copy's score is ``0.5 + 0.5 * ncc`` (a perfect aligned match scores 1); an unverified candidate keeps
+    its cosine, capped so the list stays ordered.
+    """
+    copies = [c for c in cands if c["inliers"] >= min_inliers and c["ncc"] >= min_ncc]
+    others = [c for c in cands if not (c["inliers"] >= min_inliers and c["ncc"] >= min_ncc)]
+    copies.sort(key=lambda c: (c["ncc"] + 0.001 * c["inliers"], c["cosine"]), reverse=True)
+    others.sort(key=lambda c: c["cosine"], reverse=True)
+    out, cap = [], 1.0
+    for c in (copies + others)[:top_k]:
+        is_copy = c["inliers"] >= min_inliers and c["ncc"] >= min_ncc
+        score = 0.5 + 0.5 * c["ncc"] if is_copy else max(0.0, c["cosine"])
+        cap = min(cap, score)
+        out.append({"id": c["id"], "name": c["name"], "score": round(float(min(1.0, cap)), 6),
+                    "image_url": f"items/{c['id']}/image", "thumbnail_url": f"items/{c['id']}/thumbnail",
+                    "match": "copy" if is_copy else "similar", "cosine": round(float(c["cosine"]), 6),
+                    "inliers": int(c["inliers"])})
+    return out
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_sample_data(dest: Path) -> Path:
+    """Copy the photos, screenshots and diagrams of Debian ``opencv-doc`` into ``dest/images``."""
+    out = dest / "images"
+    out.mkdir(parents=True, exist_ok=True)
+    src = Path("/usr/share/doc/opencv-doc/examples/data")
+    if src.is_dir():
+        for path in sorted(src.iterdir()):
+            if path.suffix.lower() in (".jpg", ".jpeg", ".png") and path.is_file():
+                shutil.copy2(path, out / path.name)
+    else:  # no opencv-doc: a few generated pictures so the demo still has something to show
+        rng = np.random.default_rng(0)
+        for i in range(12):
+            arr = (rng.random((8, 8, 3)) * 255).astype(np.uint8)
+            Image.fromarray(arr).resize((320, 240), Image.BICUBIC).save(out / f"pattern-{i:02d}.png")
+    return out
