@@ -2,10 +2,11 @@
 
 A pooled CNN feature tells which video a picture comes from, but in a shot where little changes
 (a fixed camera watching pedestrians) every keyframe gets nearly the same score. So for each of
-the best videos, the query is aligned once (ORB features + RANSAC homography) to the thumbnail of
+the best videos, the query is aligned once (SIFT features + RANSAC homography) to the thumbnail of
 its best keyframe, and that same warp is compared with the thumbnails of the video's other
-candidate keyframes by normalised cross-correlation of blurred grey images: the background cancels
-out, and what moved (people, cars) decides. Normalised correlation ignores brightness and contrast;
+candidate keyframes by normalised cross-correlation of blurred grey images, averaged over a 4×4
+grid of cells so that what moved in one part of the picture (people, cars) weighs as much as the
+static background. Normalised correlation ignores brightness and contrast;
 the homography absorbs crop, scale and small rotations. No alignment found → the CNN order stays.
 """
 
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 MIN_INLIERS = 8
+GRID = 4
 
 
 class FrameMatcher:
@@ -30,8 +32,8 @@ class FrameMatcher:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def _orb(self):
-        return cv2.ORB_create(self.features)
+    def _detector(self):
+        return cv2.SIFT_create(self.features)
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
@@ -43,7 +45,7 @@ class FrameMatcher:
 
     def prepare_query(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple, np.ndarray | None]:
         grey = self._grey(rgb)
-        keypoints, descriptors = self._orb().detectAndCompute(grey, None)
+        keypoints, descriptors = self._detector().detectAndCompute(grey, None)
         return grey, keypoints, descriptors
 
     def _frame(self, path: Path) -> tuple[np.ndarray, tuple, np.ndarray | None] | None:
@@ -56,7 +58,7 @@ class FrameMatcher:
         if grey is None:
             return None
         grey = self._grey(grey)
-        keypoints, descriptors = self._orb().detectAndCompute(grey, None)
+        keypoints, descriptors = self._detector().detectAndCompute(grey, None)
         entry = (grey, keypoints, descriptors)
         with self._lock:
             self._cache[path] = entry
@@ -69,7 +71,7 @@ class FrameMatcher:
         _, fkp, fdesc = frame
         if qdesc is None or fdesc is None or len(qkp) < MIN_INLIERS or len(fkp) < MIN_INLIERS:
             return None
-        pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(qdesc, fdesc, k=2)
+        pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(qdesc, fdesc, k=2)
         good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
         if len(good) < MIN_INLIERS:
             return None
@@ -82,17 +84,31 @@ class FrameMatcher:
 
     @staticmethod
     def _ncc(query_grey: np.ndarray, frame_grey: np.ndarray, h: np.ndarray) -> float:
+        """Mean normalised cross-correlation over a grid of cells of the warped query and a frame."""
         height, width = frame_grey.shape
-        warped = cv2.warpPerspective(query_grey, h, (width, height))
+        warped = cv2.GaussianBlur(cv2.warpPerspective(query_grey, h, (width, height)), (5, 5), 1.2)
         valid = cv2.warpPerspective(np.full_like(query_grey, 255), h, (width, height)) > 0
         valid = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         if valid.sum() < 0.2 * width * height:
             return -1.0
-        a = cv2.GaussianBlur(warped, (5, 5), 1.2)[valid].astype(np.float32)
-        b = cv2.GaussianBlur(frame_grey, (5, 5), 1.2)[valid].astype(np.float32)
-        a -= a.mean()
-        b -= b.mean()
-        return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+        warped = warped.astype(np.float32)
+        frame = cv2.GaussianBlur(frame_grey, (5, 5), 1.2).astype(np.float32)
+        scores = []
+        for gy in range(GRID):
+            rows = slice(gy * height // GRID, (gy + 1) * height // GRID)
+            for gx in range(GRID):
+                cols = slice(gx * width // GRID, (gx + 1) * width // GRID)
+                mask = valid[rows, cols]
+                if mask.mean() < 0.5:
+                    continue
+                a = warped[rows, cols][mask]
+                b = frame[rows, cols][mask]
+                a = a - a.mean()
+                b = b - b.mean()
+                norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+                if norm > 1e-3:
+                    scores.append(float((a * b).sum()) / norm)
+        return float(np.mean(scores)) if scores else -1.0
 
     def best(self, query, candidates: list[tuple[float, Path]], path_ok: Callable[[Path], bool] = Path.is_file
              ) -> int:
