@@ -1,0 +1,52 @@
+"""Descriptors and ranking of the image search, without the service."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.images import decode_image
+from solutions.image_search.features import LocalFeatures, LocalMatcher, global_descriptor
+from solutions.image_search.pipeline import rank
+
+from .helpers import DATA, perturb
+
+
+def test_global_descriptor_is_normalised_and_shift_tolerant():
+    rng = np.random.default_rng(0)
+    maps = np.abs(rng.normal(size=(3, 1280, 7, 7))).astype(np.float32)
+    g = global_descriptor(maps)
+    assert g.shape == (3, 1280) and np.allclose(np.linalg.norm(g, axis=1), 1, atol=1e-5)
+    shifted = np.roll(maps, 1, axis=3)
+    assert float(global_descriptor(shifted)[0] @ g[0]) > float(g[1] @ g[0])
+
+
+def test_local_verification_tells_copies_from_other_pictures():
+    m = LocalMatcher()
+    orig = decode_image((DATA / "graf1.png").read_bytes())
+    other = decode_image((DATA / "graf3.png").read_bytes())  # same wall, another viewpoint
+    copy = decode_image(perturb((DATA / "graf1.png").read_bytes(), 1))
+    lf = m.extract(orig)
+    assert 100 < len(lf) <= 500
+    again = LocalFeatures.from_bytes(lf.to_bytes())
+    assert np.array_equal(again.descriptors, lf.descriptors) and again.small.shape == lf.small.shape
+    inl, ncc = m.verify(m.extract(copy), again)
+    assert inl >= 20 and ncc > 0.8
+    _inl2, ncc2 = m.verify(m.extract(copy), m.extract(other))
+    assert ncc2 < ncc - 0.2
+    blank = m.extract(np.full((64, 64, 3), 128, np.uint8))
+    assert len(blank) == 0 and m.verify(blank, lf) == (0, 0.0)
+
+
+def test_rank_puts_verified_copies_first_with_ordered_scores():
+    cands = [
+        {"id": 1, "name": "a", "cosine": 0.95, "inliers": 0, "ncc": 0.0},
+        {"id": 2, "name": "b", "cosine": 0.70, "inliers": 40, "ncc": 0.97},
+        {"id": 3, "name": "c", "cosine": 0.90, "inliers": 4, "ncc": 0.99},  # too few inliers
+        {"id": 4, "name": "d", "cosine": 0.80, "inliers": 30, "ncc": 0.99},
+    ]
+    out = rank(cands, 3, min_inliers=6, min_ncc=0.5)
+    assert [h["id"] for h in out] == [4, 2, 1]
+    assert [h["match"] for h in out] == ["copy", "copy", "similar"]
+    scores = [h["score"] for h in out]
+    assert scores == sorted(scores, reverse=True) and scores[0] <= 1
+    assert out[0]["image_url"] == "items/4/image"
