@@ -21,6 +21,37 @@ log = logging.getLogger(__name__)
 class Face:
     box: tuple[int, int, int, int]  # x, y, w, h in the original frame
     vector: np.ndarray  # (128,) float32
+    signature: np.ndarray | None = None  # small normalised grey crop, to recognise the same face next frame
+
+
+def _signature(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x, y, w, h = box
+    crop = cv2.cvtColor(cv2.resize(rgb[y : y + h, x : x + w], (24, 24), interpolation=cv2.INTER_AREA),
+                        cv2.COLOR_RGB2GRAY).astype(np.float32).ravel()
+    crop -= crop.mean()
+    return crop / (np.linalg.norm(crop) + 1e-6)
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
+
+
+#: a face is the one of the previous keyframe when boxes overlap this much and crops correlate this much
+SAME_IOU = 0.6
+SAME_CORRELATION = 0.9
+
+
+def _same_face(box, signature: np.ndarray, previous: list[Face]) -> Face | None:
+    for face in previous:
+        if face.signature is not None and _iou(box, face.box) >= SAME_IOU \
+                and float(signature @ face.signature) >= SAME_CORRELATION:
+            return face
+    return None
 
 
 class FaceModel:
@@ -43,8 +74,14 @@ class FaceModel:
         self._dlib = dlib
         self._lock = threading.Lock()
 
-    def faces(self, rgb: np.ndarray, detect_width: int = 480, upsample: int = 0) -> list[Face]:
-        """Faces in an RGB frame: detected on a copy at most ``detect_width`` wide, embedded at full size."""
+    def faces(self, rgb: np.ndarray, detect_width: int = 480, upsample: int = 0,
+              previous: list[Face] | None = None) -> list[Face]:
+        """Faces in an RGB frame: detected on a copy at most ``detect_width`` wide, embedded at full size.
+
+        ``previous``: the faces of the keyframe just before. A face at the same place that looks the
+        same (overlapping boxes, correlated pixels) is the same face: its embedding is reused, which
+        skips the costly ResNet for people who stay on screen.
+        """
         h, w = rgb.shape[:2]
         scale = min(1.0, detect_width / max(w, 1))
         small = rgb if scale >= 1.0 else cv2.resize(rgb, (int(w * scale), int(h * scale)),
@@ -60,10 +97,15 @@ class FaceModel:
                 right, bottom = min(w - 1, right), min(h - 1, bottom)
                 if right - left < 8 or bottom - top < 8:
                     continue
-                rect = self._dlib.rectangle(left, top, right, bottom)
-                shape = self.predictor(rgb, rect)
+                box = (left, top, right - left, bottom - top)
+                signature = _signature(rgb, box)
+                same = _same_face(box, signature, previous or [])
+                if same is not None:
+                    out.append(Face(box, same.vector, signature))
+                    continue
+                shape = self.predictor(rgb, self._dlib.rectangle(left, top, right, bottom))
                 vec = np.asarray(self.encoder.compute_face_descriptor(rgb, shape), dtype=np.float32)
-                out.append(Face((left, top, right - left, bottom - top), vec))
+                out.append(Face(box, vec, signature))
         return out
 
     def enrol_vector(self, rgb: np.ndarray) -> np.ndarray | None:

@@ -121,6 +121,7 @@ class VideoPipeline:
         self._people_lock = threading.Lock()
         self._people_cache: tuple[np.ndarray, list[int], dict[int, str]] | None = None
         self._write_lock = threading.RLock()
+        self._encode_pool = ThreadPoolExecutor(1, thread_name_prefix="video-encode")
         self.matcher = FrameMatcher(match_side=settings.thumb_max_side)
         self._proxies = ThreadPoolExecutor(1, thread_name_prefix="video-proxy", initializer=_low_priority)
         self._resume_proxies()
@@ -232,19 +233,26 @@ class VideoPipeline:
     def analyse(self, decoded: DecodedVideo) -> dict[str, Any]:
         """Embeddings, labels and faces of the keyframes."""
         frames = [k.rgb for k in decoded.keyframes]
+        # the encoder (onnxruntime, releases the GIL) runs beside the face detector (dlib)
+        encoded = self._encode_pool.submit(self._encode, frames)
+        faces = []
+        try:
+            if self.face_model is not None:
+                previous: list = []
+                for k in decoded.keyframes:
+                    previous = self.face_model.faces(k.rgb, self.settings.face_detect_width, previous=previous)
+                    faces.extend((k.t, face) for face in previous)
+        finally:
+            features, probabilities = encoded.result()
+        return {"features": features, "probs": probabilities, "faces": faces}
+
+    def _encode(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         feats, probs = [], []
         for start in range(0, len(frames), self.settings.encode_batch):
             f, p = self.encoder.encode(frames[start : start + self.settings.encode_batch])
             feats.append(np.asarray(f, dtype=np.float32))
             probs.append(np.asarray(p, dtype=np.float32))
-        features = np.concatenate(feats)
-        probabilities = np.concatenate(probs)
-        faces = []
-        if self.face_model is not None:
-            for k in decoded.keyframes:
-                for face in self.face_model.faces(k.rgb, self.settings.face_detect_width):
-                    faces.append((k.t, face))
-        return {"features": features, "probs": probabilities, "faces": faces}
+        return np.concatenate(feats), np.concatenate(probs)
 
     def _store(self, video_id: int, name: str, path: Path, container: str, decoded: DecodedVideo,
                analysed: dict[str, Any], folder: Path) -> None:
@@ -596,6 +604,7 @@ class VideoPipeline:
 
     def close(self) -> None:
         self._proxies.shutdown(wait=False, cancel_futures=True)
+        self._encode_pool.shutdown(wait=False, cancel_futures=True)
 
 
 # -- sample data -------------------------------------------------------------------------------
