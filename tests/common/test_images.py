@@ -174,3 +174,13 @@ def test_features_find_near_duplicates(encoder):
         queries.append(decode_image(_encode(crop, "JPEG", quality=50)))
     q, _ = encoder.encode(queries)
     assert list((q @ feats.T).argmax(1)) == list(range(len(imgs)))
+
+
+def test_reduced_jpeg_decoding_keeps_max_side():
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (1200, 1800, 3), dtype=np.uint8))
+    data = _encode(img, "JPEG", quality=90)
+    small = decode_image(data, max_side=400)
+    assert 400 <= max(small.shape[:2]) < 1800 and small.shape[1] / small.shape[0] == pytest.approx(1.5, abs=0.01)
+    assert decode_image(data).shape == (1200, 1800, 3)
+    png = decode_image(_encode(img, "PNG"), max_side=400)  # only JPEG has reduced decoding
+    assert png.shape == (1200, 1800, 3)
