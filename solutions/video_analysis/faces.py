@@ -26,7 +26,7 @@ class Face:
 
 def _signature(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     x, y, w, h = box
-    crop = cv2.cvtColor(cv2.resize(rgb[y : y + h, x : x + w], (24, 24), interpolation=cv2.INTER_AREA),
+    crop = cv2.cvtColor(cv2.resize(rgb[y : y + h, x : x + w], (8, 8), interpolation=cv2.INTER_AREA),
                         cv2.COLOR_RGB2GRAY).astype(np.float32).ravel()
     crop -= crop.mean()
     return crop / (np.linalg.norm(crop) + 1e-6)
@@ -42,8 +42,8 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
 
 
 #: a face is the one of the previous keyframe when boxes overlap this much and crops correlate this much
-SAME_IOU = 0.6
-SAME_CORRELATION = 0.9
+SAME_IOU = 0.5
+SAME_CORRELATION = 0.6
 
 
 def _same_face(box, signature: np.ndarray, previous: list[Face]) -> Face | None:

@@ -28,3 +28,19 @@ def test_no_face_in_a_baboon(models):
     _, faces = models
     baboon = cv2.cvtColor(cv2.imread(str(OPENCV_DATA / "baboon.jpg")), cv2.COLOR_BGR2RGB)
     assert faces.enrol_vector(baboon) is None
+
+
+def test_a_face_that_stays_in_place_reuses_its_embedding(models):
+    _, faces = models
+    frame = face_frame()
+    first = faces.faces(frame)
+    moved = np.ascontiguousarray(np.roll(frame, 4, axis=1))  # the next keyframe: the same face, 4 px on
+    again = faces.faces(moved, previous=first)
+    assert len(again) == 1 and again[0].vector is first[0].vector
+    fresh = faces.faces(moved)
+    assert fresh[0].vector is not first[0].vector
+    assert np.linalg.norm(fresh[0].vector - first[0].vector) < 0.2
+    # a different picture at the same place is not taken for the same face
+    other = np.ascontiguousarray(cv2.resize(cv2.cvtColor(cv2.imread(str(OPENCV_DATA / "messi5.jpg")),
+                                                         cv2.COLOR_BGR2RGB), (640, 480)))
+    assert all(f.vector is not first[0].vector for f in faces.faces(other, previous=first))

@@ -178,3 +178,15 @@ def test_delete_video_removes_it_from_search(loaded):
                                                   data={"top_k": "10"}).json()["results"]]
     assert "Megamind.avi" not in names and len(names) == 2
     assert client.delete(f"/items/{vid}").status_code == 404
+
+
+def test_cli_search_and_sample_data(loaded, tmp_path):
+    from solutions.video_analysis.pipeline import make_sample_data
+
+    client, _, _, _ = loaded
+    query = tmp_path / "q.jpg"
+    query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0)))
+    hits = client.app.state.pipeline.cli_search(str(query), 2)
+    assert hits[0]["video_name"] == "vtest.avi" and abs(hits[0]["timestamp_s"] - 30.0) <= 2.0
+    samples = make_sample_data(tmp_path / "samples")
+    assert {p.name for p in samples.iterdir()} >= {"vtest.avi", "Megamind.avi"}
