@@ -64,7 +64,7 @@ async def video(video_id: int, pipeline: Pipe, pool: PoolDep) -> dict:
 
 @router.get("/videos/{video_id}/stream", tags=["videos"],
             responses={206: {"description": "the requested byte range"}, 416: {"description": "bad range"}})
-async def stream(video_id: int, request: Request, pipeline: Pipe, pool: PoolDep) -> FileResponse:
+async def stream(video_id: int, request: Request, pipeline: Pipe, pool: PoolDep) -> Response:
     """The video (a browser-playable WebM copy when the original is not), with HTTP Range support.
 
     ``Range: bytes=a-b`` → 206 with ``Content-Range``; a malformed or unsatisfiable range → 416.

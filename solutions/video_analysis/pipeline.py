@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,12 +193,12 @@ class VideoPipeline:
         self.vectors.ensure_collection(self.collection, schema, index)
 
     # -- loading -----------------------------------------------------------------------------
-    def list_items(self, path: Path, root: Path):
+    def list_items(self, path: Path, root: Path) -> Iterator[WorkItem]:
         for file in iter_files(path):
             yield WorkItem(label_for(file, root), file)
 
     def process_batch(self, items: list[WorkItem]) -> list[str | None]:
-        return [self.ingest(item.path, item.label) for item in items]
+        return [self.ingest(item.path, item.label) if item.path else "no file" for item in items]
 
     def ingest(self, path: Path, name: str) -> str | None:
         """Load one video; returns an error message for a file that is not a loadable video."""
@@ -235,7 +236,7 @@ class VideoPipeline:
         frames = [k.rgb for k in decoded.keyframes]
         # the encoder (onnxruntime, releases the GIL) runs beside the face detector (dlib)
         encoded = self._encode_pool.submit(self._encode, frames)
-        faces = []
+        faces: list[tuple[float, Any]] = []
         try:
             if self.face_model is not None:
                 previous: list = []
