@@ -14,9 +14,28 @@ SOURCES = [Path("/usr/share/doc/opencv-doc"), Path("/usr/share/icons/Adwaita"), 
 EXTS = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"}
 
 
-def collect_images(limit: int = 600, min_side: int = 96, min_bytes: int = 8000) -> list[Path]:
-    """Distinct (by content) decodable images of at least ``min_side`` px, in a stable order."""
+def phash(img: Image.Image) -> int:
+    """64-bit DCT perceptual hash (independent of the search's own descriptors)."""
+    import cv2
+    import numpy as np
+
+    grey = np.asarray(img.convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32)
+    low = cv2.dct(grey)[:8, :8].flatten()
+    bits = low > np.median(low[1:])
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def collect_images(limit: int = 600, min_side: int = 96, min_bytes: int = 8000,
+                   near_dup_bits: int = 8) -> list[Path]:
+    """Distinct decodable images of at least ``min_side`` px, in a stable order.
+
+    Exact duplicates (same bytes) are skipped, and so are near-duplicates: an image whose perceptual
+    hash is within ``near_dup_bits`` of one already taken (opencv-doc ships the same picture as several
+    super-resolution outputs, or re-encoded in two folders). Such twins would make the ground truth of a
+    copy-detection query ambiguous. ``near_dup_bits=-1`` keeps them all.
+    """
     seen: set[str] = set()
+    hashes: list[int] = []
     out: list[Path] = []
     for root in SOURCES:
         if not root.is_dir():
@@ -32,8 +51,12 @@ def collect_images(limit: int = 600, min_side: int = 96, min_bytes: int = 8000) 
                 with Image.open(io.BytesIO(data)) as img:
                     if min(img.size) < min_side:
                         continue
+                    h = phash(img)
             except Exception:
                 continue
+            if near_dup_bits >= 0 and any(bin(h ^ o).count("1") <= near_dup_bits for o in hashes):
+                continue
+            hashes.append(h)
             seen.add(digest)
             out.append(path)
             if len(out) >= limit:

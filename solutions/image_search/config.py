@@ -29,7 +29,7 @@ class ImageSettings(ServiceSettings):
     hnsw_ef_construction: int = Field(200, gt=0)
     hnsw_ef: int = Field(128, gt=0)
     #: geometric re-ranking: how many global candidates are checked with ORB + RANSAC + aligned NCC
-    rerank_candidates: int = Field(20, ge=0, le=200)
+    rerank_candidates: int = Field(10, ge=0, le=200)
     orb_features: int = Field(500, gt=0)
     orb_max_side: int = Field(640, gt=64)
     min_inliers: int = Field(6, ge=3)

@@ -1,0 +1,237 @@
+"""Benchmark of the image search demo (``make bench``).
+
+Measures, in one run, on images nobody here made (Debian opencv-doc photos, screenshots, diagrams):
+- encoder-only throughput at several batch sizes (decoded images in memory) and end-to-end ingest
+  (``POST /load`` of the same files until the task finishes: read, hash, decode, ORB, encode, store);
+- quality: each image perturbed (crop 80-92 %, rotate +-5 deg, resize 60 %, brightness +-20 %, JPEG 40-60,
+  all combined) is searched; recall@1/@5 with re-ranking and with the global descriptor alone;
+- search latency over HTTP (uvicorn) at 1 and 8 concurrent clients with ``--scale`` stored items
+  (the real images plus synthetic near-copies of their vectors and local features).
+
+Writes bench/results/image_search.json and image_search.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.image_search_data import collect_images, perturb
+from common.images import decode_image
+from solutions.image_search.app import create_app
+from solutions.image_search.config import ImageSettings
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def wait_task(client, task_id: str) -> dict:
+    while True:
+        task = client.get(f"/tasks/{task_id}").json()
+        if task["state"] in ("succeeded", "failed"):
+            return task
+        time.sleep(0.1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", type=int, default=600, help="real images in the gallery (>= 500 for the SPEC bar)")
+    ap.add_argument("--queries", type=int, default=0, help="perturbed queries (0 = one per image)")
+    ap.add_argument("--scale", type=int, default=10_000, help="stored items for the latency test")
+    ap.add_argument("--requests", type=int, default=120, help="HTTP searches per concurrency level")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    from fastapi.testclient import TestClient
+
+    paths = collect_images(args.images)
+    print(f"{len(paths)} distinct real images from {sorted({str(p.parents[len(p.parents) - 5]) for p in paths})}")
+    work = Path(tempfile.mkdtemp(prefix="image-bench-"))
+    gallery = work / "gallery"
+    gallery.mkdir()
+    for i, p in enumerate(paths):  # flat copy with unique names, as a user's folder would be
+        (gallery / f"{i:04d}-{p.name}").write_bytes(p.read_bytes())
+    settings = ImageSettings(data_dir=work / "data", data_roots=[work], model_cache_dir=work / "models")
+    app = create_app(settings)
+    out: dict = {"images": len(paths), "cpu_count": os.cpu_count()}
+    with TestClient(app) as client:
+        pipe = app.state.pipeline
+        enc = pipe.encoder
+        datas = [p.read_bytes() for p in sorted(gallery.iterdir())]
+        decoded = [decode_image(d) for d in datas]
+
+        # -- encoder only, several batch sizes (the same images, already decoded) -------------------
+        enc.encode_maps(decoded[:8], batch_size=8)  # warm-up
+        sub = decoded[:192]
+        by_batch = {}
+        for bs in (1, 4, 8, 16, 32):
+            t = time.perf_counter()
+            enc.encode_maps(sub, batch_size=bs)
+            by_batch[bs] = len(sub) / (time.perf_counter() - t)
+            print(f"encoder only, batch {bs:2d}: {by_batch[bs]:6.1f} img/s")
+        best_bs = max(by_batch, key=by_batch.get)
+        t = time.perf_counter()
+        enc.encode_maps(decoded, batch_size=settings.infer_batch)
+        encoder_ips = len(decoded) / (time.perf_counter() - t)
+        print(f"encoder only, all {len(decoded)} images at batch {settings.infer_batch}: {encoder_ips:.1f} img/s")
+
+        # -- end to end: POST /load until the task is done ------------------------------------------
+        t = time.perf_counter()
+        task = wait_task(client, client.post("/load", json={"path": str(gallery)}).json()["task_id"])
+        ingest_s = time.perf_counter() - t
+        stored = client.get("/count").json()["count"]
+        ingest_ips = task["done"] / ingest_s
+        print(f"end to end ingest: {task['done']} images in {ingest_s:.1f} s = {ingest_ips:.1f} img/s "
+              f"({ingest_ips / encoder_ips:.2f}x encoder only); failed {task['failed']}, stored {stored}")
+        out.update(encoder_img_s_by_batch=by_batch, best_encoder_batch=best_bs, encoder_img_s=encoder_ips,
+                   ingest_img_s=ingest_ips, ingest_vs_encoder=ingest_ips / encoder_ips, stored=stored,
+                   ingest_failed=task["failed"])
+
+        # -- quality --------------------------------------------------------------------------------
+        rng = random.Random(args.seed)
+        names = sorted(p.name for p in gallery.iterdir())
+        order = list(range(len(names)))
+        if args.queries:
+            order = rng.sample(order, min(args.queries, len(order)))
+        queries = [(names[i], perturb(datas[i], rng)) for i in order]
+        quality = {}
+        default_check = settings.rerank_candidates
+        for label, n_check in (("global only", 0), ("re-ranked", default_check)):
+            pipe.settings.rerank_candidates = n_check
+            r1 = r5 = 0
+            lat = []
+            misses = []
+            for name, q in queries:
+                t = time.perf_counter()
+                res = pipe.search(q, 10)
+                lat.append((time.perf_counter() - t) * 1000)
+                got = [h["name"] for h in res]
+                r1 += got[:1] == [name]
+                r5 += name in got[:5]
+                if got[:1] != [name]:
+                    misses.append([name, got[0] if got else None])
+            quality[label] = {"recall@1": r1 / len(queries), "recall@5": r5 / len(queries),
+                              "search_ms_p50_in_process": pct(lat, 50), "misses": misses[:50]}
+            print(f"{label:12s}: recall@1 {r1 / len(queries):.3f}  recall@5 {r5 / len(queries):.3f}  "
+                  f"(in-process p50 {pct(lat, 50):.0f} ms) over {len(queries)} perturbed queries")
+        pipe.settings.rerank_candidates = default_check
+        out["quality"] = quality
+        out["queries"] = len(queries)
+
+        # -- scale: synthetic near-copies up to --scale items ------------------------------------------
+        vecs = {int(r["id"]): np.asarray(r["vector"], np.float32)
+                for r in pipe.vectors.query(pipe.collection, filter="id >= 0", output_fields=["vector"],
+                                            limit=16384)}
+        real_ids = list(vecs)
+        extra = max(0, args.scale - len(real_ids))
+        nrng = np.random.default_rng(args.seed)
+        batch = []
+        next_id = 1 << 52
+        t = time.perf_counter()
+        for k in range(extra):
+            src = real_ids[k % len(real_ids)]
+            v = vecs[src] + nrng.normal(0, 0.03, size=vecs[src].shape).astype(np.float32)
+            v /= np.linalg.norm(v)
+            item_id = next_id + k
+            batch.append({"id": item_id, "vector": v.tolist(), "name": f"synthetic/{k:05d}"})
+            local = pipe._local_path(src)
+            if local.exists():
+                os.link(local, pipe._local_path(item_id))
+            if len(batch) == 1000:
+                pipe.vectors.upsert(pipe.collection, batch)
+                batch = []
+        if batch:
+            pipe.vectors.upsert(pipe.collection, batch)
+        pipe.finish_load()
+        total = pipe.vectors.count(pipe.collection)
+        print(f"added {extra} synthetic items in {time.perf_counter() - t:.1f} s: {total} vectors stored")
+        out["scale_items"] = total
+
+    # -- HTTP latency with uvicorn -----------------------------------------------------------------
+    import httpx
+    import uvicorn
+
+    app2 = create_app(settings)
+    port = 8765
+    server = uvicorn.Server(uvicorn.Config(app2, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    while not server.started:
+        time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}/search"
+    qs = [q for _, q in queries]
+    latency = {}
+    for clients in (1, 8):
+        lat: list[float] = []
+
+        def one(i: int, lat=lat) -> None:
+            with httpx.Client(timeout=120) as h:
+                t0 = time.perf_counter()
+                r = h.post(url, files={"file": ("q.jpg", qs[i % len(qs)])}, data={"top_k": "10"})
+                r.raise_for_status()
+                lat.append((time.perf_counter() - t0) * 1000)
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(clients) as ex:
+            list(ex.map(one, range(args.requests)))
+        wall = time.perf_counter() - t
+        latency[str(clients)] = {"p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "qps": args.requests / wall}
+        print(f"HTTP /search, {clients} client(s), {total} items: p50 {pct(lat, 50):.0f} ms, "
+              f"p95 {pct(lat, 95):.0f} ms, {args.requests / wall:.1f} req/s")
+    server.should_exit = True
+    th.join(timeout=30)
+    out["http_latency"] = latency
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "image_search.json").write_text(json.dumps(out, indent=2))
+    plot(out)
+    print(f"wrote {RESULTS / 'image_search.json'} and image_search.png")
+
+
+def plot(out: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    bb = out["encoder_img_s_by_batch"]
+    axes[0].bar([str(k) for k in bb], list(bb.values()), color="#4c72b0")
+    axes[0].axhline(out["ingest_img_s"], color="#dd8452", label=f"end-to-end ingest {out['ingest_img_s']:.0f}/s")
+    axes[0].set(title="encoder img/s by batch size", xlabel="batch", ylabel="images/s")
+    axes[0].legend()
+    q = out["quality"]
+    xs = np.arange(2)
+    for j, key in enumerate(("recall@1", "recall@5")):
+        axes[1].bar(xs + j * 0.35, [q[k][key] for k in q], 0.35, label=key)
+    axes[1].set_xticks(xs + 0.17, list(q))
+    axes[1].axhline(0.95, color="red", ls="--", lw=1)
+    axes[1].set(title=f"perturbed copies, {out['queries']} queries", ylim=(0, 1.05))
+    axes[1].legend()
+    lat = out["http_latency"]
+    xs = np.arange(len(lat))
+    axes[2].bar(xs, [v["p50_ms"] for v in lat.values()], 0.35, label="p50")
+    axes[2].bar(xs + 0.35, [v["p95_ms"] for v in lat.values()], 0.35, label="p95")
+    axes[2].set_xticks(xs + 0.17, [f"{k} client(s)" for k in lat])
+    axes[2].set(title=f"HTTP /search latency, {out['scale_items']} items", ylabel="ms")
+    axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "image_search.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()
