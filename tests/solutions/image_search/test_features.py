@@ -50,3 +50,12 @@ def test_rank_puts_verified_copies_first_with_ordered_scores():
     scores = [h["score"] for h in out]
     assert scores == sorted(scores, reverse=True) and scores[0] <= 1
     assert out[0]["image_url"] == "items/4/image"
+
+
+def test_sample_data_are_real_images(tmp_path):
+    from solutions.image_search.pipeline import make_sample_data
+
+    out = make_sample_data(tmp_path)
+    files = sorted(out.iterdir())
+    assert len(files) >= 50
+    assert all(decode_image(f.read_bytes()).shape[2] == 3 for f in files[:5])
