@@ -59,6 +59,7 @@ from .spans import merge_spans
 from .video import (
     MEDIA_TYPES,
     DecodedVideo,
+    Keyframe,
     ProxyWriter,
     VideoError,
     container_of,
@@ -212,40 +213,47 @@ class VideoPipeline:
             if conn.execute(select(self.videos.c.id).where(self.videos.c.id == video_id)).first():
                 return None  # same content already stored
         started = time.perf_counter()
+        folder = self.media / str(video_id)
+        frames_dir = folder / "frames"
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        # keyframes are analysed in chunks while decoding goes on: memory stays flat for long videos
+        chunks = _Chunks(self, frames_dir)
         try:
             decoded = decode_keyframes(
                 path, max_interval_s=self.settings.max_interval_s, analysis_fps=self.settings.analysis_fps,
                 scene_threshold=self.settings.scene_threshold,
-                min_decoded_fraction=self.settings.min_decoded_fraction,
+                min_decoded_fraction=self.settings.min_decoded_fraction, on_keyframe=chunks.add,
             )
+            chunks.flush()
         except VideoError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
             return str(exc)
-        analysed = self.analyse(decoded)
-        folder = self.media / str(video_id)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         try:
-            self._store(video_id, name, path, container, decoded, analysed, folder)
+            self._store(video_id, name, path, container, decoded, chunks, folder)
         except Exception:
             self._remove(video_id)
             raise
         log.info("video %s: %.1f s, %d keyframes, %d faces in %.2f s", name, decoded.duration_s,
-                 len(decoded.keyframes), len(analysed["faces"]), time.perf_counter() - started)
+                 len(chunks.rows), len(chunks.faces), time.perf_counter() - started)
         return None
 
-    def analyse(self, decoded: DecodedVideo) -> dict[str, Any]:
-        """Embeddings, labels and faces of the keyframes."""
-        frames = [k.rgb for k in decoded.keyframes]
+    def analyse(self, keyframes: list[Keyframe], previous: list[Any]) -> tuple[np.ndarray, np.ndarray, list]:
+        """Embeddings, label probabilities and faces of some keyframes (``previous``: faces just before)."""
+        frames = [k.rgb for k in keyframes]
         # the encoder (onnxruntime, releases the GIL) runs beside the face detector (dlib)
         encoded = self._encode_pool.submit(self._encode, frames)
         faces: list[tuple[float, Any]] = []
         try:
             if self.face_model is not None:
-                previous: list = []
-                for k in decoded.keyframes:
+                for k in keyframes:
                     previous = self.face_model.faces(k.rgb, self.settings.face_detect_width, previous=previous)
                     faces.extend((k.t, face) for face in previous)
         finally:
             features, probabilities = encoded.result()
-        return {"features": features, "probs": probabilities, "faces": faces}
+        return features, probabilities, faces
 
     def _encode(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         feats, probs = [], []
@@ -256,27 +264,19 @@ class VideoPipeline:
         return np.concatenate(feats), np.concatenate(probs)
 
     def _store(self, video_id: int, name: str, path: Path, container: str, decoded: DecodedVideo,
-               analysed: dict[str, Any], folder: Path) -> None:
-        frames_dir = folder / "frames"
-        frames_dir.mkdir(parents=True, exist_ok=True)
+               chunks: _Chunks, folder: Path) -> None:
         file_name = "original" + VIDEO_EXTS[container]
         target = folder / file_name
         try:
             os.link(path, target)  # same filesystem: no copy (the staging link is removed, the file stays)
         except OSError:
             shutil.copyfile(path, target)
-        rows, frame_rows = [], []
-        for k, vec, prob in zip(decoded.keyframes, analysed["features"], analysed["probs"], strict=True):
-            ms = round(k.t * 1000)
-            frame_id = self.frame_id(video_id, ms)
-            (frames_dir / f"{ms}.jpg").write_bytes(
-                thumbnail_jpeg(k.rgb, self.settings.thumb_max_side, self.settings.thumb_quality))
-            rows.append({"id": frame_id, "video_id": video_id, "t": float(k.t), "vector": vec.tolist()})
-            top = np.argsort(-prob)[:STORED_LABELS]
-            labels = [[int(i), round(float(prob[i]), 4)] for i in top if prob[i] >= STORED_LABEL_FLOOR]
-            frame_rows.append({"id": frame_id, "video_id": video_id, "t": float(k.t), "labels": json.dumps(labels)})
+        rows = [{"id": self.frame_id(video_id, round(t * 1000)), "video_id": video_id, "t": float(t),
+                 "vector": vec.tolist()} for t, vec, _ in chunks.rows]
+        frame_rows = [{"id": row["id"], "video_id": video_id, "t": row["t"], "labels": json.dumps(labels)}
+                      for row, (_, _, labels) in zip(rows, chunks.rows, strict=True)]
         face_rows = [{"video_id": video_id, "t": float(t), "box": ",".join(map(str, f.box)),
-                      "vector": f.vector.astype(np.float32).tobytes()} for t, f in analysed["faces"]]
+                      "vector": f.vector.astype(np.float32).tobytes()} for t, f in chunks.faces]
         proxy = "pending" if self.settings.playable_proxy and needs_proxy(container, decoded.fourcc) else "none"
         with self._write_lock:
             self.vectors.upsert(self.collection, rows)
@@ -606,6 +606,41 @@ class VideoPipeline:
     def close(self) -> None:
         self._proxies.shutdown(wait=False, cancel_futures=True)
         self._encode_pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Chunks:
+    """Collects keyframes while a video decodes and analyses them a chunk at a time."""
+
+    def __init__(self, pipeline: VideoPipeline, frames_dir: Path, size: int = 64) -> None:
+        self.pipeline = pipeline
+        self.frames_dir = frames_dir
+        self.size = size
+        self.pending: list[Keyframe] = []
+        self.previous_faces: list[Any] = []
+        #: (t, feature, stored labels) per keyframe, and (t, face) per detection
+        self.rows: list[tuple[float, np.ndarray, list[list[float]]]] = []
+        self.faces: list[tuple[float, Any]] = []
+
+    def add(self, keyframe: Keyframe) -> None:
+        self.pending.append(keyframe)
+        if len(self.pending) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        settings = self.pipeline.settings
+        features, probs, faces = self.pipeline.analyse(self.pending, self.previous_faces)
+        for k, vec, prob in zip(self.pending, features, probs, strict=True):
+            (self.frames_dir / f"{round(k.t * 1000)}.jpg").write_bytes(
+                thumbnail_jpeg(k.rgb, settings.thumb_max_side, settings.thumb_quality))
+            top = np.argsort(-prob)[:STORED_LABELS]
+            labels = [[int(i), round(float(prob[i]), 4)] for i in top if prob[i] >= STORED_LABEL_FLOOR]
+            self.rows.append((k.t, vec, labels))
+        self.faces.extend(faces)
+        last_t = self.pending[-1].t
+        self.previous_faces = [f for t, f in faces if t == last_t]
+        self.pending = []
 
 
 # -- sample data -------------------------------------------------------------------------------

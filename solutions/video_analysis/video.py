@@ -77,8 +77,13 @@ def decode_keyframes(
     scene_threshold: float = 0.12,
     min_decoded_fraction: float = 0.5,
     on_frame: Callable[[np.ndarray, int], None] | None = None,
+    on_keyframe: Callable[[Keyframe], None] | None = None,
 ) -> DecodedVideo:
-    """Decode ``path`` and pick keyframes; ``on_frame(bgr, index)`` sees every decoded frame."""
+    """Decode ``path`` and pick keyframes; ``on_frame(bgr, index)`` sees every decoded frame.
+
+    With ``on_keyframe`` each keyframe is handed over as it is found and not kept (its entry in
+    ``keyframes`` has an empty image), so a long video does not pile up in memory.
+    """
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     try:
         if not cap.isOpened():
@@ -116,7 +121,11 @@ def decode_keyframes(
                 sig = _signature(bgr)
                 changed = last_sig is None or float(np.abs(sig - last_sig).mean()) > scene_threshold
                 if changed or t - last_t >= max_interval_s - 1e-6:
-                    video.keyframes.append(Keyframe(index, round(t, 3), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+                    keyframe = Keyframe(index, round(t, 3), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                    if on_keyframe is not None:
+                        on_keyframe(keyframe)
+                        keyframe = Keyframe(index, keyframe.t, np.empty((0, 0, 3), np.uint8))
+                    video.keyframes.append(keyframe)
                     last_sig, last_t = sig, t
             index += 1
         video.decoded_frames = index
