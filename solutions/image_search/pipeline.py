@@ -177,6 +177,8 @@ class ImagePipeline:
         # decode in background threads; encode chunk k while chunk k+1.. are being decoded
         futures = [self._decoders.submit(self._prepare, items[i]) for i in todo]
         chunk = max(1, self.settings.infer_batch)
+        rows: list[dict[str, Any]] = []
+        meta: list[dict[str, Any]] = []
         for start in range(0, len(todo), chunk):
             ready: list[tuple[int, Prepared]] = []
             for i, fut in zip(todo[start:start + chunk], futures[start:start + chunk], strict=True):
@@ -190,12 +192,16 @@ class ImagePipeline:
             maps, probs = self.encoder.encode_maps([p.rgb for _, p in ready], batch_size=chunk)
             vecs = global_descriptor(maps)
             labels = self.encoder.top_labels(probs, 3)
-            self._store(items, ready, vecs, labels)
+            self._write_files(items, ready, vecs, labels, rows, meta)
+        if rows:  # one write per batch to each store; metadata last: an item is listed once fully stored
+            self.vectors.upsert(self.collection, rows)
+            with self.sql.begin() as conn:
+                self.sql.upsert(conn, self.table, meta)
         return errors
 
-    def _store(self, items: list[WorkItem], ready: list[tuple[int, Prepared]], vecs: np.ndarray,
-               labels: list[list[tuple[str, float]]]) -> None:
-        rows, meta = [], []
+    def _write_files(self, items: list[WorkItem], ready: list[tuple[int, Prepared]], vecs: np.ndarray,
+                     labels: list[list[tuple[str, float]]], rows: list[dict[str, Any]],
+                     meta: list[dict[str, Any]]) -> None:
         for (i, p), vec, top in zip(ready, vecs, labels, strict=True):
             ext = EXT[p.kind]
             media_name = f"{p.item_id}{ext}"
@@ -210,9 +216,6 @@ class ImagePipeline:
                 "height": p.height, "width": p.width, "format": p.kind,
                 "labels": ", ".join(f"{lab} {prob:.2f}" for lab, prob in top)[:512],
             })
-        self.vectors.upsert(self.collection, rows)
-        with self.sql.begin() as conn:  # metadata last: an item is listed only once fully stored
-            self.sql.upsert(conn, self.table, meta)
 
     def finish_load(self) -> None:
         self.vectors.flush(self.collection)
