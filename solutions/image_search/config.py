@@ -36,5 +36,3 @@ class ImageSettings(ServiceSettings):
     min_ncc: float = Field(0.5, ge=0, le=1)
     thumbnail_px: int = Field(256, ge=32, le=1024)
     max_top_k: int = Field(100, gt=0)
-    #: decoded images larger than this many pixels are refused (decompression-bomb guard)
-    max_pixels: int = Field(90_000_000, gt=0)

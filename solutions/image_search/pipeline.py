@@ -77,7 +77,6 @@ class ImagePipeline:
         self.local_dir = self.root / "local"
         for d in (self.media_dir, self.thumb_dir, self.local_dir):
             d.mkdir(parents=True, exist_ok=True)
-        Image.MAX_IMAGE_PIXELS = settings.max_pixels
         cache = settings.model_cache_dir or (self.root / "models")
         self.encoder = encoder or ImageEncoder.load(cache, threads=settings.encoder_threads)
         self.matcher = LocalMatcher(n_features=settings.orb_features, max_side=settings.orb_max_side)
