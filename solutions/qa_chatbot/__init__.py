@@ -1,0 +1,1 @@
+"""FAQ question answering (prefix ``/qa``)."""

