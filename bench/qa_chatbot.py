@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,9 +61,9 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def wait_task(client: httpx.Client, task_id: str) -> dict:
+def wait_task(client, task_id: str, prefix: str = "/qa") -> dict:
     while True:
-        task = client.get(f"/qa/tasks/{task_id}").json()
+        task = client.get(f"{prefix}/tasks/{task_id}").json()
         if task["state"] in ("succeeded", "failed"):
             return task
         time.sleep(0.05)
@@ -155,7 +156,12 @@ def main() -> None:
         faq_file.write_text("".join(json.dumps(p) + "\n" for p in faq), encoding="utf-8")
         task = wait_task(client, client.post("/qa/load", json={"path": str(faq_file)}).json()["task_id"])
         assert task["done"] == len(faq), task
-        pipeline = app.state.pipeline
+    # quality variants that use the question+answer vectors need them indexed: a second app, same FAQ
+    app2 = create_app(QASettings(data_dir=tmp / "data2", data_roots=[tmp], index_answers=True))
+    with TestClient(app2) as client2:
+        task = wait_task(client2, client2.post("/load", json={"path": str(faq_file)}).json()["task_id"], "")
+        assert task["done"] == len(faq), task
+        pipeline = app2.state.pipeline
         by_section = {}
         for item_id in [i for i, _ in pipeline.rank("debian", 1000, "question")]:
             row = pipeline.get_item(item_id)
@@ -192,6 +198,7 @@ def main() -> None:
             sum(s < conf_thr for s in neg_scores) / len(neg_scores), 3)
         print("threshold:", out["threshold"])
 
+    with httpx.Client(base_url=base, timeout=120) as client:
         queries = [p["query"] for p in paraphrases] + offtopic
         out["answer_latency"] = [latency(base, queries, c, args.requests) for c in (1, 8)]
         for row in out["answer_latency"]:

@@ -32,11 +32,14 @@ class QASettings(ServiceSettings):
     weight_question: float = Field(0.8, ge=0)
     weight_qa: float = Field(0.0, ge=0)
     weight_bm25: float = Field(0.2, ge=0)
+    #: also embed "question + answer" into a second collection (needed for weight_qa > 0; costs ~3x load time;
+    #: switching it on needs a reload of the FAQ)
+    index_answers: bool = False
     #: BM25 score s is mapped to s / (s + bm25_saturation) in [0, 1)
     bm25_saturation: float = Field(8.0, gt=0)
     #: candidates fetched from each retriever before fusion
     candidates: int = Field(30, gt=0)
     #: /answer gives an answer only at or above this fused score (calibrated, see README)
-    confidence_threshold: float = Field(0.55, ge=0, le=1)
+    confidence_threshold: float = Field(0.42, ge=0, le=1)
     #: "did you mean" alternatives returned by /answer
     alternatives: int = Field(3, ge=0, le=20)

@@ -188,7 +188,7 @@ class QAPipeline:
 
     # -- storage ---------------------------------------------------------------------------
     def _ensure_collections(self) -> None:
-        for name in (self.col_q, self.col_qa):
+        for name in ([self.col_q, self.col_qa] if self.settings.index_answers else [self.col_q]):
             schema = self.vectors.new_schema()
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
@@ -209,7 +209,8 @@ class QAPipeline:
             self.vectors.ensure_collection(self.col_text, schema, index)
 
     def _collections(self) -> list[str]:
-        return [self.col_q, self.col_qa] + ([self.col_text] if self.bm25_engine == "milvus" else [])
+        names = [self.col_q] + ([self.col_qa] if self.settings.index_answers else [])
+        return names + ([self.col_text] if self.bm25_engine == "milvus" else [])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.model.encode(texts, batch_size=64, normalize_embeddings=True,
@@ -248,11 +249,11 @@ class QAPipeline:
         if not pairs:
             return errors
         ids = list(pairs)
-        vecs = self.encode([pairs[i]["question"] for i in ids] +
-                           [f"{pairs[i]['question']}\n{pairs[i]['answer']}" for i in ids])
-        n = len(ids)
+        vecs = self.encode([pairs[i]["question"] for i in ids])
         self.vectors.upsert(self.col_q, [{"id": i, "vector": vecs[k].tolist()} for k, i in enumerate(ids)])
-        self.vectors.upsert(self.col_qa, [{"id": i, "vector": vecs[n + k].tolist()} for k, i in enumerate(ids)])
+        if self.settings.index_answers:
+            qa_vecs = self.encode([f"{pairs[i]['question']}\n{pairs[i]['answer']}" for i in ids])
+            self.vectors.upsert(self.col_qa, [{"id": i, "vector": qa_vecs[k].tolist()} for k, i in enumerate(ids)])
         if self.bm25_engine == "milvus":
             self.vectors.upsert(self.col_text, [{"id": i, "text": self._bm25_text(pairs[i])} for i in ids])
         with self.sql.begin() as conn:
@@ -316,7 +317,7 @@ class QAPipeline:
         if retrieval == "question":
             ranked = sorted(by_q.items(), key=lambda kv: (-kv[1], kv[0]))
             return [(i, _clip(v)) for i, v in ranked[:limit]]
-        use_qa = s.weight_qa > 0
+        use_qa = s.weight_qa > 0 and s.index_answers
         by_qa = self._dense(self.col_qa, vec, n_cand) if use_qa else {}
         by_bm = self._bm25_search(query, n_cand) if s.weight_bm25 > 0 else {}
         ids = set(by_q) | set(by_qa) | set(by_bm)
