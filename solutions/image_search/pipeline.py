@@ -264,7 +264,12 @@ class ImagePipeline:
         return local
 
     def cli_search(self, query: str, top_k: int) -> list[dict[str, Any]]:
-        return self.search(Path(query).read_bytes(), top_k)
+        """``bootcamp search image_search PATH``: the query is an image file."""
+        try:
+            data = Path(query).read_bytes()
+        except OSError as exc:
+            raise NotFound(f"cannot read query image {query!r}: {exc.strerror or exc}") from exc
+        return self.search(data, top_k)
 
     # ------------------------------------------------------------------ items
     def count(self) -> int:
