@@ -123,6 +123,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--copies", type=int, default=10, help="copies of the FAQ loaded for the load-rate figure")
     ap.add_argument("--requests", type=int, default=200, help="/answer requests per concurrency level")
+    ap.add_argument("--bm25-engine", choices=["auto", "milvus", "local"], default="auto",
+                    help="local = the in-process BM25 a Milvus 2.3 server uses")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "qa_chatbot.json")
     args = ap.parse_args()
 
@@ -130,7 +132,7 @@ def main() -> None:
     paraphrases = read_jsonl(HERE / "qa_chatbot_paraphrases.jsonl")
     offtopic = [r["query"] for r in read_jsonl(HERE / "qa_chatbot_offtopic.jsonl")]
     tmp = Path(tempfile.mkdtemp(prefix="qa_bench_"))
-    app = create_app(QASettings(data_dir=tmp / "data", data_roots=[tmp]))
+    app = create_app(QASettings(data_dir=tmp / "data", data_roots=[tmp], bm25_engine=args.bm25_engine))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(build_app(services={"qa_chatbot": app}), port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -157,7 +159,8 @@ def main() -> None:
         task = wait_task(client, client.post("/qa/load", json={"path": str(faq_file)}).json()["task_id"])
         assert task["done"] == len(faq), task
     # quality variants that use the question+answer vectors need them indexed: a second app, same FAQ
-    app2 = create_app(QASettings(data_dir=tmp / "data2", data_roots=[tmp], index_answers=True))
+    app2 = create_app(QASettings(data_dir=tmp / "data2", data_roots=[tmp], index_answers=True,
+                                 bm25_engine=args.bm25_engine))
     with TestClient(app2) as client2:
         task = wait_task(client2, client2.post("/load", json={"path": str(faq_file)}).json()["task_id"], "")
         assert task["done"] == len(faq), task
