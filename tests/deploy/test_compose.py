@@ -48,3 +48,24 @@ def test_compose_file_refuses_missing_secrets(path: Path):
 
 def test_base_compose_exists():
     assert (DEPLOY / "base" / "compose.yml") in COMPOSE_FILES
+
+
+DEMO_FILES = [p for p in COMPOSE_FILES if p.parent.name != "base"]
+
+
+@pytest.mark.parametrize("path", DEMO_FILES, ids=[p.parent.name for p in DEMO_FILES])
+def test_demo_starts_in_order_of_health(path: Path):
+    """Milvus waits for healthy etcd + MinIO; the demo service waits for healthy Milvus + MySQL."""
+    services = yaml.safe_load(compose(path, SECRETS).stdout)["services"]
+    demo = services[path.parent.name]
+    assert demo["command"][:3] == ["bootcamp", "serve", path.parent.name]
+    waits = {
+        "milvus": {"etcd", "minio"},
+        path.parent.name: {"milvus", "mysql"},
+    }
+    for name, needed in waits.items():
+        depends = services[name].get("depends_on") or {}
+        healthy = {dep for dep, cond in depends.items() if (cond or {}).get("condition") == "service_healthy"}
+        assert needed <= healthy, f"{path}: {name} starts before {needed - healthy} is healthy"
+    assert demo["environment"]["MILVUS_URI"] == "http://milvus:19530"
+    assert demo["environment"]["DATABASE_URL"].startswith("mysql+mysqlconnector://")
