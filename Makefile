@@ -22,15 +22,17 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(BIN)/bootcamp serve --host $(HOST) --port $(PORT)
 
-# Everything: unit, integration (real Milvus server + MariaDB), browser and slow tests.
-test: setup
+# Everything: lint, then unit, integration (real Milvus server + MariaDB), browser and slow tests.
+test: lint
 	$(BIN)/python -m pytest
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not integration and not browser and not slow"
 
+# One script per demo; each prints its figures and saves bench/results/<demo>.json and .png.
+DEMOS := image_search qa_chatbot video_analysis molecular_search
 bench: setup
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -e; for demo in $(DEMOS); do echo "== bench/$$demo.py"; $(BIN)/python bench/$$demo.py; done
 
 lint: setup
 	$(BIN)/ruff check .
