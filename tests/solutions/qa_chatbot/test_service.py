@@ -93,3 +93,26 @@ def test_questions_only_mode_and_cli_search(tmp_path, unique):
         assert hits[0]["question"] == "How do I get a refund?"
         fused = pipeline.search("refund please", 2, retrieval="fusion")
         assert fused[0]["id"] == hits[0]["id"]
+
+
+def test_milvus_bm25_and_local_bm25_agree(tmp_path, unique):
+    """The two BM25 engines (Milvus Lite full-text search, in-process fallback) rank and score alike."""
+    from tests.conftest import Backend
+
+    root = tmp_path / "in"
+    make_sample_data(root)
+    lite = Backend("lite", "", "")
+    queries = ["refund please", "two-factor authentication QR code", "parcel tracking link", "offline documents",
+               "which payment cards", "delete profile data"]
+    ranked = {}
+    for engine in ("milvus", "local"):
+        app = make_app(lite, tmp_path / engine, unique, root, bm25_engine=engine)
+        with TestClient(app) as client:
+            load(client, root)
+            assert app.state.pipeline.bm25_engine == engine
+            ranked[engine] = [client.post("/search", json={"query": q, "top_k": 3}).json()["results"] for q in queries]
+            bm = app.state.pipeline._bm25_search("refund within 14 days", 3)
+            assert bm and all(v > 0 for v in bm.values())
+    for a, b in zip(ranked["milvus"], ranked["local"], strict=True):
+        assert a[0]["id"] == b[0]["id"]
+        assert abs(a[0]["score"] - b[0]["score"]) < 0.03
