@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -78,12 +79,25 @@ def milvus_server(tmp_path_factory) -> Iterator[str]:
         time.sleep(2)
         yield f"http://127.0.0.1:{MILVUS_PORT}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_group(proc, MILVUS_PORT)
         log.close()
+
+
+def _stop_group(proc: subprocess.Popen, port: int) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it spawned.
+
+    ``milvus-server`` is a Python wrapper that runs the ``milvus`` binary as a child and does not pass
+    SIGTERM on, so the whole process group is signalled; it is killed if the port stays open
+    (Milvus 2.3 standalone may hang in its graceful stop; its data is throwaway).
+    """
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not _port_open(port):
+                return
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
@@ -115,11 +129,7 @@ def mariadb_server(tmp_path_factory) -> Iterator[str]:
         subprocess.run([client, f"--socket={sock}", "-uroot", "-e", sql], check=True, capture_output=True)
         yield f"mysql+mysqlconnector://bootcamp:{password}@127.0.0.1:{port}/{database}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_group(proc, port)
         log.close()
 
 
