@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from common.app import create_service_app
 from common.launcher import build_app
 from common.settings import ServiceSettings
+from tests.support import wait_task
 
 from .toy import ToyPipeline
 
@@ -27,14 +27,6 @@ def make_app(backend, tmp_path: Path, unique: str, **extra):
     ), data_root
 
 
-def wait_task(client: TestClient, task_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = client.get(f"/tasks/{task_id}").json()
-        if task["state"] in ("succeeded", "failed"):
-            return task
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} did not finish: {task}")
 
 
 @pytest.fixture
@@ -199,17 +191,9 @@ def test_launcher_mounts_service_under_prefix(backend, tmp_path, unique, monkeyp
         assert client.get("/assets/common/bootcamp.js").status_code == 200
         (root / "x.txt").write_text("mounted load")
         task = client.post("/toy/load", json={"path": str(root / "x.txt")}).json()
-        assert wait_task_prefixed(client, "/toy", task["task_id"])["done"] == 1
+        assert wait_task(client, task["task_id"], prefix="/toy")["done"] == 1
 
 
-def wait_task_prefixed(client, prefix, task_id):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        task = client.get(f"{prefix}/tasks/{task_id}").json()
-        if task["state"] in ("succeeded", "failed"):
-            return task
-        time.sleep(0.1)
-    raise AssertionError("task did not finish")
 
 
 def test_health_is_503_when_a_backend_is_down(service):

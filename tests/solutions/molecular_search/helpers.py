@@ -1,11 +1,9 @@
-"""Shared helpers of the molecule tests: app construction, task waiting, exact references."""
+"""Shared helpers of the molecule tests: app construction, data files, exact references."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
@@ -40,22 +38,6 @@ def write_data(root: Path) -> Path:
         encoding="utf-8",
     )
     return root
-
-
-def wait_task(client: TestClient, task_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = client.get(f"/tasks/{task_id}").json()
-        if task["state"] in ("succeeded", "failed"):
-            return task
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} did not finish")
-
-
-def load(client: TestClient, path: Path) -> dict:
-    response = client.post("/load", json={"path": str(path)})
-    assert response.status_code == 202, response.text
-    return wait_task(client, response.json()["task_id"])
 
 
 _GEN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)

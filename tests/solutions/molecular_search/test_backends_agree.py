@@ -6,8 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Backend
+from tests.support import load
 
-from .helpers import load, make_app, write_data, write_stereo
+from .helpers import make_app, write_data, write_stereo
 
 QUERIES = [
     {"smiles": "CC(=O)Oc1ccccc1C(=O)O", "top_k": 10},

@@ -13,14 +13,13 @@ from rdkit import Chem
 from solutions.molecular_search.chem import parse_query
 from solutions.molecular_search.pipeline import copy_nci
 from tests.conftest import Backend
+from tests.support import load, wait_task
 
 from .helpers import (
     exact_similarity,
     exact_substructure,
-    load,
     make_app,
     stored_smiles,
-    wait_task,
     write_data,
     write_stereo,
 )

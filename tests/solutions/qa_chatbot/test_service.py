@@ -7,8 +7,9 @@ import json
 from fastapi.testclient import TestClient
 
 from solutions.qa_chatbot.pipeline import make_sample_data
+from tests.support import load
 
-from .helpers import load, make_app
+from .helpers import make_app
 
 INJECTION = "What about '; DROP TABLE qa_pairs; -- and id in [1] or \"x\" == \"x\\\" ?"
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from fastapi.testclient import TestClient
 
 from solutions.video_analysis.config import VideoSettings
 
@@ -65,22 +63,6 @@ def make_app(backend, tmp_path: Path, unique: str, root: Path, models, **extra):
 
     encoder, faces = models
     return create_app(settings_for(backend, tmp_path, unique, root, **extra), encoder=encoder, face_model=faces)
-
-
-def wait_task(client: TestClient, task_id: str, timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = client.get(f"/tasks/{task_id}").json()
-        if task["state"] in ("succeeded", "failed"):
-            return task
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} did not finish")
-
-
-def load(client: TestClient, path: Path) -> dict:
-    response = client.post("/load", json={"path": str(path)})
-    assert response.status_code == 202, response.text
-    return wait_task(client, response.json()["task_id"])
 
 
 def jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:

@@ -8,8 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Backend
+from tests.support import wait_task
 
-from .helpers import make_app, wait_task
+from .helpers import make_app
 
 
 def write_clip(path, fourcc: str, seconds: float = 3.0, fps: float = 10.0):

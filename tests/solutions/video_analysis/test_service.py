@@ -9,13 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Backend
+from tests.support import load
 
 from .helpers import (
     OPENCV_DATA,
     copy_real_clips,
     frame_at,
     jpeg,
-    load,
     make_app,
     perturb,
     truncated_copy,
