@@ -648,20 +648,25 @@ OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
 
 def make_sample_data(dest: Path) -> Path:
-    """Videos to try: OpenCV's sample clips when installed, else a synthetic clip; plus a face photo."""
+    """Videos to load in ``dest/videos`` (OpenCV's sample clips when installed, else a synthetic clip) and
+    ``dest/query.jpg``, a frame 30 s into the first clip (5 s into the synthetic one) to search with."""
     import cv2
 
-    dest.mkdir(parents=True, exist_ok=True)
-    copied = 0
-    for name in ("vtest.avi", "Megamind.avi"):
-        if (OPENCV_DATA / name).is_file():
-            shutil.copyfile(OPENCV_DATA / name, dest / name)
-            copied += 1
-    if not copied:
-        write_synthetic_video(dest / "synthetic.avi")
-    if (OPENCV_DATA / "messi5.jpg").is_file():
-        shutil.copyfile(OPENCV_DATA / "messi5.jpg", dest / "query-messi5.jpg")
-    del cv2
+    videos = dest / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    clips = [videos / name for name in ("vtest.avi", "Megamind.avi") if (OPENCV_DATA / name).is_file()]
+    for clip in clips:
+        shutil.copyfile(OPENCV_DATA / clip.name, clip)
+    if not clips:
+        clips = [write_synthetic_video(videos / "synthetic.avi")]
+    cap = cv2.VideoCapture(str(clips[0]))
+    try:
+        cap.set(cv2.CAP_PROP_POS_MSEC, 30_000 if clips[0].name == "vtest.avi" else 5_000)
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    if ok:
+        cv2.imwrite(str(dest / "query.jpg"), frame)
     return dest
 
 

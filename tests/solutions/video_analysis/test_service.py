@@ -189,4 +189,6 @@ def test_cli_search_and_sample_data(loaded, tmp_path):
     hits = client.app.state.pipeline.cli_search(str(query), 2)
     assert hits[0]["video_name"] == "vtest.avi" and abs(hits[0]["timestamp_s"] - 30.0) <= 2.0
     samples = make_sample_data(tmp_path / "samples")
-    assert {p.name for p in samples.iterdir()} >= {"vtest.avi", "Megamind.avi"}
+    assert {p.name for p in (samples / "videos").iterdir()} == {"vtest.avi", "Megamind.avi"}
+    hits = client.app.state.pipeline.cli_search(str(samples / "query.jpg"), 2)
+    assert hits[0]["video_name"] == "vtest.avi" and abs(hits[0]["timestamp_s"] - 30.0) <= 2.0
