@@ -48,8 +48,8 @@ def create_app(settings: QASettings | None = None) -> FastAPI:
     return create_service_app(
         name=NAME,
         title="FAQ chatbot",
-        description="Answers questions from a loaded FAQ (CSV/JSONL): all-MiniLM-L6-v2 embeddings of the question "
-        "and of question+answer fused with BM25, with a calibrated confidence threshold.",
+        description="Answers questions from a loaded FAQ (CSV/JSONL): all-MiniLM-L6-v2 embeddings of the stored "
+        "questions fused with BM25 over question and answer, with a calibrated confidence threshold.",
         settings=settings,
         build_pipeline=build,
         routers=[router],

@@ -23,7 +23,8 @@ class QASettings(ServiceSettings):
     max_query_chars: int = Field(1000, gt=0)
     max_question_chars: int = Field(4000, gt=0)
     max_answer_chars: int = Field(60000, gt=0)
-    #: retrieval: ``fusion`` = dense on the question + dense on question+answer + BM25, ``question`` = baseline
+    #: retrieval: ``fusion`` = dense on the question + BM25 (+ dense on question+answer when indexed),
+    #: ``question`` = the questions-only baseline
     retrieval: Literal["fusion", "question"] = "fusion"
     #: BM25 engine: ``auto`` = Milvus full-text search when the backend has it, else the in-process index
     bm25_engine: Literal["auto", "milvus", "local"] = "auto"
