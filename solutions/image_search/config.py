@@ -22,7 +22,7 @@ class ImageSettings(ServiceSettings):
     #: files per process_batch call, and images per encoder run (measured: bench/image_search.py)
     batch_size: int = Field(32, gt=0)
     infer_batch: int = Field(8, gt=0)
-    #: threads decoding images and extracting local features while the encoder runs
+    #: threads decoding images while the encoder runs; they also compute candidates' local features at search
     decode_threads: int = Field(2, gt=0)
     #: HNSW parameters (COSINE on the 1280-d regional descriptor)
     hnsw_m: int = Field(16, gt=1)
@@ -30,6 +30,8 @@ class ImageSettings(ServiceSettings):
     hnsw_ef: int = Field(128, gt=0)
     #: geometric re-ranking: how many global candidates are checked with ORB + RANSAC + aligned NCC
     rerank_candidates: int = Field(10, ge=0, le=200)
+    #: ORB keypoints per image, on the image scaled to at most orb_max_side (the query's, and each candidate's
+    #: the first time a search re-ranks it)
     orb_features: int = Field(500, gt=0)
     orb_max_side: int = Field(640, gt=64)
     min_inliers: int = Field(6, ge=3)

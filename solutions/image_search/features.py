@@ -33,12 +33,11 @@ def _regions(size: int) -> list[tuple[int, int, int, int]]:
 
 def global_descriptor(maps: np.ndarray) -> np.ndarray:
     """(n, C, H, W) feature maps → (n, C) L2-normalised regional descriptors."""
-    n, c, h, _ = maps.shape
-    acc = np.zeros((n, c), dtype=np.float32)
-    for y0, y1, x0, x1 in _regions(h):
-        region = maps[:, :, y0:y1, x0:x1].reshape(n, c, -1)
-        acc += l2_normalize(region.max(axis=2))
-    acc += l2_normalize(maps.reshape(n, c, -1).mean(axis=2))  # the average-pooled view too
+    h = maps.shape[2]
+    hwc = np.ascontiguousarray(maps.transpose(0, 2, 3, 1))  # channels last: each region max is contiguous
+    regions = np.stack([hwc[:, y0:y1, x0:x1].max(axis=(1, 2)) for y0, y1, x0, x1 in _regions(h)], axis=1)
+    acc = l2_normalize(regions).sum(axis=1)
+    acc += l2_normalize(hwc.mean(axis=(1, 2)))  # the average-pooled view too
     return l2_normalize(acc)
 
 

@@ -1,15 +1,19 @@
-"""The image pipeline: decode → EfficientNet-Lite0 regional descriptor + ORB → Milvus, SQL, media files.
+"""The image pipeline: decode → EfficientNet-Lite0 regional descriptor → Milvus, SQL, media files;
+ORB local features on demand for the geometric re-ranking of search candidates.
 
-Loading (``process_batch``): files are read, hashed (content id), and those already stored are skipped.
-The rest are decoded, thumbnailed and ORB-described by ``decode_threads`` worker threads *while* the
-encoder (onnxruntime) runs on the previous chunk, so decoding overlaps inference. Every stored image is
-copied into the service's media directory (uploads are staged in a temporary folder that is deleted
-after the load), with a JPEG thumbnail and its local features (``local/<id>.npz``).
+Loading (``process_batch``): each file is read once; its bytes give the content id (duplicates of stored
+images are skipped before any decoding), the sha256 and the decoded pixels. ``decode_threads`` worker
+threads decode at the smallest size the encoder and the thumbnail need, make the thumbnail and the
+encoder's 224 x 224 input *while* the encoder (onnxruntime) runs on the previous chunk. Every stored image
+is copied into the service's media directory (uploads are staged in a temporary folder that is deleted
+after the load), with a JPEG thumbnail. Ingest does nothing for local features.
 
 Searching: the query's global descriptor finds ``rerank_candidates`` neighbours in Milvus (HNSW,
 COSINE); each is checked with ORB matches + a RANSAC similarity transform + the normalised
 cross-correlation (NCC) of the aligned pictures. Verified copies come first (by NCC + 0.2 x cosine),
-then the rest by cosine.
+then the rest by cosine. A candidate's ORB features are computed the first time a search needs them,
+from its stored copy, in the decode threads (several candidates in parallel, while the search thread
+describes the query), then kept in ``local/<id>.npz`` and an in-memory LRU.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import os
 import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,9 @@ MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".gif": "image/gif", "
                ".bmp": "image/bmp", ".tif": "image/tiff"}
 
 
+LOCAL_CACHE_ITEMS = 2000  # local features kept in memory (about 25 kB each)
+
+
 @dataclass
 class Prepared:
     """One decoded file, ready for the encoder."""
@@ -56,8 +64,7 @@ class Prepared:
     item_id: int
     data: bytes
     kind: str
-    rgb: np.ndarray
-    local: LocalFeatures
+    pixels: np.ndarray  # the encoder's input size
     thumb: bytes
     width: int
     height: int
@@ -83,7 +90,8 @@ class ImagePipeline:
         self.matcher = LocalMatcher(n_features=settings.orb_features, max_side=settings.orb_max_side)
         self._decoders = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="image-decode")
         self._local_cache: OrderedDict[int, LocalFeatures] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._pending: dict[int, Future[LocalFeatures | None]] = {}  # local features being computed
+        self._cache_lock = threading.Lock()  # the two above, and the npz / media files of an id
         self.table = Table(
             f"{settings.table_prefix}_items", res.sql.metadata,
             Column("id", BigInteger, primary_key=True, autoincrement=False),
@@ -127,22 +135,33 @@ class ImagePipeline:
             else:
                 yield WorkItem(label, file, data=str(file))
 
-    def _prepare(self, item: WorkItem) -> Prepared | str:
-        """Read, decode, thumbnail and ORB-describe one file (runs in a decode thread)."""
-        try:
-            data = item.path.read_bytes()
-        except OSError as exc:
-            return f"cannot read file: {exc.strerror or exc}"
+    def _prepare(self, item_id: int, data: bytes) -> Prepared | str:
+        """Decode, thumbnail and resize one file for the encoder (runs in a decode thread)."""
         kind = sniff(data[:64])
         if kind not in IMAGE_KINDS:
             return f"not an image (content looks like {kind})"
         try:
-            width, height = _original_size(data)
-            rgb = decode_image(data, max_side=self.settings.orb_max_side)
+            with Image.open(io.BytesIO(data)) as img:
+                w, h = img.size
+        except Exception as exc:
+            return f"not a readable image: {exc}"
+        # the smallest reduced-scale JPEG decode that keeps the thumbnail's long side and the encoder's
+        # short side (a non-JPEG decodes at full size whatever max_side says)
+        need = max(self.settings.thumbnail_px, math.ceil(self.encoder.input_size * max(w, h) / max(1, min(w, h))))
+        try:
+            rgb = decode_image(data, max_side=need)
         except InvalidInput as exc:
             return exc.detail
-        return Prepared(content_id(data), data, kind, rgb, self.matcher.extract(rgb), self._thumbnail(rgb),
-                        width, height)
+        dh, dw = rgb.shape[:2]
+        if (w - h) * (dw - dh) < 0:  # EXIF rotation by 90 degrees: report the size as displayed
+            w, h = h, w
+        return Prepared(item_id, data, kind, self._encoder_input(rgb), self._thumbnail(rgb), w, h)
+
+    def _encoder_input(self, rgb: np.ndarray) -> np.ndarray:
+        """The resize ``common.images.preprocess`` does (so it has none left), run in the caller's thread."""
+        size = self.encoder.input_size
+        img = Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        return np.asarray(img)
 
     def _thumbnail(self, rgb: np.ndarray) -> bytes:
         h, w = rgb.shape[:2]
@@ -162,13 +181,16 @@ class ImagePipeline:
 
     def process_batch(self, items: list[WorkItem]) -> list[str | None]:
         errors: list[str | None] = [None] * len(items)
-        # content ids first (cheap), so duplicates of stored images are not decoded again
+        # each file is read once; content ids first (cheap), so duplicates of stored images are not decoded
+        datas: dict[int, bytes] = {}
         ids: dict[int, int] = {}
         for i, item in enumerate(items):
             try:
-                ids[i] = content_id(item.path.read_bytes())
+                datas[i] = item.path.read_bytes()
             except OSError as exc:
                 errors[i] = f"cannot read file: {exc.strerror or exc}"
+                continue
+            ids[i] = content_id(datas[i])
         stored = self._existing(sorted(set(ids.values())))
         seen: set[int] = set()
         todo = []
@@ -178,7 +200,8 @@ class ImagePipeline:
             seen.add(item_id)
             todo.append(i)
         # decode in background threads; encode chunk k while chunk k+1.. are being decoded
-        futures = [self._decoders.submit(self._prepare, items[i]) for i in todo]
+        futures = [self._decoders.submit(self._prepare, ids[i], datas.pop(i)) for i in todo]
+        datas.clear()
         chunk = max(1, self.settings.infer_batch)
         rows: list[dict[str, Any]] = []
         meta: list[dict[str, Any]] = []
@@ -192,7 +215,7 @@ class ImagePipeline:
                     ready.append((i, result))
             if not ready:
                 continue
-            maps, probs = self.encoder.encode_maps([p.rgb for _, p in ready], batch_size=chunk)
+            maps, probs = self.encoder.encode_maps([p.pixels for _, p in ready], batch_size=chunk)
             vecs = global_descriptor(maps)
             labels = self.encoder.top_labels(probs, 3)
             self._write_files(items, ready, vecs, labels, rows, meta)
@@ -210,7 +233,6 @@ class ImagePipeline:
             media_name = f"{p.item_id}{ext}"
             _atomic_write(self.media_dir / media_name, p.data)
             _atomic_write(self._thumb_path(p.item_id), p.thumb)
-            _atomic_write(self._local_path(p.item_id), p.local.to_bytes())
             name = items[i].label[-1024:]
             rows.append({"id": p.item_id, "vector": vec.tolist(), "name": name})
             meta.append({
@@ -234,7 +256,7 @@ class ImagePipeline:
 
     def search(self, data: bytes, top_k: int) -> list[dict[str, Any]]:
         rgb = self.decode_query(data)
-        maps, _ = self.encoder.encode_maps([rgb])
+        maps, _ = self.encoder.encode_maps([self._encoder_input(rgb)])
         vec = global_descriptor(maps)[0]
         n_check = self.settings.rerank_candidates
         limit = max(top_k, n_check)
@@ -244,28 +266,84 @@ class ImagePipeline:
         cands = [{"id": int(h["id"]), "name": h["entity"]["name"], "cosine": float(h["distance"]),
                   "inliers": 0, "ncc": 0.0} for h in hits]
         if n_check and cands:
+            checked = cands[:n_check]
+            locals_ = self._local_features([c["id"] for c in checked])  # computing while the query is
             query_local = self.matcher.extract(rgb)
-            for cand in cands[:n_check]:
-                local = self._local(cand["id"])
+            for cand in checked:
+                local = locals_[cand["id"]]
+                if isinstance(local, Future):
+                    local = local.result()
                 if local is not None:
                     cand["inliers"], cand["ncc"] = self.matcher.verify(query_local, local)
         return rank(cands, top_k, self.settings.min_inliers, self.settings.min_ncc)
 
-    def _local(self, item_id: int) -> LocalFeatures | None:
+    # ------------------------------------------------------------------ local features (lazy)
+    def _local_features(self, ids: list[int]) -> dict[int, LocalFeatures | Future[LocalFeatures | None]]:
+        """Each id's local features from the LRU, else a future of the decode pool that loads its npz or,
+        the first time, computes them from the stored copy. One computation per id however many searches
+        ask at once."""
+        out: dict[int, LocalFeatures | Future[LocalFeatures | None]] = {}
         with self._cache_lock:
-            hit = self._local_cache.get(item_id)
-            if hit is not None:
-                self._local_cache.move_to_end(item_id)
-                return hit
+            for item_id in ids:
+                hit = self._local_cache.get(item_id)
+                if hit is not None:
+                    self._local_cache.move_to_end(item_id)
+                    out[item_id] = hit
+                elif item_id in self._pending:
+                    out[item_id] = self._pending[item_id]
+        missing = [i for i in ids if i not in out]
+        if not missing:
+            return out
+        new = [i for i in missing if not self._local_path(i).is_file()]
+        media = self._media_names(new) if new else {}
+        with self._cache_lock:
+            for item_id in missing:
+                fut = self._pending.get(item_id)
+                if fut is None:
+                    fut = self._decoders.submit(self._fetch_local, item_id, media.get(item_id))
+                    self._pending[item_id] = fut
+                out[item_id] = fut
+        return out
+
+    def _media_names(self, ids: list[int]) -> dict[int, str]:
+        with self.sql.begin() as conn:
+            rows = conn.execute(select(self.table.c.id, self.table.c.media).where(self.table.c.id.in_(ids)))
+            return {int(r[0]): str(r[1]) for r in rows}
+
+    def _fetch_local(self, item_id: int, media: str | None) -> LocalFeatures | None:
+        """(decode thread) an item's local features: its npz, else ORB on its stored copy, saved as npz.
+
+        None when neither exists (an item deleted meanwhile). The npz is written under the cache lock
+        only while the stored copy still exists, so a concurrent delete leaves no orphan behind.
+        """
         try:
-            local = LocalFeatures.from_bytes(self._local_path(item_id).read_bytes())
-        except (OSError, ValueError, KeyError):
-            return None
-        with self._cache_lock:
-            self._local_cache[item_id] = local
-            while len(self._local_cache) > 2000:
-                self._local_cache.popitem(last=False)
-        return local
+            local: LocalFeatures | None = None
+            try:
+                local = LocalFeatures.from_bytes(self._local_path(item_id).read_bytes())
+                media_path = None
+            except (OSError, ValueError, KeyError):
+                media_path = self.media_dir / media if media else None
+            if local is None and media_path is not None:
+                try:
+                    rgb = decode_image(media_path.read_bytes(), max_side=self.settings.orb_max_side)
+                except (OSError, InvalidInput) as exc:
+                    log.warning("no local features for image %d: %s", item_id, exc)
+                    return None
+                local = self.matcher.extract(rgb)
+            with self._cache_lock:
+                if local is None:
+                    return None
+                if media_path is not None:
+                    if not media_path.is_file():
+                        return None  # deleted meanwhile
+                    _atomic_write(self._local_path(item_id), local.to_bytes())
+                self._local_cache[item_id] = local
+                while len(self._local_cache) > LOCAL_CACHE_ITEMS:
+                    self._local_cache.popitem(last=False)
+            return local
+        finally:
+            with self._cache_lock:
+                self._pending.pop(item_id, None)
 
     def cli_search(self, query: str, top_k: int) -> list[dict[str, Any]]:
         """``bootcamp search image_search PATH``: the query is an image file."""
@@ -309,9 +387,9 @@ class ImagePipeline:
         self.vectors.delete(self.collection, ids=[item_id])
         with self.sql.begin() as conn:
             conn.execute(delete(self.table).where(self.table.c.id == item_id))
-        for path in (self.media_dir / item["media"], self._thumb_path(item_id), self._local_path(item_id)):
-            path.unlink(missing_ok=True)
-        with self._cache_lock:
+        with self._cache_lock:  # see _fetch_local
+            for path in (self.media_dir / item["media"], self._thumb_path(item_id), self._local_path(item_id)):
+                path.unlink(missing_ok=True)
             self._local_cache.pop(item_id, None)
 
     def drop(self) -> int:
@@ -320,10 +398,10 @@ class ImagePipeline:
             conn.execute(delete(self.table))
         self.vectors.drop(self.collection)
         self._ensure_collection()
-        for d in (self.media_dir, self.thumb_dir, self.local_dir):
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir(parents=True, exist_ok=True)
         with self._cache_lock:
+            for d in (self.media_dir, self.thumb_dir, self.local_dir):
+                shutil.rmtree(d, ignore_errors=True)
+                d.mkdir(parents=True, exist_ok=True)
             self._local_cache.clear()
         return n
 
@@ -351,17 +429,6 @@ def rank(cands: list[dict[str, Any]], top_k: int, min_inliers: int, min_ncc: flo
                     "match": "copy" if is_copy else "similar", "cosine": round(float(c["cosine"]), 6),
                     "inliers": int(c["inliers"])})
     return out
-
-
-def _original_size(data: bytes) -> tuple[int, int]:
-    """(width, height) as displayed (EXIF rotation by 90 degrees swaps them), from the header only."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            w, h = img.size
-            orientation = img.getexif().get(0x0112, 1)
-    except Exception as exc:
-        raise InvalidInput(f"not a readable image: {exc}") from exc
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -118,3 +121,62 @@ def test_upload_files_and_zip_copied_into_media(tmp_path, unique, root, model_ca
         assert client.post("/upload", files={"files": ("big.jpg", big)}).status_code == 413
         assert client.post("/load", json={"path": "/etc"}).status_code == 403
         assert client.get("/count").json() == {"count": 3}
+
+
+def test_local_features_are_lazy_cached_and_deleted(backend, tmp_path, unique, model_cache, monkeypatch):
+    """Ingest computes no ORB features; the first search that re-ranks a candidate does (once, in the decode
+    threads, even for concurrent searches), later ones reuse them; a delete removes them."""
+    root = tmp_path / "root"
+    names = copy_photos(root, ["baboon.jpg", "fruits.jpg", "building.jpg", "graf1.png"])
+    app = make_app(backend, tmp_path, unique, root, model_cache)
+    with TestClient(app) as client:
+        assert load(client, root)["failed"] == 0
+        pipe = app.state.pipeline
+        assert not any(pipe.local_dir.iterdir())
+        calls: list[str] = []
+        extract = pipe.matcher.extract
+        slow = threading.Event()  # slow candidate features: concurrent searches overlap for sure
+
+        def counting(rgb):
+            calls.append(threading.current_thread().name)
+            if slow.is_set() and calls[-1].startswith("image-decode"):
+                time.sleep(0.5)
+            return extract(rgb)
+
+        monkeypatch.setattr(pipe.matcher, "extract", counting)
+        query = perturb((DATA / "graf1.png").read_bytes(), 2)
+
+        def top() -> dict:
+            r = client.post("/search", files={"file": ("q.jpg", query)}, data={"top_k": "4"})
+            assert r.status_code == 200, r.text
+            hit = r.json()["results"][0]
+            assert hit["name"] == "graf1.png" and hit["match"] == "copy"
+            return hit
+
+        first = top()  # every stored image is a candidate (4 < rerank_candidates)
+        ids = {h["id"] for h in client.post("/search", files={"file": ("q.jpg", query)}).json()["results"]}
+        assert len(ids) == len(names) == 4
+        assert {int(p.stem) for p in pipe.local_dir.glob("*.npz")} == ids
+        assert sorted(n.startswith("image-decode") for n in calls) == [False, False] + [True] * 4
+        calls.clear()
+        assert top() == first and len(calls) == 1  # the query only: candidates come from memory
+        pipe._local_cache.clear()
+        calls.clear()
+        assert top() == first and len(calls) == 1  # from local/<id>.npz
+
+        # concurrent first searches compute each candidate once
+        for path in pipe.local_dir.glob("*.npz"):
+            path.unlink()
+        pipe._local_cache.clear()
+        calls.clear()
+        slow.set()
+        with ThreadPoolExecutor(4) as ex:
+            hits = list(ex.map(lambda _: pipe.search(query, 4)[0]["id"], range(4)))
+        assert hits == [first["id"]] * 4
+        assert sum(n.startswith("image-decode") for n in calls) == 4 and len(calls) == 8
+
+        assert client.delete(f"/items/{first['id']}").status_code == 204
+        assert not pipe._local_path(first["id"]).exists() and first["id"] not in pipe._local_cache
+        assert len(list(pipe.local_dir.glob("*.npz"))) == 3
+        assert client.delete("/data").json() == {"dropped": 3}
+        assert not any(pipe.local_dir.iterdir()) and not pipe._local_cache
