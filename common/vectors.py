@@ -145,8 +145,14 @@ class VectorStore:
         params: dict[str, Any] | None = None,
         filter: str = "",
         output_fields: Sequence[str] = (),
+        consistency_level: str | None = None,
     ) -> list[list[dict[str, Any]]]:
-        """Nearest neighbours per query vector: ``[[{"id", "distance", "entity": {...}}, ...], ...]``."""
+        """Nearest neighbours per query vector: ``[[{"id", "distance", "entity": {...}}, ...], ...]``.
+
+        ``consistency_level`` overrides the collection's ``Strong`` for this search (e.g. ``Session``:
+        sees this client's own writes without waiting for the server's latest timestamp).
+        """
+        extra = {"consistency_level": consistency_level} if consistency_level else {}
         with self._lock:
             hits = self.client.search(
                 name,
@@ -156,6 +162,7 @@ class VectorStore:
                 filter=filter,
                 output_fields=list(output_fields),
                 search_params={"metric_type": metric_type, "params": params or {}},
+                **extra,
             )
         return [[dict(hit) for hit in per_query] for per_query in hits]
 

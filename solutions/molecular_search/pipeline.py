@@ -267,11 +267,8 @@ class MoleculePipeline:
         a = int(np.bitwise_count(q).sum())
         limit = min(MILVUS_MAX_LIMIT, max(2 * k, k + 32))
         while True:
-            # the server path only (Lite has no binary vectors), so no client lock is needed
-            hits = [dict(h) for h in self.vectors.client.search(
-                self.collection, data=[fp], anns_field="fp", limit=limit, output_fields=["fp"],
-                search_params={"metric_type": "JACCARD", "params": {}},
-                consistency_level=self.settings.search_consistency)[0]]
+            hits = self.vectors.search(self.collection, [fp], anns_field="fp", limit=limit, metric_type="JACCARD",
+                                       output_fields=["fp"], consistency_level=self.settings.search_consistency)[0]
             if not hits:
                 return []
             ids = np.asarray([h["id"] for h in hits], dtype=np.int64)

@@ -61,6 +61,9 @@ def test_insert_search_count_delete_drop(store, unique):
     assert store.get(name, [1], ["name"])[0]["name"] == "renamed"
     store.delete(name, ids=[1, 2, 3])
     assert store.count(name) == 2497
+    session = store.search(name, [data[1]["vector"]], anns_field="vector", limit=5, metric_type="COSINE",
+                           params={"ef": 64}, consistency_level="Session")
+    assert session[0] and not {1, 2, 3} & {h["id"] for h in session[0]}  # this client's own delete is seen
     assert store.get(name, [1, 2, 3]) == []
     store.delete(name, filter=f"id in {int_list([4, 5])}")
     assert store.count(name) == 2495
