@@ -19,8 +19,10 @@ from typing import Any
 
 from .launcher import SERVICES, available_services, build_app, create_service
 from .service import load_job
+from .settings import ServiceSettings
 
 log = logging.getLogger("bootcamp")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
-        uvicorn.run(build_app(args.solutions or None), host=args.host, port=args.port)
+        app = build_app(args.solutions or None)
+        if args.host not in LOOPBACK and not ServiceSettings().api_key:
+            log.warning("serving on %s without API_KEY: anyone who can reach port %d can load and delete data; "
+                        "set API_KEY (and BOOTCAMP_ENV=production) before exposing it", args.host, args.port)
+        uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "load":
         task = asyncio.run(_with_service(args.solution, _load, args.path.resolve()))

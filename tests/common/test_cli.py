@@ -51,3 +51,20 @@ def test_cli_help_lists_commands():
                             check=True)
     for command in ("serve", "load", "search", "sample-data"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(("host", "api_key", "warned"), [
+    ("0.0.0.0", "", True), ("0.0.0.0", "s3cret-key", False), ("127.0.0.1", "", False),
+])
+def test_serve_warns_when_exposed_without_api_key(monkeypatch, caplog, host, api_key, warned):
+    import uvicorn
+
+    from common import cli
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: served.append((host, port)))
+    monkeypatch.setenv("API_KEY", api_key)
+    with caplog.at_level("WARNING", logger="bootcamp"):
+        assert cli.main(["serve", "--host", host, "--port", "8123"]) == 0
+    assert served == [(host, 8123)]
+    assert any("without API_KEY" in r.getMessage() for r in caplog.records) is warned
