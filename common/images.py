@@ -13,12 +13,9 @@ last 1280x7x7 feature map for callers that pool it themselves (regional descript
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidInput
+from .onnx import file_key, load_onnx
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +193,7 @@ def _test_batch(n: int = 4) -> np.ndarray:
 
 def _cache_key() -> str:
     w = _weights_path()
-    st = w.stat()
-    return hashlib.sha256(f"{_EXPORT_VERSION}:{w.name}:{st.st_size}".encode()).hexdigest()[:16]
+    return file_key(_EXPORT_VERSION, w.name, w.stat().st_size)
 
 
 class ImageEncoder:
@@ -215,26 +212,9 @@ class ImageEncoder:
     @classmethod
     def load(cls, cache_dir: Path, threads: int | None = None) -> ImageEncoder:
         """Export to ONNX once into ``cache_dir`` (reused when valid), verify, open with onnxruntime."""
-        import onnxruntime as ort
-
-        cache_dir = Path(cache_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        key = _cache_key()
-        onnx_path = cache_dir / f"efficientnet-lite0-{key}.onnx"
-        meta_path = onnx_path.with_suffix(".json")
-        session = None
-        if onnx_path.exists() and meta_path.exists():
-            try:
-                meta = json.loads(meta_path.read_text())
-                if meta.get("sha256") == _sha256(onnx_path) and meta.get("verified"):
-                    session = _open_session(ort, onnx_path, threads)
-                    log.info("reusing ONNX encoder %s", onnx_path)
-            except Exception as exc:
-                log.warning("cached ONNX model %s unusable (%s): re-exporting", onnx_path, exc)
-                session = None
-        if session is None:
-            session = _export_and_verify(ort, onnx_path, meta_path, threads)
-        return cls(session, load_labels(), onnx_path)
+        session, path = load_onnx(cache_dir, "efficientnet-lite0", _cache_key(), export=_export, verify=_verify,
+                                  max_diff=_MAX_DIFF, threads=threads)
+        return cls(session, load_labels(), path)
 
     # ---------------------------------------------------------------- inference
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,63 +259,27 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _open_session(ort: Any, path: Path, threads: int | None) -> Any:
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-    opts.inter_op_num_threads = 1
-    # no busy-waiting between ops: decode/feature threads share the cores with the encoder (measured:
-    # ~1.3-1.6x more encoder throughput next to a busy OpenCV thread on 2 cores, same speed alone)
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-
-
-def _export_and_verify(ort: Any, onnx_path: Path, meta_path: Path, threads: int | None) -> Any:
+def _export(path: Path) -> None:
     import torch
 
-    log.info("exporting EfficientNet-Lite0 to ONNX at %s", onnx_path)
-    model = _torch_model()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _torch_model(), (torch.from_numpy(_test_batch(1)),), str(path), dynamo=False,
+            input_names=["input"], output_names=["feature_map", "logits"],
+            dynamic_axes={"input": {0: "n"}, "feature_map": {0: "n"}, "logits": {0: "n"}}, opset_version=17,
+        )
+
+
+def _verify(session: Any) -> float:
+    """Largest difference between the ONNX session and PyTorch on a test batch (both outputs)."""
+    import torch
+
     batch = _test_batch()
     with torch.no_grad():
-        ref_map, ref_logits = (t.numpy() for t in model(torch.from_numpy(batch)))
-    fd, tmp_name = tempfile.mkstemp(prefix=onnx_path.name + ".", suffix=".tmp", dir=onnx_path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        export_kwargs: dict[str, Any] = dict(
-            input_names=["input"], output_names=["feature_map", "logits"],
-            dynamic_axes={"input": {0: "n"}, "feature_map": {0: "n"}, "logits": {0: "n"}},
-            opset_version=17,
-        )
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                torch.onnx.export(model, (torch.from_numpy(batch[:1]),), str(tmp), dynamo=False, **export_kwargs)
-            except TypeError:  # older torch without the dynamo switch
-                torch.onnx.export(model, (torch.from_numpy(batch[:1]),), str(tmp), **export_kwargs)
-        session = _open_session(ort, tmp, threads)
-        got_map, got_logits = session.run(None, {session.get_inputs()[0].name: batch})
-        diff = max(float(np.abs(got_map - ref_map).max()), float(np.abs(got_logits - ref_logits).max()))
-        if not diff < _MAX_DIFF:
-            raise RuntimeError(f"ONNX export disagrees with PyTorch (max abs diff {diff:.2e})")
-        log.info("ONNX export verified against PyTorch: max abs diff %.2e", diff)
-        os.replace(tmp, onnx_path)
-        meta = {"sha256": _sha256(onnx_path), "verified": True, "max_abs_diff": diff, "version": _EXPORT_VERSION}
-        meta_tmp = meta_path.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps(meta))
-        os.replace(meta_tmp, meta_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return _open_session(ort, onnx_path, threads)
+        ref_map, ref_logits = (t.numpy() for t in _torch_model()(torch.from_numpy(batch)))
+    got_map, got_logits = session.run(None, {session.get_inputs()[0].name: batch})
+    return max(float(np.abs(got_map - ref_map).max()), float(np.abs(got_logits - ref_logits).max()))
 
 
 __all__ = ["INPUT_SIZE", "ImageEncoder", "decode_image", "l2_normalize", "load_labels", "preprocess"]

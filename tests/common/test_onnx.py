@@ -1,0 +1,66 @@
+"""ONNX export once, verification against PyTorch, cache reuse and repair."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from common.onnx import file_key, load_onnx
+
+X = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+
+
+def tiny_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU()).eval()
+
+
+class Exporter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, path) -> None:
+        self.calls += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, as common/images.py
+            torch.onnx.export(tiny_model(), (torch.from_numpy(X),), str(path), dynamo=False, input_names=["x"],
+                              output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+
+
+def verify(session) -> float:
+    with torch.no_grad():
+        ref = tiny_model()(torch.from_numpy(X)).numpy()
+    return float(np.abs(session.run(None, {"x": X})[0] - ref).max())
+
+
+def test_exported_once_then_reused(tmp_path):
+    export = Exporter()
+    session, path = load_onnx(tmp_path, "tiny", file_key("v1", 8), export=export, verify=verify, max_diff=1e-5)
+    assert export.calls == 1 and path.exists()
+    assert verify(session) < 1e-5
+    note = json.loads(path.with_suffix(".json").read_text())
+    assert note["verified"] and note["max_abs_diff"] < 1e-5
+    again, same = load_onnx(tmp_path, "tiny", file_key("v1", 8), export=export, verify=verify, max_diff=1e-5)
+    assert same == path and export.calls == 1
+    assert np.array_equal(again.run(None, {"x": X})[0], session.run(None, {"x": X})[0])
+    # another key (other weights or export code) is another file
+    load_onnx(tmp_path, "tiny", file_key("v2", 8), export=export, verify=verify, max_diff=1e-5)
+    assert export.calls == 2
+
+
+def test_corrupt_cache_is_exported_again(tmp_path):
+    export = Exporter()
+    _, path = load_onnx(tmp_path, "tiny", "k", export=export, verify=verify, max_diff=1e-5)
+    path.write_bytes(b"half a file")
+    session, _ = load_onnx(tmp_path, "tiny", "k", export=export, verify=verify, max_diff=1e-5)
+    assert export.calls == 2 and verify(session) < 1e-5
+
+
+def test_export_that_disagrees_is_not_kept(tmp_path):
+    with pytest.raises(RuntimeError, match="disagrees"):
+        load_onnx(tmp_path, "tiny", "k", export=Exporter(), verify=lambda session: 0.5, max_diff=1e-3)
+    assert list(tmp_path.iterdir()) == []
