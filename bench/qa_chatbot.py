@@ -132,7 +132,9 @@ def main() -> None:
     paraphrases = read_jsonl(HERE / "qa_chatbot_paraphrases.jsonl")
     offtopic = [r["query"] for r in read_jsonl(HERE / "qa_chatbot_offtopic.jsonl")]
     tmp = Path(tempfile.mkdtemp(prefix="qa_bench_"))
-    app = create_app(QASettings(data_dir=tmp / "data", data_roots=[tmp], bm25_engine=args.bm25_engine))
+    models = tmp / "models"  # one ONNX export of the text model for both apps
+    app = create_app(QASettings(data_dir=tmp / "data", data_roots=[tmp], bm25_engine=args.bm25_engine,
+                                model_cache_dir=models))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(build_app(services={"qa_chatbot": app}), port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -160,7 +162,7 @@ def main() -> None:
         assert task["done"] == len(faq), task
     # quality variants that use the question+answer vectors need them indexed: a second app, same FAQ
     app2 = create_app(QASettings(data_dir=tmp / "data2", data_roots=[tmp], index_answers=True,
-                                 bm25_engine=args.bm25_engine))
+                                 bm25_engine=args.bm25_engine, model_cache_dir=models))
     with TestClient(app2) as client2:
         task = wait_task(client2, client2.post("/load", json={"path": str(faq_file)}).json()["task_id"], "")
         assert task["done"] == len(faq), task

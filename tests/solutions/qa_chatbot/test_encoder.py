@@ -1,0 +1,33 @@
+"""The ONNX text encoder reproduces sentence-transformers' all-MiniLM-L6-v2 embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solutions.qa_chatbot.encoder import TextEncoder, _reference, default_model_dir
+
+TEXTS = [
+    "How do I reset my password?",
+    "a",
+    "Why does apt say that a package has unmet dependencies when I try to install it? " * 20,  # > 256 tokens
+    "¿Dónde está mi pedido? 注文はどこですか",
+    "'; DROP TABLE qa_pairs; --",
+]
+
+
+def test_matches_sentence_transformers_in_any_order(shared_model_cache):
+    encoder = TextEncoder.load(default_model_dir(), shared_model_cache)
+    ref = _reference(default_model_dir(), TEXTS)
+    got = encoder.encode(TEXTS, batch_size=2)  # batches of mixed lengths, sorted and put back in order
+    assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
+    assert np.abs(got - ref).max() < 1e-4
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert np.abs(encoder.encode(TEXTS[::-1])[::-1] - got).max() < 1e-5
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_export_is_cached(shared_model_cache):
+    first = TextEncoder.load(default_model_dir(), shared_model_cache)
+    mtime = first.onnx_path.stat().st_mtime_ns
+    again = TextEncoder.load(default_model_dir(), shared_model_cache)
+    assert again.onnx_path == first.onnx_path and again.onnx_path.stat().st_mtime_ns == mtime
