@@ -59,13 +59,14 @@ LOCAL_CACHE_ITEMS = 2000  # local features kept in memory (about 25 kB each)
 
 @dataclass
 class Prepared:
-    """One decoded file, ready for the encoder."""
+    """One decoded file, ready for the encoder; its copy and thumbnail are written already."""
 
     item_id: int
-    data: bytes
     kind: str
+    media: str
+    size: int
+    sha256: str
     pixels: np.ndarray  # the encoder's input size
-    thumb: bytes
     width: int
     height: int
 
@@ -136,7 +137,11 @@ class ImagePipeline:
                 yield WorkItem(label, file, data=str(file))
 
     def _prepare(self, item_id: int, data: bytes) -> Prepared | str:
-        """Decode, thumbnail and resize one file for the encoder (runs in a decode thread)."""
+        """Decode one file, resize it for the encoder, store its copy and thumbnail (in a decode thread).
+
+        The metadata row, written last by ``process_batch``, is what makes the item exist: files of a
+        batch that fails are rewritten by its retry (same content, same id).
+        """
         kind = sniff(data[:64])
         if kind not in IMAGE_KINDS:
             return f"not an image (content looks like {kind})"
@@ -155,10 +160,16 @@ class ImagePipeline:
         dh, dw = rgb.shape[:2]
         if (w - h) * (dw - dh) < 0:  # EXIF rotation by 90 degrees: report the size as displayed
             w, h = h, w
-        return Prepared(item_id, data, kind, self._encoder_input(rgb), self._thumbnail(rgb), w, h)
+        media = f"{item_id}{EXT[kind]}"
+        _atomic_write(self.media_dir / media, data)
+        _atomic_write(self._thumb_path(item_id), self._thumbnail(rgb))
+        return Prepared(item_id, kind, media, len(data), hashlib.sha256(data).hexdigest(), self._encoder_input(rgb),
+                        w, h)
 
     def _encoder_input(self, rgb: np.ndarray) -> np.ndarray:
-        """The resize ``common.images.preprocess`` does (so it has none left), run in the caller's thread."""
+        """The resize ``common.images.preprocess`` does, so it has none left: done in the caller's thread
+        (a decode thread at ingest). Pillow's bilinear filter, not OpenCV's area resize: measured, the latter
+        costs 1.5 points of global recall@1."""
         size = self.encoder.input_size
         img = Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
         return np.asarray(img)
@@ -218,27 +229,22 @@ class ImagePipeline:
             maps, probs = self.encoder.encode_maps([p.pixels for _, p in ready], batch_size=chunk)
             vecs = global_descriptor(maps)
             labels = self.encoder.top_labels(probs, 3)
-            self._write_files(items, ready, vecs, labels, rows, meta)
+            self._rows(items, ready, vecs, labels, rows, meta)
         if rows:  # one write per batch to each store; metadata last: an item is listed once fully stored
             self.vectors.upsert(self.collection, rows)
             with self.sql.begin() as conn:
                 self.sql.upsert(conn, self.table, meta)
         return errors
 
-    def _write_files(self, items: list[WorkItem], ready: list[tuple[int, Prepared]], vecs: np.ndarray,
-                     labels: list[list[tuple[str, float]]], rows: list[dict[str, Any]],
-                     meta: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def _rows(items: list[WorkItem], ready: list[tuple[int, Prepared]], vecs: np.ndarray,
+              labels: list[list[tuple[str, float]]], rows: list[dict[str, Any]], meta: list[dict[str, Any]]) -> None:
         for (i, p), vec, top in zip(ready, vecs, labels, strict=True):
-            ext = EXT[p.kind]
-            media_name = f"{p.item_id}{ext}"
-            _atomic_write(self.media_dir / media_name, p.data)
-            _atomic_write(self._thumb_path(p.item_id), p.thumb)
             name = items[i].label[-1024:]
             rows.append({"id": p.item_id, "vector": vec.tolist(), "name": name})
             meta.append({
-                "id": p.item_id, "name": name, "source": str(items[i].path)[-2048:], "media": media_name,
-                "size": len(p.data), "sha256": hashlib.sha256(p.data).hexdigest(),
-                "height": p.height, "width": p.width, "format": p.kind,
+                "id": p.item_id, "name": name, "source": str(items[i].path)[-2048:], "media": p.media,
+                "size": p.size, "sha256": p.sha256, "height": p.height, "width": p.width, "format": p.kind,
                 "labels": ", ".join(f"{lab} {prob:.2f}" for lab, prob in top)[:512],
             })
 
