@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import random
 import shutil
-import time
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from PIL import Image, ImageEnhance
 
 from solutions.image_search.app import create_app
@@ -55,18 +53,3 @@ def settings_for(backend, tmp_path: Path, unique: str, root: Path, model_cache: 
 def make_app(backend, tmp_path: Path, unique: str, root: Path, model_cache: Path, **extra):
     return create_app(settings_for(backend, tmp_path, unique, root, model_cache, **extra))
 
-
-def wait_task(client: TestClient, task_id: str, timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = client.get(f"/tasks/{task_id}").json()
-        if task["state"] in ("succeeded", "failed"):
-            return task
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not finish in {timeout} s")
-
-
-def load(client: TestClient, path: Path) -> dict:
-    r = client.post("/load", json={"path": str(path)})
-    assert r.status_code == 202, r.text
-    return wait_task(client, r.json()["task_id"])

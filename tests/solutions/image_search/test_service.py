@@ -12,7 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from .helpers import DATA, copy_photos, load, make_app, perturb, wait_task
+from tests.support import load, wait_task
+
+from .helpers import DATA, copy_photos, make_app, perturb
 
 
 @pytest.fixture
