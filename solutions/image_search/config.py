@@ -20,7 +20,7 @@ class ImageSettings(ServiceSettings):
     collection: str = Field("image_vectors", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     table_prefix: str = Field("image", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
     #: files per process_batch call, and images per encoder run (measured: bench/image_search.py)
-    batch_size: int = Field(32, gt=0)
+    batch_size: int = Field(64, gt=0)
     infer_batch: int = Field(4, gt=0)
     #: threads decoding images while the encoder runs; they also compute candidates' local features at search
     decode_threads: int = Field(2, gt=0)
