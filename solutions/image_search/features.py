@@ -91,9 +91,6 @@ class LocalMatcher:
         pts = np.array([k.pt for k in kps], dtype=np.float32)
         return LocalFeatures(pts, desc, small, s)
 
-    def inliers(self, query: LocalFeatures, cand: LocalFeatures) -> int:
-        return self.verify(query, cand)[0]
-
     def verify(self, query: LocalFeatures, cand: LocalFeatures) -> tuple[int, float]:
         """(inliers of a RANSAC similarity transform, NCC of the aligned images); (0, 0.0) when none fits.
 
