@@ -27,8 +27,6 @@ def make_app(backend, tmp_path: Path, unique: str, **extra):
     ), data_root
 
 
-
-
 @pytest.fixture
 def service(backend, tmp_path, unique):
     app, root = make_app(backend, tmp_path, unique)
@@ -192,8 +190,6 @@ def test_launcher_mounts_service_under_prefix(backend, tmp_path, unique, monkeyp
         (root / "x.txt").write_text("mounted load")
         task = client.post("/toy/load", json={"path": str(root / "x.txt")}).json()
         assert wait_task(client, task["task_id"], prefix="/toy")["done"] == 1
-
-
 
 
 def test_health_is_503_when_a_backend_is_down(service):
