@@ -7,10 +7,18 @@ STAMP := $(VENV)/.setup-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test test-fast bench lint lock clean
+.PHONY: setup system-packages test-packages run test test-fast bench lint lock clean
 
-# Create .venv and install everything; re-runs only when pyproject.toml or constraints.txt change.
-setup: $(STAMP)
+# Debian packages (sample data, runtime libraries); a quick no-op when all are installed.
+system-packages:
+	@scripts/system-packages.sh run
+
+# ...and what the tests need on top: MariaDB, Chromium, docker-compose.
+test-packages:
+	@scripts/system-packages.sh test
+
+# Debian packages, then .venv; the venv is rebuilt only when pyproject.toml or constraints.txt change.
+setup: system-packages $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
@@ -23,7 +31,7 @@ run: setup
 	$(BIN)/bootcamp serve --host $(HOST) --port $(PORT)
 
 # Everything: lint, then unit, integration (real Milvus server + MariaDB), browser and slow tests.
-test: lint
+test: test-packages lint
 	$(BIN)/python -m pytest
 
 test-fast: setup

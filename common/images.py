@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,9 @@ _STD = np.float32(128.0)
 _EXPORT_VERSION = "effnet-lite0-v2"
 _MAX_DIFF = 1e-3
 
-# Labels: the ILSVRC-2012 class names as shipped by Debian ``opencv-doc`` (offline, not typed in).
-LABEL_FILES = (
-    Path("/usr/share/doc/opencv-doc/examples/data/dnn/classification_classes_ILSVRC2012.txt"),
-    Path("/usr/share/opencv4/samples/data/dnn/classification_classes_ILSVRC2012.txt"),
-)
+#: the 1000 ILSVRC-2012 class names, one human-readable name per line ("tabby cat", "baboon"), shipped with the
+#: project (made once from the synonym lists of Debian opencv-doc's classification_classes_ILSVRC2012.txt)
+LABELS_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
 
 
 # --------------------------------------------------------------------------------------- decoding
@@ -110,18 +107,11 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def load_labels() -> list[str]:
-    """The 1000 ImageNet class names (short form: the first synonym)."""
-    override = os.environ.get("IMAGENET_LABELS_FILE")
-    candidates = ([Path(override)] if override else []) + list(LABEL_FILES)
-    for path in candidates:
-        try:
-            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        except OSError:
-            continue
-        if len(lines) == 1000:
-            return [ln.split(",")[0].strip() for ln in lines]
-    log.warning("ImageNet label file not found (install Debian opencv-doc); using class numbers")
-    return [f"class {i}" for i in range(1000)]
+    """The 1000 ImageNet class names, in class-index order."""
+    labels = [ln.strip() for ln in LABELS_FILE.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if len(labels) != 1000:
+        raise RuntimeError(f"{LABELS_FILE} has {len(labels)} class names, expected 1000")
+    return labels
 
 
 def preprocess(images: list[np.ndarray], size: int = INPUT_SIZE) -> np.ndarray:
