@@ -11,7 +11,8 @@ status it maps to. ``common.app`` installs a single handler that turns any of th
     ├── PayloadTooLarge       413  upload or archive over the configured limits
     ├── UnsupportedMediaType  415  content sniffed as something this service does not take
     ├── InvalidInput          422  well-formed but unusable input (corrupt image, bad SMILES, empty query)
-    └── BackendUnavailable    503  Milvus or the SQL database cannot be reached
+    ├── BackendUnavailable    503  Milvus or the SQL database cannot be reached
+    └── Overloaded            503  the worker pool and its queue are full; carries ``Retry-After``
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class BootcampError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (``Retry-After`` for :class:`Overloaded`)."""
+        return {}
 
 
 class BadRequest(BootcampError):
@@ -55,6 +61,18 @@ class BackendUnavailable(BootcampError):
     status_code = 503
 
 
+class Overloaded(BootcampError):
+    status_code = 503
+
+    def __init__(self, detail: str, retry_after_s: int = 2) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
 __all__ = [
     "BackendUnavailable",
     "BadRequest",
@@ -62,6 +80,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "UnsupportedMediaType",
 ]

@@ -16,14 +16,16 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InvalidInput
-from .onnx import file_key, load_onnx
+from .errors import InvalidInput, PayloadTooLarge
+from .models import InferenceModel
+from .onnx import CPU, file_key
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,19 @@ LABELS_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
 # --------------------------------------------------------------------------------------- decoding
 
 
-def decode_image(data: bytes, *, max_side: int | None = None) -> np.ndarray:
+#: decoded pixels accepted by default (the ``MAX_IMAGE_MPX`` setting); Pillow's own guard is at ~89 Mpx
+MAX_PIXELS = 40_000_000
+#: rows converted per step when a 16-bit or float image is brought to 8 bits (bounds the temporary arrays)
+_ROWS_PER_STEP = 256
+
+
+def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode image bytes to an ``HxWx3`` uint8 RGB array; InvalidInput (422) if impossible.
 
-    ``max_side`` lets a large JPEG be decoded at a reduced DCT scale (1/2, 1/4, 1/8) that still keeps
-    at least ``max_side`` pixels on its longer side: much faster for callers that downscale anyway.
+    ``max_side`` lets a large JPEG be decoded at a reduced DCT scale (1/2, 1/4, 1/8) that still keeps at least
+    ``max_side`` pixels on its longer side: much faster for callers that downscale anyway. An image that would
+    decode to more than ``max_pixels`` pixels is refused (413) before its pixels are decoded, so memory per
+    decode stays bounded (about 3 bytes per pixel plus the file's own format, converted in strips).
     """
     if not data:
         raise InvalidInput("empty file: not an image")
@@ -59,8 +69,14 @@ def decode_image(data: bytes, *, max_side: int | None = None) -> np.ndarray:
                 scale = min(1.0, max_side / max(w, h))
                 img.draft(img.mode if img.mode in ("RGB", "L", "CMYK") else "RGB",
                           (max(1, int(w * scale)), max(1, int(h * scale))))
+            w, h = img.size
+            if w * h > max_pixels:
+                raise PayloadTooLarge(f"image of {w} x {h} pixels ({w * h / 1e6:.0f} Mpx); the limit is "
+                                      f"{max_pixels / 1e6:.0f} Mpx (setting MAX_IMAGE_MPX)")
             img.load()  # first frame only for GIF/APNG/TIFF
             img = ImageOps.exif_transpose(img) or img
+    except PayloadTooLarge:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidInput(f"image too large (decompression bomb guard): {exc}") from exc
     except UnidentifiedImageError as exc:
@@ -70,8 +86,7 @@ def decode_image(data: bytes, *, max_side: int | None = None) -> np.ndarray:
     except Exception as exc:
         raise InvalidInput(f"cannot decode image: {exc}") from exc
     try:
-        rgb = _to_rgb(img)
-        arr = np.asarray(rgb, dtype=np.uint8)
+        arr = _to_rgb_array(img)
     except Exception as exc:
         raise InvalidInput(f"cannot convert image to RGB: {exc}") from exc
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
@@ -79,28 +94,38 @@ def decode_image(data: bytes, *, max_side: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode == "RGB":
-        return img
+        return np.asarray(img, dtype=np.uint8)
     if mode == "P":
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
         mode = img.mode
-    if mode in ("RGBA", "LA", "PA") or (mode == "RGBa"):
+    if mode in ("RGBA", "LA", "PA", "RGBa"):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    if mode.startswith("I;16") or mode == "I":
-        arr = np.asarray(img, dtype=np.float64)
-        hi = arr.max() if arr.size else 1.0
-        arr = (arr / (hi if hi > 0 else 1.0) * 255.0).clip(0, 255).astype(np.uint8)
-        return Image.fromarray(arr, "L").convert("RGB")
-    if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = ((arr - lo) / ((hi - lo) or 1.0) * 255.0).astype(np.uint8)
-        return Image.fromarray(arr, "L").convert("RGB")
-    return img.convert("RGB")  # CMYK, L, 1, YCbCr, LAB, HSV
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+    if mode.startswith(("I;16", "I")) or mode == "F":
+        grey = _scaled_to_8_bits(img)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)  # CMYK, L, 1, YCbCr, LAB, HSV
+
+
+def _scaled_to_8_bits(img: Image.Image) -> np.ndarray:
+    """A 16-bit, 32-bit or float grey image stretched to 0..255, converted a strip of rows at a time."""
+    src = np.asarray(img)
+    if src.size == 0:
+        return np.zeros(src.shape[:2], np.uint8)
+    is_float = src.dtype.kind == "f"
+    lo = float(np.nanmin(src)) if is_float else min(0.0, float(src.min()))
+    hi = float(np.nanmax(src)) if is_float else float(src.max())
+    span = (hi - lo) or 1.0
+    out = np.empty(src.shape[:2], np.uint8)
+    for start in range(0, src.shape[0], _ROWS_PER_STEP):
+        strip = src[start:start + _ROWS_PER_STEP].astype(np.float32)
+        np.nan_to_num(strip, copy=False)
+        out[start:start + _ROWS_PER_STEP] = ((strip - lo) * (255.0 / span)).clip(0, 255).astype(np.uint8)
+    return out
 
 
 # ---------------------------------------------------------------------------------------- encoder
@@ -181,34 +206,37 @@ def _test_batch(n: int = 4) -> np.ndarray:
     return preprocess(imgs)
 
 
-def _cache_key() -> str:
-    w = _weights_path()
-    return file_key(_EXPORT_VERSION, w.name, w.stat().st_size)
+class ImageEncoder(InferenceModel):
+    """EfficientNet-Lite0 on onnxruntime: pooled 1280-d features, feature maps and ImageNet probabilities."""
 
-
-class ImageEncoder:
-    """EfficientNet-Lite0 on onnxruntime: pooled 1280-d features and ImageNet probabilities."""
-
+    file_name = "efficientnet-lite0"
+    max_diff = _MAX_DIFF
     dim: int = 1280
     input_size: int = INPUT_SIZE
 
-    def __init__(self, session: Any, labels: list[str], onnx_path: Path) -> None:
-        self._session = session
-        self.labels = labels
-        self.onnx_path = onnx_path
-        self._input = session.get_inputs()[0].name
+    def __init__(self, cache_dir: Path, *, providers: Sequence[str] = (CPU,), threads: int | None = None) -> None:
+        super().__init__(cache_dir, providers=providers, threads=threads)
+        self.labels = load_labels()
+        self._input = self.session.get_inputs()[0].name
 
-    # ---------------------------------------------------------------- loading
     @classmethod
     def load(cls, cache_dir: Path, threads: int | None = None) -> ImageEncoder:
-        """Export to ONNX once into ``cache_dir`` (reused when valid), verify, open with onnxruntime."""
-        session, path = load_onnx(cache_dir, "efficientnet-lite0", _cache_key(), export=_export, verify=_verify,
-                                  max_diff=_MAX_DIFF, threads=threads)
-        return cls(session, load_labels(), path)
+        """A new instance (tests); services share one through :func:`common.models.load_model`."""
+        return cls(cache_dir, threads=threads)
+
+    def cache_key(self) -> str:
+        w = _weights_path()
+        return file_key(_EXPORT_VERSION, w.name, w.stat().st_size)
+
+    def export(self, path: Path) -> None:
+        _export(path)
+
+    def verify(self, session: Any) -> float:
+        return _verify(session)
 
     # ---------------------------------------------------------------- inference
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        fmap, logits = self._session.run(None, {self._input: batch})
+        fmap, logits = self.session.run(None, {self._input: batch})
         return fmap, logits
 
     def encode_maps(self, images: list[np.ndarray], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:

@@ -19,15 +19,39 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def open_session(path: Path, threads: int | None = None) -> Any:
-    """An onnxruntime CPU session with all graph optimisations and no spinning threads."""
+CPU = "CPUExecutionProvider"
+
+
+def usable_providers(wanted: Sequence[str]) -> list[str]:
+    """The execution providers of ``wanted`` this onnxruntime build has, in order, CPU always last.
+
+    A provider that is not available (no GPU, a CPU-only build) is skipped with one warning, so
+    ``ONNX_PROVIDERS=CUDAExecutionProvider,CPUExecutionProvider`` runs everywhere.
+    """
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    chosen = [p for p in dict.fromkeys(wanted) if p in available and p != CPU]
+    missing = [p for p in wanted if p not in available]
+    if missing and missing != _WARNED.get("last"):
+        _WARNED["last"] = missing
+        log.warning("ONNX provider(s) %s not available in this onnxruntime build (has: %s); using %s",
+                    ", ".join(missing), ", ".join(sorted(available)), ", ".join([*chosen, CPU]))
+    return [*chosen, CPU]
+
+
+_WARNED: dict[str, list[str]] = {}
+
+
+def open_session(path: Path, threads: int | None = None, providers: Sequence[str] = (CPU,)) -> Any:
+    """An onnxruntime session with all graph optimisations and no spinning threads."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -36,7 +60,7 @@ def open_session(path: Path, threads: int | None = None) -> Any:
         opts.intra_op_num_threads = int(threads)
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), sess_options=opts, providers=usable_providers(providers))
 
 
 def load_onnx(
@@ -48,6 +72,7 @@ def load_onnx(
     verify: Callable[[Any], float],
     max_diff: float,
     threads: int | None = None,
+    providers: Sequence[str] = (CPU,),
 ) -> tuple[Any, Path]:
     """The session and file path of a verified ONNX export, made on the first call and reused after."""
     cache_dir = Path(cache_dir)
@@ -58,20 +83,20 @@ def load_onnx(
         try:
             meta = json.loads(meta_path.read_text())
             if meta.get("verified") and meta.get("sha256") == _sha256(path):
-                log.info("reusing ONNX model %s", path)
-                return open_session(path, threads), path
+                log.debug("reusing ONNX model %s", path)
+                return open_session(path, threads, providers), path
         except Exception as exc:  # a damaged file or note: export again
             log.warning("cached ONNX model %s unusable (%s): exporting again", path, exc)
-    log.info("exporting %s to ONNX at %s", name, path)
+    log.info("exporting %s to ONNX at %s (first start only)", name, path)
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=cache_dir)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         export(tmp)
-        diff = float(verify(open_session(tmp, threads)))
+        diff = float(verify(open_session(tmp, threads)))  # verified on the CPU, whatever runs it later
         if not diff <= max_diff:
             raise RuntimeError(f"ONNX export of {name} disagrees with PyTorch (max abs diff {diff:.2e})")
-        log.info("ONNX export of %s verified against PyTorch: max abs diff %.2e", name, diff)
+        log.debug("ONNX export of %s verified against PyTorch: max abs diff %.2e", name, diff)
         os.replace(tmp, path)
         note = {"sha256": _sha256(path), "verified": True, "max_abs_diff": diff, "key": key}
         meta_tmp = meta_path.with_suffix(".json.tmp")
@@ -79,7 +104,7 @@ def load_onnx(
         os.replace(meta_tmp, meta_path)
     finally:
         tmp.unlink(missing_ok=True)
-    return open_session(path, threads), path
+    return open_session(path, threads, providers), path
 
 
 def file_key(*parts: object) -> str:
@@ -95,4 +120,4 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["file_key", "load_onnx", "open_session"]
+__all__ = ["file_key", "load_onnx", "open_session", "usable_providers"]

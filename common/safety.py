@@ -1,11 +1,13 @@
-"""Upload and path safety: what a service may read, and what it accepts from the network.
+"""Path and archive safety: what a service may read, and what it accepts from the network.
 
-* :func:`resolve_in_roots` – a server path for ``/load`` must resolve (symlinks included) inside
-  one of ``DATA_ROOTS``; anything else is :class:`~common.errors.Forbidden`.
-* :func:`sniff` – the kind of a file from its first bytes, never from its name.
-* :func:`extract_zip` – archive extraction with limits on members, total size and compression
-  ratio, refusing absolute paths, ``..``, symlinks and device files.
-* :func:`safe_name` – a file name fit to store on disk (no separators, no control characters).
+* :func:`resolve_in_roots` – a server path for ``/load`` must resolve (symlinks included) inside one of
+  ``DATA_ROOTS``; anything else is :class:`~common.errors.Forbidden`.
+* :func:`extract_zip` – archive extraction under an :class:`ExpansionBudget` shared by every archive of one
+  request (bytes written, members, archives, and a per-member compression ratio), counted while writing,
+  refusing absolute paths, ``..``, links and special files. A refused archive leaves nothing behind.
+* :func:`safe_name` / :func:`unique_path` – a file name fit to store on disk, made unique in its folder.
+
+Every refusal is a 4xx :class:`~common.errors.BootcampError`; no ``OSError`` escapes as a 500.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
-#: bytes read to sniff a file's kind
-SNIFF_BYTES = 64
+#: members smaller than this are not held to the compression-ratio limit (tiny files compress oddly)
+RATIO_FLOOR_BYTES = 1 << 20
+MAX_NAME_CHARS = 200
 
 
 def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
@@ -36,55 +39,16 @@ def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
         raise BadRequest("path must be a non-empty string")
     try:
         resolved = Path(raw).expanduser().resolve()
-    except (OSError, RuntimeError) as exc:  # symlink loops, permission errors
-        raise BadRequest(f"cannot resolve {raw!r}: {exc}") from exc
-    if not any(resolved.is_relative_to(root.expanduser().resolve()) for root in roots):
-        raise Forbidden(f"{raw!r} is outside the configured data roots (DATA_ROOTS)")
-    if not resolved.exists():
+        inside = any(resolved.is_relative_to(root.expanduser().resolve()) for root in roots)
+        exists = inside and resolved.exists()
+    except (OSError, RuntimeError) as exc:  # symlink loops, names too long, permission errors
+        raise BadRequest(f"cannot resolve {raw!r}: {getattr(exc, 'strerror', None) or exc}") from exc
+    if not inside:
+        allowed = ", ".join(str(r) for r in roots)
+        raise Forbidden(f"{raw!r} is outside the data roots this server may read ({allowed}; setting DATA_ROOTS)")
+    if not exists:
         raise NotFound(f"{raw!r} does not exist")
     return resolved
-
-
-def sniff(head: bytes) -> str:
-    """The kind of content from its first bytes.
-
-    Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avi``,
-    ``mp4``, ``mkv`` (Matroska and WebM), ``text`` (decodes as UTF-8, no NUL bytes) or ``binary``.
-    """
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "zip"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    if head[:2] == b"BM" and len(head) >= 14:
-        return "bmp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if head[4:8] == b"ftyp":
-        return "mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "mkv"
-    if b"\x00" not in head:
-        try:
-            head.decode("utf-8")
-            return "text"
-        except UnicodeDecodeError as exc:
-            # a multi-byte character cut by the sniff window is still text
-            if exc.start >= len(head) - 3:
-                return "text"
-    return "binary"
-
-
-def sniff_file(path: Path) -> str:
-    with path.open("rb") as fh:
-        return sniff(fh.read(SNIFF_BYTES))
 
 
 _UNSAFE = re.compile(r"[^\w.\- ()+@]+", re.UNICODE)
@@ -95,57 +59,99 @@ def safe_name(name: str, fallback: str = "file") -> str:
     name = unicodedata.normalize("NFC", name or "")
     name = PurePosixPath(name.replace("\\", "/")).name
     name = _UNSAFE.sub("_", name).strip(" .")
-    return name[:200] or fallback
+    if len(name) > MAX_NAME_CHARS:  # keep the extension
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: MAX_NAME_CHARS - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else name[:MAX_NAME_CHARS]
+    return name or fallback
 
 
-@dataclass(frozen=True)
-class ZipLimits:
+def unique_path(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``folder/name-2.ext`` ... when that is taken (two names that sanitise alike)."""
+    target = folder / name
+    if not target.exists():
+        return target
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 2
+    while (folder / f"{stem}-{n}{suffix}").exists():
+        n += 1
+    return folder / f"{stem}-{n}{suffix}"
+
+
+@dataclass
+class ExpansionBudget:
+    """What all archives of one request may expand to together; spent while extracting."""
+
+    max_bytes: int
     max_members: int
-    max_total_bytes: int
     max_ratio: int
+    max_archives: int
+    used_bytes: int = 0
+    used_members: int = 0
+    archives: int = 0
+
+    def open_archive(self, name: str) -> None:
+        self.archives += 1
+        if self.archives > self.max_archives:
+            raise PayloadTooLarge(f"more than {self.max_archives} archives in one request ({name})")
+
+    def add_member(self, name: str) -> None:
+        self.used_members += 1
+        if self.used_members > self.max_members:
+            raise PayloadTooLarge(f"more than {self.max_members} files in the archives of one request ({name})")
+
+    def spend(self, n: int) -> None:
+        self.used_bytes += n
+        if self.used_bytes > self.max_bytes:
+            raise PayloadTooLarge(f"archives expand to more than {self.max_bytes // (1 << 20)} MB in one request")
 
 
-def extract_zip(archive: Path, dest: Path, limits: ZipLimits) -> list[Path]:
-    """Extract ``archive`` into ``dest`` after checking every member; returns extracted files.
+def extract_zip(archive: Path, dest: Path, budget: ExpansionBudget) -> list[Path]:
+    """Extract ``archive`` into the new folder ``dest`` under ``budget``; returns the files written.
 
-    Refuses (400) absolute paths, ``..`` components, symlinks and special files; refuses (413)
-    archives with too many members, too many uncompressed bytes or a suspicious compression
-    ratio (zip bombs). Sizes are enforced while writing too, not only trusted from the headers.
+    Refuses (400) unsafe member paths, links, special files, a file and a folder of the same name,
+    unsupported compression and corrupt data; refuses (413) what exceeds the budget or a member whose
+    expansion exceeds ``max_ratio`` times its compressed size. On any refusal ``dest`` is removed.
     """
+    budget.open_archive(archive.name)
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise BadRequest(f"{archive.name} is not a readable zip archive: {exc}") from exc
-    with zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
-        if len(members) > limits.max_members:
-            raise PayloadTooLarge(f"archive has {len(members)} files; the limit is {limits.max_members}")
-        declared = sum(m.file_size for m in members)
-        if declared > limits.max_total_bytes:
-            raise PayloadTooLarge(f"archive expands to {declared} bytes; the limit is {limits.max_total_bytes}")
-        compressed = max(sum(m.compress_size for m in members), 1)
-        if declared > 1024 * 1024 and declared / compressed > limits.max_ratio:
-            raise PayloadTooLarge(
-                f"archive compression ratio {declared / compressed:.0f}:1 exceeds {limits.max_ratio}:1"
-            )
-        targets = [(m, _member_target(m, dest)) for m in members]
-        dest.mkdir(parents=True, exist_ok=True)
-        written_total = 0
-        extracted: list[Path] = []
+    try:
+        with zf:
+            return _extract_members(zf, archive.name, dest, budget)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
+def _extract_members(zf: zipfile.ZipFile, archive: str, dest: Path, budget: ExpansionBudget) -> list[Path]:
+    members = [m for m in zf.infolist() if not m.is_dir()]
+    declared = 0
+    for member in members:
+        budget.add_member(member.filename)
+        declared += member.file_size
+    if budget.used_bytes + declared > budget.max_bytes:
+        raise PayloadTooLarge(f"{archive} expands to {declared} bytes; the request may expand to {budget.max_bytes}")
+    dest.mkdir(parents=True, exist_ok=False)
+    extracted: list[Path] = []
+    for member in members:
+        target = _member_target(member, dest)
+        limit = max(RATIO_FLOOR_BYTES, budget.max_ratio * max(member.compress_size, 1))
         try:
-            for member, target in targets:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, target.open("wb") as out:
-                    written_total += _copy_limited(src, out, member.file_size)
-                if written_total > limits.max_total_bytes:
-                    raise PayloadTooLarge("archive expands beyond its declared size")
-                extracted.append(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target = unique_path(target.parent, target.name)
+            with zf.open(member) as src, target.open("wb") as out:
+                _copy_limited(src, out, member, limit, budget)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise BadRequest(f"{archive.name} is corrupt: {exc}") from exc
-        except PayloadTooLarge:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise
+            raise BadRequest(f"{archive} is corrupt ({member.filename}): {exc}") from exc
+        except NotImplementedError as exc:
+            raise BadRequest(f"{archive}: {member.filename} uses an unsupported compression method") from exc
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+            raise BadRequest(f"{archive}: {member.filename!r} clashes with another member (file and folder)") from exc
+        except OSError as exc:
+            raise BadRequest(f"{archive}: cannot write {member.filename!r}: {exc.strerror or exc}") from exc
+        extracted.append(target)
     return extracted
 
 
@@ -157,18 +163,21 @@ def _member_target(member: zipfile.ZipInfo, dest: Path) -> Path:
     parts = PurePosixPath(name).parts
     if not parts or name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts or "\x00" in name:
         raise BadRequest(f"archive member {name!r} has an unsafe path")
-    safe_parts = [safe_name(p) for p in parts]
-    target = dest.joinpath(*safe_parts)
+    target = dest.joinpath(*[safe_name(p) for p in parts])
     if not target.resolve().is_relative_to(dest.resolve()):
         raise BadRequest(f"archive member {name!r} escapes the extraction directory")
     return target
 
 
-def _copy_limited(src: IO[bytes], out: IO[bytes], limit: int) -> int:
+def _copy_limited(src: IO[bytes], out: IO[bytes], member: zipfile.ZipInfo, limit: int,
+                  budget: ExpansionBudget) -> None:
     written = 0
     while chunk := src.read(1 << 20):
         written += len(chunk)
+        if written > member.file_size:
+            raise PayloadTooLarge(f"archive member {member.filename!r} is larger than its header says")
         if written > limit:
-            raise PayloadTooLarge("archive member is larger than its header says")
+            raise PayloadTooLarge(
+                f"archive member {member.filename!r} expands more than {budget.max_ratio}:1 (a zip bomb?)")
+        budget.spend(len(chunk))
         out.write(chunk)
-    return written

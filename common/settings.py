@@ -53,7 +53,32 @@ class ServiceSettings(BaseSettings):
     max_upload_mb: int = Field(200, validation_alias=_shared("MAX_UPLOAD_MB"), gt=0)
     max_zip_members: int = Field(20_000, validation_alias=_shared("MAX_ZIP_MEMBERS"), gt=0)
     max_zip_ratio: int = Field(100, validation_alias=_shared("MAX_ZIP_RATIO"), gt=0)
+    #: what all archives of one request may expand to, and how many archives one request may carry
+    max_expand_mb: int = Field(2048, validation_alias=_shared("MAX_EXPAND_MB"), gt=0)
+    max_archives: int = Field(8, validation_alias=_shared("MAX_ARCHIVES"), gt=0)
+    max_image_mpx: float = Field(40.0, validation_alias=_shared("MAX_IMAGE_MPX"), gt=0)
     workers: int = Field(2, validation_alias=_shared("WORKERS"), gt=0)
+    #: onnxruntime execution providers, in order of preference (CPU is always added last)
+    onnx_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"], validation_alias=_shared("ONNX_PROVIDERS")
+    )
+    #: where exported ONNX models are cached, shared by every demo (default: DATA_DIR/models)
+    model_cache_dir: Path | None = Field(None, validation_alias=_shared("MODEL_CACHE_DIR"))
+    #: calls that may wait for a worker; beyond, requests get 503 + Retry-After
+    queue_limit: int = Field(16, validation_alias=_shared("QUEUE_LIMIT"), ge=0)
+    #: Host names the server answers to when no API_KEY is set (DNS-rebinding guard); "*" for any
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"], validation_alias=_shared("ALLOWED_HOSTS")
+    )
+
+    # -- per service (each demo's settings class gives its own defaults) --------------------
+    #: first part of this service's Milvus collection and SQL table names; tests give each run its own
+    store_prefix: str = Field("items", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+    #: items per ``process_batch`` call
+    batch_size: int = Field(64, gt=0)
+    max_top_k: int = Field(100, gt=0, le=16384)
+    #: deepest result a search may page to (``offset + top_k``)
+    max_results: int = Field(1000, gt=0, le=16384)
 
     @field_validator("data_roots", mode="before")
     @classmethod
@@ -62,7 +87,7 @@ class ServiceSettings(BaseSettings):
             return [p for p in value.split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "onnx_providers", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -87,6 +112,9 @@ class ServiceSettings(BaseSettings):
 
     def service_dir(self, service: str) -> Path:
         return self.data_dir / service
+
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, create_engine, event, insert, text
+from sqlalchemy import Connection, MetaData, Table, create_engine, event, insert, inspect, text
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -62,8 +62,17 @@ class SQLStore:
         return f"{self.dialect}://{self.url.host}:{self.url.port or 3306}/{self.url.database}"
 
     def create_all(self) -> None:
+        """Create the declared tables that do not exist; refuse tables an older version made differently."""
         try:
             self.metadata.create_all(self.engine)
+            existing = inspect(self.engine)
+            for table in self.metadata.sorted_tables:
+                have = {c["name"] for c in existing.get_columns(table.name)}
+                missing = [c.name for c in table.columns if c.name not in have]
+                if missing:
+                    raise BackendUnavailable(
+                        f"table {table.name} on {self.describe()} lacks column(s) {', '.join(missing)}: it was made by "
+                        "an older version of the bootcamp. Drop it (or start with an empty DATA_DIR / database).")
         except SQLAlchemyError as exc:
             raise BackendUnavailable(f"cannot create tables on {self.describe()}: {exc}") from exc
 

@@ -1,39 +1,34 @@
 """Background load tasks with progress persisted in the SQL store.
 
-``TaskRunner.submit`` records a task as ``queued`` and returns its id at once; one worker thread
-per service runs tasks in order. A task reports ``total`` once it knows it and ``advance``s after
-each batch, so ``GET /tasks/{id}`` reads live progress from the database and keeps answering after
-a restart. A running task writes a heartbeat every few seconds: a task whose heartbeat stopped
-(the process died or restarted) is marked ``failed`` with the reason "interrupted by a restart",
-at start-up and whenever it is read.
+``TaskRunner.submit`` records a task as ``queued`` and returns its id at once; one worker thread per service
+runs tasks in order. A running job reports through its :class:`Progress`: an estimated ``total`` first, then
+the outcome of every item (``new``, ``duplicate``, ``failed``, warnings), so ``GET /tasks/{id}`` reads live
+progress from the database, and keeps answering after a restart.
+
+States: ``queued`` → ``running`` → ``succeeded`` | ``failed`` | ``cancelled``. :meth:`TaskRunner.cancel` stops
+a task at its next batch boundary (a queued one at once). Each task records the process that owns it; at
+start-up the tasks a dead process of this host owned are marked failed at once ("interrupted by a restart"),
+and a task whose heartbeat stopped for :data:`STALE_AFTER` (another host died) is marked failed when read.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    String,
-    Table,
-    Text,
-    and_,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Column, DateTime, Float, Integer, String, Table, Text, and_, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from .errors import NotFound
+from .pipeline.work import Cancelled, Outcome
 from .sql import SQLStore
 
 log = logging.getLogger(__name__)
@@ -42,10 +37,16 @@ HEARTBEAT_SECONDS = 5.0
 #: a queued/running task whose heartbeat is older than this belongs to a dead process
 STALE_AFTER = timedelta(seconds=30)
 INTERRUPTED = "interrupted by a restart before it finished; load it again (stored items are kept)"
-#: errors kept per task; the counters stay exact beyond it
+#: errors and warnings kept per task; the counters stay exact beyond it
 MAX_ERRORS_KEPT = 1000
+#: partial progress inside a batch is written at most this often
+PARTIAL_EVERY_SECONDS = 0.5
 
-STATES = ("queued", "running", "succeeded", "failed")
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+LIVE = ("queued", "running")
+#: this process, as recorded on the tasks it runs: host, pid and a boot id (pid numbers are reused)
+BOOT_ID = uuid.uuid4().hex[:8]
+OWNER = f"{socket.gethostname()[:100]}:{os.getpid()}:{BOOT_ID}"
 
 
 def _now() -> datetime:
@@ -58,44 +59,63 @@ def define_task_tables(store: SQLStore) -> tuple[Table, Table]:
     if "tasks" in md.tables:
         return md.tables["tasks"], md.tables["task_errors"]
     tasks = Table(
-        "tasks",
-        md,
+        "tasks", md,
         Column("id", String(32), primary_key=True),
         Column("service", String(64), nullable=False, index=True),
         Column("source", String(1024), nullable=False),
         Column("state", String(16), nullable=False),
         Column("total", Integer, nullable=False, default=0),
-        Column("done", Integer, nullable=False, default=0),
+        Column("new_items", Integer, nullable=False, default=0),
+        Column("duplicates", Integer, nullable=False, default=0),
         Column("failed", Integer, nullable=False, default=0),
+        Column("warnings", Integer, nullable=False, default=0),
+        Column("partial", Float, nullable=False, default=0.0),
         Column("message", Text, nullable=True),
+        Column("owner", String(160), nullable=False, default=""),
         Column("created_at", DateTime, nullable=False),
         Column("finished_at", DateTime, nullable=True),
         Column("heartbeat_at", DateTime, nullable=False),
     )
     errors = Table(
-        "task_errors",
-        md,
+        "task_errors", md,
         Column("seq", Integer, primary_key=True, autoincrement=True),
         Column("task_id", String(32), nullable=False, index=True),
         Column("item", String(1024), nullable=False),
         Column("error", Text, nullable=False),
+        Column("level", String(8), nullable=False, default="error"),
     )
     return tasks, errors
 
 
 class Progress:
-    """Handed to a running job: report the total, then advance per batch."""
+    """Handed to a running job: the estimated total, the outcome of each item, partial progress, cancel."""
 
-    def __init__(self, runner: TaskRunner, task_id: str) -> None:
+    def __init__(self, runner: TaskRunner, task_id: str, cancel: threading.Event) -> None:
         self._runner = runner
         self.task_id = task_id
+        self._cancel = cancel
+        self._last_partial = 0.0
 
     def set_total(self, total: int) -> None:
-        self._runner._update(self.task_id, total=total)
+        self._runner._update(self.task_id, total=int(total))
 
-    def advance(self, done: int = 0, errors: list[tuple[str, str]] | None = None) -> None:
-        """``done`` items succeeded; each ``(item, reason)`` in ``errors`` failed."""
-        self._runner._advance(self.task_id, done, errors or [])
+    def record(self, outcomes: Sequence[tuple[str, Outcome]]) -> None:
+        """``(item label, outcome)`` for each item just finished."""
+        self._runner._record(self.task_id, outcomes)
+        self._last_partial = 0.0
+
+    def partial(self, items_done: float) -> None:
+        now = time.monotonic()
+        if now - self._last_partial >= PARTIAL_EVERY_SECONDS:
+            self._last_partial = now
+            self._runner._update(self.task_id, partial=float(items_done))
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled
 
 
 Job = Callable[[Progress], None]
@@ -109,19 +129,23 @@ class TaskRunner:
         self.service = service
         self.tasks, self.errors = define_task_tables(store)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-task")
-        self._running: set[str] = set()
+        self._live: dict[str, threading.Event] = {}  # cancel flags of this process's queued/running tasks
+        self._finished: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name=f"{service}-heartbeat", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Mark tasks of a previous process as interrupted and start the heartbeat."""
-        self.fail_stale()
+        """Mark the tasks of dead processes as interrupted and start the heartbeat."""
+        self.fail_interrupted()
         self._heartbeat.start()
 
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()
+        with self._lock:
+            for flag in self._live.values():
+                flag.set()
         self._executor.shutdown(wait=wait, cancel_futures=True)
         if self._heartbeat.is_alive():
             self._heartbeat.join(timeout=HEARTBEAT_SECONDS * 2)
@@ -139,139 +163,201 @@ class TaskRunner:
         self._run(task_id, job)
         return self.get(task_id)
 
+    def cancel(self, task_id: str) -> dict[str, Any]:
+        """Ask a task to stop; a queued one ends at once, a running one at its next batch. Returns the task."""
+        task = self.get(task_id)
+        with self._lock:
+            flag = self._live.get(task_id)
+        if flag is not None:
+            flag.set()
+            if task["state"] == "queued":
+                self._finish(task_id, "cancelled", "cancelled before it started")
+        return self.get(task_id)
+
+    def cancel_all(self, timeout: float = 120.0) -> int:
+        """Cancel every queued and running task of this process and wait until none runs; returns how many."""
+        with self._lock:
+            live = list(self._live.items())
+            done = [self._finished[t] for t, _ in live if t in self._finished]
+        for _, flag in live:
+            flag.set()
+        deadline = time.monotonic() + timeout
+        for event in done:
+            event.wait(max(0.0, deadline - time.monotonic()))
+        return len(live)
+
+    def get(self, task_id: str, max_errors: int = 100) -> dict[str, Any]:
+        with self.store.begin() as conn:
+            row = self._row(conn, task_id)
+            if row["state"] in LIVE and row["owner"] != OWNER and self._is_stale(row["heartbeat_at"]):
+                self._mark_interrupted(conn, [task_id])
+                row = self._row(conn, task_id)
+            errors = conn.execute(
+                select(self.errors.c.item, self.errors.c.error, self.errors.c.level)
+                .where(self.errors.c.task_id == task_id).order_by(self.errors.c.seq).limit(max_errors)
+            ).mappings().all()
+        return _public(row, [{"item": e["item"], "error": e["error"], "level": e["level"]} for e in errors])
+
+    def recent(self, limit: int = 10) -> list[dict[str, Any]]:
+        """This service's latest tasks, newest first (errors not included)."""
+        with self.store.begin() as conn:
+            rows = conn.execute(
+                select(self.tasks).where(self.tasks.c.service == self.service)
+                .order_by(self.tasks.c.created_at.desc(), self.tasks.c.id).limit(limit)
+            ).mappings().all()
+        return [_public(r, []) for r in rows]
+
+    def fail_interrupted(self) -> int:
+        """Mark as failed the live tasks whose process is gone: at once for this host, by heartbeat otherwise."""
+        host = OWNER.split(":", 1)[0]
+        with self.store.begin() as conn:
+            rows = conn.execute(
+                select(self.tasks.c.id, self.tasks.c.owner, self.tasks.c.heartbeat_at).where(
+                    and_(self.tasks.c.service == self.service, self.tasks.c.state.in_(LIVE))
+                )
+            ).all()
+            dead = [r.id for r in rows if not self._is_mine(r.id) and (
+                _owner_dead(r.owner, host) or self._is_stale(r.heartbeat_at))]
+            self._mark_interrupted(conn, dead)
+        if dead:
+            log.warning("%s: %d load task(s) were interrupted by a restart", self.service, len(dead))
+        return len(dead)
+
+    # -- internals ---------------------------------------------------------------------------
     def _create(self, source: str) -> str:
         task_id = uuid.uuid4().hex
         now = _now()
         with self.store.begin() as conn:
-            conn.execute(
-                insert(self.tasks).values(
-                    id=task_id, service=self.service, source=source[:1024], state="queued",
-                    total=0, done=0, failed=0, created_at=now, heartbeat_at=now,
-                )
-            )
+            conn.execute(insert(self.tasks).values(
+                id=task_id, service=self.service, source=source[:1024], state="queued", total=0, new_items=0,
+                duplicates=0, failed=0, warnings=0, partial=0.0, owner=OWNER, created_at=now, heartbeat_at=now,
+            ))
         with self._lock:
-            self._running.add(task_id)
+            self._live[task_id] = threading.Event()
+            self._finished[task_id] = threading.Event()
         return task_id
 
-    def get(self, task_id: str, max_errors: int = 100) -> dict[str, Any]:
-        with self.store.begin() as conn:
-            row = conn.execute(
-                select(self.tasks).where(and_(self.tasks.c.id == task_id, self.tasks.c.service == self.service))
-            ).mappings().first()
-            if row is None:
-                raise NotFound(f"no task {task_id!r}")
-            if row["state"] in ("queued", "running") and self._is_stale(row["heartbeat_at"]):
-                self._mark_interrupted(conn, [task_id])
-                row = conn.execute(select(self.tasks).where(self.tasks.c.id == task_id)).mappings().first()
-                assert row is not None
-            errors = conn.execute(
-                select(self.errors.c.item, self.errors.c.error)
-                .where(self.errors.c.task_id == task_id)
-                .order_by(self.errors.c.seq)
-                .limit(max_errors)
-            ).mappings().all()
-        return {
-            "task_id": row["id"],
-            "state": row["state"],
-            "source": row["source"],
-            "total": row["total"],
-            "done": row["done"],
-            "failed": row["failed"],
-            "message": row["message"],
-            "errors": [{"item": e["item"], "error": e["error"]} for e in errors],
-            "created_at": _iso(row["created_at"]),
-            "finished_at": _iso(row["finished_at"]),
-        }
+    def _row(self, conn: Connection, task_id: str) -> Any:
+        row = conn.execute(select(self.tasks).where(
+            and_(self.tasks.c.id == task_id, self.tasks.c.service == self.service))).mappings().first()
+        if row is None:
+            raise NotFound(f"no task {task_id!r}")
+        return row
 
-    def fail_stale(self) -> int:
-        """Mark queued/running tasks with a stopped heartbeat as failed; returns how many."""
-        with self.store.begin() as conn:
-            stale = conn.execute(
-                select(self.tasks.c.id).where(
-                    and_(
-                        self.tasks.c.service == self.service,
-                        self.tasks.c.state.in_(("queued", "running")),
-                        self.tasks.c.heartbeat_at < _now() - STALE_AFTER,
-                    )
-                )
-            ).scalars().all()
-            with self._lock:
-                stale = [t for t in stale if t not in self._running]
-            self._mark_interrupted(conn, stale)
-        if stale:
-            log.warning("%s: %d task(s) were interrupted by a restart", self.service, len(stale))
-        return len(stale)
+    def _is_mine(self, task_id: str) -> bool:
+        with self._lock:
+            return task_id in self._live
 
-    # -- internals ---------------------------------------------------------------------------
     def _run(self, task_id: str, job: Job) -> None:
-        self._update(task_id, state="running")
+        with self._lock:
+            cancel = self._live.get(task_id, threading.Event())
         try:
-            job(Progress(self, task_id))
-        except Exception as exc:
-            log.exception("task %s failed", task_id)
-            self._update(task_id, state="failed", message=f"{type(exc).__name__}: {exc}", finished_at=_now())
-        else:
-            self._update(task_id, state="succeeded", finished_at=_now())
+            if cancel.is_set():
+                return  # cancelled while queued (already recorded)
+            self._update(task_id, state="running")
+            try:
+                job(Progress(self, task_id, cancel))
+            except Cancelled:
+                self._finish(task_id, "cancelled", "cancelled; every item listed as stored is complete")
+            except Exception as exc:
+                log.exception("task %s failed", task_id)
+                self._finish(task_id, "failed", f"{type(exc).__name__}: {exc}")
+            else:
+                self._finish(task_id, "succeeded", None)
         finally:
             with self._lock:
-                self._running.discard(task_id)
+                self._live.pop(task_id, None)
+                finished = self._finished.pop(task_id, None)
+            if finished is not None:
+                finished.set()
+
+    def _finish(self, task_id: str, state: str, message: str | None) -> None:
+        with self.store.begin() as conn:
+            conn.execute(update(self.tasks).where(and_(self.tasks.c.id == task_id, self.tasks.c.state.in_(LIVE)))
+                         .values(state=state, message=message, finished_at=_now(), partial=0.0, heartbeat_at=_now()))
 
     def _update(self, task_id: str, **values: Any) -> None:
         values["heartbeat_at"] = _now()
         with self.store.begin() as conn:
             conn.execute(update(self.tasks).where(self.tasks.c.id == task_id).values(**values))
 
-    def _advance(self, task_id: str, done: int, errors: list[tuple[str, str]]) -> None:
+    def _record(self, task_id: str, outcomes: Sequence[tuple[str, Outcome]]) -> None:
+        count = {"new": 0, "duplicate": 0, "failed": 0}
+        notes: list[dict[str, str]] = []
+        for label, outcome in outcomes:
+            count[outcome.status] += 1
+            if outcome.message:
+                notes.append({"task_id": task_id, "item": str(label)[:1024], "error": str(outcome.message)[:4000],
+                              "level": outcome.level})
+        t = self.tasks.c
         with self.store.begin() as conn:
-            conn.execute(
-                update(self.tasks)
-                .where(self.tasks.c.id == task_id)
-                .values(
-                    done=self.tasks.c.done + done,
-                    failed=self.tasks.c.failed + len(errors),
-                    heartbeat_at=_now(),
-                )
-            )
-            if errors:
-                kept = conn.execute(
-                    select(func.count()).select_from(self.errors).where(self.errors.c.task_id == task_id)
-                ).scalar_one()
+            conn.execute(update(self.tasks).where(t.id == task_id).values(
+                new_items=t.new_items + count["new"], duplicates=t.duplicates + count["duplicate"],
+                failed=t.failed + count["failed"], warnings=t.warnings + sum(n["level"] == "warning" for n in notes),
+                partial=0.0, heartbeat_at=_now(),
+            ))
+            if notes:
+                kept = conn.execute(select(func.count()).select_from(self.errors)
+                                    .where(self.errors.c.task_id == task_id)).scalar_one()
                 room = max(MAX_ERRORS_KEPT - int(kept), 0)
                 if room:
-                    conn.execute(
-                        insert(self.errors),
-                        [
-                            {"task_id": task_id, "item": str(item)[:1024], "error": str(error)[:4000]}
-                            for item, error in errors[:room]
-                        ],
-                    )
+                    conn.execute(insert(self.errors), notes[:room])
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             with self._lock:
-                live = list(self._running)
+                live = list(self._live)
             if not live:
                 continue
             try:
                 with self.store.begin() as conn:
-                    conn.execute(
-                        update(self.tasks).where(self.tasks.c.id.in_(live)).values(heartbeat_at=_now())
-                    )
+                    conn.execute(update(self.tasks).where(self.tasks.c.id.in_(live)).values(heartbeat_at=_now()))
             except Exception:
                 log.exception("heartbeat update failed")
 
-    def _is_stale(self, heartbeat: datetime) -> bool:
+    @staticmethod
+    def _is_stale(heartbeat: datetime) -> bool:
         return heartbeat < _now() - STALE_AFTER
 
-    def _mark_interrupted(self, conn: Any, task_ids: list[str]) -> None:
-        if not task_ids:
-            return
-        conn.execute(
-            update(self.tasks)
-            .where(and_(self.tasks.c.id.in_(task_ids), or_(self.tasks.c.state == "queued",
-                                                           self.tasks.c.state == "running")))
-            .values(state="failed", message=INTERRUPTED, finished_at=_now())
-        )
+    def _mark_interrupted(self, conn: Connection, task_ids: list[str]) -> None:
+        if task_ids:
+            conn.execute(update(self.tasks).where(and_(self.tasks.c.id.in_(task_ids), self.tasks.c.state.in_(LIVE)))
+                         .values(state="failed", message=INTERRUPTED, finished_at=_now(), partial=0.0))
+
+
+def _owner_dead(owner: str, host: str) -> bool:
+    """True when ``owner`` was a process of this host that no longer runs (or whose pid was reused)."""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != host:
+        return False
+    if owner == OWNER:
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return True
+    if pid == os.getpid():
+        return True  # same pid, other boot id: a restarted container
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _public(row: Any, errors: list[dict[str, str]]) -> dict[str, Any]:
+    done = int(row["new_items"]) + int(row["duplicates"])
+    return {
+        "task_id": row["id"], "state": row["state"], "source": row["source"],
+        "total": done + int(row["failed"]) if row["state"] == "succeeded"
+        else max(int(row["total"]), done + int(row["failed"])),
+        "done": done, "new": int(row["new_items"]), "duplicates": int(row["duplicates"]),
+        "failed": int(row["failed"]), "warnings": int(row["warnings"]), "partial": float(row["partial"]),
+        "message": row["message"], "errors": errors,
+        "created_at": _iso(row["created_at"]), "finished_at": _iso(row["finished_at"]),
+    }
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -16,9 +16,9 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pymilvus import CollectionSchema, DataType, MilvusClient
 from pymilvus.milvus_client.index import IndexParams
@@ -29,6 +29,37 @@ log = logging.getLogger(__name__)
 
 #: rows sent per insert/upsert RPC; keeps each message well under gRPC's 64 MB default
 INSERT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ScalarField:
+    """A non-vector field of a collection (``max_length`` for VARCHAR)."""
+
+    name: str
+    dtype: DataType
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """A collection as a pipeline declares it; :meth:`VectorStore.ensure` creates it (schema + index).
+
+    ``kind`` is ``float`` (FLOAT_VECTOR of ``dim``), ``binary`` (BINARY_VECTOR of ``dim`` bits) or ``bm25``
+    (a VARCHAR ``text`` analysed into a SPARSE_FLOAT_VECTOR by Milvus' BM25 function, backends >= 2.5).
+    ``item_field`` is the field holding the id of the item a row belongs to: ``id`` when a row is the item,
+    ``video_id`` when many rows (keyframes) belong to one item; deletes of an item go through it.
+    """
+
+    name: str
+    kind: Literal["float", "binary", "bm25"] = "float"
+    dim: int = 0
+    metric: str = "COSINE"
+    index_type: str = "HNSW"
+    index_params: dict[str, Any] = field(default_factory=dict)
+    scalars: tuple[ScalarField, ...] = ()
+    item_field: str = "id"
+    vector_field: str = "vector"
+    text_max_length: int = 65535
 
 
 @dataclass(frozen=True)
@@ -79,6 +110,14 @@ class VectorStore:
         self._lock = threading.RLock() if self.is_lite else _NullLock()
         self.capabilities = self._detect_capabilities()
 
+    def describe(self) -> str:
+        """``milvus-lite`` or ``milvus`` (for ``/health`` and logs)."""
+        return "milvus-lite" if self.is_lite else "milvus"
+
+    def location(self) -> str:
+        """Where the vectors are, without credentials."""
+        return self.uri if self.is_lite else self.uri.split("@")[-1]
+
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
@@ -99,6 +138,29 @@ class VectorStore:
     def new_index_params(self) -> IndexParams:
         return MilvusClient.prepare_index_params()
 
+    def ensure(self, spec: CollectionSpec) -> None:
+        """Create the collection a :class:`CollectionSpec` declares unless it exists; load it for search."""
+        schema = self.new_schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        for scalar in spec.scalars:
+            extra = {"max_length": scalar.max_length} if scalar.max_length else {}
+            schema.add_field(scalar.name, scalar.dtype, **extra)
+        index = self.new_index_params()
+        if spec.kind == "bm25":
+            from pymilvus import Function, FunctionType
+
+            schema.add_field("text", DataType.VARCHAR, max_length=spec.text_max_length, enable_analyzer=True)
+            schema.add_field(spec.vector_field, DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name=f"{spec.name}_bm25", function_type=FunctionType.BM25,
+                                         input_field_names=["text"], output_field_names=[spec.vector_field]))
+            index.add_index(spec.vector_field, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        else:
+            dtype = DataType.BINARY_VECTOR if spec.kind == "binary" else DataType.FLOAT_VECTOR
+            schema.add_field(spec.vector_field, dtype, dim=spec.dim)
+            index.add_index(spec.vector_field, index_type=spec.index_type, metric_type=spec.metric,
+                            params=dict(spec.index_params))
+        self.ensure_collection(spec.name, schema, index)
+
     def has_collection(self, name: str) -> bool:
         with self._lock:
             return bool(self.client.has_collection(name))
@@ -107,7 +169,7 @@ class VectorStore:
         """Create ``name`` with this schema and index unless it exists; load it for search."""
         with self._lock:
             if not self.client.has_collection(name):
-                log.info("creating collection %s on %s", name, self.uri)
+                log.debug("creating collection %s on %s", name, self.uri)
                 self.client.create_collection(
                     name, schema=schema, index_params=index_params, consistency_level="Strong"
                 )
@@ -240,7 +302,7 @@ class VectorStore:
                 self.client.create_collection(name, schema=schema, index_params=index)
                 return True
             except Exception as exc:
-                log.info("capability probe %s refused by %s: %s", make_schema.__name__, self.uri, exc)
+                log.debug("capability probe %s refused by %s: %s", make_schema.__name__, self.uri, exc)
                 return False
             finally:
                 try:

@@ -22,6 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from common.logs import quiet_third_parties
+
+quiet_third_parties()
+
+#: TestClient sends Host: testserver; the servers under test answer to it besides the loopback names
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,::1,testserver")
+
 MILVUS_PORT = 19530
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 

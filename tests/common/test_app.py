@@ -9,22 +9,25 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from common.app import create_service_app
-from common.launcher import build_app
-from common.settings import ServiceSettings
+from common import registry
+from common.web import create_service_app
+from common.web.launcher import build_app
 from tests.support import wait_task
 
-from .toy import ToyPipeline
+from .toy.app import create_app
+from .toy.pipeline import ToyPipeline, ToySettings
+
+
+def toy_settings(backend, tmp_path: Path, unique: str, **extra) -> ToySettings:
+    data_root = tmp_path / "root"
+    data_root.mkdir(exist_ok=True)
+    return ToySettings(**backend.settings(tmp_path / "data", data_roots=[data_root], store_prefix=f"toy_{unique}",
+                                          **extra))
 
 
 def make_app(backend, tmp_path: Path, unique: str, **extra):
-    data_root = tmp_path / "root"
-    data_root.mkdir(exist_ok=True)
-    settings = ServiceSettings(**backend.settings(tmp_path / "data", data_roots=[data_root], **extra))
-    return create_service_app(
-        name=f"toy_{unique}", title="Toy", description="toy service for tests", settings=settings,
-        build_pipeline=lambda res: ToyPipeline(res, collection=f"toy_{unique}"),
-    ), data_root
+    settings = toy_settings(backend, tmp_path, unique, **extra)
+    return create_app(settings), settings.data_roots[0]
 
 
 @pytest.fixture
@@ -62,20 +65,22 @@ def test_load_directory_counts_failures_without_losing_batch(service):
     assert task["state"] == "succeeded"
     assert (task["total"], task["done"], task["failed"]) == (9, 6, 3)
     reasons = {e["item"]: e["error"] for e in task["errors"]}
-    assert reasons["binary.bin"] == "not a text file"
+    assert "content looks like binary" in reasons["binary.bin"]
     assert reasons["empty.txt"] == "empty file"
     assert "d4.txt" in reasons  # the poisoned item fails alone; its batch-mates are stored
+    assert (task["new"], task["duplicates"]) == (6, 0)
     assert client.get("/count").json() == {"count": 6}
-    # loading again stores nothing twice
+    # loading again stores nothing twice, and says so
     task = wait_task(client, client.post("/load", json={"path": str(root / "docs")}).json()["task_id"])
+    assert (task["new"], task["duplicates"], task["failed"]) == (0, 6, 3)
     assert client.get("/count").json() == {"count": 6}
 
 
 def test_items_get_delete_and_drop(service):
-    client, root, app = service
+    client, root, _ = service
     write_docs(root)
     wait_task(client, client.post("/load", json={"path": str(root / "docs")}).json()["task_id"])
-    hit = app.state.pipeline.search("milvus vector database", 1)[0]
+    hit = client.post("/search", json={"query": "milvus vector database", "top_k": 1}).json()["results"][0]
     assert hit["name"] == "d1.txt" and hit["score"] > 0.99
     item = client.get(f"/items/{hit['id']}").json()
     assert item["text"] == "milvus vector database"
@@ -170,17 +175,21 @@ def test_errors_are_json_detail(service):
     assert response.status_code == 422 and isinstance(response.json()["detail"], str)
 
 
-def test_launcher_mounts_service_under_prefix(backend, tmp_path, unique, monkeypatch):
-    import common.launcher as launcher
+TOY = registry.Demo("toy", "/toy", "Toy notes", "Notes searched by character trigrams.",
+                    settings="tests.common.toy.pipeline:ToySettings", pipeline="tests.common.toy.pipeline:ToyPipeline",
+                    app="tests.common.toy.app:create_app")
 
+
+def test_launcher_mounts_service_under_prefix(backend, tmp_path, unique, monkeypatch):
+    """A fifth demo is one folder plus one registry line: the launcher mounts it like the others."""
     app, root = make_app(backend, tmp_path, unique)
-    monkeypatch.setitem(launcher.SERVICES, "toy", "/toy")
+    monkeypatch.setattr(registry, "DEMOS", (*registry.DEMOS, TOY))
     parent = build_app(services={"toy": app})
     with TestClient(parent) as client:
         page = client.get("/")
-        assert page.status_code == 200 and 'href="/toy/docs"' in page.text and "Toy" in page.text
+        assert page.status_code == 200 and 'href="/toy/docs"' in page.text and "Toy notes" in page.text
         assert client.get("/toy/health").json()["status"] == "ok"
-        assert client.get("/toy/openapi.json").json()["info"]["title"] == "Toy"
+        assert client.get("/toy/openapi.json").json()["info"]["title"] == "Toy notes"
         assert client.get("/toy/docs").status_code == 200
         assert client.get("/docs").status_code == 200
         combined = client.get("/openapi.json").json()
@@ -199,12 +208,13 @@ def test_health_is_503_when_a_backend_is_down(service):
     def down():
         raise BackendUnavailable("database does not answer")
 
-    original = app.state.sql.ping
-    app.state.sql.ping = down
+    sql = app.state.resources.sql
+    original = sql.ping
+    sql.ping = down
     try:
         response = client.get("/health")
     finally:
-        app.state.sql.ping = original
+        sql.ping = original
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable" and "does not answer" in response.json()["detail"]
 
@@ -217,20 +227,20 @@ def test_every_bootcamp_error_maps_to_its_status(tmp_path, unique):
 
     classes = {cls.__name__: cls for cls in (errors.BadRequest, errors.Forbidden, errors.NotFound,
                                               errors.PayloadTooLarge, errors.UnsupportedMediaType,
-                                              errors.InvalidInput, errors.BackendUnavailable)}
+                                              errors.InvalidInput, errors.BackendUnavailable,
+                                              errors.Overloaded)}
     router = APIRouter()
 
     @router.get("/boom/{name}")
     async def boom(name: str):
         raise classes[name](f"{name} happened")
 
-    settings = ServiceSettings(**Backend("lite", "", "").settings(tmp_path / "data"))
-    app = create_service_app(name=f"toy_{unique}", title="Toy", description="", settings=settings,
-                             build_pipeline=lambda res: ToyPipeline(res, collection=f"toy_{unique}"),
-                             routers=[router])
+    settings = ToySettings(**Backend("lite", "", "").settings(tmp_path / "data"))
+    app = create_service_app("toy", settings, lambda res: ToyPipeline(res, settings), routers=[router],
+                             title="Toy", description="")
     with TestClient(app) as client:
         for name, cls in classes.items():
             response = client.get(f"/boom/{name}")
             assert response.status_code == cls.status_code
             assert response.json() == {"detail": f"{name} happened"}
-    assert [c.status_code for c in classes.values()] == [400, 403, 404, 413, 415, 422, 503]
+    assert [c.status_code for c in classes.values()] == [400, 403, 404, 413, 415, 422, 503, 503]

@@ -9,8 +9,7 @@ import time
 import urllib.request
 
 import pytest
-
-from common.launcher import SERVICES, available_services
+from common.registry import installed_demos
 
 from ..conftest import _free_port
 
@@ -36,8 +35,8 @@ def test_serve_all_installed_demos(tmp_path):
                 time.sleep(1)
         assert "Vector-search bootcamp" in landing
         assert urllib.request.urlopen(base + "/docs", timeout=5).status == 200
-        for name in available_services():
-            prefix = SERVICES[name]
+        for entry in installed_demos():
+            prefix = entry.prefix
             assert f'href="{prefix}/docs"' in landing
             with urllib.request.urlopen(f"{base}{prefix}/health", timeout=10) as response:
                 assert response.status == 200
@@ -62,7 +61,7 @@ def test_serve_warns_when_exposed_without_api_key(monkeypatch, caplog, host, api
     from common import cli
 
     served = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: served.append((host, port)))
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **_: served.append((host, port)))
     monkeypatch.setenv("API_KEY", api_key)
     with caplog.at_level("WARNING", logger="bootcamp"):
         assert cli.main(["serve", "--host", host, "--port", "8123"]) == 0

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from common.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
-from common.safety import ZipLimits, extract_zip, resolve_in_roots, safe_name, sniff
+from common.files import sniff
+from common.safety import ExpansionBudget, extract_zip, resolve_in_roots, safe_name, unique_path
 
-LIMITS = ZipLimits(max_members=10, max_total_bytes=5 * 1024 * 1024, max_ratio=50)
+
+def budget(max_bytes: int = 5 * 1024 * 1024, members: int = 10, ratio: int = 50, archives: int = 3) -> ExpansionBudget:
+    return ExpansionBudget(max_bytes=max_bytes, max_members=members, max_ratio=ratio, max_archives=archives)
 
 
 @pytest.fixture
@@ -98,7 +101,7 @@ def write(tmp_path: Path, data: bytes) -> Path:
 
 def test_zip_extracts_normal_members(tmp_path):
     archive = write(tmp_path, make_zip({"a/b.txt": b"hello", "c.txt": b"world"}))
-    files = extract_zip(archive, tmp_path / "out", LIMITS)
+    files = extract_zip(archive, tmp_path / "out", budget())
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in files) == ["a/b.txt", "c.txt"]
 
 
@@ -106,26 +109,83 @@ def test_zip_extracts_normal_members(tmp_path):
 def test_zip_refuses_unsafe_paths(tmp_path, name):
     archive = write(tmp_path, make_zip({name: b"x"}))
     with pytest.raises(BadRequest):
-        extract_zip(archive, tmp_path / "out", LIMITS)
+        extract_zip(archive, tmp_path / "out", budget())
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out").exists()
 
 
 def test_zip_refuses_symlink_members(tmp_path):
     archive = write(tmp_path, make_zip({"link": b"/etc/passwd"}, external_attr=(stat.S_IFLNK | 0o777) << 16))
     with pytest.raises(BadRequest):
-        extract_zip(archive, tmp_path / "out", LIMITS)
+        extract_zip(archive, tmp_path / "out", budget())
 
 
 def test_zip_limits_members_size_and_ratio(tmp_path):
     too_many = write(tmp_path, make_zip({f"f{i}.txt": b"x" for i in range(11)}))
     with pytest.raises(PayloadTooLarge, match="files"):
-        extract_zip(too_many, tmp_path / "out", LIMITS)
+        extract_zip(too_many, tmp_path / "out", budget())
     bomb = write(tmp_path, make_zip({"zeros.bin": b"\x00" * (4 * 1024 * 1024)}))
-    with pytest.raises(PayloadTooLarge, match="ratio"):
-        extract_zip(bomb, tmp_path / "out", LIMITS)
+    with pytest.raises(PayloadTooLarge, match="50:1"):
+        extract_zip(bomb, tmp_path / "out", budget())
+    assert not (tmp_path / "out").exists()
     big = write(tmp_path, make_zip({f"r{i}.bin": bytes(range(256)) * 8192 for i in range(3)}))
     with pytest.raises(PayloadTooLarge, match="expands"):
-        extract_zip(big, tmp_path / "out", ZipLimits(10, 4 * 1024 * 1024, 10_000))
+        extract_zip(big, tmp_path / "out", budget(max_bytes=4 * 1024 * 1024, ratio=10_000))
+
+
+def test_budget_is_shared_by_every_archive_of_a_request(tmp_path):
+    """Nine archives that each fit cannot together exceed what one request may expand to."""
+    shared = budget(max_bytes=3 * 1024 * 1024, ratio=10_000, archives=20)
+    member = bytes(range(256)) * 4096  # 1 MB
+    for i in range(2):
+        extract_zip(write(tmp_path, make_zip({f"m{i}.bin": member})), tmp_path / f"out{i}", shared)
+    with pytest.raises(PayloadTooLarge):
+        for i in range(2, 9):
+            extract_zip(write(tmp_path, make_zip({f"m{i}.bin": member * 2})), tmp_path / f"out{i}", shared)
+    assert shared.used_bytes <= 3 * 1024 * 1024
+    too_many = budget(archives=1)
+    extract_zip(write(tmp_path, make_zip({"a.txt": b"a"})), tmp_path / "x1", too_many)
+    with pytest.raises(PayloadTooLarge, match="archives"):
+        extract_zip(write(tmp_path, make_zip({"b.txt": b"b"})), tmp_path / "x2", too_many)
+
+
+def test_a_bomb_member_padded_with_random_data_is_refused(tmp_path):
+    """The ratio is per member: random padding elsewhere in the archive does not dilute it."""
+    import os
+
+    archive = write(tmp_path, make_zip({"pad.bin": os.urandom(2 * 1024 * 1024), "bomb.bin": b"\x00" * (8 << 20)}))
+    with pytest.raises(PayloadTooLarge, match="50:1"):
+        extract_zip(archive, tmp_path / "out", budget(max_bytes=64 << 20))
+    assert not (tmp_path / "out").exists()
+
+
+def test_file_and_folder_of_the_same_name_is_400_and_leaves_nothing(tmp_path):
+    archive = write(tmp_path, make_zip({"a": b"file", "a/b": b"under a file"}))
+    with pytest.raises(BadRequest, match="clashes"):
+        extract_zip(archive, tmp_path / "out", budget())
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_compression_is_400(tmp_path):
+    data = bytearray(make_zip({"x.txt": b"hello" * 100}))
+    for sig, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # compression method -> 99 (AES)
+        at = data.find(sig)
+        data[at + offset: at + offset + 2] = (99).to_bytes(2, "little")
+    with pytest.raises(BadRequest):
+        extract_zip(write(tmp_path, bytes(data)), tmp_path / "out", budget())
+    assert not (tmp_path / "out").exists()
+
+
+def test_names_that_sanitise_alike_are_kept_apart(tmp_path):
+    files = extract_zip(write(tmp_path, make_zip({"a?b.jpg": b"one", "a*b.jpg": b"two"})), tmp_path / "out", budget())
+    assert sorted(p.name for p in files) == ["a_b-2.jpg", "a_b.jpg"]
+    assert sorted(p.read_bytes() for p in files) == [b"one", b"two"]
+    assert unique_path(tmp_path / "out", "new.txt").name == "new.txt"
+
+
+def test_overlong_path_component_is_400_not_500(roots):
+    root, _ = roots
+    with pytest.raises(BadRequest):
+        resolve_in_roots(str(root / ("x" * 300)), [root])
 
 
 def test_zip_header_lying_about_size_is_caught(tmp_path):
@@ -137,9 +197,9 @@ def test_zip_header_lying_about_size_is_caught(tmp_path):
     data[central + 24 : central + 28] = (100).to_bytes(4, "little")
     archive = write(tmp_path, bytes(data))
     with pytest.raises((PayloadTooLarge, BadRequest)):
-        extract_zip(archive, tmp_path / "out", LIMITS)
+        extract_zip(archive, tmp_path / "out", budget())
 
 
 def test_not_a_zip(tmp_path):
     with pytest.raises(BadRequest):
-        extract_zip(write(tmp_path, b"PK\x03\x04 not really"), tmp_path / "out", LIMITS)
+        extract_zip(write(tmp_path, b"PK\x03\x04 not really"), tmp_path / "out", budget())

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from common.errors import NotFound
+from common.pipeline import DUPLICATE, NEW, failed, warned
 from common.sql import open_sql_store
-from common.tasks import INTERRUPTED, MAX_ERRORS_KEPT, TaskRunner, _now
+from common.tasks import INTERRUPTED, MAX_ERRORS_KEPT, OWNER, TaskRunner, _now
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def wait(runner: TaskRunner, task_id: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         task = runner.get(task_id)
-        if task["state"] in ("succeeded", "failed"):
+        if task["state"] in ("succeeded", "failed", "cancelled"):
             return task
         time.sleep(0.05)
     raise AssertionError(f"task did not finish: {runner.get(task_id)}")
@@ -45,10 +46,10 @@ def test_progress_is_recorded_per_batch(store, unique):
 
     def job(progress):
         progress.set_total(5)
-        progress.advance(2)
+        progress.record([("a.jpg", NEW), ("b.jpg", DUPLICATE)])
         seen.append(runner.get(progress.task_id))
         release.wait(10)
-        progress.advance(2, [("bad.jpg", "not an image")])
+        progress.record([("c.jpg", NEW), ("bad.jpg", failed("not an image")), ("cut.avi", warned("truncated"))])
 
     task_id = runner.submit("/data/photos", job)
     assert runner.get(task_id)["state"] in ("queued", "running")
@@ -57,9 +58,12 @@ def test_progress_is_recorded_per_batch(store, unique):
     assert (seen[0]["state"], seen[0]["total"], seen[0]["done"], seen[0]["failed"]) == ("running", 5, 2, 0)
     release.set()
     task = wait(runner, task_id)
-    assert (task["state"], task["done"], task["failed"]) == ("succeeded", 4, 1)
-    assert task["errors"] == [{"item": "bad.jpg", "error": "not an image"}]
+    assert (task["state"], task["done"], task["new"], task["duplicates"], task["failed"], task["warnings"]) == (
+        "succeeded", 4, 3, 1, 1, 1)
+    assert task["errors"] == [{"item": "bad.jpg", "error": "not an image", "level": "error"},
+                              {"item": "cut.avi", "error": "truncated", "level": "warning"}]
     assert task["source"] == "/data/photos" and task["finished_at"] >= task["created_at"]
+    assert task["total"] == 5  # exact at the end: done + failed
     runner.shutdown()
 
 
@@ -68,7 +72,7 @@ def test_job_exception_fails_task_with_reason(store, unique):
 
     def job(progress):
         progress.set_total(3)
-        progress.advance(1)
+        progress.record([("a", NEW)])
         raise OSError("disk full")
 
     task = wait(runner, runner.submit("x", job))
@@ -81,7 +85,7 @@ def test_errors_are_capped_but_counted(store, unique):
 
     def job(progress):
         progress.set_total(MAX_ERRORS_KEPT + 50)
-        progress.advance(0, [(f"item{i}", "bad") for i in range(MAX_ERRORS_KEPT + 50)])
+        progress.record([(f"item{i}", failed("bad")) for i in range(MAX_ERRORS_KEPT + 50)])
 
     task_id = runner.submit("x", job)
     task = wait(runner, task_id)
@@ -98,39 +102,76 @@ def test_tasks_are_scoped_to_their_service(store, unique):
         b.get(task_id)
     with pytest.raises(NotFound):
         a.get("' OR '1'='1")
+    assert [t["task_id"] for t in a.recent()] == [task_id] and b.recent() == []
     a.shutdown()
     b.shutdown()
 
 
-def test_task_interrupted_by_restart_is_marked_failed(store, unique):
-    service = f"svc_{unique}"
-    first = runner_for(store, service)
-    started, release = threading.Event(), threading.Event()
+def test_cancel_stops_a_running_task_at_its_next_check(store, unique):
+    runner = runner_for(store, f"svc_{unique}")
+    started = threading.Event()
 
     def job(progress):
-        progress.set_total(10)
-        progress.advance(3)
-        started.set()
-        release.wait(30)
+        progress.set_total(100)
+        for i in range(100):
+            progress.check_cancelled()
+            progress.record([(f"item{i}", NEW)])
+            started.set()
+            time.sleep(0.02)
 
-    running_id = first.submit("big load", job)
-    queued_id = first.submit("next load", lambda progress: None)
+    task_id = runner.submit("slow load", job)
+    queued_id = runner.submit("next load", lambda progress: None)
     assert started.wait(10)
-    # a second process starting now must not touch tasks whose owner is alive
-    second = runner_for(store, service)
-    assert second.get(running_id)["state"] == "running"
-    # the first process dies: its heartbeat stops (simulated by ageing it)
+    assert runner.cancel(queued_id)["state"] == "cancelled"  # a queued task ends at once
+    runner.cancel(task_id)
+    task = wait(runner, task_id)
+    assert task["state"] == "cancelled" and 0 < task["done"] < 100 and task["total"] == 100
+    assert runner.get(queued_id)["state"] == "cancelled"
+    runner.shutdown()
+
+
+def test_cancel_all_waits_until_nothing_runs(store, unique):
+    runner = runner_for(store, f"svc_{unique}")
+    started, finished = threading.Event(), threading.Event()
+
+    def job(progress):
+        started.set()
+        while not progress.cancelled():
+            time.sleep(0.01)
+        time.sleep(0.2)  # a batch finishing its writes
+        finished.set()
+        progress.check_cancelled()
+
+    task_id = runner.submit("x", job)
+    assert started.wait(10)
+    assert runner.cancel_all() == 1
+    assert finished.is_set() and runner.get(task_id)["state"] == "cancelled"
+    runner.shutdown()
+
+
+def test_a_restart_fails_the_tasks_of_a_dead_process_at_once(store, unique):
+    import subprocess
+    import sys
+
+    service = f"svc_{unique}"
+    first = runner_for(store, service)
+    release = threading.Event()
+    running_id = first.submit("big load", lambda progress: release.wait(30))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_owner = f"{OWNER.split(':')[0]}:{int(dead.stdout)}:deadbeef"
+    orphan_id = first.submit("orphan", lambda progress: None)
+    first.cancel(orphan_id)
+    with store.begin() as conn:  # as if a process that has exited had left it running
+        conn.execute(update(first.tasks).where(first.tasks.c.id == orphan_id)
+                     .values(state="running", owner=dead_owner, heartbeat_at=_now(), finished_at=None))
+    second = runner_for(store, service)  # starts: the dead process's task fails now, not after 30 s
+    assert (second.get(orphan_id)["state"], second.get(orphan_id)["message"]) == ("failed", INTERRUPTED)
+    assert second.get(running_id)["state"] == "running"  # its owner is alive
+    # a process on another host stops beating: its task is failed when read
     with store.begin() as conn:
         conn.execute(update(first.tasks).where(first.tasks.c.id == running_id)
-                     .values(heartbeat_at=_now() - timedelta(minutes=5)))
-    task = second.get(running_id)  # read lazily
-    assert (task["state"], task["done"], task["total"], task["message"]) == ("failed", 3, 10, INTERRUPTED)
-    with store.begin() as conn:
-        conn.execute(update(first.tasks).where(first.tasks.c.id == queued_id)
-                     .values(state="queued", heartbeat_at=_now() - timedelta(minutes=5)))
-    third = TaskRunner(store, service)
-    assert third.fail_stale() >= 1  # at start-up
-    assert third.get(queued_id)["state"] == "failed"
+                     .values(owner="elsewhere:1:x", heartbeat_at=_now() - timedelta(minutes=5)))
+    assert second.get(running_id)["state"] == "failed"
     release.set()
     first.shutdown()
     second.shutdown()

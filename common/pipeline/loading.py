@@ -1,0 +1,76 @@
+"""The background job of a load: stream work items, process them in batches, report every outcome.
+
+Memory is O(batch): items are listed lazily (directories, archives already extracted, record files read
+incrementally) and handed to the pipeline ``batch_size`` at a time. The total shown while loading is an
+estimate (files counted first, records estimated by the pipeline); it becomes exact at the end.
+A cancel is honoured between batches (and inside long items by pipelines that check their monitor), so
+every item a cancelled load reports as stored is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..tasks import Job, Progress
+from .base import Pipeline
+from .work import Cancelled, Outcome, WorkItem, failed
+
+log = logging.getLogger(__name__)
+
+
+def batched(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    batch: list[WorkItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def load_job(pipeline: Pipeline, path: Path, root: Path, cleanup: Path | None = None) -> Job:
+    """A job for :class:`~common.tasks.TaskRunner` that loads ``path``; ``cleanup`` is removed when it ends."""
+
+    def job(progress: Progress) -> None:
+        try:
+            progress.set_total(pipeline.estimate_items(path))
+            try:
+                for batch in batched(pipeline.list_items(path, root), max(1, pipeline.batch_size)):
+                    progress.check_cancelled()
+                    outcomes: dict[int, Outcome] = {i: failed(it.error) for i, it in enumerate(batch) if it.error}
+                    todo = [i for i in range(len(batch)) if i not in outcomes]
+                    if todo:
+                        results = process_safely(pipeline, [batch[i] for i in todo], progress)
+                        outcomes.update(zip(todo, results, strict=True))
+                    progress.record([(batch[i].label, outcomes[i]) for i in range(len(batch))])
+                    progress.check_cancelled()
+            finally:
+                pipeline.finish_load()
+        finally:
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
+
+    return job
+
+
+def process_safely(pipeline: Pipeline, batch: list[WorkItem], progress: Progress) -> list[Outcome]:
+    """``process_batch``; a batch that raises is retried item by item, so one bad item fails alone."""
+    try:
+        outcomes = pipeline.process_batch(batch, progress)
+        if len(outcomes) != len(batch):
+            raise RuntimeError(f"process_batch returned {len(outcomes)} outcomes for {len(batch)} items")
+        return outcomes
+    except Cancelled:
+        raise
+    except Exception:
+        if progress.cancelled():
+            raise Cancelled from None
+        if len(batch) == 1:
+            log.exception("%s: item %s failed", type(pipeline).__name__, batch[0].label)
+            return [failed("internal error while processing this item")]
+        log.warning("a batch of %d failed; retrying its items one by one", len(batch), exc_info=True)
+        return [process_safely(pipeline, [item], progress)[0] for item in batch]

@@ -1,0 +1,80 @@
+"""What a load is made of: work items, their outcomes, and the monitor a running batch reports to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+
+@dataclass
+class WorkItem:
+    """One unit of a load: a file, or a record of a file (a CSV row, a SMILES line).
+
+    ``label`` names it in task errors (``photos/cat.jpg``, ``faq.csv:12``). ``error`` set by ``list_items`` marks
+    an item that already failed (an unreadable record): it is counted as failed and never processed.
+    """
+
+    label: str
+    path: Path | None = None
+    data: Any = None
+    error: str | None = None
+
+
+Status = Literal["new", "duplicate", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one item of a batch.
+
+    ``new``: stored now; ``duplicate``: already stored (same content), nothing written; ``failed``: not stored,
+    ``message`` says why. A stored item may carry a warning (``new`` with ``message``: e.g. a truncated video
+    indexed for its readable part); warnings are listed with the task's errors but not counted as failures.
+    """
+
+    status: Status
+    message: str | None = None
+
+    @property
+    def level(self) -> Literal["error", "warning"]:
+        return "error" if self.status == "failed" else "warning"
+
+
+NEW = Outcome("new")
+DUPLICATE = Outcome("duplicate")
+
+
+def failed(message: str) -> Outcome:
+    return Outcome("failed", message)
+
+
+def warned(message: str) -> Outcome:
+    """Stored, with a warning."""
+    return Outcome("new", message)
+
+
+class Monitor(Protocol):
+    """Handed to ``process_batch``: report progress inside a long item, and learn of a cancel."""
+
+    def cancelled(self) -> bool:
+        """True once the load was cancelled: stop at the next point where nothing is half-written."""
+        ...
+
+    def partial(self, items_done: float) -> None:
+        """Items of this batch done so far, fractions allowed (a video 40 % analysed is 0.4)."""
+        ...
+
+
+class NullMonitor:
+    """The monitor of a batch nobody watches (tests, benchmarks)."""
+
+    def cancelled(self) -> bool:
+        return False
+
+    def partial(self, items_done: float) -> None:
+        return None
+
+
+class Cancelled(Exception):
+    """Raised inside a load job when its task was cancelled; the task ends in state ``cancelled``."""

@@ -1,0 +1,32 @@
+"""The web layer: the app factory, the common routes, dependencies, guards, uploads and the launcher.
+
+    from common.web import create_service_app, PipelineDep, PoolDep, get_pipeline
+"""
+
+from .app import create_service_app
+from .deps import (
+    PipelineDep,
+    PoolDep,
+    ResourcesDep,
+    SettingsDep,
+    TasksDep,
+    get_pipeline,
+    get_pool,
+    get_resources,
+    get_settings,
+    get_tasks,
+)
+
+__all__ = [
+    "PipelineDep",
+    "PoolDep",
+    "ResourcesDep",
+    "SettingsDep",
+    "TasksDep",
+    "create_service_app",
+    "get_pipeline",
+    "get_pool",
+    "get_resources",
+    "get_settings",
+    "get_tasks",
+]

@@ -1,0 +1,132 @@
+"""The app factory every service uses.
+
+``create_service_app`` builds a FastAPI app whose lifespan opens the service's :class:`~common.resources.Resources`
+(stores, worker pool, task runner) once, builds its pipeline (loading its models) in a worker thread, and
+closes everything on shutdown. It also installs what every service has in common: ``/health``, the common
+routes (:mod:`common.web.routes`), JSON errors from :mod:`common.errors`, the guards of
+:mod:`common.web.middleware`, CORS, offline API docs, the shared static assets and the service's page at ``/``.
+
+Routes are relative; :mod:`common.web.launcher` mounts each service at its prefix (``/image`` ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..errors import BackendUnavailable, BootcampError
+from ..pipeline import Pipeline
+from ..pool import run_in_pool
+from ..registry import demo as registered
+from ..resources import Resources
+from ..settings import ServiceSettings
+from .docs import COMMON_STATIC, install_favicon, install_offline_docs
+from .middleware import AccessGuard, BodySizeLimit
+from .routes import router as common_router
+
+log = logging.getLogger(__name__)
+
+BuildPipeline = Callable[[Resources], Pipeline]
+
+
+def create_service_app(
+    name: str,
+    settings: ServiceSettings,
+    build_pipeline: BuildPipeline,
+    *,
+    routers: Sequence[APIRouter] = (),
+    static_dir: Path | None = None,
+    title: str | None = None,
+    description: str | None = None,
+) -> FastAPI:
+    """A complete service app. ``name`` is the demo (``image_search``): its registry entry gives the title
+    and description (unless given), and it names its data folder and its tasks."""
+    if title is None or description is None:
+        entry = registered(name)
+        title, description = title or entry.title, description or entry.description
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        res = await loop.run_in_executor(None, Resources.open, name, settings)
+        try:
+            pipeline = await loop.run_in_executor(res.pool.executor, build_pipeline, res)
+            await loop.run_in_executor(res.pool.executor, res.sql.create_all)
+        except BaseException:
+            res.close()
+            raise
+        res.tasks.start()
+        app.state.settings = settings
+        app.state.resources = res
+        app.state.pipeline = pipeline
+        log.debug("%s ready (vectors: %s, database: %s)", name, res.vectors.uri, res.sql.describe())
+        try:
+            yield
+        finally:
+            res.tasks.shutdown(wait=True)
+            pipeline.close()
+            res.close()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_offline_docs(app)
+    install_favicon(app)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*", "X-API-Key"])
+    # added last, so it runs first: no body is read before the key, host and origin are checked
+    app.add_middleware(AccessGuard, api_key=settings.api_key, allowed_hosts=settings.allowed_hosts,
+                       cors_origins=settings.cors_origins)
+
+    @app.get("/health", tags=["service"])
+    async def health(request: Request) -> JSONResponse:
+        """``{"status": "ok", ...}``; 503 when Milvus or the database does not answer."""
+        res: Resources = request.app.state.resources
+        try:
+            version = await run_in_pool(res.pool, res.vectors.ping)
+            await run_in_pool(res.pool, res.sql.ping)
+        except BackendUnavailable as exc:
+            return JSONResponse({"status": "unavailable", "detail": exc.detail, "vector_store": res.vectors.location(),
+                                 "database": res.sql.describe()}, status_code=503)
+        return JSONResponse({"status": "ok", "service": name,
+                             "vector_store": f"{res.vectors.describe()} {version}", "database": res.sql.describe()})
+
+    app.include_router(common_router)
+    for router in routers:
+        app.include_router(router)
+    app.mount("/assets/common", StaticFiles(directory=COMMON_STATIC), name="common-static")
+    if static_dir is not None:
+        app.mount("/static", StaticFiles(directory=static_dir), name="static")
+        index = static_dir / "index.html"
+
+        @app.get("/", include_in_schema=False)
+        async def page() -> FileResponse:
+            return FileResponse(index, media_type="text/html")
+
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map :class:`BootcampError` and validation errors to ``{"detail": "..."}`` JSON."""
+
+    @app.exception_handler(BootcampError)
+    async def bootcamp_error(_request: Request, exc: BootcampError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        messages = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
+            messages.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        return JSONResponse({"detail": "; ".join(messages) or "invalid request"}, status_code=422)

@@ -1,0 +1,73 @@
+"""Request and response models of the routes every service has (see SPEC: HTTP contract)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoadRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"path": "data/samples/image_search/images"}]})
+
+    path: str = Field(..., min_length=1, max_length=4096, description="file, directory or .zip on the server, "
+                      "inside DATA_ROOTS")
+
+
+class TaskCreated(BaseModel):
+    task_id: str
+
+
+class TaskError(BaseModel):
+    item: str
+    error: str
+    level: Literal["error", "warning"] = "error"
+
+
+class TaskStatus(BaseModel):
+    task_id: str
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    source: str
+    total: int = Field(..., description="items of the load (an estimate until it has finished)")
+    done: int = Field(..., description="items stored: new + duplicates")
+    new: int = Field(..., description="items stored by this load")
+    duplicates: int = Field(..., description="items already stored (same content): nothing written")
+    failed: int
+    warnings: int = Field(..., description="items stored with a warning (listed in errors, level 'warning')")
+    partial: float = Field(..., description="progress inside the batch being processed, in items")
+    message: str | None
+    errors: list[TaskError]
+    created_at: str | None
+    finished_at: str | None
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskStatus]
+
+
+class CountResponse(BaseModel):
+    count: int
+
+
+class DropResponse(BaseModel):
+    dropped: int
+
+
+class ItemPage(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+class ServiceInfo(BaseModel):
+    """What the page needs to guide a user: where /load may read, what it accepts, the limits."""
+
+    name: str
+    title: str
+    data_roots: list[str]
+    accepted: list[str]
+    max_upload_mb: int
+    max_top_k: int
+    api_key_required: bool
+    count: int

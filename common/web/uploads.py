@@ -1,0 +1,86 @@
+"""Upload staging: files of a request (and the archives among them) written to a folder the load reads.
+
+One :class:`~common.safety.ExpansionBudget` covers every archive of a request. Whatever is refused, the
+staging folder is removed before the error reaches the client; a load removes it when it ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from fastapi import UploadFile
+
+from ..errors import BadRequest, BootcampError, UnsupportedMediaType
+from ..files import SNIFF_BYTES, sniff, sniff_file
+from ..safety import ExpansionBudget, extract_zip, safe_name, unique_path
+from ..settings import ServiceSettings
+
+
+def expansion_budget(settings: ServiceSettings) -> ExpansionBudget:
+    """The budget of one request: ``MAX_EXPAND_MB`` in all its archives, ``MAX_ZIP_MEMBERS`` files..."""
+    return ExpansionBudget(
+        max_bytes=settings.max_expand_mb * 1024 * 1024,
+        max_members=settings.max_zip_members,
+        max_ratio=settings.max_zip_ratio,
+        max_archives=settings.max_archives,
+    )
+
+
+def save_uploads(files: list[UploadFile], staging: Path, settings: ServiceSettings, accepted: frozenset[str]) -> None:
+    """Write uploads into ``staging`` (archives extracted under one budget); removes ``staging`` on refusal.
+
+    415 when no uploaded file is of an accepted kind (an archive counts: its members are checked by the load).
+    """
+    budget = expansion_budget(settings)
+    try:
+        kinds = []
+        for index, upload in enumerate(files):
+            upload.file.seek(0)
+            kind = sniff(upload.file.read(SNIFF_BYTES))
+            upload.file.seek(0)
+            kinds.append(kind)
+            name = safe_name(upload.filename or f"upload-{index}")
+            if kind == "zip":
+                archive = staging.parent / f"{staging.name}-{index}.zip"
+                try:
+                    _write(upload, archive)
+                    extract_zip(archive, unique_path(staging, Path(name).stem or f"archive-{index}"), budget)
+                finally:
+                    archive.unlink(missing_ok=True)
+            else:
+                _write(upload, unique_path(staging, name))
+        if not any(k in accepted or k == "zip" for k in kinds):
+            raise UnsupportedMediaType(
+                f"none of the uploaded files is of a supported kind ({', '.join(sorted(accepted))}); "
+                f"got {', '.join(sorted(set(kinds)))}"
+            )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def stage_archive(archive: Path, staging: Path, settings: ServiceSettings) -> Path:
+    """Extract a server-side .zip (``/load``) into ``staging``; removes ``staging`` on refusal."""
+    try:
+        dest = staging / (safe_name(archive.stem) or "archive")
+        extract_zip(archive, dest, expansion_budget(settings))
+        return dest
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def is_archive(path: Path) -> bool:
+    try:
+        return path.is_file() and sniff_file(path) == "zip"
+    except OSError as exc:
+        raise BadRequest(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+
+
+def _write(upload: UploadFile, target: Path) -> None:
+    try:
+        with target.open("wb") as out:
+            shutil.copyfileobj(upload.file, out, 1 << 20)
+    except OSError as exc:
+        raise BootcampError(f"cannot store the upload: {exc.strerror or exc}") from exc
