@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 
 
 def wait_task(client: TestClient, task_id: str, timeout: float = 180, prefix: str = "") -> dict:
-    """Poll ``GET {prefix}/tasks/{id}`` until the task succeeded or failed; fail the test after ``timeout`` s."""
+    """Poll ``GET {prefix}/tasks/{id}`` until the task ends (succeeded, failed, cancelled); fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     task: dict = {}
     while time.monotonic() < deadline:
         task = client.get(f"{prefix}/tasks/{task_id}").json()
-        if task["state"] in ("succeeded", "failed"):
+        if task["state"] in ("succeeded", "failed", "cancelled"):
             return task
         time.sleep(0.1)
     raise AssertionError(f"task {task_id} did not finish in {timeout} s: {task}")
