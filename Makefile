@@ -37,10 +37,11 @@ test: test-packages lint
 test-fast: setup
 	$(BIN)/python -m pytest -m "not integration and not browser and not slow"
 
-# One script per demo; each prints its figures and saves bench/results/<demo>.json and .png.
-DEMOS := image_search qa_chatbot video_analysis molecular_search
+# One script per demo of the registry (`bootcamp demos`), each saving bench/results/<demo>.json (and plots),
+# then the READMEs' measured figures are rewritten from those files.
 bench: setup
-	@set -e; for demo in $(DEMOS); do echo "== bench/$$demo.py"; $(BIN)/python bench/$$demo.py; done
+	@set -e; for demo in $$($(BIN)/bootcamp demos); do echo "== bench/$$demo.py"; $(BIN)/python -m bench.$$demo; done
+	$(BIN)/python -m bench.report
 
 lint: setup
 	$(BIN)/ruff check .

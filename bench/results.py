@@ -1,0 +1,35 @@
+"""What every benchmark records beside its figures, and where it saves them."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """The machine and the moment, so a figure can be read for what it is."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=RESULTS.parent, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpus": len(os.sched_getaffinity(0)), "machine": platform.machine(), "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "commit": commit,
+    }
+
+
+def save(name: str, result: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` (with the machine) and return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **result}, indent=2, default=float) + "\n", encoding="utf-8")
+    return path
