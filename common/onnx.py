@@ -39,6 +39,8 @@ def usable_providers(wanted: Sequence[str]) -> list[str]:
 
     available = set(ort.get_available_providers())
     chosen = [p for p in dict.fromkeys(wanted) if p in available and p != CPU]
+    if "CUDAExecutionProvider" in chosen and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA and cuDNN from NVIDIA's PyPI packages (the GPU image installs them)
     missing = [p for p in wanted if p not in available]
     if missing and missing != _WARNED.get("last"):
         _WARNED["last"] = missing

@@ -64,3 +64,34 @@ def test_export_that_disagrees_is_not_kept(tmp_path):
     with pytest.raises(RuntimeError, match="disagrees"):
         load_onnx(tmp_path, "tiny", "k", export=Exporter(), verify=lambda session: 0.5, max_diff=1e-3)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_gpu_provider_falls_back_to_cpu_with_one_warning(tmp_path, caplog):
+    """ONNX_PROVIDERS=CUDAExecutionProvider,CPUExecutionProvider on this CPU-only machine runs on the CPU."""
+    import onnxruntime
+
+    from common import onnx
+
+    assert "CUDAExecutionProvider" not in onnxruntime.get_available_providers()  # the premise of this test
+    onnx._WARNED.clear()
+    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    with caplog.at_level("WARNING", logger="common.onnx"):
+        session, _ = load_onnx(tmp_path, "tiny", "k", export=Exporter(), verify=verify, max_diff=1e-5,
+                               providers=wanted)
+        load_onnx(tmp_path, "tiny", "k", export=Exporter(), verify=verify, max_diff=1e-5, providers=wanted)
+    assert session.get_providers() == ["CPUExecutionProvider"] and verify(session) < 1e-5
+    warnings_ = [r.getMessage() for r in caplog.records if "not available" in r.getMessage()]
+    assert len(warnings_) == 1
+    assert "CUDAExecutionProvider" in warnings_[0] and "using CPUExecutionProvider" in warnings_[0]
+
+
+def test_onnx_providers_setting_reaches_the_shared_models(tmp_path, monkeypatch):
+    from common.models import load_model
+    from common.settings import ServiceSettings
+
+    monkeypatch.setenv("ONNX_PROVIDERS", "CUDAExecutionProvider,CPUExecutionProvider")
+    settings = ServiceSettings(data_dir=tmp_path)
+    assert settings.onnx_providers == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    model = load_model("efficientnet-lite0", settings.models_dir(), providers=settings.onnx_providers)
+    assert model.providers == ["CPUExecutionProvider"]
+    assert load_model("efficientnet-lite0", settings.models_dir(), providers=settings.onnx_providers) is model

@@ -69,3 +69,25 @@ def test_demo_starts_in_order_of_health(path: Path):
         assert needed <= healthy, f"{path}: {name} starts before {needed - healthy} is healthy"
     assert demo["environment"]["MILVUS_URI"] == "http://milvus:19530"
     assert demo["environment"]["DATABASE_URL"].startswith("mysql+mysqlconnector://")
+
+
+GPU_FILES = sorted(DEPLOY.glob("*/compose.gpu.yml"))
+
+
+@pytest.mark.parametrize("path", GPU_FILES, ids=[p.parent.name for p in GPU_FILES])
+def test_gpu_override_builds_cuda_onnxruntime_and_reserves_a_gpu(path: Path):
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose not installed (apt-get install docker-compose)"
+    result = subprocess.run([binary, "-f", str(path.parent / "compose.yml"), "-f", str(path), "config"],
+                            cwd=path.parent, capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ["PATH"], **SECRETS})
+    assert result.returncode == 0, result.stderr
+    service = yaml.safe_load(result.stdout)["services"][path.parent.name]
+    assert service["build"]["args"]["ONNXRUNTIME"].startswith("onnxruntime-gpu")
+    assert service["environment"]["ONNX_PROVIDERS"].split(",")[0] == "CUDAExecutionProvider"
+    devices = service["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["capabilities"] == ["gpu"]
+
+
+def test_every_demo_with_an_encoder_has_a_gpu_override():
+    assert {p.parent.name for p in GPU_FILES} == {"image_search", "qa_chatbot", "video_analysis"}
