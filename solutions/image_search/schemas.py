@@ -5,6 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class SearchForm(BaseModel):
+    """The text fields of ``POST /search`` (multipart, beside ``file``)."""
+
+    top_k: int = Field(10, description="results per page (1..100)")
+    offset: int = Field(0, description="first result of the page (two pages equal one longer query)")
+
+
 class SearchHit(BaseModel):
     id: int
     name: str
@@ -19,17 +26,3 @@ class SearchHit(BaseModel):
 class SearchResponse(BaseModel):
     results: list[SearchHit]
     took_ms: float
-
-
-class ItemInfo(BaseModel):
-    id: int
-    name: str
-    source: str
-    size: int
-    sha256: str
-    width: int
-    height: int
-    format: str
-    labels: str
-    image_url: str
-    thumbnail_url: str
