@@ -7,7 +7,8 @@ smallest size the encoder and the thumbnail need and write the stored copy and t
 :mod:`.media`) *while* the encoder runs on the previous chunk. Vectors are written next and the items row
 last, so an item is listed once fully stored. Local features are not computed at ingest (:mod:`.local_cache`).
 
-Searching: :mod:`.search`.
+Labels: every image keeps its top-5 ImageNet classes, searchable by name (``label`` filter) and by words
+(:mod:`.labels`). Searching by image: :mod:`.search`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, String
+from pymilvus import DataType
+from sqlalchemy import BigInteger, Column, Integer, String, Text
 
 from common.errors import NotFound
 from common.files import IMAGE_KINDS, content_id
@@ -25,11 +27,13 @@ from common.images import ImageEncoder, decode_image
 from common.models import load_model
 from common.pipeline import DUPLICATE, NEW, Monitor, Outcome, Pipeline, SampleData, WorkItem, failed
 from common.resources import Resources
-from common.vectors import CollectionSpec
+from common.text import TextEncoder
+from common.vectors import CollectionSpec, ScalarField
 
 from .config import ImageSettings
 from .features import LocalFeatures, LocalMatcher, global_descriptor
 from .ingest import Prepared, Preparer, not_an_image
+from .labels import FIELDS, Labels, LabelText
 from .local_cache import LocalFeatureCache
 from .media import MediaStore, media_type
 from .samples import copy_samples
@@ -42,9 +46,13 @@ class ImagePipeline(Pipeline[ImageSettings]):
     accepted_kinds = IMAGE_KINDS
     noun = "image"
 
-    def __init__(self, res: Resources, settings: ImageSettings, encoder: ImageEncoder | None = None) -> None:
+    def __init__(self, res: Resources, settings: ImageSettings, encoder: ImageEncoder | None = None,
+                 text_encoder: TextEncoder | None = None) -> None:
         self.encoder = encoder or _shared_encoder(settings)
+        self.labels = Labels(self.encoder.labels)
         super().__init__(res, settings)
+        self.label_text = LabelText(text_encoder or _shared_text_encoder(settings), self.labels.names,
+                                    settings.models_dir())
         self.media = MediaStore(res.data_dir, settings.thumbnail_px)
         self.max_pixels = int(settings.max_image_mpx * 1_000_000)
         self.preparer = Preparer(self.media, self.encoder.input_size, self.max_pixels)
@@ -64,17 +72,27 @@ class ImagePipeline(Pipeline[ImageSettings]):
             Column("width", Integer, nullable=False),
             Column("height", Integer, nullable=False),
             Column("format", String(16), nullable=False),
-            Column("labels", String(512), nullable=False),
+            Column("labels", Text, nullable=False),
         ]
 
     def collection_specs(self) -> list[CollectionSpec]:
+        """The image vectors (HNSW, COSINE) with the class indices of their labels beside them, and the label
+        probabilities (1000-d, FLAT: text search ranks every image exactly)."""
         s = self.settings
+        scalars = tuple(ScalarField(f, DataType.INT64) for f in FIELDS)
         return [CollectionSpec(self.collection_name("vectors"), dim=self.encoder.dim, metric="COSINE",
-                               index_params={"M": s.hnsw_m, "efConstruction": s.hnsw_ef_construction})]
+                               index_params={"M": s.hnsw_m, "efConstruction": s.hnsw_ef_construction},
+                               scalars=scalars),
+                CollectionSpec(self.collection_name("labels"), dim=len(self.labels.names), metric="IP",
+                               index_type="FLAT")]
 
     @property
     def collection(self) -> str:
         return self.collections[0].name
+
+    @property
+    def label_collection(self) -> str:
+        return self.collections[1].name
 
     # -- loading ------------------------------------------------------------------------------
     def refusal(self, kind: str) -> str:
@@ -120,6 +138,7 @@ class ImagePipeline(Pipeline[ImageSettings]):
         """Encode chunk k while the decode threads prepare chunks k+1...; then vectors, then items rows."""
         chunk = max(1, self.settings.infer_batch)
         vectors: list[dict[str, Any]] = []
+        label_vectors: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         for start in range(0, len(todo), chunk):
             ready: list[tuple[int, Prepared]] = []
@@ -131,13 +150,14 @@ class ImagePipeline(Pipeline[ImageSettings]):
                     ready.append((i, result))
             if ready:
                 maps, probs = self.encoder.encode_maps([p.pixels for _, p in ready], batch_size=chunk)
-                for (i, p), vec, top in zip(ready, global_descriptor(maps), self.encoder.top_labels(probs, 3),
-                                            strict=True):
-                    vectors.append({"id": p.item_id, "vector": vec.tolist()})
+                for (i, p), vec, top in zip(ready, global_descriptor(maps), self.labels.top(probs), strict=True):
+                    vectors.append({"id": p.item_id, "vector": vec.tolist(), **self.labels.fields(top)})
+                    label_vectors.append({"id": p.item_id, "vector": self.labels.vector(top)})
                     rows.append(self._row(items[i], p, top))
             monitor.partial(min(start + chunk, len(todo)))
         if vectors:
             self.vectors.upsert(self.collection, vectors)
+            self.vectors.upsert(self.label_collection, label_vectors)
             with self.sql.begin() as conn:
                 self.write_items(conn, rows)  # last: an item is listed once fully stored
             for i in todo:
@@ -145,10 +165,10 @@ class ImagePipeline(Pipeline[ImageSettings]):
                     outcomes[i] = NEW
 
     @staticmethod
-    def _row(item: WorkItem, p: Prepared, top: list[tuple[str, float]]) -> dict[str, Any]:
+    def _row(item: WorkItem, p: Prepared, top: list[dict[str, Any]]) -> dict[str, Any]:
         return {"id": p.item_id, "name": item.label[-1024:], "source": str(item.path)[-2048:], "media": p.media,
                 "size": p.size, "sha256": p.sha256, "width": p.width, "height": p.height, "format": p.kind,
-                "labels": ", ".join(f"{lab} {prob:.2f}" for lab, prob in top)[:512]}
+                "labels": Labels.dumps(top)}
 
     def media_present(self, ids: set[int]) -> set[int]:
         return self.media.present(self._media_names(ids))
@@ -157,17 +177,30 @@ class ImagePipeline(Pipeline[ImageSettings]):
         return {i: str(r["media"]) for i, r in self.rows(list(ids)).items()}
 
     # -- searching ----------------------------------------------------------------------------
-    def search(self, data: bytes, top_k: int, offset: int = 0) -> list[dict[str, Any]]:
-        """The page ``offset .. offset + top_k - 1`` of the images ranked for the query image ``data``."""
+    def search(self, data: bytes, top_k: int, offset: int = 0, label: str | None = None) -> list[dict[str, Any]]:
+        """The page ``offset .. offset + top_k - 1`` of the images ranked for the query image ``data``; with
+        ``label``, of the images whose top-5 labels include it (filtered in Milvus, before ranking)."""
         self.check_page(top_k, offset)
+        expr = self.labels.filter(label) if label else ""
         rgb = self.searcher.decode(data)
-        ranked = self.searcher.ranking(rgb, offset + top_k, "", self._copies)[offset:]
+        ranked = self.searcher.ranking(rgb, offset + top_k, expr, self._copies)[offset:]
         return self._with_rows(ranked)
 
+    def search_text(self, query: str, top_k: int, offset: int = 0) -> list[dict[str, Any]]:
+        """The page ``offset .. offset + top_k - 1`` of the images whose labels best match the words
+        (:mod:`.labels`: expected similarity of the words to the image's classes, in [0, 1])."""
+        self.check_page(top_k, offset)
+        relevance = self.label_text.relevance(query)
+        hits = self.vectors.search(self.label_collection, [relevance.tolist()], anns_field="vector",
+                                   limit=offset + top_k, metric_type="IP")[0][offset:]
+        return self._with_rows([{"id": int(h["id"]), "score": round(min(1.0, max(0.0, float(h["distance"]))), 6)}
+                                for h in hits])
+
     def _with_rows(self, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Hits with their name and URLs; an id without an items row (not fully stored yet) is left out."""
+        """Hits with their name, URLs and labels; an id without an items row (not fully stored yet) is left out."""
         rows = self.rows([h["id"] for h in hits])
-        return [{"id": h["id"], "name": rows[h["id"]]["name"], **_urls(h["id"]), **h}
+        return [{"id": h["id"], "name": rows[h["id"]]["name"], **_urls(h["id"]), **h,
+                 "labels": Labels.loads(rows[h["id"]]["labels"])}
                 for h in hits if h["id"] in rows]
 
     def _copies(self, ids: list[int]) -> dict[int, Path]:
@@ -187,7 +220,9 @@ class ImagePipeline(Pipeline[ImageSettings]):
 
     # -- items --------------------------------------------------------------------------------
     def describe(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {**super().describe(row), **_urls(int(row["id"]))}
+        out = {**super().describe(row), **_urls(int(row["id"]))}
+        out["labels"] = Labels.loads(row.get("labels"))
+        return out
 
     def image_file(self, item_id: int) -> tuple[Path, str]:
         item = self.get_item(item_id)
@@ -221,6 +256,13 @@ class ImagePipeline(Pipeline[ImageSettings]):
 
 def _urls(item_id: int) -> dict[str, str]:
     return {"image_url": f"items/{item_id}/image", "thumbnail_url": f"items/{item_id}/thumbnail"}
+
+
+def _shared_text_encoder(settings: ImageSettings) -> TextEncoder:
+    model = load_model("all-MiniLM-L6-v2", settings.models_dir(), providers=settings.onnx_providers,
+                       threads=settings.encoder_threads)
+    assert isinstance(model, TextEncoder)
+    return model
 
 
 def _shared_encoder(settings: ImageSettings) -> ImageEncoder:
