@@ -97,9 +97,10 @@ def class_texts(names: Sequence[str], context_file: Path = CONTEXT_FILE) -> list
 class LabelText:
     """The relevance of each class to some words (thread-safe)."""
 
-    def __init__(self, encoder: TextEncoder, names: Sequence[str], cache_dir: Path) -> None:
+    def __init__(self, encoder: TextEncoder, names: Sequence[str], cache_dir: Path,
+                 context_file: Path = CONTEXT_FILE) -> None:
         self.encoder = encoder
-        self.texts = class_texts(names)
+        self.texts = class_texts(names, context_file)
         self.embeddings = _class_embeddings(encoder, self.texts, cache_dir)
 
     def relevance(self, query: str) -> np.ndarray:
