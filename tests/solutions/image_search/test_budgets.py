@@ -130,47 +130,50 @@ def test_vanished_files_are_stored_again_on_reload(backend, tmp_path, unique, mo
         assert set(stored_parts(client, app).values()) == {len(PHOTOS)}
 
 
-def slow_batches(app, monkeypatch, seconds: float = 0.3) -> None:
-    """Make each batch of a load take a little longer, so a test can act while it runs."""
+def start_slow_load(app, client: TestClient, root, monkeypatch, done: int) -> str:
+    """Start a load of ``root`` whose batches take a little longer; returns its task id once ``done`` items
+    are stored, so a test can act while it runs."""
     pipe = app.state.pipeline
     process = pipe.process_batch
 
     def slow(items, monitor):
-        time.sleep(seconds)
+        time.sleep(0.3)
         return process(items, monitor)
 
     monkeypatch.setattr(pipe, "process_batch", slow)
+    task_id = client.post("/load", json={"path": str(root)}).json()["task_id"]
+    while client.get(f"/tasks/{task_id}").json()["done"] < done:
+        time.sleep(0.05)
+    return task_id
 
 
-def test_drop_during_a_load_leaves_every_store_consistent(backend, tmp_path, unique, model_cache, monkeypatch):
+@pytest.fixture
+def photos(backend, tmp_path, unique, model_cache):
+    """An image service on ``backend`` loading two files per batch, and a folder of the photos."""
     root = tmp_path / "root"
     copy_photos(root)
     app = make_app(backend, tmp_path, unique, root, model_cache, batch_size=2)
     with TestClient(app) as client:
-        slow_batches(app, monkeypatch)
-        task_id = client.post("/load", json={"path": str(root)}).json()["task_id"]
-        while client.get(f"/tasks/{task_id}").json()["done"] < 2:
-            time.sleep(0.05)
-        dropped = client.delete("/data").json()["dropped"]
-        task = finished(client, task_id)
-        assert task["state"] == "cancelled" and 2 <= dropped < len(PHOTOS)
-        assert set(stored_parts(client, app).values()) == {0}
-        assert load(client, root)["new"] == len(PHOTOS)  # and a new load stores everything again
-        assert set(stored_parts(client, app).values()) == {len(PHOTOS)}
+        yield app, client, root
 
 
-def test_cancelled_load_lists_only_complete_items(backend, tmp_path, unique, model_cache, monkeypatch):
-    root = tmp_path / "root"
-    copy_photos(root)
-    app = make_app(backend, tmp_path, unique, root, model_cache, batch_size=2)
-    with TestClient(app) as client:
-        slow_batches(app, monkeypatch)
-        task_id = client.post("/load", json={"path": str(root)}).json()["task_id"]
-        while client.get(f"/tasks/{task_id}").json()["done"] < 4:
-            time.sleep(0.05)
-        assert client.post(f"/tasks/{task_id}/cancel").status_code == 202
-        task = finished(client, task_id)
-        assert task["state"] == "cancelled" and 4 <= task["new"] < len(PHOTOS)
-        assert set(stored_parts(client, app).values()) == {task["new"]}
-        for item in client.get("/items").json()["items"]:
-            assert client.get(f"/{item['image_url']}").status_code == 200
+def test_drop_during_a_load_leaves_every_store_consistent(photos, monkeypatch):
+    app, client, root = photos
+    task_id = start_slow_load(app, client, root, monkeypatch, done=2)
+    dropped = client.delete("/data").json()["dropped"]
+    task = finished(client, task_id)
+    assert task["state"] == "cancelled" and 2 <= dropped < len(PHOTOS)
+    assert set(stored_parts(client, app).values()) == {0}
+    assert load(client, root)["new"] == len(PHOTOS)  # and a new load stores everything again
+    assert set(stored_parts(client, app).values()) == {len(PHOTOS)}
+
+
+def test_cancelled_load_lists_only_complete_items(photos, monkeypatch):
+    app, client, root = photos
+    task_id = start_slow_load(app, client, root, monkeypatch, done=4)
+    assert client.post(f"/tasks/{task_id}/cancel").status_code == 202
+    task = finished(client, task_id)
+    assert task["state"] == "cancelled" and 4 <= task["new"] < len(PHOTOS)
+    assert set(stored_parts(client, app).values()) == {task["new"]}
+    for item in client.get("/items").json()["items"]:
+        assert client.get(f"/{item['image_url']}").status_code == 200
