@@ -1,17 +1,19 @@
 """Benchmark of the image search demo (``make bench``).
 
 Measures, in one run, on images nobody here made (Debian opencv-doc photos, screenshots, diagrams):
-- encoder-only throughput at several batch sizes (decoded images in memory) and end-to-end ingest
-  (``POST /load`` of the same files until the task finishes: read, hash, decode, thumbnail, encode, store),
+- encoder-only throughput at several batch sizes (decoded images in memory) and end-to-end ingest (the load
+  job of ``POST /load`` on the same files, through the service's Resources, until it finishes: read, hash,
+  decode, thumbnail, encode, store),
   alternating, in ``--rounds`` rounds;
-- quality: each image perturbed (crop 80-92 %, rotate +-5 deg, resize 60 %, brightness +-20 %, JPEG 40-60,
-  all combined) is searched; recall@1/@5 with re-ranking and with the global descriptor alone;
+- quality: each image perturbed (bench/perturb.py: crop 80-92 %, rotate +-5 deg, resize 60 %, brightness
+  +-20 %, JPEG 40-60, all combined) is searched; recall@1/@5 with re-ranking and with the global descriptor alone;
 - search latency over HTTP (uvicorn) at 1 and 8 concurrent clients with ``--scale`` stored items
   (the real images plus synthetic near-copies: perturbed vectors, same stored file). Each level runs
   *cold* (no local features cached: the first search re-ranking a candidate computes its ORB features)
   and then *warm* (the same queries again: features from memory).
 
-Writes bench/results/image_search.json and image_search.png.
+Writes bench/results/image_search.json and image_search.png (``--limit N``: a quick smoke run, not saved
+over the real figures: it writes image_search-smoke.json).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import threading
@@ -29,28 +30,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.image_search_data import collect_images, perturb
+from bench.image_search_data import collect_images
+from bench.perturb import DESCRIPTION, perturb_bytes
 from common.images import decode_image
-from solutions.image_search.app import create_app
+from common.pipeline import load_job
+from common.resources import Resources
+from solutions.image_search.app import NAME, create_app
 from solutions.image_search.config import ImageSettings
+from solutions.image_search.pipeline import ImagePipeline
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
-
-
-def wait_task(client, task_id: str) -> dict:
-    while True:
-        task = client.get(f"/tasks/{task_id}").json()
-        if task["state"] in ("succeeded", "failed"):
-            return task
-        time.sleep(0.1)
 
 
 def main() -> None:
@@ -61,8 +57,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=120, help="HTTP searches per concurrency level")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=2, help="alternating encoder-only / end-to-end rounds")
+    ap.add_argument("--limit", type=int, default=0, help="smoke run: at most this many images, queries, items")
     args = ap.parse_args()
-    from fastapi.testclient import TestClient
+    if args.limit:
+        args.images, args.queries = min(args.images, args.limit), min(args.queries or args.limit, args.limit)
+        args.scale, args.requests = min(args.scale, 2 * args.limit), min(args.requests, args.limit)
 
     paths = collect_images(args.images)
     print(f"{len(paths)} distinct real images from {sorted({str(p.parents[len(p.parents) - 5]) for p in paths})}")
@@ -72,10 +71,11 @@ def main() -> None:
     for i, p in enumerate(paths):  # flat copy with unique names, as a user's folder would be
         (gallery / f"{i:04d}-{p.name}").write_bytes(p.read_bytes())
     settings = ImageSettings(data_dir=work / "data", data_roots=[work], model_cache_dir=work / "models")
-    app = create_app(settings)
-    out: dict = {"images": len(paths), "cpu_count": os.cpu_count()}
-    with TestClient(app) as client:
-        pipe = app.state.pipeline
+    out: dict = {"images": len(paths), "cpu_count": os.cpu_count(), "perturbation": DESCRIPTION,
+                 "limit": args.limit or None}
+    with Resources.open(NAME, settings) as res:
+        pipe = ImagePipeline(res, settings)
+        res.sql.create_all()
         enc = pipe.encoder
         datas = [p.read_bytes() for p in sorted(gallery.iterdir())]
         decoded = [decode_image(d) for d in datas]
@@ -98,17 +98,17 @@ def main() -> None:
             t = time.perf_counter()
             enc.encode_maps(decoded, batch_size=best_bs)
             enc_runs.append(len(decoded) / (time.perf_counter() - t))
-            client.delete("/data")
-            # -- end to end: POST /load until the task is done ---------------------------------------
+            pipe.drop()
+            # -- end to end: the load job of POST /load, until it is done ------------------------------
             t = time.perf_counter()
-            task = wait_task(client, client.post("/load", json={"path": str(gallery)}).json()["task_id"])
+            task = res.tasks.run_now(str(gallery), load_job(pipe, gallery, gallery))
             ingest_s = time.perf_counter() - t
             ingest_runs.append(task["done"] / ingest_s)
             print(f"round: encoder only {enc_runs[-1]:.1f} img/s (batch {best_bs}), "
                   f"end to end {ingest_runs[-1]:.1f} img/s ({task['done']} images in {ingest_s:.1f} s)")
         encoder_ips, ingest_ips = max(enc_runs), max(ingest_runs)
         ratios = [i / e for i, e in zip(ingest_runs, enc_runs, strict=True)]
-        stored = client.get("/count").json()["count"]
+        stored = pipe.count()
         print(f"end to end ingest {ingest_ips:.1f} img/s vs encoder only {encoder_ips:.1f} img/s = "
               f"{ingest_ips / encoder_ips:.2f}x (best of each; per round median {np.median(ratios):.2f}x); "
               f"failed {task['failed']}, stored {stored}")
@@ -124,7 +124,7 @@ def main() -> None:
         order = list(range(len(names)))
         if args.queries:
             order = rng.sample(order, min(args.queries, len(order)))
-        queries = [(names[i], perturb(datas[i], rng)) for i in order]
+        queries = [(names[i], perturb_bytes(datas[i], args.seed * 1_000_003 + i)) for i in order]
         quality = {}
         default_check = settings.rerank_candidates
         for label, n_check in (("global only", 0), ("re-ranked", default_check)):
@@ -154,8 +154,7 @@ def main() -> None:
                 for r in pipe.vectors.query(pipe.collection, filter="id >= 0", output_fields=["vector"],
                                             limit=16384)}
         real_ids = list(vecs)
-        with pipe.sql.begin() as conn:
-            meta = {int(r["id"]): dict(r) for r in conn.execute(select(pipe.table)).mappings()}
+        meta = pipe.rows(real_ids)
         extra = max(0, args.scale - len(real_ids))
         nrng = np.random.default_rng(args.seed)
         batch, rows = [], []
@@ -166,9 +165,9 @@ def main() -> None:
             v = vecs[src] + nrng.normal(0, 0.03, size=vecs[src].shape).astype(np.float32)
             v /= np.linalg.norm(v)
             item_id = next_id + k
-            batch.append({"id": item_id, "vector": v.tolist(), "name": f"synthetic/{k:05d}"})
+            batch.append({"id": item_id, "vector": v.tolist()})
             media = f"{item_id}{Path(meta[src]['media']).suffix}"
-            os.link(pipe.media_dir / meta[src]["media"], pipe.media_dir / media)
+            os.link(pipe.media.copy_path(meta[src]["media"]), pipe.media.copy_path(media))
             rows.append({**meta[src], "id": item_id, "name": f"synthetic/{k:05d}", "media": media})
             if len(batch) == 1000:
                 store(pipe, batch, rows)
@@ -179,13 +178,14 @@ def main() -> None:
         total = pipe.vectors.count(pipe.collection)
         print(f"added {extra} synthetic items in {time.perf_counter() - t:.1f} s: {total} vectors stored")
         out["scale_items"] = total
+        pipe.close()
 
     # -- HTTP latency with uvicorn -----------------------------------------------------------------
     import httpx
     import uvicorn
 
     app2 = create_app(settings)
-    port = 8765
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app2, host="127.0.0.1", port=port, log_level="warning"))
     th = threading.Thread(target=server.run, daemon=True)
     th.start()
@@ -197,9 +197,7 @@ def main() -> None:
     latency: dict[str, dict[str, dict[str, float]]] = {}
     for clients, state in ((1, "cold"), (1, "warm"), (8, "cold"), (8, "warm")):
         if state == "cold":  # forget every candidate's local features, on disk and in memory
-            shutil.rmtree(pipe2.local_dir)
-            pipe2.local_dir.mkdir()
-            pipe2._local_cache.clear()
+            pipe2.local.clear()
         lat: list[float] = []
 
         def one(i: int, lat=lat) -> None:
@@ -222,18 +220,27 @@ def main() -> None:
     out["http_latency"] = latency
 
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "image_search.json").write_text(json.dumps(out, indent=2))
-    plot(out)
-    print(f"wrote {RESULTS / 'image_search.json'} and image_search.png")
+    stem = "image_search-smoke" if args.limit else "image_search"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(out, indent=2))
+    plot(out, stem)
+    print(f"wrote {RESULTS / stem}.json and {stem}.png")
 
 
-def store(pipe, vectors: list[dict], rows: list[dict]) -> None:
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def store(pipe: ImagePipeline, vectors: list[dict], rows: list[dict]) -> None:
     pipe.vectors.upsert(pipe.collection, vectors)
     with pipe.sql.begin() as conn:
-        pipe.sql.upsert(conn, pipe.table, rows)
+        pipe.write_items(conn, rows)
 
 
-def plot(out: dict) -> None:
+def plot(out: dict, stem: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -262,7 +269,7 @@ def plot(out: dict) -> None:
     axes[2].set(title=f"HTTP /search latency, {out['scale_items']} items", ylabel="ms")
     axes[2].legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "image_search.png", dpi=110)
+    fig.savefig(RESULTS / f"{stem}.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,13 @@
-"""Real images nobody here made (Debian opencv-doc: photos, tutorial screenshots, diagrams) and the
-SPEC perturbation (crop 80-92 %, rotate +-5 deg, resize 60 %, brightness +-20 %, JPEG q40-60, combined)."""
+"""Real images nobody here made (Debian opencv-doc: photos, tutorial screenshots, diagrams) for the image
+benchmark; the SPEC perturbation they are searched with is :mod:`bench.perturb`."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import random
 from pathlib import Path
 
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 SOURCES = [Path("/usr/share/doc/opencv-doc"), Path("/usr/share/icons/Adwaita"), Path("/usr/share/doc")]
 EXTS = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"}
@@ -19,7 +18,7 @@ def phash(img: Image.Image) -> int:
     import cv2
     import numpy as np
 
-    grey = np.asarray(img.convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32)
+    grey = np.asarray(img.convert("L").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
     low = cv2.dct(grey)[:8, :8].flatten()
     bits = low > np.median(low[1:])
     return int("".join("1" if b else "0" for b in bits), 2)
@@ -62,21 +61,3 @@ def collect_images(limit: int = 600, min_side: int = 96, min_bytes: int = 8000,
             if len(out) >= limit:
                 return out
     return out
-
-
-def perturb(data: bytes, rng: random.Random) -> bytes:
-    """All SPEC perturbations combined, with random parameters from ``rng``."""
-    img = Image.open(io.BytesIO(data))
-    img.seek(0)
-    img = img.convert("RGB")
-    img = img.rotate(rng.uniform(-5, 5), resample=Image.BILINEAR, expand=False, fillcolor=(0, 0, 0))
-    w, h = img.size
-    frac = rng.uniform(0.80, 0.92)
-    cw, ch = int(w * frac), int(h * frac)
-    x0, y0 = rng.randint(0, w - cw), rng.randint(0, h - ch)
-    img = img.crop((x0, y0, x0 + cw, y0 + ch))
-    img = img.resize((max(1, int(cw * 0.6)), max(1, int(ch * 0.6))), Image.BILINEAR)
-    img = ImageEnhance.Brightness(img).enhance(1 + rng.uniform(-0.2, 0.2))
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=rng.randint(40, 60))
-    return buf.getvalue()

@@ -4,39 +4,113 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile
 
-from common.app import create_service_app
+from common.errors import PayloadTooLarge
+from common.pipeline import search_each
 from common.pool import run_in_pool
-from common.service import PoolDep, Resources, get_pipeline
+from common.web import PoolDep, create_service_app, get_pipeline
 
 from .config import ImageSettings
 from .pipeline import ImagePipeline
-from .schemas import SearchResponse
+from .query_form import form_fields, form_file, form_files, multipart_body, read_form
+from .schemas import BatchResponse, LabelList, SearchForm, SearchResponse, TextQuery, TextSearchResponse
 
 NAME = "image_search"
-Pipe = Annotated[ImagePipeline, Depends(get_pipeline)]
+ImagePipelineDep = Annotated[ImagePipeline, Depends(get_pipeline)]
 CACHE = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+MB = 1024 * 1024
+#: query files per ``POST /search/batch``
+MAX_BATCH = 32
+#: room for the multipart framing and form fields around the files
+FORM_OVERHEAD = 64 * 1024
 
 router = APIRouter(tags=["images"])
 
+_PAGE_FIELDS = {
+    "top_k": {"type": "integer", "default": 10, "minimum": 1, "maximum": 100},
+    "offset": {"type": "integer", "default": 0, "minimum": 0},
+    "label": {"type": "string", "description": "only images whose top-5 labels include this ImageNet class"},
+}
+_FILE = {"type": "string", "format": "binary"}
 
-@router.post("/search", response_model=SearchResponse)
-async def search(file: Annotated[UploadFile, File(description="the query image")], pipeline: Pipe, pool: PoolDep,
-                 top_k: Annotated[int, Form(ge=1, le=100)] = 10) -> dict:
-    """Images most similar to the uploaded one; edited copies (crop, rotation, resize, JPEG) come first."""
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+@router.post("/search", response_model=SearchResponse,
+             openapi_extra=multipart_body({"file": {**_FILE, "description": "the query image"}, **_PAGE_FIELDS},
+                                          ["file"]))
+async def search(request: Request, pipeline: ImagePipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """Images most similar to the uploaded one; edited copies (crop, rotation, resize, JPEG) come first.
+
+    The body is read once a worker is free (503 + ``Retry-After`` when the queue is full), up to
+    ``IMAGE_MAX_QUERY_MB``."""
     started = time.perf_counter()
-    data = await file.read()
-    results = await run_in_pool(pool, pipeline.search, data, top_k)
-    return {"results": results, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+    settings = pipeline.settings
+    async with pool.slot() as slot:
+        form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1)
+        try:
+            fields: SearchForm = form_fields(form, SearchForm)
+            upload = form_file(form, "file")
+            pipeline.check_page(fields.top_k, fields.offset)
+            data = await upload.read()
+            results = await slot.run(pipeline.search, data, fields.top_k, fields.offset, fields.label)
+        finally:
+            await form.close()
+    return {"results": results, "took_ms": _ms(started)}
 
 
-@router.get("/items/{item_id}/image", response_class=FileResponse,
-            responses={200: {"content": {"image/*": {}}}})
-async def item_image(item_id: int, pipeline: Pipe, pool: PoolDep) -> FileResponse:
+@router.post("/search/batch", response_model=BatchResponse,
+             openapi_extra=multipart_body({"files": {"type": "array", "items": _FILE, "maxItems": MAX_BATCH,
+                                                     "description": "query images"}, **_PAGE_FIELDS}, ["files"]))
+async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """Many query images at once (at most 32): each gets its results, or its own ``error``."""
+    started = time.perf_counter()
+    settings = pipeline.settings
+    limit = min(settings.max_upload_bytes, MAX_BATCH * settings.max_query_mb * MB) + FORM_OVERHEAD
+    async with pool.slot() as slot:
+        form = await read_form(request, limit, max_files=MAX_BATCH)
+        try:
+            fields: SearchForm = form_fields(form, SearchForm)
+            uploads = form_files(form, "files")
+            pipeline.check_page(fields.top_k, fields.offset)
+            if fields.label:
+                pipeline.labels.filter(fields.label)  # a bad page or label fails the whole batch (422)
+
+            def one(upload: UploadFile) -> list[dict[str, Any]]:
+                if upload.size is not None and upload.size > settings.max_query_mb * MB:
+                    raise PayloadTooLarge(f"larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)")
+                upload.file.seek(0)
+                return pipeline.search(upload.file.read(), fields.top_k, fields.offset, fields.label)
+
+            results = await slot.run(search_each, uploads, one, lambda u: u.filename or "")
+        finally:
+            await form.close()
+    return {"results": results, "took_ms": _ms(started)}
+
+
+@router.post("/search/text", response_model=TextSearchResponse)
+async def search_text(body: TextQuery, pipeline: ImagePipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """Images whose ImageNet labels best match the words ("a squirrel on a branch", "fruit")."""
+    started = time.perf_counter()
+    results = await run_in_pool(pool, pipeline.search_text, body.query, body.top_k, body.offset)
+    return {"results": results, "took_ms": _ms(started)}
+
+
+@router.get("/labels", response_model=LabelList)
+async def labels(pipeline: ImagePipelineDep) -> dict[str, Any]:
+    """The 1000 ImageNet class names an image can be labelled with (values of ``label``)."""
+    return {"labels": pipeline.labels.names}
+
+
+@router.get("/items/{item_id}/image", response_class=FileResponse, responses={200: {"content": {"image/*": {}}}})
+async def item_image(item_id: int, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
     """The stored copy of an image, as loaded."""
     path, media_type = await run_in_pool(pool, pipeline.image_file, item_id)
     return FileResponse(path, media_type=media_type, headers=CACHE)
@@ -44,7 +118,7 @@ async def item_image(item_id: int, pipeline: Pipe, pool: PoolDep) -> FileRespons
 
 @router.get("/items/{item_id}/thumbnail", response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}}}})
-async def item_thumbnail(item_id: int, pipeline: Pipe, pool: PoolDep) -> FileResponse:
+async def item_thumbnail(item_id: int, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
     """A JPEG thumbnail (at most 256 px a side by default)."""
     path = await run_in_pool(pool, pipeline.thumbnail_file, item_id)
     return FileResponse(path, media_type="image/jpeg", headers=CACHE)
@@ -52,17 +126,5 @@ async def item_thumbnail(item_id: int, pipeline: Pipe, pool: PoolDep) -> FileRes
 
 def create_app(settings: ImageSettings | None = None) -> FastAPI:
     settings = settings or ImageSettings()
-
-    def build(res: Resources) -> ImagePipeline:
-        return ImagePipeline(res, settings)
-
-    return create_service_app(
-        name=NAME,
-        title="Reverse image search",
-        description="Find an image and its edited copies (cropped, rotated, resized, recompressed) among loaded "
-        "images: EfficientNet-Lite0 regional descriptors in Milvus, re-ranked with ORB + RANSAC.",
-        settings=settings,
-        build_pipeline=build,
-        routers=[router],
-        static_dir=Path(__file__).parent / "static",
-    )
+    return create_service_app(NAME, settings, lambda res: ImagePipeline(res, settings), routers=[router],
+                              static_dir=Path(__file__).parent / "static")

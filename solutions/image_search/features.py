@@ -81,7 +81,7 @@ class LocalMatcher:
         if scale != 1:
             grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        orb = cv2.ORB_create(nfeatures=self.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=12)
+        orb = cv2.ORB.create(nfeatures=self.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=12)
         kps, desc = orb.detectAndCompute(grey, None)
         gh, gw = grey.shape
         s = min(1.0, self.small_side / max(gh, gw))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.launcher import build_app
+from common.web.launcher import build_app
 from tests.conftest import Backend
 
 from .helpers import DATA, copy_photos, make_app, perturb

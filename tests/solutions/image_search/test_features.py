@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from common.errors import NotFound
 from common.images import decode_image
 from solutions.image_search.features import LocalFeatures, LocalMatcher, global_descriptor
-from solutions.image_search.pipeline import rank
+from solutions.image_search.pipeline import ImagePipeline
+from solutions.image_search.samples import copy_samples
+from solutions.image_search.search import Candidate, rank
 
 from .helpers import DATA, perturb
 
@@ -38,24 +42,25 @@ def test_local_verification_tells_copies_from_other_pictures():
 
 
 def test_rank_puts_verified_copies_first_with_ordered_scores():
-    cands = [
-        {"id": 1, "name": "a", "cosine": 0.95, "inliers": 0, "ncc": 0.0},
-        {"id": 2, "name": "b", "cosine": 0.70, "inliers": 40, "ncc": 0.97},
-        {"id": 3, "name": "c", "cosine": 0.90, "inliers": 4, "ncc": 0.99},  # too few inliers
-        {"id": 4, "name": "d", "cosine": 0.80, "inliers": 30, "ncc": 0.99},
-    ]
-    out = rank(cands, 3, min_inliers=6, min_ncc=0.5)
-    assert [h["id"] for h in out] == [4, 2, 1]
-    assert [h["match"] for h in out] == ["copy", "copy", "similar"]
+    cands = [Candidate(1, 0.95), Candidate(2, 0.70, 40, 0.97),
+             Candidate(3, 0.90, 4, 0.99),  # too few inliers
+             Candidate(4, 0.80, 30, 0.99), Candidate(5, 0.60)]
+    out = rank(cands, min_inliers=6, min_ncc=0.5)
+    assert [h["id"] for h in out] == [4, 2, 1, 3, 5]
+    assert [h["match"] for h in out] == ["copy", "copy", "similar", "similar", "similar"]
     scores = [h["score"] for h in out]
     assert scores == sorted(scores, reverse=True) and scores[0] <= 1
-    assert out[0]["image_url"] == "items/4/image"
+    # the ranking is a total order whatever the input order: a page is a slice of it
+    assert rank(cands[::-1], min_inliers=6, min_ncc=0.5) == out
 
 
 def test_sample_data_are_real_images(tmp_path):
-    from solutions.image_search.pipeline import make_sample_data
+    sample = ImagePipeline.sample_data(tmp_path)
+    files = sorted(sample.path.iterdir())
+    assert len(files) >= 20 and "opencv-doc" in sample.origin
+    assert all(decode_image(f.read_bytes()).shape[2] == 3 for f in files)
 
-    out = make_sample_data(tmp_path)
-    files = sorted(out.iterdir())
-    assert len(files) >= 50
-    assert all(decode_image(f.read_bytes()).shape[2] == 3 for f in files[:5])
+
+def test_sample_data_without_the_package_is_a_clear_error(tmp_path):
+    with pytest.raises(NotFound, match="apt-get install opencv-doc"):
+        copy_samples(tmp_path / "out", source=tmp_path / "absent")

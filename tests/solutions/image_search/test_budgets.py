@@ -1,0 +1,179 @@
+"""Budgets of the image service: pixel cap, query size, a full worker pool, repairs and drops during loads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bench.image_search_hostile import hostile_png
+from tests.conftest import Backend
+from tests.support import load
+
+from .helpers import DATA, PHOTOS, copy_photos, make_app
+
+LITE = Backend("lite", "", "")
+
+
+@pytest.fixture
+def empty(tmp_path, unique, model_cache):
+    """An image service on the embedded backends with nothing stored; settings through ``empty(**extra)``."""
+    clients: list[TestClient] = []
+
+    def start(**extra) -> tuple[TestClient, object]:
+        app = make_app(LITE, tmp_path, unique, tmp_path, model_cache, **extra)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client, app
+
+    yield start
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def test_huge_16bit_png_query_is_refused_before_decoding(empty):
+    client, _ = empty()
+    data = hostile_png(9400)  # 88 Mpx, ~170 KB
+    assert len(data) < 200_000
+    r = client.post("/search", files={"file": ("q.png", data)})
+    assert r.status_code == 413 and "MAX_IMAGE_MPX" in r.json()["detail"]
+    r = client.post("/search/batch", files=[("files", ("q.png", data)), ("files", ("ok.jpg", b"x"))])
+    assert r.status_code == 200 and "MAX_IMAGE_MPX" in r.json()["results"][0]["error"]
+
+
+def test_image_under_the_pixel_cap_is_decoded_16bit_and_searched(empty):
+    client, _ = empty(max_image_mpx=2)
+    assert client.post("/search", files={"file": ("q.png", hostile_png(1400))}).status_code == 200  # 1.96 Mpx
+    assert client.post("/search", files={"file": ("q.png", hostile_png(1500))}).status_code == 413  # 2.25 Mpx
+
+
+def test_query_over_max_query_mb_is_413(empty):
+    client, _ = empty(max_query_mb=1)
+    big = b"\xff\xd8\xff" + b"\x00" * (3 << 20)
+    r = client.post("/search", files={"file": ("big.jpg", big)})
+    assert r.status_code == 413 and "IMAGE_MAX_QUERY_MB" in r.json()["detail"]
+    r = client.post("/search/batch", files=[("files", ("big.jpg", big)), ("files", ("q.jpg", b"x"))])
+    assert r.status_code == 200
+    big_entry, small_entry = r.json()["results"]
+    assert "IMAGE_MAX_QUERY_MB" in big_entry["error"] and "not an image" in small_entry["error"]
+
+
+def test_full_pool_answers_503_before_reading_the_body(empty, monkeypatch):
+    client, app = empty(workers=1, queue_limit=0)
+    pipe = app.state.pipeline
+    entered, release = threading.Event(), threading.Event()
+    search = pipe.search
+
+    def blocking(*args, **kwargs):
+        entered.set()
+        release.wait(30)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(pipe, "search", blocking)
+    first: dict = {}
+    worker = threading.Thread(target=lambda: first.update(r=client.post(
+        "/search", files={"file": ("q.jpg", (DATA / "orange.jpg").read_bytes())})))
+    worker.start()
+    try:
+        assert entered.wait(30)
+        # not even a multipart body: had it been read, the answer would be 422
+        r = client.post("/search", content=b"not a form", headers={"content-type": "text/plain"})
+        assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0
+        r = client.post("/search/batch", files=[("files", ("q.jpg", b"x"))])
+        assert r.status_code == 503 and "Retry-After" in r.headers
+        assert client.post("/search/text", json={"query": "fruit"}).status_code == 503
+    finally:
+        release.set()
+        worker.join(60)
+    assert first["r"].status_code == 200
+    assert client.post("/search", content=b"not a form", headers={"content-type": "text/plain"}).status_code == 422
+
+
+def stored_parts(client: TestClient, app) -> dict[str, int]:
+    """What each store holds: the items count, the listed items, both collections, the files."""
+    pipe = app.state.pipeline
+    copies, thumbs = pipe.media.count()
+    return {"count": client.get("/count").json()["count"],
+            "listed": len(client.get("/items", params={"limit": 500}).json()["items"]),
+            "vectors": pipe.vectors.count(pipe.collection), "label_vectors": pipe.vectors.count(pipe.label_collection),
+            "copies": copies, "thumbnails": thumbs}
+
+
+def finished(client: TestClient, task_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = client.get(f"/tasks/{task_id}").json()
+        if task["state"] not in ("queued", "running"):
+            return task
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} still running after {timeout} s")
+
+
+def test_vanished_files_are_stored_again_on_reload(backend, tmp_path, unique, model_cache):
+    root = tmp_path / "root"
+    copy_photos(root)
+    app = make_app(backend, tmp_path, unique, root, model_cache)
+    with TestClient(app) as client:
+        assert load(client, root)["new"] == len(PHOTOS)
+        pipe = app.state.pipeline
+        a, b = client.get("/items", params={"limit": 2}).json()["items"]
+        pipe.media.copy_path(a["media"]).unlink()
+        pipe.media.thumb_path(b["id"]).unlink()
+        assert client.get(f"/{a['image_url']}").status_code == 404
+        task = load(client, root)
+        assert (task["new"], task["duplicates"], task["failed"]) == (2, len(PHOTOS) - 2, 0)
+        assert client.get(f"/{a['image_url']}").status_code == 200
+        assert client.get(f"/{b['thumbnail_url']}").status_code == 200
+        assert set(stored_parts(client, app).values()) == {len(PHOTOS)}
+
+
+def start_slow_load(app, client: TestClient, root, monkeypatch, done: int) -> str:
+    """Start a load of ``root`` whose batches take a little longer; returns its task id once ``done`` items
+    are stored, so a test can act while it runs."""
+    pipe = app.state.pipeline
+    process = pipe.process_batch
+
+    def slow(items, monitor):
+        time.sleep(0.3)
+        return process(items, monitor)
+
+    monkeypatch.setattr(pipe, "process_batch", slow)
+    task_id = client.post("/load", json={"path": str(root)}).json()["task_id"]
+    while client.get(f"/tasks/{task_id}").json()["done"] < done:
+        time.sleep(0.05)
+    return task_id
+
+
+@pytest.fixture
+def photos(backend, tmp_path, unique, model_cache):
+    """An image service on ``backend`` loading two files per batch, and a folder of the photos."""
+    root = tmp_path / "root"
+    copy_photos(root)
+    app = make_app(backend, tmp_path, unique, root, model_cache, batch_size=2)
+    with TestClient(app) as client:
+        yield app, client, root
+
+
+def test_drop_during_a_load_leaves_every_store_consistent(photos, monkeypatch):
+    app, client, root = photos
+    task_id = start_slow_load(app, client, root, monkeypatch, done=2)
+    dropped = client.delete("/data").json()["dropped"]
+    task = finished(client, task_id)
+    assert task["state"] == "cancelled" and 2 <= dropped < len(PHOTOS)
+    assert set(stored_parts(client, app).values()) == {0}
+    assert load(client, root)["new"] == len(PHOTOS)  # and a new load stores everything again
+    assert set(stored_parts(client, app).values()) == {len(PHOTOS)}
+
+
+def test_cancelled_load_lists_only_complete_items(photos, monkeypatch):
+    app, client, root = photos
+    task_id = start_slow_load(app, client, root, monkeypatch, done=4)
+    assert client.post(f"/tasks/{task_id}/cancel").status_code == 202
+    task = finished(client, task_id)
+    assert task["state"] == "cancelled" and 4 <= task["new"] < len(PHOTOS)
+    assert set(stored_parts(client, app).values()) == {task["new"]}
+    for item in client.get("/items").json()["items"]:
+        assert client.get(f"/{item['image_url']}").status_code == 200
