@@ -41,7 +41,8 @@ class Resources:
         data_dir = settings.service_dir(name)
         data_dir.mkdir(parents=True, exist_ok=True)
         sweep_staging(data_dir / "uploads")
-        vectors = open_vector_store(settings.milvus_uri, settings.milvus_token, data_dir / "milvus.db")
+        vectors = open_vector_store(settings.milvus_uri, settings.milvus_token, data_dir / "milvus.db",
+                                    settings.milvus_search_consistency)
         try:
             sql = open_sql_store(settings.database_url, data_dir / "meta.db")
         except Exception:

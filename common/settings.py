@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     )
     milvus_uri: str = Field("", validation_alias=_shared("MILVUS_URI"))
     milvus_token: str = Field("", validation_alias=_shared("MILVUS_TOKEN"))
+    #: consistency of searches: Session sees this process's writes at once; Strong also waits for other writers
+    milvus_search_consistency: Literal["Strong", "Session", "Bounded", "Eventually"] = Field(
+        "Session", validation_alias=_shared("MILVUS_SEARCH_CONSISTENCY"))
     database_url: str = Field("", validation_alias=_shared("DATABASE_URL"))
     api_key: str = Field("", validation_alias=_shared("API_KEY"))
     cors_origins: Annotated[list[str], NoDecode] = Field(
