@@ -1,8 +1,8 @@
-"""Response models of the video service."""
+"""Response models of the video service (see SPEC: HTTP contract, video)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class SearchHit(BaseModel):
@@ -40,17 +40,20 @@ class Frame(BaseModel):
 class VideoSummary(BaseModel):
     id: int
     name: str
-    duration_s: float
+    duration_s: float = Field(..., description="the part decoded and indexed")
+    declared_duration_s: float = Field(..., description="the length the file announces")
+    truncated: bool = Field(..., description="the file stops decoding before its announced end")
     fps: float
     width: int
     height: int
     size: int
+    sha256: str
     keyframes: int
     codec: str
     container: str
-    playable: bool
+    playable: bool = Field(..., description="false while the browser-playable copy is being written")
     stream_url: str
-    created_at: str | None
+    added_at: str | None
 
 
 class VideoDetail(VideoSummary):

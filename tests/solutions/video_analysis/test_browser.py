@@ -6,21 +6,21 @@ import shutil
 
 import pytest
 
-from common.launcher import build_app
+from common.web.launcher import build_app
 from tests.conftest import Backend
 
 from .helpers import OPENCV_DATA, frame_at, jpeg, make_app, write_face_video
 
 
 @pytest.mark.browser
-def test_page_upload_enrol_search_and_play(tmp_path, unique, live_server, browser_page, models):
+def test_page_upload_enrol_search_and_play(tmp_path, unique, live_server, browser_page, models, model_cache):
     files = tmp_path / "files"
     files.mkdir()
     write_face_video(files / "face.avi")
     shutil.copyfile(OPENCV_DATA / "Megamind.avi", files / "Megamind.avi")
     (files / "broken.avi").write_bytes(b"RIFF\x10\x00\x00\x00AVI LIST" + bytes(2000))
     (tmp_path / "query.jpg").write_bytes(jpeg(frame_at(OPENCV_DATA / "Megamind.avi", 6.0), 70))
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, playable_proxy=True)
+    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, model_cache, playable_proxy=True)
     base = live_server(build_app(services={"video_analysis": app}))
     page = browser_page
     page.goto(base + "/video/")
