@@ -28,8 +28,6 @@ class VideoSettings(ServiceSettings):
     keyframe_max_side: int = Field(1280, ge=224, le=4096)
     #: a video is indexed up to this length; a longer one is stored for its first part, with a warning
     max_duration_min: float = Field(240.0, gt=0)
-    #: a video that decodes to less than this fraction of its declared frames is refused as truncated
-    min_decoded_fraction: float = Field(0.5, ge=0, le=1)
     #: keyframes analysed together (embeddings, labels, faces) and then stored: the unit of progress and cancel
     chunk_keyframes: int = Field(32, ge=1, le=1024)
     #: keyframes embedded per encoder call

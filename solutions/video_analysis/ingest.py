@@ -27,7 +27,7 @@ from .config import VideoSettings
 from .faces import Face, FaceModel
 from .media import MediaFiles
 from .store import VideoTables, frame_id
-from .video import DecodedVideo, Keyframe, VideoError, VideoReader, thumbnail_jpeg
+from .video import DecodedVideo, Keyframe, VideoReader, thumbnail_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ class VideoIngest:
     def ingest(self, video_id: int, path: Path, watch: Watch) -> DecodedVideo:
         """Analyse and store the keyframes of ``path`` (any earlier partial attempt is removed first).
 
-        Raises :class:`~.video.VideoError` for a file without a decodable frame and
+        A file that stops decoding before its declared end is stored for its readable part (the result says
+        ``truncated``). Raises :class:`~.video.VideoError` for a file without a decodable frame and
         :class:`~common.pipeline.Cancelled` when ``watch`` says so; either way nothing of it stays stored.
         """
         s = self.settings
@@ -93,10 +94,6 @@ class VideoIngest:
                         watch.progress(reader.progress(keyframe.index + 1))
                 self._store_chunk(video_id, pending, watch)
                 decoded = reader.summary()
-            if (not decoded.cut_at_limit and decoded.declared_frames
-                    and decoded.decoded_frames < decoded.declared_frames * s.min_decoded_fraction):
-                raise VideoError(f"truncated or corrupt: decoded {decoded.decoded_frames} of {decoded.declared_frames} "
-                                 f"frames ({decoded.duration_s:.1f} s of {decoded.declared_duration_s:.1f} s)")
         except BaseException:
             self.purge(video_id)
             raise

@@ -142,7 +142,7 @@ class VideoPipeline(Pipeline[VideoSettings]):
             raise
         if proxy == PENDING:
             self.proxies.submit(video_id)
-        return warned(truncation_warning(decoded, self.settings)) if decoded.cut_at_limit else NEW
+        return warned(truncation_warning(decoded, self.settings)) if decoded.truncated else NEW
 
     # -- items ----------------------------------------------------------------------------------
     def describe(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -212,5 +212,9 @@ class VideoPipeline(Pipeline[VideoSettings]):
 
 
 def truncation_warning(decoded: DecodedVideo, settings: VideoSettings) -> str:
-    return (f"longer than {settings.max_duration_min:g} minutes (VIDEO_MAX_DURATION_MIN): indexed the first "
-            f"{decoded.duration_s:.1f} s")
+    """Why a stored video is shorter than it says (the task lists it as a warning)."""
+    if decoded.cut_at_limit:
+        return (f"longer than {settings.max_duration_min:g} minutes (VIDEO_MAX_DURATION_MIN): indexed the first "
+                f"{decoded.duration_s:.1f} s")
+    return (f"truncated or damaged: decoded {decoded.decoded_frames} of {decoded.declared_frames} frames; indexed "
+            f"the readable {decoded.duration_s:.1f} s of {decoded.declared_duration_s:.1f} s")

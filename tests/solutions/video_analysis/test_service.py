@@ -17,12 +17,25 @@ from .helpers import OPENCV_DATA, frame_at, jpeg, perturbed_frame, search
 def test_load_reports_every_file(loaded):
     _, _, task, videos = loaded
     assert task["state"] == "succeeded"
-    assert (task["total"], task["done"], task["failed"]) == (6, 3, 3)
-    errors = {e["item"]: e["error"] for e in task["errors"]}
+    assert (task["total"], task["done"], task["failed"], task["warnings"]) == (6, 4, 2, 1)
+    errors = {e["item"]: (e["level"], e["error"]) for e in task["errors"]}
     assert set(errors) == {"tree.avi", "notes.txt", "fake.mp4"}
-    assert "truncated" in errors["tree.avi"] and "68 of 444" in errors["tree.avi"]
-    assert "content looks like text" in errors["notes.txt"]
-    assert set(videos) == {"vtest.avi", "Megamind.avi", "face.avi"}
+    assert errors["tree.avi"][0] == "warning" and "decoded 68 of 444 frames" in errors["tree.avi"][1]
+    assert errors["notes.txt"][0] == "error" and "content looks like text" in errors["notes.txt"][1]
+    assert errors["fake.mp4"][0] == "error"
+    assert set(videos) == {"vtest.avi", "Megamind.avi", "face.avi", "tree.avi"}
+
+
+def test_truncated_video_is_indexed_for_its_readable_part(loaded):
+    client, _, _, videos = loaded
+    tree = client.get(f"/videos/{videos['tree.avi']['id']}").json()
+    assert tree["truncated"] is True
+    assert tree["duration_s"] == pytest.approx(68 / 15.0, abs=0.01)
+    assert tree["declared_duration_s"] == pytest.approx(444 / 15.0, abs=0.01)
+    assert tree["keyframes"] >= 4 and len(tree["frames"]) == tree["keyframes"]
+    assert tree["frames"][-1]["timestamp_s"] < tree["duration_s"]
+    vtest = client.get(f"/videos/{videos['vtest.avi']['id']}").json()
+    assert vtest["truncated"] is False and vtest["declared_duration_s"] == vtest["duration_s"]
 
 
 def test_stored_videos_describe_what_was_decoded(loaded):
@@ -31,17 +44,17 @@ def test_stored_videos_describe_what_was_decoded(loaded):
     assert abs(vtest["duration_s"] - 79.5) < 0.05 and vtest["keyframes"] >= 80  # at least one per second
     assert (vtest["width"], vtest["height"], vtest["container"], vtest["codec"]) == (768, 576, "avi", "MP43")
     assert vtest["size"] == (OPENCV_DATA / "vtest.avi").stat().st_size and len(vtest["sha256"]) == 64
-    assert client.get("/count").json() == {"count": 3}
+    assert client.get("/count").json() == {"count": 4}
     page = client.get("/items", params={"limit": 2}).json()
-    assert page["total"] == 3 and len(page["items"]) == 2
+    assert page["total"] == 4 and len(page["items"]) == 2
     assert client.get(f"/items/{vtest['id']}").json()["name"] == "vtest.avi"
 
 
 def test_loading_again_stores_nothing_twice(loaded):
     client, root, _, _ = loaded
     again = load(client, root / "clips")
-    assert (again["new"], again["duplicates"], again["failed"]) == (0, 3, 3)
-    assert client.get("/count").json() == {"count": 3}
+    assert (again["new"], again["duplicates"], again["failed"]) == (0, 4, 2)
+    assert client.get("/count").json() == {"count": 4}
 
 
 @pytest.mark.parametrize("clip,t", [("vtest.avi", 12.3), ("vtest.avi", 55.0), ("Megamind.avi", 6.0),
