@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, Upl
 from fastapi.responses import FileResponse, Response
 
 from common.errors import InvalidInput, PayloadTooLarge
+from common.pipeline import search_each
 from common.pool import run_in_pool
 from common.web import PoolDep, create_service_app, get_pipeline
 
@@ -24,6 +25,7 @@ from .faces import FaceModel
 from .pipeline import VideoPipeline
 from .ranges import range_ok
 from .schemas import (
+    BatchResponse,
     Enrolled,
     PeopleList,
     PersonDetail,
@@ -53,13 +55,36 @@ def _ms(started: float) -> float:
 @router.post("/search", response_model=SearchResponse, tags=["search"])
 async def search(pipeline: VideoPipelineDep, pool: PoolDep,
                  file: Annotated[UploadFile, File(description="query image (JPEG, PNG, WebP ...)")],
-                 top_k: Annotated[int, Form()] = 10) -> dict[str, Any]:
-    """The videos whose keyframes look most like the image: best keyframe per video, no video twice."""
+                 top_k: Annotated[int, Form()] = 10, offset: Annotated[int, Form()] = 0) -> dict[str, Any]:
+    """The videos whose keyframes look most like the image: best keyframe per video, no video twice, ranked
+    ``offset .. offset + top_k - 1`` (two pages equal one longer query)."""
     started = time.perf_counter()
-    pipeline.check_page(top_k)
+    pipeline.check_page(top_k, offset)
     limit = pipeline.settings.max_image_mb
     async with pool.slot() as slot:
-        results = await slot.run(pipeline.search_reading, lambda: read_upload(file, limit), top_k)
+        results = await slot.run(pipeline.search_reading, lambda: read_upload(file, limit), top_k, offset)
+    return {"results": results, "took_ms": _ms(started)}
+
+
+@router.post("/search/batch", response_model=BatchResponse, tags=["search"])
+async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep,
+                       files: Annotated[list[UploadFile], File(description="query images (at most 32)")],
+                       top_k: Annotated[int, Form()] = 10, offset: Annotated[int, Form()] = 0) -> dict[str, Any]:
+    """Many query images in one call; one that cannot be read gets its own ``error``, the others their results.
+    Images are read one at a time, each just before it is searched."""
+    started = time.perf_counter()
+    pipeline.check_page(top_k, offset)
+    most = pipeline.settings.max_batch_queries
+    if not 1 <= len(files) <= most:
+        raise InvalidInput(f"send between 1 and {most} query images")
+    limit = pipeline.settings.max_image_mb
+
+    def run() -> list[dict[str, Any]]:
+        return search_each(files, lambda f: pipeline.search_reading(lambda: read_upload(f, limit), top_k, offset),
+                           name=lambda f: f.filename or "?")
+
+    async with pool.slot() as slot:
+        results = await slot.run(run)
     return {"results": results, "took_ms": _ms(started)}
 
 

@@ -58,5 +58,6 @@ class VideoSettings(ServiceSettings):
     rerank_frames: int = Field(96, ge=2, le=1000)
     #: largest query image or face photo read into memory
     max_image_mb: int = Field(25, gt=0, le=1024)
-    #: face photos per enrolment
+    #: face photos per enrolment and query images per ``POST /search/batch``
     max_photos: int = Field(20, gt=0, le=100)
+    max_batch_queries: int = Field(32, gt=0, le=256)

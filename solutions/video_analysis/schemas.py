@@ -18,6 +18,17 @@ class SearchResponse(BaseModel):
     took_ms: float
 
 
+class BatchEntry(BaseModel):
+    query: str = Field(..., description="the query file's name")
+    results: list[SearchHit]
+    error: str | None = Field(None, description="why this query failed (the others are answered)")
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchEntry]
+    took_ms: float
+
+
 class FaceSpan(BaseModel):
     person: str
     start_s: float
