@@ -22,11 +22,13 @@ from common.web import PoolDep, create_service_app, get_pipeline
 
 from .config import VideoSettings
 from .faces import FaceModel
+from .moments import TextModel
 from .pipeline import VideoPipeline
 from .ranges import range_ok
 from .schemas import (
     BatchResponse,
     Enrolled,
+    MomentsResponse,
     PeopleList,
     PersonDetail,
     SearchResponse,
@@ -86,6 +88,19 @@ async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep,
     async with pool.slot() as slot:
         results = await slot.run(run)
     return {"results": results, "took_ms": _ms(started)}
+
+
+@router.get("/moments", response_model=MomentsResponse, response_model_exclude_none=True, tags=["search"])
+async def moments(pipeline: VideoPipelineDep, pool: PoolDep,
+                  label: Annotated[str | None, Query(max_length=100, description="an ImageNet class name")] = None,
+                  q: Annotated[str | None, Query(max_length=200, description="words matched to label names")] = None,
+                  person_id: Annotated[int | None, Query(description="an enrolled person")] = None,
+                  offset: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    """Moments across all videos showing a label, matching some words, or where an enrolled person appears;
+    best first. Give exactly one of ``label``, ``q`` and ``person_id``."""
+    return await run_in_pool(pool, lambda: pipeline.moments.find(label=label, q=q, person_id=person_id,
+                                                                  offset=offset, limit=limit))
 
 
 @router.get("/videos", response_model=VideoList, tags=["videos"])
@@ -166,12 +181,12 @@ async def delete_person(person_id: int, pipeline: VideoPipelineDep, pool: PoolDe
     return Response(status_code=204)
 
 
-def create_app(settings: VideoSettings | None = None, *, encoder: Any = None,
-               face_model: FaceModel | None = None) -> FastAPI:
+def create_app(settings: VideoSettings | None = None, *, encoder: Any = None, face_model: FaceModel | None = None,
+               text_model: TextModel | None = None) -> FastAPI:
     """The service app; tests may pass already-loaded models to share them between apps."""
     conf = settings or VideoSettings()
     return create_service_app(
         NAME, conf,
-        lambda res: VideoPipeline(res, conf, encoder=encoder, face_model=face_model),
+        lambda res: VideoPipeline(res, conf, encoder=encoder, face_model=face_model, text_model=text_model),
         routers=[router], static_dir=Path(__file__).parent / "static",
     )

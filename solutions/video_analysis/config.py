@@ -48,6 +48,10 @@ class VideoSettings(ServiceSettings):
     #: labels: ImageNet classes with at least this probability on a keyframe
     label_min_prob: float = Field(0.25, gt=0, le=1)
     labels_per_frame: int = Field(3, ge=1, le=5)
+    #: ``GET /moments?q=``: label names whose text similarity to the words is at least this...
+    text_min_similarity: float = Field(0.5, ge=0, le=1)
+    #: ...and at most this many of the best matching label names
+    text_max_labels: int = Field(10, ge=1, le=1000)
     #: detections of one person/label further apart than this are separate spans
     span_gap_s: float = Field(2.5, gt=0)
     #: nearest keyframes fetched first when searching by image (more are fetched when videos are missing)

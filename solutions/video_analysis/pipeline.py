@@ -10,6 +10,7 @@ video's items row last: a video is listed only once fully stored. The other conc
 :mod:`.proxies`     browser-playable WebM copies, written in the background
 :mod:`.people`      enrolled people; who appears where, from the stored faces
 :mod:`.search`      search by image (best keyframe per video, moment re-ranked)
+:mod:`.moments`     moments across all videos, by label, words or person
 :mod:`.samples`     sample data (real clips from Debian opencv-doc)
 ==================  =========================================================================================
 """
@@ -38,6 +39,7 @@ from .config import VideoSettings
 from .faces import FaceModel, load_face_model
 from .ingest import VideoIngest, Watch
 from .media import MediaFiles, frame_url
+from .moments import LabelWords, Moments, TextModel
 from .people import PeopleRegistry
 from .proxies import NONE, PENDING, READY, ProxyMaker
 from .samples import write_sample_data
@@ -54,7 +56,7 @@ class VideoPipeline(Pipeline[VideoSettings]):
     noun = "video"
 
     def __init__(self, res: Resources, settings: VideoSettings, encoder: ImageEncoder | None = None,
-                 face_model: FaceModel | None = None) -> None:
+                 face_model: FaceModel | None = None, text_model: TextModel | None = None) -> None:
         self.tables = VideoTables.define(res.sql.metadata, settings.store_prefix)
         super().__init__(res, settings)
         providers, threads = settings.onnx_providers, cpu_threads()
@@ -64,6 +66,13 @@ class VideoPipeline(Pipeline[VideoSettings]):
             face_model = load_face_model(settings.face_landmarks)
         self.media = MediaFiles(res.data_dir / "media")
         self.people = PeopleRegistry(res.sql, self.tables, self.items, face_model, settings)
+
+        def text_encoder() -> TextModel:  # loaded on the first search by words
+            return text_model or cast(TextModel, load_model("all-MiniLM-L6-v2", settings.models_dir(),
+                                                            providers=providers, threads=threads))
+
+        self.moments = Moments(res.sql, self.items, self.tables, self.people,
+                               LabelWords(self.encoder.labels, text_encoder), settings)
         self.frames = FrameSearch(settings, self.encoder, res.vectors, self.frames_collection, self.media,
                                   self.listed_names)
         self.ingester = VideoIngest(settings, self.encoder, face_model, res.vectors, res.sql, self.tables,

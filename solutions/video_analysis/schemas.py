@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SearchHit(BaseModel):
@@ -27,6 +29,27 @@ class BatchEntry(BaseModel):
 class BatchResponse(BaseModel):
     results: list[BatchEntry]
     took_ms: float
+
+
+class Moment(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "video_id": 6150393378866519, "video_name": "vtest.avi", "start_s": 12.0, "end_s": 19.0, "kind": "label",
+        "label": "streetcar", "score": 0.41, "frame_url": "videos/6150393378866519/frames/15000.jpg"}]})
+
+    video_id: int
+    video_name: str
+    start_s: float
+    end_s: float
+    kind: Literal["label", "face"]
+    label: str | None = Field(None, description="the ImageNet class (kind 'label')")
+    person: str | None = Field(None, description="the enrolled person (kind 'face')")
+    score: float
+    frame_url: str = Field(..., description="thumbnail of the span's best keyframe")
+
+
+class MomentsResponse(BaseModel):
+    moments: list[Moment]
+    total: int
 
 
 class FaceSpan(BaseModel):

@@ -13,7 +13,7 @@ from solutions.video_analysis.faces import FaceModel, load_face_model
 from tests.conftest import Backend
 from tests.support import load
 
-from .helpers import copy_clips, make_app, write_face_video
+from .helpers import BABOON, PHOTO, copy_clips, make_app, write_face_video
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +45,16 @@ def loaded(request, tmp_path_factory, models, model_cache):
         videos = {v["name"]: v for v in client.get("/videos").json()["videos"]}
         yield client, root, task, videos
         client.delete("/data")
+
+
+@pytest.fixture
+def lionel(loaded):
+    """Lionel, enrolled from a photo of his face (and one without a face) for one test."""
+    client = loaded[0]
+    response = client.post("/people", data={"name": "Lionel"},
+                           files=[("files", ("messi.jpg", PHOTO, "image/jpeg")),
+                                  ("files", ("baboon.jpg", BABOON, "image/jpeg"))])
+    assert response.status_code == 201, response.text
+    person = response.json()
+    yield person
+    client.delete(f"/people/{person['id']}")

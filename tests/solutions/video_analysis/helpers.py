@@ -18,6 +18,8 @@ from solutions.video_analysis.config import VideoSettings
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 REAL_CLIPS = ("vtest.avi", "Megamind.avi")
+PHOTO = (OPENCV_DATA / "messi5.jpg").read_bytes()  # a face
+BABOON = (OPENCV_DATA / "baboon.jpg").read_bytes()  # no face
 
 
 def copy_clips(root: Path, names: tuple[str, ...] = REAL_CLIPS) -> list[Path]:

@@ -1,29 +1,14 @@
 """People over HTTP on both backends: enrolment, who appears when, appearances across videos, removal.
 
 A person enrolled *after* the videos were loaded is found in them (faces are kept at load time). Each test
-enrols its own person in the shared ``loaded`` service and removes them again.
+enrols its own person in the shared ``loaded`` service (the ``lionel`` fixture) and removes them again.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from .helpers import OPENCV_DATA
-
-PHOTO = (OPENCV_DATA / "messi5.jpg").read_bytes()
-BABOON = (OPENCV_DATA / "baboon.jpg").read_bytes()
-
-
-@pytest.fixture
-def lionel(loaded):
-    client = loaded[0]
-    response = client.post("/people", data={"name": "Lionel"},
-                           files=[("files", ("messi.jpg", PHOTO, "image/jpeg")),
-                                  ("files", ("baboon.jpg", BABOON, "image/jpeg"))])
-    assert response.status_code == 201, response.text
-    person = response.json()
-    yield person
-    client.delete(f"/people/{person['id']}")
+from .helpers import BABOON, PHOTO
 
 
 def test_faces_are_kept_when_nobody_is_enrolled(loaded):
