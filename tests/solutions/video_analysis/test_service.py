@@ -5,6 +5,8 @@ They read the service ``loaded`` once per backend for the package (conftest.py) 
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -150,3 +152,12 @@ def test_cli_search_takes_an_image_path(loaded, tmp_path):
     query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0)))
     hits = client.app.state.pipeline.cli_search(str(query), 2)
     assert hits[0]["video_name"] == "vtest.avi" and abs(hits[0]["timestamp_s"] - 30.0) <= 2.0
+
+
+def test_export_streams_every_video(loaded):
+    client, _, _, videos = loaded
+    response = client.get("/export")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert sorted(v["name"] for v in lines) == sorted(videos)
+    assert {v["name"]: v["truncated"] for v in lines}["tree.avi"] is True
