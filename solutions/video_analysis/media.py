@@ -93,7 +93,3 @@ class MediaFiles:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def stored_folders(self) -> set[int]:
-        """Ids of the video folders on disk (for consistency checks)."""
-        return {int(p.name) for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()}
-

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 from sqlalchemy import Column, delete, select
 from sqlalchemy.engine import Connection
 
@@ -203,10 +202,6 @@ class VideoPipeline(Pipeline[VideoSettings]):
         return self.media.frame_file(video_id, ms)
 
     # -- searching ------------------------------------------------------------------------------
-    def search(self, rgb: np.ndarray, top_k: int, offset: int = 0) -> list[dict[str, Any]]:
-        self.check_page(top_k, offset)
-        return self.frames.search(rgb, top_k, offset)
-
     def search_bytes(self, data: bytes, top_k: int, offset: int = 0) -> list[dict[str, Any]]:
         self.check_page(top_k, offset)
         rgb = decode_image(data, max_pixels=int(self.settings.max_image_mpx * 1e6))

@@ -112,6 +112,11 @@ def search(client: TestClient, image: bytes, **form: Any) -> Any:
     return response.json()
 
 
+def media_folders(pipeline: Any) -> set[int]:
+    """The video ids that have a folder in the service's media folder."""
+    return {int(p.name) for p in pipeline.media.root.iterdir() if p.is_dir() and p.name.isdigit()}
+
+
 def wait_playable(client: TestClient, video_id: int, timeout: float = 120) -> dict:
     """Poll ``GET /videos/{id}`` until its browser-playable copy is written (as the page does)."""
     deadline = time.monotonic() + timeout

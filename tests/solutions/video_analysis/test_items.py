@@ -9,7 +9,17 @@ from solutions.video_analysis.pipeline import VideoPipeline
 from tests.conftest import Backend
 from tests.support import load, wait_task
 
-from .helpers import OPENCV_DATA, frame_at, jpeg, make_app, search, wait_playable, write_clip, write_face_video
+from .helpers import (
+    OPENCV_DATA,
+    frame_at,
+    jpeg,
+    make_app,
+    media_folders,
+    search,
+    wait_playable,
+    write_clip,
+    write_face_video,
+)
 
 
 def test_delete_video_removes_it_everywhere(backend, tmp_path, unique, models, model_cache):
@@ -28,11 +38,11 @@ def test_delete_video_removes_it_everywhere(backend, tmp_path, unique, models, m
         names = [r["video_name"] for r in search(client, jpeg(frame_at(root / "face.avi", 5.0)))["results"]]
         assert names == ["square.avi"]
         pipeline = client.app.state.pipeline
-        assert pipeline.media.stored_folders() == {videos["square.avi"]}
+        assert media_folders(pipeline) == {videos["square.avi"]}
         assert pipeline.vectors.count(pipeline.frames_collection, f"video_id == {vid}") == 0
         assert client.delete(f"/items/{vid}").status_code == 404
         assert client.delete("/data").json() == {"dropped": 1}
-        assert pipeline.media.stored_folders() == set()
+        assert media_folders(pipeline) == set()
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.support import load
 
-from .helpers import copy_clips, make_app
+from .helpers import copy_clips, make_app, media_folders
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def stored_everywhere(client: TestClient) -> set[int]:
     with pipeline.sql.begin() as conn:
         rows = {int(v) for v in conn.execute(select(pipeline.tables.frames.c.video_id).distinct()).scalars()}
     assert client.get("/count").json()["count"] == len(listed)
-    assert listed == pipeline.media.stored_folders() == vectors == rows
+    assert listed == media_folders(pipeline) == vectors == rows
     return listed
 
 
