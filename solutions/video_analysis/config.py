@@ -55,7 +55,7 @@ class VideoSettings(ServiceSettings):
     #: detections of one person/label further apart than this are separate spans
     span_gap_s: float = Field(2.5, gt=0)
     #: nearest keyframes fetched first when searching by image (more are fetched when videos are missing)
-    search_candidates: int = Field(256, ge=16, le=16384)
+    search_candidates: int = Field(64, ge=16, le=16384)
     #: timestamps of the best videos are re-ranked by aligning the query to their keyframes (0: off)
     rerank_videos: int = Field(3, ge=0, le=100)
     #: keyframes of one video compared with the aligned query
