@@ -56,7 +56,7 @@ const Bootcamp = (() => {
     for (;;) {
       const task = await api(`tasks/${encodeURIComponent(taskId)}`);
       onUpdate(task);
-      if (task.state === "succeeded" || task.state === "failed") return task;
+      if (task.state === "succeeded" || task.state === "failed" || task.state === "cancelled") return task;
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
@@ -66,7 +66,8 @@ const Bootcamp = (() => {
     const total = task.total || 0;
     const finished = task.done + task.failed;
     progressEl.max = Math.max(total, 1);
-    progressEl.value = task.state === "succeeded" ? progressEl.max : finished;
+    // `partial`: progress inside the batch being processed (a long video 40 % analysed adds 0.4)
+    progressEl.value = task.state === "succeeded" ? progressEl.max : Math.min(progressEl.max, finished + (task.partial || 0));
     progressEl.setAttribute("aria-valuetext", `${finished} of ${total}`);
     const parts = [`${task.state}: ${task.done} loaded`, `${task.failed} failed`, `of ${total}`];
     statusEl.textContent = parts.join(", ") + (task.message ? ` (${task.message})` : "");

@@ -1,75 +1,129 @@
-"""The video service: ``create_app()`` for ``bootcamp serve video_analysis`` (prefix ``/video``)."""
+"""The video service: ``create_app()`` for ``bootcamp serve video_analysis`` (prefix ``/video``).
+
+The common routes (load, upload, tasks, items, export ...) come from :mod:`common.web`; these are the video
+demo's own. Routes that read a query image or face photos take a place in the worker pool *before* reading
+the file (503 + ``Retry-After`` when the pool is full), and read it in the worker, bounded by ``max_image_mb``.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from common.app import create_service_app
 from common.errors import InvalidInput, PayloadTooLarge
+from common.pipeline import search_each
 from common.pool import run_in_pool
-from common.service import PoolDep, Resources, get_pipeline
+from common.web import PoolDep, create_service_app, get_pipeline
 
 from .config import VideoSettings
+from .faces import FaceModel
+from .moments import TextModel
 from .pipeline import VideoPipeline
 from .ranges import range_ok
-from .schemas import Enrolled, PeopleList, PersonDetail, SearchResponse, VideoDetail, VideoList
+from .schemas import (
+    BatchResponse,
+    Enrolled,
+    MomentsResponse,
+    PeopleList,
+    PersonDetail,
+    SearchResponse,
+    VideoDetail,
+    VideoList,
+)
 
 NAME = "video_analysis"
-Pipe = Annotated[VideoPipeline, Depends(get_pipeline)]
-#: largest query image / face photo read into memory
-MAX_IMAGE_BYTES = 25 * 1024 * 1024
-MAX_PHOTOS = 20
-
+VideoPipelineDep = Annotated[VideoPipeline, Depends(get_pipeline)]
 router = APIRouter()
 
 
-async def _read_limited(upload: UploadFile, pool) -> bytes:
-    data = await run_in_pool(pool, upload.file.read, MAX_IMAGE_BYTES + 1)
-    if len(data) > MAX_IMAGE_BYTES:
-        raise PayloadTooLarge(f"{upload.filename or 'image'} is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-    if not data:
-        raise InvalidInput(f"{upload.filename or 'image'} is empty")
+def read_upload(upload: UploadFile, limit_mb: int) -> bytes:
+    """The bytes of an uploaded image (read in a worker thread), refused beyond ``limit_mb``."""
+    upload.file.seek(0)
+    data = upload.file.read(limit_mb * 1024 * 1024 + 1)
+    if len(data) > limit_mb * 1024 * 1024:
+        raise PayloadTooLarge(f"{upload.filename or 'image'} is larger than {limit_mb} MB")
     return data
 
 
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
 @router.post("/search", response_model=SearchResponse, tags=["search"])
-async def search(request: Request, pipeline: Pipe, pool: PoolDep,
+async def search(pipeline: VideoPipelineDep, pool: PoolDep,
                  file: Annotated[UploadFile, File(description="query image (JPEG, PNG, WebP ...)")],
-                 top_k: Annotated[int, Form(ge=1)] = 10) -> dict:
-    """The videos whose frames look most like the image: best frame per video, no video twice."""
+                 top_k: Annotated[int, Form()] = 10, offset: Annotated[int, Form()] = 0) -> dict[str, Any]:
+    """The videos whose keyframes look most like the image: best keyframe per video, no video twice, ranked
+    ``offset .. offset + top_k - 1`` (two pages equal one longer query)."""
     started = time.perf_counter()
-    if top_k > request.app.state.settings.max_top_k:
-        raise InvalidInput(f"top_k must be at most {request.app.state.settings.max_top_k}")
-    data = await _read_limited(file, pool)
-    results = await run_in_pool(pool, pipeline.search_bytes, data, top_k)
-    return {"results": results, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+    pipeline.check_page(top_k, offset)
+    limit = pipeline.settings.max_image_mb
+    async with pool.slot() as slot:
+        results = await slot.run(pipeline.search_reading, lambda: read_upload(file, limit), top_k, offset)
+    return {"results": results, "took_ms": _ms(started)}
+
+
+@router.post("/search/batch", response_model=BatchResponse, tags=["search"])
+async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep,
+                       files: Annotated[list[UploadFile], File(description="query images (at most 32)")],
+                       top_k: Annotated[int, Form()] = 10, offset: Annotated[int, Form()] = 0) -> dict[str, Any]:
+    """Many query images in one call; one that cannot be read gets its own ``error``, the others their results.
+    Images are read one at a time, each just before it is searched."""
+    started = time.perf_counter()
+    pipeline.check_page(top_k, offset)
+    most = pipeline.settings.max_batch_queries
+    if not 1 <= len(files) <= most:
+        raise InvalidInput(f"send between 1 and {most} query images")
+    limit = pipeline.settings.max_image_mb
+
+    def run() -> list[dict[str, Any]]:
+        return search_each(files, lambda f: pipeline.search_reading(lambda: read_upload(f, limit), top_k, offset),
+                           name=lambda f: f.filename or "?")
+
+    async with pool.slot() as slot:
+        results = await slot.run(run)
+    return {"results": results, "took_ms": _ms(started)}
+
+
+@router.get("/moments", response_model=MomentsResponse, response_model_exclude_none=True, tags=["search"])
+async def moments(pipeline: VideoPipelineDep, pool: PoolDep,
+                  label: Annotated[str | None, Query(max_length=100, description="an ImageNet class name")] = None,
+                  q: Annotated[str | None, Query(max_length=200, description="words matched to label names")] = None,
+                  person_id: Annotated[int | None, Query(description="an enrolled person")] = None,
+                  offset: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    """Moments across all videos showing a label, matching some words, or where an enrolled person appears;
+    best first. Give exactly one of ``label``, ``q`` and ``person_id``."""
+    return await run_in_pool(pool, lambda: pipeline.moments.find(label=label, q=q, person_id=person_id,
+                                                                  offset=offset, limit=limit))
 
 
 @router.get("/videos", response_model=VideoList, tags=["videos"])
-async def list_videos(pipeline: Pipe, pool: PoolDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    return {"videos": await run_in_pool(pool, pipeline.list_videos, limit, offset)}
+async def list_videos(pipeline: VideoPipelineDep, pool: PoolDep, limit: Annotated[int, Query(ge=1, le=500)] = 200,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """Stored videos, newest first (``GET /items`` pages the same list with its total)."""
+    return {"videos": (await run_in_pool(pool, pipeline.page, offset, limit))["items"]}
 
 
 @router.get("/videos/{video_id}", response_model=VideoDetail, tags=["videos"])
-async def video(video_id: int, pipeline: Pipe, pool: PoolDep) -> dict:
+async def video(video_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
     """Metadata, who appears when (``faces``) and what appears when (``labels``), keyframe thumbnails."""
     return await run_in_pool(pool, pipeline.video, video_id)
 
 
 @router.get("/videos/{video_id}/stream", tags=["videos"],
             responses={206: {"description": "the requested byte range"}, 416: {"description": "bad range"}})
-async def stream(video_id: int, request: Request, pipeline: Pipe, pool: PoolDep) -> Response:
+async def stream(video_id: int, request: Request, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     """The video (a browser-playable WebM copy when the original is not), with HTTP Range support.
 
     ``Range: bytes=a-b`` → 206 with ``Content-Range``; a malformed or unsatisfiable range → 416.
     """
-    path, media_type = await run_in_pool(pool, pipeline.media_path, video_id)
+    path, media_type = await run_in_pool(pool, pipeline.stream_file, video_id)
     spec = request.headers.get("range")
     if spec is not None:
         size = (await run_in_pool(pool, path.stat)).st_size
@@ -79,62 +133,60 @@ async def stream(video_id: int, request: Request, pipeline: Pipe, pool: PoolDep)
 
 
 @router.get("/videos/{video_id}/frames/{ms}.jpg", tags=["videos"], response_class=FileResponse)
-async def frame(video_id: int, ms: int, pipeline: Pipe, pool: PoolDep) -> FileResponse:
+async def frame(video_id: int, ms: int, pipeline: VideoPipelineDep, pool: PoolDep) -> FileResponse:
     """The JPEG thumbnail of the keyframe at ``ms`` milliseconds."""
-    path = await run_in_pool(pool, pipeline.frame_path, video_id, ms)
+    path = await run_in_pool(pool, pipeline.frame_file, video_id, ms)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/videos/{video_id}", status_code=204, tags=["videos"])
-async def delete_video(video_id: int, pipeline: Pipe, pool: PoolDep) -> Response:
+async def delete_video(video_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     await run_in_pool(pool, pipeline.delete_item, video_id)
     return Response(status_code=204)
 
 
 @router.post("/people", response_model=Enrolled, status_code=201, tags=["people"])
-async def enrol(pipeline: Pipe, pool: PoolDep,
+async def enrol(pipeline: VideoPipelineDep, pool: PoolDep,
                 name: Annotated[str, Form(min_length=1, max_length=200)],
-                files: Annotated[list[UploadFile], File(description="one or more face photos")]) -> dict:
+                files: Annotated[list[UploadFile], File(description="one or more face photos")]) -> dict[str, Any]:
     """Enrol a person from face photos (or add photos to a person of that name)."""
-    if len(files) > MAX_PHOTOS:
-        raise InvalidInput(f"at most {MAX_PHOTOS} photos per request")
-    photos = [(f.filename or f"photo-{i}", await _read_limited(f, pool)) for i, f in enumerate(files)]
-    return await run_in_pool(pool, pipeline.enrol, name, photos)
+    most, limit = pipeline.settings.max_photos, pipeline.settings.max_image_mb
+    if len(files) > most:
+        raise InvalidInput(f"at most {most} photos per request")
+
+    def photos() -> Iterator[tuple[str, bytes]]:
+        for i, f in enumerate(files):
+            yield f.filename or f"photo-{i}", read_upload(f, limit)
+
+    async with pool.slot() as slot:
+        return await slot.run(pipeline.people.enrol, name, photos())
 
 
 @router.get("/people", response_model=PeopleList, tags=["people"])
-async def people(pipeline: Pipe, pool: PoolDep) -> dict:
-    return {"people": await run_in_pool(pool, pipeline.list_people)}
+async def people(pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
+    return {"people": await run_in_pool(pool, pipeline.people.list_people)}
 
 
 @router.get("/people/{person_id}", response_model=PersonDetail, tags=["people"])
-async def person(person_id: int, pipeline: Pipe, pool: PoolDep) -> dict:
+async def person(person_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
     """A person and every video they appear in, found among the faces stored at load time."""
-    out = await run_in_pool(pool, pipeline.person, person_id)
-    out["appearances"] = await run_in_pool(pool, pipeline.appearances, person_id)
+    out = await run_in_pool(pool, pipeline.people.person, person_id)
+    out["appearances"] = await run_in_pool(pool, pipeline.people.appearances, person_id)
     return out
 
 
 @router.delete("/people/{person_id}", status_code=204, tags=["people"])
-async def delete_person(person_id: int, pipeline: Pipe, pool: PoolDep) -> Response:
-    await run_in_pool(pool, pipeline.delete_person, person_id)
+async def delete_person(person_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
+    await run_in_pool(pool, pipeline.people.delete_person, person_id)
     return Response(status_code=204)
 
 
-def create_app(settings: VideoSettings | None = None, encoder=None, face_model=None) -> FastAPI:
+def create_app(settings: VideoSettings | None = None, *, encoder: Any = None, face_model: FaceModel | None = None,
+               text_model: TextModel | None = None) -> FastAPI:
     """The service app; tests may pass already-loaded models to share them between apps."""
-    settings = settings or VideoSettings()
-
-    def build(res: Resources) -> VideoPipeline:
-        return VideoPipeline(res, settings, encoder=encoder, face_model=face_model)
-
+    conf = settings or VideoSettings()
     return create_service_app(
-        name=NAME,
-        title="Video analysis",
-        description="Search videos by image (EfficientNet-Lite0 keyframe embeddings in Milvus), see who appears "
-        "when (dlib face embeddings matched against enrolled people) and what appears when (ImageNet labels).",
-        settings=settings,
-        build_pipeline=build,
-        routers=[router],
-        static_dir=Path(__file__).parent / "static",
+        NAME, conf,
+        lambda res: VideoPipeline(res, conf, encoder=encoder, face_model=face_model, text_model=text_model),
+        routers=[router], static_dir=Path(__file__).parent / "static",
     )

@@ -1,4 +1,8 @@
-"""Settings of the video service (environment prefix ``VIDEO_``)."""
+"""Settings of the video service (environment prefix ``VIDEO_``).
+
+The shared knobs (backends, ``store_prefix``, ``batch_size``, ``max_top_k``, ``max_results``, the model cache,
+``onnx_providers``, ``max_image_mpx``) live in :class:`common.settings.ServiceSettings`.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,22 @@ from common.settings import ServiceSettings, service_config
 class VideoSettings(ServiceSettings):
     model_config = service_config("VIDEO_")
 
-    #: names on the shared backends (tests give each run its own)
-    collection: str = Field("video_frames", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
-    table_prefix: str = Field("video", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
-    #: where the encoder caches its exported ONNX file (default: <data_dir>/models)
-    model_cache_dir: str = ""
+    #: first part of the Milvus collection (``<prefix>_frames``) and SQL table names (``<prefix>_items`` ...)
+    store_prefix: str = Field("video", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+    #: videos per process_batch call (a video is already a long item, analysed in chunks of keyframes)
+    batch_size: int = Field(1, gt=0)
     #: keyframes: at least one every ``max_interval_s``; one more at every scene change
     max_interval_s: float = Field(1.0, gt=0, le=60)
     #: frames examined per second for scene changes (every frame is still decoded)
     analysis_fps: float = Field(5.0, gt=0, le=60)
     #: mean absolute difference (0..1) of small grey thumbnails that counts as a new scene
     scene_threshold: float = Field(0.12, gt=0, le=1)
-    #: a video that decodes to less than this fraction of its declared frames is refused as truncated
-    min_decoded_fraction: float = Field(0.5, ge=0, le=1)
+    #: keyframes are analysed at most this large (longer side, pixels); thumbnails and faces come from them
+    keyframe_max_side: int = Field(1280, ge=224, le=4096)
+    #: a video is indexed up to this length; a longer one is stored for its first part, with a warning
+    max_duration_min: float = Field(240.0, gt=0)
+    #: keyframes analysed together (embeddings, labels, faces) and then stored: the unit of progress and cancel
+    chunk_keyframes: int = Field(32, ge=1, le=1024)
     #: keyframes embedded per encoder call
     encode_batch: int = Field(16, gt=0, le=256)
     #: keyframe thumbnails (JPEG) served as ``frame_url``
@@ -40,13 +47,21 @@ class VideoSettings(ServiceSettings):
     face_landmarks: int = Field(5)
     #: labels: ImageNet classes with at least this probability on a keyframe
     label_min_prob: float = Field(0.25, gt=0, le=1)
-    labels_per_frame: int = Field(3, ge=1, le=20)
+    labels_per_frame: int = Field(3, ge=1, le=5)
+    #: ``GET /moments?q=``: label names whose text similarity to the words is at least this...
+    text_min_similarity: float = Field(0.5, ge=0, le=1)
+    #: ...and at most this many of the best matching label names
+    text_max_labels: int = Field(10, ge=1, le=1000)
     #: detections of one person/label further apart than this are separate spans
     span_gap_s: float = Field(2.5, gt=0)
+    #: nearest keyframes fetched first when searching by image (more are fetched when videos are missing)
+    search_candidates: int = Field(64, ge=16, le=16384)
     #: timestamps of the best videos are re-ranked by aligning the query to their keyframes (0: off)
     rerank_videos: int = Field(3, ge=0, le=100)
     #: keyframes of one video compared with the aligned query
     rerank_frames: int = Field(96, ge=2, le=1000)
-    max_top_k: int = Field(100, gt=0, le=1000)
-    #: videos per process_batch call
-    batch_size: int = Field(1, gt=0)
+    #: largest query image or face photo read into memory
+    max_image_mb: int = Field(25, gt=0, le=1024)
+    #: face photos per enrolment and query images per ``POST /search/batch``
+    max_photos: int = Field(20, gt=0, le=100)
+    max_batch_queries: int = Field(32, gt=0, le=256)

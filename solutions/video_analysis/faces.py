@@ -6,10 +6,12 @@ threshold (dlib's usual 0.6). Everything loads from installed files; nothing is 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,7 +48,10 @@ SAME_IOU = 0.5
 SAME_CORRELATION = 0.6
 
 
-def _same_face(box, signature: np.ndarray, previous: list[Face]) -> Face | None:
+Box = tuple[int, int, int, int]
+
+
+def _same_face(box: Box, signature: np.ndarray, previous: list[Face]) -> Face | None:
     for face in previous:
         if face.signature is not None and _iou(box, face.box) >= SAME_IOU \
                 and float(signature @ face.signature) >= SAME_CORRELATION:
@@ -71,7 +76,7 @@ class FaceModel:
                  else frm.pose_predictor_model_location())
         self.predictor = dlib.shape_predictor(model)
         self.encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-        self._dlib = dlib
+        self._dlib: Any = dlib
         self._lock = threading.Lock()
 
     def faces(self, rgb: np.ndarray, detect_width: int = 480, upsample: int = 0,
@@ -114,3 +119,9 @@ class FaceModel:
         if not faces:
             return None
         return max(faces, key=lambda f: f.box[2] * f.box[3]).vector
+
+
+@functools.cache
+def load_face_model(landmarks: int = 5) -> FaceModel:
+    """The process's face model (dlib's models are read once; calls are serialised by the model)."""
+    return FaceModel(landmarks)

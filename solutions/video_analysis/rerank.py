@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,17 +24,20 @@ import numpy as np
 MIN_INLIERS = 8
 GRID = 4
 
+#: a picture ready for matching: grey image at the match size, SIFT keypoints and descriptors
+Prepared = tuple[np.ndarray, tuple[Any, ...], np.ndarray | None]
+
 
 class FrameMatcher:
     def __init__(self, match_side: int = 320, cache_size: int = 2000, features: int = 500) -> None:
         self.match_side = match_side
         self.features = features
-        self._cache: OrderedDict[Path, tuple[np.ndarray, tuple, np.ndarray | None]] = OrderedDict()
+        self._cache: OrderedDict[Path, Prepared] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def _detector(self):
-        return cv2.SIFT_create(self.features)
+    def _detector(self) -> Any:
+        return cv2.SIFT.create(self.features)
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
@@ -43,12 +47,12 @@ class FrameMatcher:
                               interpolation=cv2.INTER_AREA)
         return grey
 
-    def prepare_query(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+    def prepare_query(self, rgb: np.ndarray) -> Prepared:
         grey = self._grey(rgb)
         keypoints, descriptors = self._detector().detectAndCompute(grey, None)
         return grey, keypoints, descriptors
 
-    def _frame(self, path: Path) -> tuple[np.ndarray, tuple, np.ndarray | None] | None:
+    def _frame(self, path: Path) -> Prepared | None:
         with self._lock:
             hit = self._cache.get(path)
             if hit is not None:
@@ -66,7 +70,7 @@ class FrameMatcher:
                 self._cache.popitem(last=False)
         return entry
 
-    def _homography(self, query, frame) -> np.ndarray | None:
+    def _homography(self, query: Prepared, frame: Prepared) -> np.ndarray | None:
         _, qkp, qdesc = query
         _, fkp, fdesc = frame
         if qdesc is None or fdesc is None or len(qkp) < MIN_INLIERS or len(fkp) < MIN_INLIERS:
@@ -75,8 +79,8 @@ class FrameMatcher:
         good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
         if len(good) < MIN_INLIERS:
             return None
-        src = np.float32([qkp[m.queryIdx].pt for m in good])
-        dst = np.float32([fkp[m.trainIdx].pt for m in good])
+        src = np.array([qkp[m.queryIdx].pt for m in good], dtype=np.float32)
+        dst = np.array([fkp[m.trainIdx].pt for m in good], dtype=np.float32)
         h, mask = cv2.findHomography(src, dst, cv2.RANSAC, 4.0)
         if h is None or mask is None or int(mask.sum()) < MIN_INLIERS:
             return None
@@ -110,8 +114,8 @@ class FrameMatcher:
                     scores.append(float((a * b).sum()) / norm)
         return float(np.mean(scores)) if scores else -1.0
 
-    def best(self, query, candidates: list[tuple[float, Path]], path_ok: Callable[[Path], bool] = Path.is_file
-             ) -> int:
+    def best(self, query: Prepared, candidates: list[tuple[float, Path]],
+             path_ok: Callable[[Path], bool] = Path.is_file) -> int:
         """Index in ``candidates`` (ordered by CNN score, best first) of the keyframe the query shows."""
         if len(candidates) < 2:
             return 0

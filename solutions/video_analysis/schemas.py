@@ -1,8 +1,10 @@
-"""Response models of the video service."""
+"""Response models of the video service (see SPEC: HTTP contract, video)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SearchHit(BaseModel):
@@ -16,6 +18,38 @@ class SearchHit(BaseModel):
 class SearchResponse(BaseModel):
     results: list[SearchHit]
     took_ms: float
+
+
+class BatchEntry(BaseModel):
+    query: str = Field(..., description="the query file's name")
+    results: list[SearchHit]
+    error: str | None = Field(None, description="why this query failed (the others are answered)")
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchEntry]
+    took_ms: float
+
+
+class Moment(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "video_id": 6150393378866519, "video_name": "vtest.avi", "start_s": 12.0, "end_s": 19.0, "kind": "label",
+        "label": "streetcar", "score": 0.41, "frame_url": "videos/6150393378866519/frames/15000.jpg"}]})
+
+    video_id: int
+    video_name: str
+    start_s: float
+    end_s: float
+    kind: Literal["label", "face"]
+    label: str | None = Field(None, description="the ImageNet class (kind 'label')")
+    person: str | None = Field(None, description="the enrolled person (kind 'face')")
+    score: float
+    frame_url: str = Field(..., description="thumbnail of the span's best keyframe")
+
+
+class MomentsResponse(BaseModel):
+    moments: list[Moment]
+    total: int
 
 
 class FaceSpan(BaseModel):
@@ -40,17 +74,20 @@ class Frame(BaseModel):
 class VideoSummary(BaseModel):
     id: int
     name: str
-    duration_s: float
+    duration_s: float = Field(..., description="the part decoded and indexed")
+    declared_duration_s: float = Field(..., description="the length the file announces")
+    truncated: bool = Field(..., description="the file stops decoding before its announced end")
     fps: float
     width: int
     height: int
     size: int
+    sha256: str
     keyframes: int
     codec: str
     container: str
-    playable: bool
+    playable: bool = Field(..., description="false while the browser-playable copy is being written")
     stream_url: str
-    created_at: str | None
+    added_at: str | None
 
 
 class VideoDetail(VideoSummary):

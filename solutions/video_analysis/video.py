@@ -4,13 +4,17 @@ One pass over the file decodes every frame (codecs need it) but only looks at ``
 frames per second: a frame becomes a *keyframe* when its small grey thumbnail differs from the last
 keyframe's by more than ``scene_threshold`` (a scene change), or when ``max_interval_s`` passed
 since the last keyframe. File names never reach a shell: OpenCV opens the path directly.
+
+A file that stops decoding before its declared end (a truncated download, a damaged tail) is decoded
+for its readable part: :attr:`DecodedVideo.truncated` says so. Only a file with no decodable frame is
+a :class:`VideoError`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -24,10 +28,14 @@ PLAYABLE = {
     "webm": {"VP80", "VP90", "vp08", "vp09", "AV01", "av01"},
 }
 MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mkv": "video/x-matroska", "avi": "video/x-msvideo"}
+#: file suffix of the stored copy per container
+SUFFIXES = {"mp4": ".mp4", "webm": ".webm", "mkv": ".mkv", "avi": ".avi"}
+#: unreadable packets in a row after which the stream is taken to have ended
+MAX_MISSES = 5
 
 
 class VideoError(Exception):
-    """The file is not a video OpenCV can decode, or it is truncated."""
+    """The file is not a video OpenCV can decode."""
 
 
 @dataclass
@@ -45,100 +53,136 @@ class DecodedVideo:
     declared_frames: int
     decoded_frames: int
     fourcc: str
-    keyframes: list[Keyframe] = field(default_factory=list)
+    keyframes: int = 0
+    #: decoding stopped at the duration budget, not at the end of the file
+    cut_at_limit: bool = False
 
     @property
     def duration_s(self) -> float:
         return self.decoded_frames / self.fps if self.fps else 0.0
 
+    @property
+    def declared_duration_s(self) -> float:
+        return max(self.declared_frames, self.decoded_frames) / self.fps if self.fps else 0.0
 
-def container_of(head: bytes) -> str:
-    """``mp4``, ``webm``, ``mkv``, ``avi`` or ``other`` from the first bytes of a file."""
-    if head[4:8] == b"ftyp" or head[4:8] in (b"moov", b"mdat", b"free"):
-        return "mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
+    @property
+    def truncated(self) -> bool:
+        """Fewer frames decoded than the container declares (beyond the slack of estimated frame counts)."""
+        missing = self.declared_frames - self.decoded_frames
+        return self.cut_at_limit or missing > max(2, 0.02 * self.declared_frames)
+
+
+def container_of(kind: str, head: bytes) -> str:
+    """The container of a file :func:`common.files.sniff` called ``kind``: WebM is told apart from Matroska."""
+    if kind == "mkv":
         return "webm" if b"webm" in head[:64] else "mkv"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    return "other"
+    return kind
 
 
 def _signature(bgr: np.ndarray) -> np.ndarray:
     small = cv2.resize(bgr, (32, 24), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
-    return grey - grey.mean() * 0.5  # keep some brightness, but a fade is not every frame a new scene
+    return np.asarray(grey - grey.mean() * 0.5)  # keep some brightness, but a fade is not every frame a new scene
 
 
-def decode_keyframes(
-    path: Path,
-    *,
-    max_interval_s: float = 1.0,
-    analysis_fps: float = 5.0,
-    scene_threshold: float = 0.12,
-    min_decoded_fraction: float = 0.5,
-    on_frame: Callable[[np.ndarray, int], None] | None = None,
-    on_keyframe: Callable[[Keyframe], None] | None = None,
-) -> DecodedVideo:
-    """Decode ``path`` and pick keyframes; ``on_frame(bgr, index)`` sees every decoded frame.
+def _fourcc(cap: cv2.VideoCapture) -> str:
+    return int(cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").strip("\x00")
 
-    With ``on_keyframe`` each keyframe is handed over as it is found and not kept (its entry in
-    ``keyframes`` has an empty image), so a long video does not pile up in memory.
+
+def _downscaled(bgr: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = bgr.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return bgr
+    return cv2.resize(bgr, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+class VideoReader:
+    """An open video: its properties, then its frames or keyframes streamed in one pass (memory stays flat).
+
+    ``with VideoReader(path) as reader: for keyframe in reader.keyframes(...): ...``; afterwards
+    :meth:`summary` tells what was decoded. A consumer may stop early (a cancelled load): the capture is
+    released when the ``with`` block ends.
     """
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    try:
-        if not cap.isOpened():
-            raise VideoError("not a video OpenCV can open (unknown container, or truncated)")
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-            fps = 25.0
-        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").strip("\x00")
-        step = max(1, round(fps / analysis_fps))
-        video = DecodedVideo(fps=fps, width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                             height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), declared_frames=declared,
-                             decoded_frames=0, fourcc=fourcc)
+
+    def __init__(self, path: Path, max_pixels: int = 40_000_000) -> None:
+        self.cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        if not self.cap.isOpened():
+            self.cap.release()
+            raise VideoError("not a video OpenCV can open (unknown container, or no readable stream)")
+        fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if np.isfinite(fps) and 0 < fps <= 1000 else 25.0
+        self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.declared_frames = max(0, int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        self.fourcc = _fourcc(self.cap)
+        self.decoded_frames = 0
+        self.keyframe_count = 0
+        self.cut_at_limit = False
+        if self.width * self.height > max_pixels:
+            self.cap.release()
+            raise VideoError(f"frames of {self.width} x {self.height} pixels are over the limit of "
+                             f"{max_pixels / 1e6:.0f} Mpx")
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.cap.release()
+
+    def progress(self, index: int) -> float:
+        """How far into the declared length frame ``index`` is (0..1; 0 when the length is unknown)."""
+        return min(1.0, index / self.declared_frames) if self.declared_frames else 0.0
+
+    def frames(self, every: int = 1, max_duration_s: float = float("inf")) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, bgr)`` of every ``every``-th frame (the others are only grabbed); all frames are counted."""
+        index = misses = 0
+        try:
+            while True:
+                if index / self.fps >= max_duration_s:
+                    self.cut_at_limit = True
+                    return
+                wanted = index % every == 0
+                ok, bgr = self.cap.read() if wanted else (self.cap.grab(), None)
+                if not ok:
+                    # a damaged packet mid-file: skip a few before concluding the stream ended
+                    misses += 1
+                    if misses > MAX_MISSES or (self.declared_frames and index >= self.declared_frames):
+                        return
+                    continue
+                misses = 0
+                index += 1
+                self.decoded_frames = index
+                if wanted and bgr is not None:
+                    yield index - 1, bgr
+        finally:
+            self.decoded_frames = index
+
+    def keyframes(self, *, max_interval_s: float = 1.0, analysis_fps: float = 5.0, scene_threshold: float = 0.12,
+                  max_side: int = 1280, max_duration_s: float = float("inf")) -> Iterator[Keyframe]:
+        """Keyframes (RGB, at most ``max_side`` pixels on their longer side) as they are found."""
+        step = max(1, round(self.fps / analysis_fps))
         last_sig: np.ndarray | None = None
         last_t = -1e9
-        index = 0
-        misses = 0
-        while True:
-            need = on_frame is not None or index % step == 0
-            if need:
-                ok, bgr = cap.read()
-            else:
-                ok, bgr = cap.grab(), None
-            if not ok:
-                # a damaged packet mid-file: skip a few before concluding the stream ended
-                misses += 1
-                if misses > 5 or (declared and index >= declared):
-                    break
-                continue
-            misses = 0
-            if on_frame is not None:
-                on_frame(bgr, index)
-            if index % step == 0:
-                t = index / fps
-                sig = _signature(bgr)
-                changed = last_sig is None or float(np.abs(sig - last_sig).mean()) > scene_threshold
-                if changed or t - last_t >= max_interval_s - 1e-6:
-                    keyframe = Keyframe(index, round(t, 3), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-                    if on_keyframe is not None:
-                        on_keyframe(keyframe)
-                        keyframe = Keyframe(index, keyframe.t, np.empty((0, 0, 3), np.uint8))
-                    video.keyframes.append(keyframe)
-                    last_sig, last_t = sig, t
-            index += 1
-        video.decoded_frames = index
-    finally:
-        cap.release()
-    if video.decoded_frames == 0 or not video.keyframes:
-        raise VideoError("no frame could be decoded (corrupt or not a video)")
-    if declared > 0 and video.decoded_frames < declared * min_decoded_fraction:
-        raise VideoError(
-            f"truncated or corrupt: decoded {video.decoded_frames} of {declared} frames "
-            f"({video.duration_s:.1f} s of {declared / fps:.1f} s)"
-        )
-    return video
+        for index, bgr in self.frames(step, max_duration_s):
+            t = index / self.fps
+            sig = _signature(bgr)
+            changed = last_sig is None or float(np.abs(sig - last_sig).mean()) > scene_threshold
+            if changed or t - last_t >= max_interval_s - 1e-6:
+                self.keyframe_count += 1
+                last_sig, last_t = sig, t
+                yield Keyframe(index, round(t, 3), cv2.cvtColor(_downscaled(bgr, max_side), cv2.COLOR_BGR2RGB))
+
+    def summary(self) -> DecodedVideo:
+        """What was decoded; :class:`VideoError` when not a single frame was."""
+        if self.decoded_frames == 0:
+            raise VideoError("no frame could be decoded (corrupt, truncated before its first frame, or not a video)")
+        return DecodedVideo(fps=self.fps, width=self.width, height=self.height, declared_frames=self.declared_frames,
+                            decoded_frames=self.decoded_frames, fourcc=self.fourcc, keyframes=self.keyframe_count,
+                            cut_at_limit=self.cut_at_limit)
 
 
 def needs_proxy(container: str, fourcc: str) -> bool:
@@ -153,7 +197,7 @@ class ProxyWriter:
         scale = min(1.0, max_side / max(width, height, 1))
         self.size = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
         self.path = path
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), min(fps, 30.0), self.size)
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"VP80"), min(fps, 30.0), self.size)
         if not self.writer.isOpened():
             raise VideoError("this OpenCV build cannot write WebM (VP8)")
         self.every = max(1, round(fps / 30.0))
@@ -177,4 +221,4 @@ def thumbnail_jpeg(rgb: np.ndarray, max_side: int, quality: int) -> bytes:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise VideoError("cannot encode a thumbnail")
-    return buf.tobytes()
+    return bytes(buf.tobytes())

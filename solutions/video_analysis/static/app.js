@@ -4,6 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 let current = null; // the video shown in the player
+let waiting = null; // timer polling a video whose playable copy is being written
 
 function fmt(t) {
   const m = Math.floor(t / 60), s = (t - m * 60).toFixed(1);
@@ -25,9 +26,11 @@ async function refresh() {
       const open = el("button", { className: "secondary", textContent: "open", type: "button" });
       open.addEventListener("click", () => openVideo(v.id, 0));
       const del = el("button", { className: "danger", textContent: "delete", type: "button" });
+      del.setAttribute("aria-label", `delete ${v.name}`);
       del.addEventListener("click", async () => {
+        if (!window.confirm(`Delete ${v.name}? Its keyframes, thumbnails and stored copy are removed.`)) return;
         await Bootcamp.api(`videos/${v.id}`, { method: "DELETE" });
-        if (current && current.id === v.id) $("player-panel").hidden = true;
+        if (current && current.id === v.id) closePlayer();
         refresh();
       });
       const info = el("span", { className: "grow", textContent: `${v.name} — ${fmt(v.duration_s)}, ${v.keyframes} keyframes` });
@@ -45,7 +48,7 @@ async function refreshPeople() {
     del.addEventListener("click", async () => {
       await Bootcamp.api(`people/${p.id}`, { method: "DELETE" });
       refreshPeople();
-      if (current) openVideo(current.id, null);
+      if (current) openVideo(current.id, null, { scroll: false });
     });
     return el("li", {}, el("span", { className: "grow", textContent: `${p.name} (${p.photos} photo${p.photos === 1 ? "" : "s"})` }), del);
   }));
@@ -57,16 +60,37 @@ function seek(t) {
   if (player.readyState >= 1) go(); else player.addEventListener("loadedmetadata", go, { once: true });
 }
 
-async function openVideo(id, t) {
+/** Stop and empty the player: removing `src` alone keeps the previous video playing until load(). */
+function unloadPlayer() {
+  const player = $("player");
+  player.pause();
+  player.removeAttribute("src");
+  player.load();
+  player.dataset.videoId = "";
+}
+
+function closePlayer() {
+  clearTimeout(waiting);
+  unloadPlayer();
+  current = null;
+  $("player-panel").hidden = true;
+}
+
+/**
+ * Show video `id` in the player (at `t` seconds when given). While its playable copy is being written the
+ * player stays empty (poster only) and the video is polled quietly every 1.5 s; only an open the user
+ * asked for scrolls the player into view.
+ */
+async function openVideo(id, t, { scroll = true } = {}) {
   const v = await Bootcamp.api(`videos/${id}`);
   const player = $("player");
-  const firstOpen = !current || current.id !== id;
+  const changed = !current || current.id !== id;
+  clearTimeout(waiting);
   current = v;
   $("player-panel").hidden = false;
   $("player-title").textContent = v.name;
-  if (firstOpen) {
-    player.removeAttribute("src");
-    player.dataset.videoId = "";
+  if (changed) {
+    unloadPlayer();
     player.poster = v.frames.length ? v.frames[0].frame_url : "";
   }
   if (v.playable && player.dataset.videoId !== String(id)) {
@@ -74,10 +98,12 @@ async function openVideo(id, t) {
     player.src = v.stream_url;
   }
   $("player-status").textContent = v.playable ? "" : "preparing a browser-playable copy…";
-  if (!v.playable) setTimeout(() => { if (current && current.id === id) openVideo(id, t); }, 1500);
+  if (!v.playable) {
+    waiting = setTimeout(() => { if (current && current.id === id) openVideo(id, t, { scroll: false }); }, 1500);
+  }
   if (t !== null && t !== undefined && v.playable) seek(t);
   drawTimeline(v);
-  $("player-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+  if (scroll) $("player-panel").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 function drawTimeline(v) {
@@ -156,7 +182,7 @@ $("enrol-form").addEventListener("submit", async (e) => {
     $("enrol-status").textContent = `enrolled ${p.name} with ${p.photos} photo(s)${skipped}`;
     $("enrol-form").reset();
     refreshPeople();
-    if (current) openVideo(current.id, null);
+    if (current) openVideo(current.id, null, { scroll: false });
   } catch (err) {
     $("enrol-status").className = "status error";
     $("enrol-status").textContent = err.message;

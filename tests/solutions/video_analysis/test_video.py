@@ -2,58 +2,95 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from solutions.video_analysis.ranges import range_ok
-from solutions.video_analysis.spans import merge_spans
-from solutions.video_analysis.video import VideoError, container_of, decode_keyframes, needs_proxy
+from solutions.video_analysis.spans import merge_spans, stream_spans
+from solutions.video_analysis.video import VideoError, VideoReader, container_of, needs_proxy
 
 from .helpers import OPENCV_DATA, truncated_copy
 
 
+def keyframes(path: Path, **options):
+    with VideoReader(path) as reader:
+        found = list(reader.keyframes(**options))
+        return reader.summary(), found
+
+
 def test_real_clip_keyframes_at_most_max_interval_apart():
-    video = decode_keyframes(OPENCV_DATA / "vtest.avi", max_interval_s=1.0)
-    assert video.decoded_frames == 795 and abs(video.duration_s - 79.5) < 0.01
-    times = [k.t for k in video.keyframes]
-    assert times[0] == 0.0 and times == sorted(times)
+    video, found = keyframes(OPENCV_DATA / "vtest.avi", max_interval_s=1.0)
+    assert video.decoded_frames == 795 and abs(video.duration_s - 79.5) < 0.01 and not video.truncated
+    times = [k.t for k in found]
+    assert times[0] == 0.0 and times == sorted(times) and video.keyframes == len(found)
     assert max(np.diff(times)) <= 1.0 + 1e-6
     assert times[-1] >= 78.0
-    assert video.keyframes[0].rgb.shape == (576, 768, 3)
+    assert found[0].rgb.shape == (576, 768, 3)
+
+
+def test_keyframes_are_downscaled_to_max_side():
+    _, found = keyframes(OPENCV_DATA / "Megamind.avi", max_side=360)
+    assert max(found[0].rgb.shape[:2]) == 360
 
 
 def test_scene_change_adds_a_keyframe(tmp_path):
     path = tmp_path / "cut.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (160, 120))
     for i in range(60):  # black for 3.3 s, then white: the cut falls between interval keyframes
         writer.write(np.full((120, 160, 3), 0 if i < 33 else 255, np.uint8))
     writer.release()
-    video = decode_keyframes(path, max_interval_s=2.0, analysis_fps=10)
-    times = [k.t for k in video.keyframes]
-    assert 3.3 in times  # the cut itself
-    assert times == [0.0, 2.0, 3.3, 5.3]
+    _, found = keyframes(path, max_interval_s=2.0, analysis_fps=10)
+    assert [k.t for k in found] == [0.0, 2.0, 3.3, 5.3]  # 3.3: the cut itself
 
 
-def test_truncated_and_garbage_files_are_errors(tmp_path):
-    with pytest.raises(VideoError, match="truncated"):
-        decode_keyframes(truncated_copy(OPENCV_DATA / "vtest.avi", tmp_path / "cut.avi", 0.3))
+def test_a_truncated_file_decodes_its_readable_part(tmp_path):
+    video, found = keyframes(truncated_copy(OPENCV_DATA / "vtest.avi", tmp_path / "cut.avi", 0.3))
+    assert video.truncated and video.declared_frames == 795
+    assert 100 < video.decoded_frames < 400 and found
+    assert video.declared_duration_s == pytest.approx(79.5)
+
+
+def test_tree_avi_is_truncated_where_opencv_stops_decoding():
+    video, _ = keyframes(OPENCV_DATA / "tree.avi")
+    assert (video.decoded_frames, video.declared_frames, video.truncated) == (68, 444, True)
+    assert video.duration_s == pytest.approx(68 / video.fps) and video.declared_duration_s == pytest.approx(29.6, 0.01)
+
+
+def test_duration_budget_stops_decoding():
+    video, found = keyframes(OPENCV_DATA / "vtest.avi", max_duration_s=10.0)
+    assert video.decoded_frames == 100 and video.cut_at_limit and video.truncated
+    assert found[-1].t < 10.0
+
+
+def test_garbage_and_cut_before_the_first_frame_are_errors(tmp_path):
     (tmp_path / "junk.avi").write_bytes(b"RIFF\x10\x00\x00\x00AVI LIST" + bytes(4000))
     with pytest.raises(VideoError):
-        decode_keyframes(tmp_path / "junk.avi")
-    # a file name that would mean something to a shell is just a name
+        keyframes(tmp_path / "junk.avi")
+    head = (OPENCV_DATA / "vtest.avi").read_bytes()
+    (tmp_path / "head.avi").write_bytes(head[: head.find(b"movi") + 16])  # the headers, cut before any frame
+    with pytest.raises(VideoError, match="no frame"):
+        keyframes(tmp_path / "head.avi")
+
+
+def test_frames_over_the_pixel_limit_are_refused():
+    with pytest.raises(VideoError, match="over the limit"):
+        VideoReader(OPENCV_DATA / "vtest.avi", max_pixels=100_000)
+
+
+def test_a_file_name_is_never_interpreted(tmp_path):
     odd = tmp_path / "$(touch pwned); rm -rf x.avi"
     odd.write_bytes((OPENCV_DATA / "Megamind.avi").read_bytes())
-    assert decode_keyframes(odd).decoded_frames == 270
+    assert keyframes(odd)[0].decoded_frames == 270
     assert not (tmp_path / "pwned").exists()
 
 
 def test_containers_and_playability():
-    assert container_of((OPENCV_DATA / "vtest.avi").read_bytes()[:64]) == "avi"
-    assert container_of(b"\x00\x00\x00\x18ftypmp42" + bytes(50)) == "mp4"
+    assert container_of("avi", b"RIFF") == "avi" and container_of("mp4", b"") == "mp4"
     ebml = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\x82\x84"
-    assert container_of(ebml + b"webm") == "webm" and container_of(ebml + b"matroska") == "mkv"
-    assert container_of(b"hello world") == "other"
+    assert container_of("mkv", ebml + b"webm") == "webm" and container_of("mkv", ebml + b"matroska") == "mkv"
     assert needs_proxy("avi", "XVID") and needs_proxy("mp4", "mp4v") and not needs_proxy("mp4", "avc1")
     assert not needs_proxy("webm", "VP80")
 
@@ -66,6 +103,12 @@ def test_merge_spans_splits_on_gaps_and_keeps_best_score():
         {"person": "ann", "start_s": 9.0, "end_s": 9.0, "score": 0.4},
     ]
     assert merge_spans([], 1.0, "label") == []
+
+
+def test_stream_spans_merges_sorted_rows_per_group_and_remembers_the_best_moment():
+    rows = [(1, "dog", 0.0, 0.3), (1, "dog", 1.0, 0.8), (1, "dog", 9.0, 0.5), (2, "dog", 1.0, 0.4)]
+    spans = [(group, s.name, s.start_s, s.end_s, s.score, s.best_t) for group, s in stream_spans(rows, 2.5)]
+    assert spans == [(1, "dog", 0.0, 1.0, 0.8, 1.0), (1, "dog", 9.0, 9.0, 0.5, 9.0), (2, "dog", 1.0, 1.0, 0.4, 1.0)]
 
 
 @pytest.mark.parametrize("spec,ok", [

@@ -1,0 +1,89 @@
+"""Search by image: the videos whose keyframes look most like a picture, best keyframe per video.
+
+The query's EfficientNet-Lite0 feature is searched among all keyframes (cosine); each video is ranked by its
+best keyframe, and no video comes twice. Candidates are fetched ``search_candidates`` keyframes first, four
+times more while fewer listed videos than ``offset + top_k`` were found (a video still loading, whose keyframes
+are already in Milvus, is not listed and never returned). The candidate schedule does not depend on the page,
+so two pages equal one longer query. Then, for the ``rerank_videos`` best videos (by absolute rank, whatever the
+page), the moment is pinned down by aligning the query to their keyframes (:mod:`.rerank`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from common.images import ImageEncoder
+from common.vectors import VectorStore
+
+from .config import VideoSettings
+from .media import MediaFiles, frame_ms, frame_url
+from .rerank import FrameMatcher, Prepared
+
+#: the most keyframes one Milvus search returns
+MILVUS_MAX_LIMIT = 16384
+
+
+class FrameSearch:
+    def __init__(self, settings: VideoSettings, encoder: ImageEncoder, vectors: VectorStore, collection: str,
+                 media: MediaFiles, listed: Callable[[list[int]], dict[int, str]]) -> None:
+        """``listed(ids)``: the names of those videos that are listed (fully stored)."""
+        self.settings = settings
+        self.encoder = encoder
+        self.vectors = vectors
+        self.collection = collection
+        self.media = media
+        self.listed = listed
+        self.matcher = FrameMatcher(match_side=settings.thumb_max_side)
+
+    def search(self, rgb: np.ndarray, top_k: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Videos ``offset .. offset + top_k - 1`` of the ranking for the image ``rgb``."""
+        features, _ = self.encoder.encode([rgb])
+        query = np.asarray(features, dtype=np.float32)[0]
+        ranked, names = self._best_per_video(query, offset + top_k)
+        prepared: Prepared | None = None
+        page = ranked[offset:offset + top_k]
+        for rank, hit in enumerate(page, start=offset):
+            if rank < self.settings.rerank_videos:
+                prepared = prepared or self.matcher.prepare_query(rgb)
+                hit["t"] = self._refine_time(query, prepared, hit)
+        return [{"video_id": h["video_id"], "video_name": names[h["video_id"]], "timestamp_s": round(h["t"], 3),
+                 "score": round(min(1.0, max(0.0, h["distance"])), 4), "frame_url": frame_url(h["video_id"], h["t"])}
+                for h in page]
+
+    def _best_per_video(self, query: np.ndarray, wanted: int) -> tuple[list[dict[str, Any]], dict[int, str]]:
+        limit = self.settings.search_candidates
+        best: dict[int, dict[str, Any]] = {}
+        names: dict[int, str] = {}
+        while True:
+            hits = self.vectors.search(self.collection, [query.tolist()], anns_field="vector", limit=limit,
+                                       metric_type="COSINE", params={"ef": limit},
+                                       output_fields=["video_id", "t"])[0]
+            best.clear()
+            for hit in hits:
+                vid = int(hit["entity"]["video_id"])
+                if vid not in best or hit["distance"] > best[vid]["distance"]:
+                    best[vid] = {"video_id": vid, "t": float(hit["entity"]["t"]), "distance": float(hit["distance"])}
+            names = self.listed(list(best))
+            if len(names) >= wanted or len(hits) < limit or limit >= MILVUS_MAX_LIMIT:
+                break
+            limit = min(MILVUS_MAX_LIMIT, limit * 4)
+        ranked = sorted((h for h in best.values() if h["video_id"] in names),
+                        key=lambda h: (-h["distance"], h["video_id"]))
+        return ranked, names
+
+    def _refine_time(self, query: np.ndarray, prepared: Prepared, hit: dict[str, Any]) -> float:
+        """The timestamp of the keyframe of one video that the query shows (see :mod:`.rerank`)."""
+        vid = int(hit["video_id"])
+        limit = self.settings.rerank_frames
+        frames = self.vectors.search(self.collection, [query.tolist()], anns_field="vector", limit=limit,
+                                     metric_type="COSINE", params={"ef": max(64, limit)},
+                                     filter=f"video_id == {vid}", output_fields=["t"])[0]
+        if len(frames) < 2:
+            return float(hit["t"])
+        candidates = [(float(f["distance"]), self.media.frame(vid, frame_ms(float(f["entity"]["t"]))))
+                      for f in frames]
+        index = self.matcher.best(prepared, candidates)
+        return float(frames[index]["entity"]["t"])
