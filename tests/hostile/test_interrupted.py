@@ -44,13 +44,19 @@ def wait_state(client, task_id: str, states: tuple[str, ...], timeout: float = 3
     raise AssertionError(f"task never reached {states}: {task}")
 
 
-def test_a_running_load_can_be_cancelled(toy):
-    client, app, root = toy
-    write_notes(root, 200)
+def start_slow_load(client, app, root, notes: int = 200) -> str:
+    """A load of ``notes`` files, 50 ms a batch, that has been running for a while; returns its task id."""
+    write_notes(root, notes)
     slow_down(app, 0.05)
     task_id = client.post("/load", json={"path": str(root / "notes")}).json()["task_id"]
     wait_state(client, task_id, ("running",))
     time.sleep(0.3)
+    return task_id
+
+
+def test_a_running_load_can_be_cancelled(toy):
+    client, app, root = toy
+    task_id = start_slow_load(client, app, root)
     assert client.post(f"/tasks/{task_id}/cancel").status_code == 202
     task = wait_task(client, task_id)
     assert task["state"] == "cancelled" and 0 < task["done"] < 200
@@ -59,11 +65,7 @@ def test_a_running_load_can_be_cancelled(toy):
 
 def test_delete_data_during_a_load_cancels_it_first(toy):
     client, app, root = toy
-    write_notes(root, 200)
-    slow_down(app, 0.05)
-    task_id = client.post("/load", json={"path": str(root / "notes")}).json()["task_id"]
-    wait_state(client, task_id, ("running",))
-    time.sleep(0.3)
+    task_id = start_slow_load(client, app, root)
     dropped = client.delete("/data").json()["dropped"]
     assert dropped > 0
     assert client.get(f"/tasks/{task_id}").json()["state"] == "cancelled"
