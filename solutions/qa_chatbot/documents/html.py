@@ -97,7 +97,7 @@ def _walk(root: etree._Element, title: str) -> Iterator[Section]:
             if not tag or _skipped(el):
                 walker.skip_subtree()  # its end event still comes, next
                 skipped = el
-                if tag in BLOCKS or tag in SKIP_TAGS and heading is None:
+                if (tag in BLOCKS or tag in SKIP_TAGS) and heading is None:
                     flush_paragraph()
                 continue
             if tag in HEADINGS and heading is None:

@@ -68,7 +68,8 @@ def _outline(reader: Any) -> list[tuple[int, int, str]]:
             try:
                 page = reader.get_destination_page_number(item)
                 title = " ".join(str(item.title).split())
-            except Exception:
+            except Exception:  # a bookmark to nowhere: skipped, the text is still read
+                log.debug("PDF outline entry unreadable", exc_info=True)
                 continue
             if page is not None and page >= 0 and title:
                 entries.append((page, level, title))

@@ -12,10 +12,11 @@ import re
 
 # a candidate end: terminal punctuation, optional closers, then white space
 _END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
-_ABBREVIATIONS = frozenset(
-    "e.g i.e cf vs viz al approx resp incl esp ca fig figs eq eqs vol pp mr mrs ms dr prof st jr sr inc ltd "
-    "corp jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
+_ABBREVIATIONS = frozenset({
+    "e.g", "i.e", "cf", "vs", "viz", "al", "approx", "resp", "incl", "esp", "ca", "fig", "figs", "eq", "eqs", "vol",
+    "pp", "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "inc", "ltd", "corp", "jan", "feb", "mar", "apr", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+})
 _CLAUSE_BREAKS = ("; ", ": ", " — ", " – ", " - ", ", ", ") ", " (")
 
 
@@ -111,4 +112,4 @@ def _is_abbreviation(text: str, stop: int) -> bool:
     if word in _ABBREVIATIONS:
         return True
     # a single letter ("J. Smith", "option b. Then") or a dotted acronym ("U.S.")
-    return len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
+    return (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
