@@ -26,6 +26,7 @@ BLOCKS = frozenset({"p", "div", "li", "dt", "dd", "pre", "blockquote", "tr", "ta
                     "article", "main", "aside", "figure", "figcaption", "caption", "address", "details",
                     "summary", "hr", "br", "body", "header", "fieldset", "legend", "center"})
 CELLS = frozenset({"td", "th"})
+CELL = "\x1f"  # marks a cell boundary inside a row until the row is flushed
 
 
 def parse_html(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
@@ -88,6 +89,8 @@ def _walk(root: etree._Element, title: str) -> Iterator[Section]:
     def flush_paragraph() -> None:
         text = "".join(buffer)
         buffer.clear()
+        if CELL in text:  # a table row: its non-empty cells, " | "-separated
+            text = " | ".join(c for c in (" ".join(part.split()) for part in text.split(CELL)) if c)
         section.add(text, literal=pre_depth > 0)
 
     walker = etree.iterwalk(start, events=("start", "end"))
@@ -109,7 +112,7 @@ def _walk(root: etree._Element, title: str) -> Iterator[Section]:
                 if tag == "pre":
                     pre_depth += 1
             elif tag in CELLS:
-                sink().append(" | " if buffer else "")
+                sink().append(CELL)
             if el.text:
                 sink().append(el.text)
             continue

@@ -1,8 +1,9 @@
 """Markdown → sections, with markdown-it-py (CommonMark + tables).
 
 Headings (ATX and setext) open sections; paragraphs, list items, block quotes, table rows and code
-blocks are the paragraphs. Inline markup is reduced to its text (link and image text kept, URLs and
-raw HTML dropped). Anchors are GitHub-style slugs of the heading text, made unique within the document.
+blocks are the paragraphs. Inline markup is reduced to its text (link and image text kept, URLs and HTML
+tags dropped); a raw HTML block is reduced to its text with lxml, scripts and styles removed. Anchors are
+GitHub-style slugs of the heading text, made unique within the document.
 """
 
 from __future__ import annotations
@@ -36,11 +37,25 @@ def _inline_text(token: Token) -> str:
             parts.append(" ")
         elif child.type == "image":
             parts.append(child.content or "")
+        # html_inline (a tag) is dropped; the text between tags is kept
     return "".join(parts)
 
 
+def _html_block_text(content: str) -> str:
+    """Text of a raw HTML block, scripts and styles dropped (parsed with lxml, never rendered)."""
+    from lxml import etree, html
+
+    try:
+        root = html.document_fromstring(content)
+    except (etree.ParserError, ValueError):
+        return ""
+    for bad in root.xpath("//script|//style|//template|//noscript"):
+        bad.drop_tree()
+    return root.text_content()
+
+
 def parse_markdown(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
-    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
     tokens = md.parse(text)
     first = next((tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open"), None)
     title = " ".join(_inline_text(first).split()) if first is not None else title_hint
@@ -81,6 +96,8 @@ def _sections(tokens: list[Token], title: str) -> Iterator[Section]:
                 section.add(text)
         elif tok.type in ("fence", "code_block"):
             section.add(tok.content, literal=True)
+        elif tok.type == "html_block":
+            section.add(_html_block_text(tok.content))
         i += 1
     if section.blocks:
         yield section
