@@ -50,9 +50,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--exclude", type=str, action="append", default=[],
+                    help="leave out the passages an earlier draw (n, seed) picked, given as N:SEED", metavar="N:SEED")
     args = ap.parse_args()
     docs = load(args.set)
     pool = [p for ps in docs.values() for p in ps if prose(p.text)]
+    for spec in args.exclude:
+        n, seed = map(int, spec.split(":"))
+        taken = {(p.document, p.position) for p in random.Random(seed).sample(pool, n)}
+        pool = [p for p in pool if (p.document, p.position) not in taken]
     picked = random.Random(args.seed).sample(pool, args.n)
     for k, p in enumerate(picked[args.start:args.start + args.count], args.start):
         print(f"## {k} {p.document} #{p.position} | {p.heading}")
