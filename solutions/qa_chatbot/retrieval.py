@@ -25,11 +25,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .bm25 import tokenize
 from .documents.sentences import cut_long, sentence_spans
+
+if TYPE_CHECKING:
+    from .config import QASettings
 
 FEATURES = ("question", "qa", "passage", "sentence", "bm25")
 
@@ -59,6 +63,11 @@ class KindModel:
     weights: Mapping[str, float]
     slope: float = 10.0
     intercept: float = -5.0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(FEATURES)
+        if unknown or any(w < 0 for w in self.weights.values()):
+            raise ValueError(f"weights must be >= 0 and name features of {FEATURES}: {dict(self.weights)}")
 
     def raw(self, features: Mapping[str, float]) -> float:
         total = sum(self.weights.values()) or 1.0
@@ -153,3 +162,12 @@ def highlight(query: str, query_vec: np.ndarray, text: str, spans: Sequence[tupl
 def best_sentence(query_vec: np.ndarray, sentence_vecs: np.ndarray) -> float:
     """The ``sentence`` feature of a passage: its best sentence cosine (0 for none)."""
     return clip01(float((sentence_vecs @ query_vec).max())) if len(sentence_vecs) else 0.0
+
+
+def ranker_from_settings(settings: QASettings) -> Ranker:
+    """The :class:`Ranker` configured by the service's settings."""
+    return Ranker(
+        faq=KindModel(dict(settings.faq_weights), *settings.faq_calibration),
+        passage=KindModel(dict(settings.passage_weights), *settings.passage_calibration),
+        bm25_saturation=settings.bm25_saturation,
+    )

@@ -81,4 +81,4 @@ def parse_isolated(path: Path | str, name: str | None = None,
             proc.join()
     if status != "ok":
         raise DocumentError(payload)
-    return payload  # type: ignore[no-any-return]
+    return payload

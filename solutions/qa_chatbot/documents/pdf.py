@@ -40,7 +40,8 @@ def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str])
         raise DocumentError(f"unreadable PDF: {exc}") from exc
     title = title_hint
     try:
-        meta_title = (reader.metadata or {}).get("/Title")
+        metadata = reader.metadata
+        meta_title = metadata.get("/Title") if metadata is not None else None
         if isinstance(meta_title, str) and meta_title.strip():
             title = " ".join(meta_title.split())
     except Exception:  # metadata is optional; a broken info dictionary is not worth failing the file

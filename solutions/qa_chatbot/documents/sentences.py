@@ -49,7 +49,7 @@ def split_sentences(text: str) -> list[str]:
 def cut_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
     """Split ``text[start:end]`` into spans of at most ``limit`` characters, at the last clause break
     (``;`` ``:`` dash ``,``) inside the limit, else at the last space, else (one huge word) at the limit."""
-    out = []
+    out: list[tuple[int, int]] = []
     while end - start > limit:
         window = text[start:start + limit + 1]
         cut = -1

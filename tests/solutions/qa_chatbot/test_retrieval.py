@@ -91,3 +91,16 @@ def test_answer_units_cut_long_sentences():
     text = "A" + ", and more words" * 60 + "."
     units = answer_units(text, max_chars=200)
     assert len(units) > 1 and all(e - s <= 200 for s, e in units)
+
+
+def test_ranker_from_settings_and_weight_validation():
+    from solutions.qa_chatbot.config import QASettings
+    from solutions.qa_chatbot.retrieval import ranker_from_settings
+
+    s = QASettings(passage_weights={"passage": 0.5, "sentence": 0.5}, passage_calibration=(8.0, -4.0))
+    r = ranker_from_settings(s)
+    assert r.passage.weights == {"passage": 0.5, "sentence": 0.5} and (r.passage.slope, r.passage.intercept) == (8, -4)
+    with pytest.raises(ValueError, match="features"):
+        KindModel({"title": 1.0})
+    with pytest.raises(ValueError):
+        KindModel({"passage": -1.0})
