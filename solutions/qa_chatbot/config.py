@@ -58,6 +58,8 @@ class QASettings(ServiceSettings):
     # -- document mode (solutions/qa_chatbot/documents) ---------------------------------------------------
     #: longest passage in characters (a document is split at headings, paragraphs, then sentences)
     passage_max_chars: int = Field(1000, ge=200, le=4000)
+    #: embed and index "heading path + passage" (True) or the passage text alone
+    passage_heading_context: bool = True
     document_max_bytes: int = Field(20 * 1024 * 1024, gt=0)
     document_max_passages: int = Field(5000, gt=0)
     document_max_pages: int = Field(2000, gt=0)
@@ -68,6 +70,8 @@ class QASettings(ServiceSettings):
     # -- ranking (solutions/qa_chatbot/retrieval.Ranker), chosen by bench/qa_chatbot_tune.py on the TUNING
     # sets only (bench/qa_chatbot_data.md); features: question, qa, bm25 for FAQ pairs; passage, sentence,
     # bm25 for passages ---------------------------------------------------------------------------------
+    #: the ``qa`` vector of a FAQ pair embeds the question and the first this-many words of the answer (0 = all)
+    faq_answer_words: int = Field(0, ge=0)
     faq_weights: dict[str, float] = Field(default_factory=lambda: {"question": 0.8, "bm25": 0.2})
     passage_weights: dict[str, float] = Field(default_factory=lambda: {"passage": 0.8, "bm25": 0.2})
     #: Platt calibration (slope, intercept) of each kind's weighted sum: score = 1 / (1 + exp(-(a·x + b)))
