@@ -53,6 +53,7 @@ class DocCorpus:
     sent_spans: list[list[tuple[int, int]]] = field(default_factory=list)
     sent_vecs: list[np.ndarray] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    features: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)  # by query (weights change, not these)
 
 
 def build_docs(paths, encoder, max_chars: int, heading_context: bool = True, sentences: bool = True,
@@ -93,6 +94,13 @@ def build_docs(paths, encoder, max_chars: int, heading_context: bool = True, sen
 
 
 def doc_features(corpus: DocCorpus, query: str, qvec: np.ndarray, ranker: Ranker) -> list[tuple[int, dict]]:
+    key = f"{ranker.bm25_saturation}:{query}"
+    if key not in corpus.features:
+        corpus.features[key] = _doc_features(corpus, query, qvec, ranker)
+    return corpus.features[key]
+
+
+def _doc_features(corpus: DocCorpus, query: str, qvec: np.ndarray, ranker: Ranker) -> list[tuple[int, dict]]:
     dense = corpus.vecs @ qvec
     top = np.argsort(-dense)[:CANDIDATES]
     bm = dict(corpus.bm25.search(query, CANDIDATES))
