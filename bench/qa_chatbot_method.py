@@ -113,7 +113,20 @@ def encoding_speed(enc: TextEncoder, settings: QASettings, copies: int = 4) -> d
             "texts_per_pair": 2 if need_qa else 1}
 
 
+def check_sources() -> None:
+    """The corpora are Debian packages' documentation: say which package to install when one is missing."""
+    from qa_chatbot_docs import HANDBOOK, REFERENCE
+    from qa_chatbot_faq import FAQ_TXT, VALGRIND_FAQ, XZ_FAQ, ZLIB_FAQ
+
+    packages = {REFERENCE: "debian-reference-en", HANDBOOK: "debian-handbook", FAQ_TXT: "debian-faq",
+                ZLIB_FAQ: "zlib1g-dev", XZ_FAQ: "xz-utils", VALGRIND_FAQ: "valgrind"}
+    missing = sorted({pkg for path, pkg in packages.items() if not path.exists()})
+    if missing:
+        raise SystemExit(f"the QA bench corpora are missing: apt-get install {' '.join(missing)}")
+
+
 def run(models: Path, roles: tuple[str, ...] = ("tuning", "report")) -> dict:
+    check_sources()
     settings = QASettings()
     out: dict = {"settings": {k: getattr(settings, k) for k in (
         "encoder_precision", "passage_max_chars", "passage_heading_context", "faq_weights", "faq_answer_words",
