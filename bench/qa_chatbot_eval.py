@@ -191,6 +191,8 @@ class FaqCorpus:
     q_vecs: np.ndarray
     qa_vecs: np.ndarray
     bm25: BM25Index
+    sent_vecs: list[np.ndarray] = field(default_factory=list)  # the answer's sentences
+    features: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
 
 
 def qa_text(question: str, answer: str, answer_words: int | None = None) -> str:
@@ -204,38 +206,55 @@ def build_faq(pairs: list[dict], encoder, answer_words: int | None = None) -> Fa
     q_vecs = encoder.encode([p["question"] for p in pairs])
     qa_vecs = encoder.encode([qa_text(p["question"], p["answer"], answer_words) for p in pairs])
     bm = BM25Index().build([(i, f"{p['question']}\n{p['answer']}") for i, p in enumerate(pairs)])
-    return FaqCorpus([p["section"] for p in pairs], q_vecs, qa_vecs, bm)
+    spans = [answer_units(p["answer"]) for p in pairs]
+    flat = [p["answer"][s:e] for p, sp in zip(pairs, spans, strict=True) for s, e in sp]
+    flat_vecs = encoder.encode(flat) if flat else np.zeros((0, 384), np.float32)
+    sent_vecs, k = [], 0
+    for sp in spans:
+        sent_vecs.append(flat_vecs[k:k + len(sp)])
+        k += len(sp)
+    return FaqCorpus([p["section"] for p in pairs], q_vecs, qa_vecs, bm, sent_vecs)
 
 
 def faq_features(corpus: FaqCorpus, query: str, qvec: np.ndarray, ranker: Ranker) -> list[tuple[int, dict]]:
-    cq = corpus.q_vecs @ qvec
-    cqa = corpus.qa_vecs @ qvec
-    cand = set(map(int, np.argsort(-cq)[:CANDIDATES])) | set(map(int, np.argsort(-cqa)[:CANDIDATES]))
-    bm = dict(corpus.bm25.search(query, CANDIDATES))
-    cand |= set(bm)
-    return [(i, ranker.features({"question": float(cq[i]), "qa": float(cqa[i])}, bm.get(i, 0.0))) for i in cand]
+    key = f"{ranker.bm25_saturation}:{query}"
+    if key not in corpus.features:
+        cq = corpus.q_vecs @ qvec
+        cqa = corpus.qa_vecs @ qvec
+        best = [float((sv @ qvec).max()) if len(sv) else 0.0 for sv in corpus.sent_vecs]
+        cand = set(map(int, np.argsort(-cq)[:CANDIDATES])) | set(map(int, np.argsort(-cqa)[:CANDIDATES]))
+        cand |= set(map(int, np.argsort(-np.asarray(best))[:CANDIDATES]))
+        bm = dict(corpus.bm25.search(query, CANDIDATES))
+        cand |= set(bm)
+        corpus.features[key] = [
+            (i, ranker.features({"question": float(cq[i]), "qa": float(cqa[i]), "sentence": best[i]},
+                                bm.get(i, 0.0))) for i in sorted(cand)]
+    return corpus.features[key]
 
 
 def eval_faq(corpus: FaqCorpus, paraphrases: list[dict], vecs: np.ndarray, ranker: Ranker | None) -> dict:
     top1 = top3 = 0
+    rr = 0.0
     raw_best = []
     for p, v in zip(paraphrases, vecs, strict=True):
         if ranker is None:
             s = corpus.q_vecs @ v
-            order = [int(i) for i in np.argsort(-s)[:3]]
+            order = [int(i) for i in np.argsort(-s)[:10]]
             best = float(s[order[0]])
         else:
             feats = faq_features(corpus, p["query"], v, ranker)
             scored = sorted(((ranker.faq.raw(f), i) for i, f in feats), key=lambda r: (-r[0], r[1]))
-            order = [i for _, i in scored[:3]]
+            order = [i for _, i in scored[:10]]
             best = scored[0][0]
         target = p["section"]
         hits = [corpus.sections[i] == target for i in order]
         top1 += hits[0]
-        top3 += any(hits)
+        top3 += any(hits[:3])
+        rr += 1 / (hits.index(True) + 1) if any(hits) else 0.0
         raw_best.append((best, hits[0]))
     n = len(paraphrases)
-    return {"n": n, "top1": round(top1 / n, 4), "top3": round(top3 / n, 4), "_raw": raw_best}
+    return {"n": n, "top1": round(top1 / n, 4), "top3": round(top3 / n, 4), "mrr@10": round(rr / n, 4),
+            "_raw": raw_best}
 
 
 def offtopic_raw_faq(corpus: FaqCorpus, queries: list[str], vecs: np.ndarray, ranker: Ranker | None) -> list[float]:
@@ -258,26 +277,27 @@ def weight_grid(names: list[str], steps: list[float]):
         yield {names[0]: round(rest, 3), **{n: w for n, w in zip(names[1:], combo, strict=True)}}
 
 
-def calibrate(raw_pos: list[tuple[float, bool]], raw_neg: list[float]) -> tuple[float, float, float]:
-    """Platt fit (positives: right top-1s; negatives: off-topic and wrong top-1s) and the probability
-    threshold maximising answered-right + refused-(off-topic or wrong), ties to the higher threshold."""
+def calibrate(raw_pos: list[tuple[float, bool]], raw_neg: list[float]) -> tuple[float, float]:
+    """Platt fit of one kind's raw fused scores: positives are right top-1s; negatives are wrong top-1s and
+    off-topic queries' best candidates (classes weighted equally)."""
     pos = [r for r, ok in raw_pos if ok]
     neg = [r for r, ok in raw_pos if not ok] + list(raw_neg)
-    slope, intercept = fit_calibration(pos, neg)
-    model = KindModel({}, slope, intercept)
-    probs_pos = [(model.probability(r), ok) for r, ok in raw_pos]
-    probs_neg = [model.probability(r) for r in raw_neg]
-    cands = sorted({p for p, _ in probs_pos} | set(probs_neg))
-    best, best_t = -1, 0.5
-    for t in cands:
-        good = sum(ok and p >= t for p, ok in probs_pos) + sum((not ok) and p < t for p, ok in probs_pos) \
-            + sum(p < t for p in probs_neg)
-        if good >= best:
-            best, best_t = good, t
-    # place the threshold between the chosen score and the next lower one
-    lower = [t for t in cands if t < best_t]
-    thr = (best_t + max(lower)) / 2 if lower else best_t
-    return slope, intercept, round(float(thr), 4)
+    return fit_calibration(pos, neg)
+
+
+def choose_threshold(on_topic: list[tuple[float, bool]], off_topic: list[float]) -> float:
+    """The probability threshold with the best balanced accuracy: the mean of the share of right decisions on
+    on-topic queries (answer a right top-1, refuse a wrong one) and the share of off-topic queries refused;
+    midway between neighbouring scores, ties to the higher threshold."""
+    cands = sorted({p for p, _ in on_topic} | set(off_topic))
+    best, best_t = -1.0, 0.5
+    for i, t in enumerate(cands):
+        thr = (t + cands[i - 1]) / 2 if i else t
+        right = sum((ok and p >= thr) or (not ok and p < thr) for p, ok in on_topic) / len(on_topic)
+        refused = sum(p < thr for p in off_topic) / len(off_topic)
+        if (right + refused) / 2 >= best:
+            best, best_t = (right + refused) / 2, thr
+    return round(float(best_t), 4)
 
 
 def refusal(model: KindModel, raw_pos: list[tuple[float, bool]], raw_neg: list[float], thr: float) -> dict:
