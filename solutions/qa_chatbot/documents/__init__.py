@@ -6,6 +6,13 @@
 
 Each format is read by a maintained parser (lxml, markdown-it-py, docutils, pypdf); plain text is split
 at blank lines and underlined headings. See :class:`DocumentBudget` for the limits.
+
+Budgets: a file over ``max_bytes`` is refused before it is read; parsing stops after ``max_passages``
+passages (and ``max_pages`` PDF pages), marking the result ``truncated`` with a warning; in
+:func:`parse_isolated` the parser runs in a forked child limited to ``max_memory_mb`` of address space and
+killed after ``max_seconds``. Sections and passages are produced lazily (generators; PDF pages are
+extracted one at a time), so the passage limit also stops the work; HTML, Markdown and reST are parsed
+whole, which ``max_bytes`` bounds. Tree walks are iterative, so nesting depth cannot exhaust the stack.
 """
 
 from __future__ import annotations
