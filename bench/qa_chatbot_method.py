@@ -21,11 +21,12 @@ HERE = Path(__file__).resolve().parent
 SETS = {
     "tuning": {"documents": "Debian Reference (debian-reference-en HTML)",
                "doc_questions": "qa_chatbot_tune_docs.jsonl",
-               "faq": "Debian FAQ (debian-faq)", "paraphrases": "qa_chatbot_paraphrases.jsonl",
+               "faq": "Debian FAQ (debian-faq)",
+               "paraphrases": ["qa_chatbot_paraphrases.jsonl", "qa_chatbot_tune_faq_2.jsonl"],
                "offtopic": "qa_chatbot_offtopic.jsonl"},
     "report": {"documents": "Debian Administrator's Handbook (debian-handbook HTML)",
                "doc_questions": "qa_chatbot_report_docs.jsonl", "faq": "zlib + xz-utils + valgrind FAQs",
-               "paraphrases": "qa_chatbot_report_faq.jsonl", "offtopic": "qa_chatbot_report_offtopic.jsonl"},
+               "paraphrases": ["qa_chatbot_report_faq.jsonl"], "offtopic": "qa_chatbot_report_offtopic.jsonl"},
 }
 
 
@@ -69,7 +70,7 @@ def evaluate(role: str, enc, settings: QASettings) -> dict:
         "load_seconds": {k: round(v, 2) for k, v in method.seconds.items()},
     }
     faq = parse_faq() if role == "tuning" else parse_report_faq()
-    paraphrases = read_jsonl(sets["paraphrases"])
+    paraphrases = [p for name in sets["paraphrases"] for p in read_jsonl(name)]
     pv = enc.encode([p["query"] for p in paraphrases])
     fc = ev.build_faq(faq, enc, faq_text(settings))
     base = ev.eval_faq(fc, paraphrases, pv, None)
