@@ -138,6 +138,9 @@ def main() -> None:
     ap.add_argument("--no-method", action="store_true", help="skip the retrieval method on the tuning/report sets")
     args = ap.parse_args()
     out: dict = {}
+    if args.out.exists() and (args.no_method or args.no_service):  # keep the part not re-measured
+        previous = json.loads(args.out.read_text())
+        out.update({k: v for k, v in previous.items() if k in ("method", "service")})
     if not args.no_method:
         models = Path(tempfile.mkdtemp(prefix="qa_bench_models_"))
         out["method"] = qa_chatbot_method.run(models)
