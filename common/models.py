@@ -16,7 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from .errors import NotFound
 from .onnx import CPU, load_onnx
@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
 class InferenceModel(ABC):
     """An ONNX model made once from its reference and then run with onnxruntime only."""
 
-    #: file name stem of the cached export
-    file_name: ClassVar[str]
+    #: file name stem of the cached export (a variant, e.g. INT8, may set its own before ``__init__`` runs)
+    file_name: str
     #: largest difference from the reference accepted when the export is verified
-    max_diff: ClassVar[float] = 1e-3
+    max_diff: float = 1e-3
 
     def __init__(self, cache_dir: Path, *, providers: Sequence[str] = (CPU,), threads: int | None = None) -> None:
         self.session, self.onnx_path = load_onnx(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solutions.qa_chatbot.encoder import TextEncoder, _reference, default_model_dir
+from common.text import TextEncoder, _reference, default_model_dir
 
 TEXTS = [
     "How do I reset my password?",
@@ -31,3 +31,30 @@ def test_export_is_cached(shared_model_cache):
     mtime = first.onnx_path.stat().st_mtime_ns
     again = TextEncoder.load(default_model_dir(), shared_model_cache)
     assert again.onnx_path == first.onnx_path and again.onnx_path.stat().st_mtime_ns == mtime
+
+
+def test_int8_export_is_verified_against_fp32_and_cached(shared_model_cache):
+    fp32 = TextEncoder.load(default_model_dir(), shared_model_cache)
+    int8 = TextEncoder.load(default_model_dir(), shared_model_cache, precision="int8")
+    assert int8.onnx_path != fp32.onnx_path and "int8" in int8.onnx_path.name
+    assert int8.onnx_path.stat().st_size < fp32.onnx_path.stat().st_size / 2
+    a, b = fp32.encode(TEXTS), int8.encode(TEXTS)
+    assert (a * b).sum(axis=1).min() > 0.97  # verified at export: within cosine 0.03 of FP32
+    mtime = int8.onnx_path.stat().st_mtime_ns
+    again = TextEncoder.load(default_model_dir(), shared_model_cache, precision="int8")
+    assert again.onnx_path.stat().st_mtime_ns == mtime
+
+
+def test_batching_by_token_budget_gives_the_same_vectors(shared_model_cache):
+    encoder = TextEncoder.load(default_model_dir(), shared_model_cache)
+    texts = [f"question {i} " + "word " * (i % 40) for i in range(90)]
+    one_by_one = np.concatenate([encoder.encode([t]) for t in texts])
+    assert np.abs(encoder.encode(texts, batch_size=64, max_batch_tokens=256) - one_by_one).max() < 1e-5
+    assert np.abs(encoder.encode(texts, batch_size=7, max_batch_tokens=100_000) - one_by_one).max() < 1e-5
+
+
+def test_unknown_precision_is_refused(shared_model_cache):
+    import pytest
+
+    with pytest.raises(ValueError, match="precision"):
+        TextEncoder.load(default_model_dir(), shared_model_cache, precision="fp8")

@@ -1,0 +1,116 @@
+"""Documents (.md .rst .txt .html .htm .pdf) → passages that follow headings, paragraphs and sentences.
+
+    parsed = parse_isolated(path)            # in a child process: time and memory bounded (use for uploads)
+    parsed = parse_document(path)            # in this process: bytes and passage count bounded
+    for p in parsed.passages: p.heading, p.text, p.anchor, p.position
+
+Each format is read by a maintained parser (lxml, markdown-it-py, docutils, pypdf); plain text is split
+at blank lines and underlined headings. See :class:`DocumentBudget` for the limits.
+
+Budgets: a file over ``max_bytes`` is refused before it is read; parsing stops after ``max_passages``
+passages (and ``max_pages`` PDF pages), marking the result ``truncated`` with a warning; in
+:func:`parse_isolated` the parser runs in a forked child limited to ``max_memory_mb`` of address space and
+killed after ``max_seconds``. Sections and passages are produced lazily (generators; PDF pages are
+extracted one at a time), so the passage limit also stops the work; HTML, Markdown and reST are parsed
+whole, which ``max_bytes`` bounds. Tree walks are iterative, so nesting depth cannot exhaust the stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from .isolate import parse_isolated
+from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
+from .sentences import sentence_spans, split_sentences
+from .split import passages_of
+
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text",
+            ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf"}
+DEFAULT_BUDGET = DocumentBudget()
+
+
+def document_kind(name: str) -> str | None:
+    """``markdown|rst|text|html|pdf`` for a file name, or None when it is not a document."""
+    return SUFFIXES.get(Path(name).suffix.lower())
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM, also UTF-16 with BOM), else Latin-1, which every byte string decodes as."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refusing (without reading further) a file over ``max_bytes``."""
+    with open(path, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DocumentError(f"larger than the {max_bytes}-byte limit for a document")
+    return data
+
+
+def sections_of(data: bytes, kind: str, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
+                warnings: list[str] | None = None) -> tuple[str, Iterator[Section]]:
+    """``(title, sections)`` of a document's bytes; ``kind`` as from :func:`document_kind`."""
+    warnings = warnings if warnings is not None else []
+    hint = Path(name).stem
+    if kind == "html":
+        from .html import parse_html
+
+        return parse_html(data, hint)
+    if kind == "pdf":
+        from .pdf import parse_pdf
+
+        return parse_pdf(data, hint, budget.max_pages, warnings)
+    text = decode_text(data).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if kind == "markdown":
+        from .markdown import parse_markdown
+
+        return parse_markdown(text, hint)
+    if kind == "rst":
+        from .rst import parse_rst
+
+        return parse_rst(text, hint)
+    if kind == "text":
+        from .plain import parse_text
+
+        return parse_text(text, hint)
+    raise DocumentError(f"not a supported document type: {name}")
+
+
+def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
+                kind: str | None = None) -> ParsedDocument:
+    kind = kind or document_kind(name)
+    if kind is None:
+        raise DocumentError(f"not a supported document type (.md .rst .txt .html .htm .pdf): {name}")
+    if len(data) > budget.max_bytes:
+        raise DocumentError(f"larger than the {budget.max_bytes}-byte limit for a document")
+    warnings: list[str] = []
+    title, sections = sections_of(data, kind, name, budget, warnings)
+    passages = list(passages_of(sections, name, budget.max_chars, budget.max_passages + 1))
+    truncated = len(passages) > budget.max_passages
+    if truncated:
+        passages = passages[: budget.max_passages]
+        warnings.append(f"only the first {budget.max_passages} passages were kept")
+    truncated = truncated or any(w.startswith("only the first") for w in warnings)
+    return ParsedDocument(name=name, title=title, passages=passages, truncated=truncated, warnings=warnings)
+
+
+def parse_document(path: Path | str, name: str | None = None,
+                   budget: DocumentBudget = DEFAULT_BUDGET) -> ParsedDocument:
+    """Parse a document file in this process (bytes and passages bounded; time and memory are not:
+    use :func:`parse_isolated` for files from users)."""
+    path = Path(path)
+    return parse_bytes(read_limited(path, budget.max_bytes), name or path.name, budget)
+
+
+__all__ = [
+    "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError", "ParsedDocument", "Passage",
+    "Section", "decode_text", "document_kind", "parse_bytes", "parse_document", "parse_isolated", "passages_of",
+    "sentence_spans", "split_sentences",
+]

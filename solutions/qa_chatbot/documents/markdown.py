@@ -1,0 +1,103 @@
+"""Markdown → sections, with markdown-it-py (CommonMark + tables).
+
+Headings (ATX and setext) open sections; paragraphs, list items, block quotes, table rows and code
+blocks are the paragraphs. Inline markup is reduced to its text (link and image text kept, URLs and HTML
+tags dropped); a raw HTML block is reduced to its text with lxml, scripts and styles removed. Anchors are
+GitHub-style slugs of the heading text, made unique within the document.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from .model import Section
+
+_SLUG_DROP = re.compile(r"[^\w\- ]", re.UNICODE)
+
+
+def slugify(text: str, seen: dict[str, int]) -> str:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces → ``-``, ``-1``, ``-2`` for repeats."""
+    slug = _SLUG_DROP.sub("", unicodedata.normalize("NFKC", text).lower()).strip().replace(" ", "-")
+    count = seen.get(slug, 0)
+    seen[slug] = count + 1
+    return f"{slug}-{count}" if count else slug
+
+
+def _inline_text(token: Token) -> str:
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(child.content or "")
+        # html_inline (a tag) is dropped; the text between tags is kept
+    return "".join(parts)
+
+
+def _html_block_text(content: str) -> str:
+    """Text of a raw HTML block, scripts and styles dropped (parsed with lxml, never rendered)."""
+    from lxml import etree, html
+
+    try:
+        root = html.document_fromstring(content)
+    except (etree.ParserError, ValueError):
+        return ""
+    for bad in root.xpath("//script|//style|//template|//noscript"):
+        bad.drop_tree()
+    return root.text_content()
+
+
+def parse_markdown(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    tokens = md.parse(text)
+    first = next((tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open"), None)
+    title = " ".join(_inline_text(first).split()) if first is not None else title_hint
+    return title, _sections(tokens, title)
+
+
+def _sections(tokens: list[Token], title: str) -> Iterator[Section]:
+    stack: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    section = Section(path=(title,) if title else ())
+    row: list[str] | None = None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "heading_open":
+            heading = " ".join(_inline_text(tokens[i + 1]).split())
+            i += 3
+            if not heading:
+                continue
+            if section.blocks:
+                yield section
+            level = int(tok.tag[1])
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+            section = Section(path=tuple(h for _, h in stack), anchor=slugify(heading, seen))
+            continue
+        if tok.type == "tr_open":
+            row = []
+        elif tok.type == "tr_close" and row is not None:
+            section.add(" | ".join(c for c in row if c))
+            row = None
+        elif tok.type == "inline":
+            text = _inline_text(tok)
+            if row is not None:
+                row.append(" ".join(text.split()))
+            else:
+                section.add(text)
+        elif tok.type in ("fence", "code_block"):
+            section.add(tok.content, literal=True)
+        elif tok.type == "html_block":
+            section.add(_html_block_text(tok.content))
+        i += 1
+    if section.blocks:
+        yield section

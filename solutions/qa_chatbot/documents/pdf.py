@@ -1,0 +1,182 @@
+"""PDF → sections, with pypdf.
+
+Text is extracted page by page (pages are read lazily, at most ``max_pages``). The outline (bookmarks),
+when the file has one, gives the headings: each entry starts a section at its page, at the place where
+its title appears in the page text (else at the top of the page). Lines are joined into paragraphs at
+blank lines and at lines that end a sentence and are shorter than the page's usual line; a word
+hyphenated across lines is joined. Anchors are ``page=N`` (1-based), which PDF viewers understand.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from .model import DocumentError, Section
+
+log = logging.getLogger(__name__)
+MAX_OUTLINE_ENTRIES = 20_000
+
+
+def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str]) -> tuple[str, Iterator[Section]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                reader.decrypt("")
+            except Exception as exc:
+                raise DocumentError("the PDF is encrypted") from exc
+        n_pages = len(reader.pages)
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"unreadable PDF: {exc}") from exc
+    title = title_hint
+    try:
+        metadata = reader.metadata
+        meta_title = metadata.get("/Title") if metadata is not None else None
+        if isinstance(meta_title, str) and meta_title.strip():
+            title = " ".join(meta_title.split())
+    except Exception:  # metadata is optional; a broken info dictionary is not worth failing the file
+        log.debug("PDF metadata unreadable", exc_info=True)
+    if n_pages > max_pages:
+        warnings.append(f"only the first {max_pages} of {n_pages} pages were read")
+    return title, _sections(reader, min(n_pages, max_pages), title, warnings)
+
+
+def _outline(reader: Any) -> list[tuple[int, int, str]]:
+    """``[(page, level, title)]`` of the bookmarks, in page order (iterative: nesting depth is untrusted)."""
+    try:
+        outline = reader.outline
+    except Exception:
+        return []
+    entries: list[tuple[int, int, str]] = []
+    stack: list[tuple[list[Any], int]] = [(list(outline), 1)]
+    while stack and len(entries) < MAX_OUTLINE_ENTRIES:
+        items, level = stack.pop()
+        pending: list[tuple[list[Any], int]] = []
+        for item in items:
+            if isinstance(item, list):
+                pending.append((item, level + 1))
+                continue
+            try:
+                page = reader.get_destination_page_number(item)
+                title = " ".join(str(item.title).split())
+            except Exception:  # a bookmark to nowhere: skipped, the text is still read
+                log.debug("PDF outline entry unreadable", exc_info=True)
+                continue
+            if page is not None and page >= 0 and title:
+                entries.append((page, level, title))
+        stack.extend(reversed(pending))
+    return sorted(entries, key=lambda e: e[0])  # stable: keeps outline order within a page
+
+
+def _sections(reader: Any, n_pages: int, title: str, warnings: list[str]) -> Iterator[Section]:
+    entries = _outline(reader)
+    stack: list[tuple[int, str]] = []
+    section = Section(path=(title,), anchor="page=1")
+    pending: list[str] = []  # lines of the current paragraph run
+    running: Counter[str] = Counter()
+    k = 0
+    for page_no in range(n_pages):
+        try:
+            text = reader.pages[page_no].extract_text() or ""
+        except Exception as exc:  # one broken page does not lose the rest
+            warnings.append(f"page {page_no + 1} unreadable: {type(exc).__name__}")
+            continue
+        text = _strip_running_lines(text, running)
+        cuts: list[tuple[int, int, int, str]] = []  # (heading line begin, text resumes at, level, title)
+        cursor = 0
+        folded = text.casefold()
+        while k < len(entries) and entries[k][0] <= page_no:
+            _, level, heading = entries[k]
+            found = _find_heading(folded, heading.casefold(), cursor)
+            begin, cursor = found if found else (cursor, cursor)
+            cuts.append((begin, cursor, level, heading))
+            k += 1
+        previous = 0
+        for begin, resume, level, heading in cuts:
+            pending.extend(text[previous:begin].splitlines())
+            _flush(section, pending)
+            if section.blocks:
+                yield section
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+            section = Section(path=tuple(h for _, h in stack), anchor=f"page={page_no + 1}")
+            previous = resume  # the heading line itself is not body text
+        pending.extend(text[previous:].splitlines())
+    _flush(section, pending)
+    if section.blocks:
+        yield section
+
+
+def _find_heading(folded: str, heading: str, start: int) -> tuple[int, int] | None:
+    """``(begin, end)`` of the line at or after ``start`` that reads ``heading``, possibly after a section
+    number ("2.1 Title"), white space insensitive; None when the page has no such line."""
+    target = " ".join(heading.split())
+    if not target:
+        return None
+    first = target.split()[0]
+    pos = folded.find(first, start)
+    while pos >= 0:
+        begin = folded.rfind("\n", 0, pos) + 1
+        before = folded[begin:pos].strip()
+        if (not before or before.replace(".", "").replace(" ", "").isdigit() or before.startswith("chapter")) \
+                and " ".join(folded[pos:pos + len(heading) + 40].split()).startswith(target):
+            end = folded.find("\n", pos + len(first))
+            return begin, (end + 1 if end >= 0 else len(folded))
+        pos = folded.find(first, pos + 1)
+    return None
+
+
+def _strip_running_lines(text: str, seen: Counter[str]) -> str:
+    """Drop a page's first and last lines when, digits aside, earlier pages had them too (running headers,
+    footers, page numbers)."""
+    lines = text.split("\n")
+    for index in (0, -1):
+        if not lines:
+            break
+        key = "".join(ch for ch in lines[index] if not ch.isdigit()).strip()
+        seen[key] += 1
+        if seen[key] > 2 or not key:
+            lines.pop(index)
+    return "\n".join(lines)
+
+
+def _flush(section: Section, lines: list[str]) -> None:
+    """Join extracted lines into paragraphs: blank lines, and short lines that end a sentence, end one."""
+    if not lines:
+        return
+    widths = sorted(len(line.strip()) for line in lines if line.strip())
+    usual = widths[int(len(widths) * 0.75)] if widths else 0
+    para: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            section.add(_join(para))
+            para = []
+            continue
+        para.append(line)
+        if line[-1] in ".!?:" and len(line) < 0.8 * usual:
+            section.add(_join(para))
+            para = []
+    section.add(_join(para))
+    lines.clear()
+
+
+def _join(lines: list[str]) -> str:
+    out = ""
+    for line in lines:
+        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and line[:1].islower():
+            out = out[:-1] + line  # a word hyphenated at the end of a line
+        else:
+            out = f"{out} {line}" if out else line
+    return out

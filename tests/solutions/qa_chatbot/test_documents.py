@@ -1,0 +1,299 @@
+"""Documents → sections → passages: real Debian documentation and crafted edge cases."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from solutions.qa_chatbot.documents import (
+    DocumentBudget,
+    DocumentError,
+    document_kind,
+    parse_bytes,
+    parse_document,
+    parse_isolated,
+    split_sentences,
+)
+from solutions.qa_chatbot.documents.sentences import cut_long, sentence_spans
+
+HANDBOOK = Path("/usr/share/doc/debian-handbook/html/en-US")
+REFERENCE = Path("/usr/share/debian-reference")
+needs = pytest.mark.skipif(not HANDBOOK.exists() or not REFERENCE.exists(),
+                           reason="Debian docs not installed (make setup installs them)")
+
+PROSE = " ".join(f"Sentence number {i} explains one more detail of the configuration file." for i in range(60))
+
+
+def _ends_sentence(text: str) -> bool:
+    return text.rstrip()[-1] in ".!?:;)\"”’"
+
+
+# -- sentences ---------------------------------------------------------------------------------------------
+def test_sentences_keep_abbreviations_versions_and_initials_together():
+    text = ('Debian runs on e.g. PCs, etc. and more. Version 1.2.3 is out! Dr. Who met J. Smith. '
+            'Is it "done?" Yes.\nA new line')
+    assert split_sentences(text) == [
+        "Debian runs on e.g. PCs, etc. and more.", "Version 1.2.3 is out!", "Dr. Who met J. Smith.",
+        'Is it "done?"', "Yes.", "A new line"]
+    for s, e in sentence_spans(text):
+        assert text[s:e] == text[s:e].strip()
+
+
+def test_long_sentence_is_cut_at_clause_or_word_boundaries():
+    text = "word, " * 400 + "end"
+    pieces = cut_long(text, 0, len(text), 100)
+    assert all(e - s <= 100 for s, e in pieces)
+    assert " ".join(text[s:e] for s, e in pieces).split() == text.split()  # no word lost or split
+    one_word = "x" * 250
+    assert [e - s for s, e in cut_long(one_word, 0, 250, 100)] == [100, 100, 50]
+
+
+# -- splitting -----------------------------------------------------------------------------------------------
+def test_passages_follow_paragraphs_and_never_cut_a_sentence():
+    md = "# Guide\n\n## Install\n\n" + PROSE + "\n\nShort paragraph.\n\n## Other\n\nLast words."
+    doc = parse_bytes(md.encode(), "guide.md")
+    install = [p for p in doc.passages if p.path == ("Guide", "Install")]
+    assert len(install) >= 4
+    for p in doc.passages:
+        assert len(p.text) <= 1000
+        assert _ends_sentence(p.text)
+        assert p.text[0].isupper()
+    assert [p.position for p in doc.passages] == list(range(len(doc.passages)))
+    assert doc.passages[-1].path == ("Guide", "Other") and doc.passages[-1].anchor == "other"
+    # every sentence of the long paragraph is in exactly one passage
+    joined = " ".join(p.text for p in install)
+    assert joined.count("Sentence number 37 explains") == 1
+
+
+def test_budget_max_chars_and_max_passages():
+    doc = parse_bytes(("# T\n\n" + PROSE).encode(), "t.md", DocumentBudget(max_chars=300, max_passages=3))
+    assert len(doc.passages) == 3 and doc.truncated
+    assert all(len(p.text) <= 300 for p in doc.passages)
+    assert any("passages" in w for w in doc.warnings)
+
+
+def test_max_bytes_is_checked_before_parsing(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"a" * 2001)
+    with pytest.raises(DocumentError, match="2000-byte"):
+        parse_document(path, budget=DocumentBudget(max_bytes=2000))
+
+
+def test_unsupported_suffix():
+    assert document_kind("notes.docx") is None
+    with pytest.raises(DocumentError, match="not a supported"):
+        parse_bytes(b"x", "notes.docx")
+
+
+# -- formats ------------------------------------------------------------------------------------------------
+def test_markdown_headings_code_tables_and_unique_anchors():
+    md = """Intro line.
+
+# Title
+
+Some *text* with [a link](http://example.com) and `code`.
+
+## Install it
+
+```
+pip install x
+  indented line
+```
+
+| name | value |
+|------|-------|
+| a    | 1     |
+
+## Install it
+
+<script>alert(1)</script> again
+"""
+    doc = parse_bytes(md.encode(), "readme.md")
+    by_anchor = {p.anchor: p for p in doc.passages}
+    assert doc.title == "Title"
+    assert "Some text with a link and code." in by_anchor["title"].text
+    assert "pip install x\n  indented line" in by_anchor["install-it"].text
+    assert "name | value" in by_anchor["install-it"].text and "a | 1" in by_anchor["install-it"].text
+    assert "<script>" not in by_anchor["install-it-1"].text  # raw HTML is not rendered into the text
+    assert by_anchor["install-it-1"].heading == "Title › Install it"
+
+
+def test_rst_sections_and_no_file_inclusion(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET CONTENT")
+    rst = f"""=====
+Guide
+=====
+
+Intro text. Second sentence.
+
+Install
+=======
+
+Run this::
+
+   pip install x
+
+.. include:: {secret}
+
+.. raw:: html
+
+   <b>raw</b>
+
+Details
+-------
+
+* item one
+* item two
+"""
+    doc = parse_bytes(rst.encode(), "guide.rst")
+    text = "\n".join(p.text for p in doc.passages)
+    assert "TOP SECRET" not in text and "<b>raw</b>" not in text
+    paths = {p.path: p for p in doc.passages}
+    assert ("Guide", "Install", "Details") in paths
+    assert paths[("Guide", "Install")].anchor == "install"
+    assert "pip install x" in paths[("Guide", "Install")].text
+
+
+def test_text_latin1_fallback_and_underlined_headings():
+    raw = "Caf\xe9 guide\n==========\n\nL'\xe9t\xe9 est chaud.\n\nUsage\n-----\n\nRun it.\n".encode("latin-1")
+    doc = parse_bytes(raw, "cafe.txt")
+    assert doc.passages[0].path == ("Café guide",) and doc.passages[0].text == "L'été est chaud."
+    assert doc.passages[1].path == ("Café guide", "Usage")
+    bom = parse_bytes("\ufeffHello world.".encode(), "bom.txt")
+    assert bom.passages[0].text == "Hello world."
+
+
+def test_html_skips_navigation_scripts_and_keeps_anchors():
+    html = b"""<html><head><title>Doc</title><script>var x = 1;</script></head><body>
+    <nav><a href="/">Home</a> Menu</nav><ul class="docnav"><li>Prev</li></ul>
+    <section id="intro"><h1>Intro</h1><p>First <b>bold</b> paragraph.</p></section>
+    <h2><a id="sect.setup"></a>Setup</h2><div class="para">Do this. Then that.</div>
+    <pre>line 1
+  line 2</pre>
+    <table><tr><td></td><th>Note</th></tr><tr><td>a</td><td>b</td></tr></table>
+    <footer>Copyright</footer></body></html>"""
+    doc = parse_bytes(html, "page.html")
+    text = "\n".join(p.text for p in doc.passages)
+    for gone in ("var x", "Menu", "Prev", "Copyright"):
+        assert gone not in text
+    first, second = doc.passages
+    assert first.anchor == "intro" and first.text == "First bold paragraph."
+    assert second.anchor == "sect.setup" and second.path == ("Intro", "Setup")
+    assert "line 1\n  line 2" in second.text and "Note" in second.text and "a | b" in second.text
+
+
+def test_deeply_nested_html_is_bounded():
+    depth = 50_000
+    html = b"<html><body>" + b"<div>" * depth + b"<p>deep text.</p>" + b"</div>" * depth + b"</body></html>"
+    started = time.perf_counter()
+    doc = parse_bytes(html, "deep.html")  # libxml2 stops at its depth limit; nothing recursive in Python
+    assert time.perf_counter() - started < 10
+    assert len(doc.passages) <= 1
+
+
+@needs
+def test_real_handbook_page():
+    doc = parse_document(HANDBOOK / "sect.apt-get.html")
+    assert doc.title.startswith("6.2.")
+    anchors = {p.anchor for p in doc.passages}
+    assert {"sect.apt-get", "sect.apt-update"} <= anchors
+    update = next(p for p in doc.passages if p.anchor == "sect.apt-update")
+    assert update.heading == "6.2. aptitude, apt-get, and apt Commands › 6.2.1. Initialization"
+    assert all(len(p.text) <= 1000 for p in doc.passages)
+    assert not any("Prev" in p.text.split() for p in doc.passages)
+    full = " ".join(p.text for p in doc.passages)
+    assert "Acquire::PDiffs" in full
+
+
+@needs
+def test_real_reference_chapter_and_pdf_outline():
+    doc = parse_document(REFERENCE / "ch02.en.html")
+    assert doc.passages[0].path[0] == "Chapter 2. Debian package management"
+    assert any(p.anchor == "_basic_precautions" for p in doc.passages)
+    pdf = parse_document(REFERENCE / "debian-reference.en.pdf", budget=DocumentBudget(max_pages=40))
+    assert pdf.truncated and any("40 of" in w for w in pdf.warnings)
+    assert all(p.anchor and p.anchor.startswith("page=") for p in pdf.passages)
+    assert any(len(p.path) >= 2 for p in pdf.passages)  # headings from the PDF outline
+    assert all(len(p.text) <= 1000 for p in pdf.passages)
+
+
+@needs
+def test_reference_txt_gz_as_plain_text(tmp_path):
+    path = tmp_path / "reference.txt"
+    with gzip.open(REFERENCE / "debian-reference.en.txt.gz", "rb") as f:
+        path.write_bytes(f.read(400_000))
+    doc = parse_document(path)
+    assert len(doc.passages) > 50 and all(len(p.text) <= 1000 for p in doc.passages)
+
+
+# -- isolation: time and memory ----------------------------------------------------------------------------
+def test_isolated_parse_matches_in_process(tmp_path):
+    path = tmp_path / "guide.md"
+    path.write_text("# Guide\n\n" + PROSE)
+    assert parse_isolated(path).passages == parse_document(path).passages
+
+
+def test_isolated_parse_is_killed_after_max_seconds(tmp_path):
+    path = tmp_path / "huge.md"
+    path.write_text(("# H\n\n" + PROSE + "\n\n") * 3000)  # several seconds of parsing
+    started = time.perf_counter()
+    with pytest.raises(DocumentError, match="longer than"):
+        parse_isolated(path, budget=DocumentBudget(max_seconds=0.5))
+    assert time.perf_counter() - started < 5
+
+
+def _pdf_with_stream(stream: bytes) -> bytes:
+    """A one-page PDF whose content stream is ``stream`` (Flate-compressed), with a correct xref table."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_small_pdf_text(tmp_path):
+    path = tmp_path / "hello.pdf"
+    path.write_bytes(_pdf_with_stream(zlib.compress(b"BT /F1 12 Tf 72 720 Td (Hello from a PDF.) Tj ET")))
+    doc = parse_isolated(path)
+    assert doc.passages[0].text == "Hello from a PDF." and doc.passages[0].anchor == "page=1"
+
+
+def test_pdf_decompression_bomb_is_bounded(tmp_path):
+    comp = zlib.compressobj(9)
+    chunk = b"0" * (1 << 20)
+    bomb = b"".join(comp.compress(chunk) for _ in range(400)) + comp.flush()  # 400 MB of zeros in 400 kB
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(_pdf_with_stream(bomb))
+    started = time.perf_counter()
+    try:
+        doc = parse_isolated(path, budget=DocumentBudget(max_memory_mb=256, max_seconds=20))
+    except DocumentError:
+        pass  # refused: out of memory, time, or pypdf's own decompression limit
+    else:
+        assert doc.warnings or not doc.passages  # the page was skipped, not inflated
+    assert time.perf_counter() - started < 25
+
+
+def test_corrupt_pdf_is_a_document_error(tmp_path):
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    with pytest.raises(DocumentError):
+        parse_isolated(path)
