@@ -16,28 +16,71 @@ import numpy as np
 ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def transpose(rows: np.ndarray, block: int = 16384) -> np.ndarray:
-    """``uint64 [n, W]`` rows (n a multiple of 64) → ``uint64 [W * 64, n / 64]`` columns (and back)."""
+_MASKS = {j: np.uint64(m) for j, m in [(32, 0x00000000FFFFFFFF), (16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF),
+                                        (4, 0x0F0F0F0F0F0F0F0F), (2, 0x3333333333333333), (1, 0x5555555555555555)]}
+
+
+def transpose64(x: np.ndarray) -> None:
+    """Transpose 64×64 bit matrices in place: ``x`` is ``uint64 [N, 64]``, row ``i`` bit ``b`` ↔ row ``b`` bit ``i``.
+
+    The recursive block swap (six steps of shifts and masks), vectorised over all N matrices.
+    """
+    n = x.shape[0]
+    for j, m in _MASKS.items():
+        v = x.reshape(n, 64 // (2 * j), 2, j)
+        a, b = v[:, :, 0, :], v[:, :, 1, :]
+        t = ((a >> np.uint64(j)) ^ b) & m
+        b ^= t
+        a ^= t << np.uint64(j)
+
+
+def transpose(rows: np.ndarray, block: int = 1024) -> np.ndarray:
+    """``uint64 [n, W]`` rows (n a multiple of 64) → ``uint64 [W * 64, n / 64]`` columns.
+
+    Column ``64 j + b``, word ``g`` has bit ``i`` set when row ``64 g + i`` has bit ``64 j + b``.
+    Works ``block`` words (64 rows each) at a time.
+    """
     n, w = rows.shape
     if n % 64:
         raise ValueError("row count must be a multiple of 64")
-    nbits = w * 64
-    out = np.empty((nbits, n // 8), dtype=np.uint8)
-    for start in range(0, n, block):  # block is a multiple of 64: chunks land on whole words
-        dense = np.unpackbits(rows[start : start + block].view(np.uint8), axis=1, bitorder="little")
-        out[:, start // 8 : start // 8 + dense.shape[0] // 8] = np.packbits(dense.T, axis=1, bitorder="little")
-    return out.view(np.uint64)
+    groups = n // 64
+    out = np.empty((w * 64, groups), dtype=np.uint64)
+    out3 = out.reshape(w, 64, groups)
+    for g0 in range(0, groups, block):
+        g1 = min(groups, g0 + block)
+        blk = np.ascontiguousarray(np.asarray(rows[g0 * 64 : g1 * 64]).reshape(g1 - g0, 64, w).transpose(0, 2, 1))
+        transpose64(blk.reshape(-1, 64))
+        out3[:, :, g0:g1] = blk.transpose(1, 2, 0)
+    return out
 
 
-def untranspose(cols: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
-    """Row-major ``uint64 [len(positions), nbits / 64]`` from columns (all positions when None)."""
-    _nbits, _words = cols.shape
+def untranspose(cols: np.ndarray, positions: np.ndarray | None = None, block: int = 1024) -> np.ndarray:
+    """Row-major ``uint64 [len(positions), nbits / 64]`` from columns (all positions when None).
+
+    Works ``block`` words at a time (bounded temporaries whatever the segment size).
+    """
+    nbits, groups = cols.shape
+    w = nbits // 64
     if positions is None:
-        dense = np.unpackbits(cols.view(np.uint8), axis=1, bitorder="little")  # [nbits, words * 64]
-        return np.packbits(np.ascontiguousarray(dense.T), axis=1, bitorder="little").view(np.uint64)
-    w, s = positions >> 6, (positions & 63).astype(np.uint64)
-    dense = ((cols[:, w] >> s) & np.uint64(1)).astype(np.uint8)  # [nbits, len]
-    return np.packbits(np.ascontiguousarray(dense.T), axis=1, bitorder="little").view(np.uint64)
+        positions = np.arange(groups * 64, dtype=np.int64)
+    positions = np.asarray(positions, dtype=np.int64)
+    out = np.empty((positions.size, w), dtype=np.uint64)
+    if positions.size == 0 or w == 0:
+        return out
+    order = np.argsort(positions, kind="stable")
+    sorted_pos = positions[order]
+    word = sorted_pos >> 6
+    c3 = cols.reshape(w, 64, groups)
+    for g0 in range(int(word[0]) // block * block, int(word[-1]) + 1, block):
+        lo, hi = np.searchsorted(word, [g0, g0 + block])
+        if lo == hi:
+            continue
+        g1 = min(groups, g0 + block)
+        blk = np.ascontiguousarray(np.asarray(c3[:, :, g0:g1]).transpose(2, 0, 1))  # [g, j, b]
+        transpose64(blk.reshape(-1, 64))  # [g, j, i]
+        rows = blk.transpose(0, 2, 1).reshape(-1, w)  # row 64 (g - g0) + i
+        out[order[lo:hi]] = rows[sorted_pos[lo:hi] - g0 * 64]
+    return out
 
 
 def count_planes(columns: Sequence[np.ndarray], words: int) -> list[np.ndarray]:
