@@ -152,7 +152,9 @@ class MoleculeEngine:
                     out.append(exc)
             return out
         started = time.perf_counter()
-        fps, where, results = [], [], []
+        fps: list[np.ndarray] = []
+        where: list[int] = []
+        results: list[SearchResult | Exception | None] = []
         for i, q in enumerate(queries):
             try:
                 text = self._check(q, top_k, offset)

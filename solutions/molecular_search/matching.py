@@ -49,7 +49,7 @@ def _worker_main(conn: Connection, mol_cache: int) -> None:
 
     from .chem import draw_svg, parse_query, parse_smiles
 
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
     mols: OrderedDict[int, Any] = OrderedDict()
     last_query: tuple[str, str, Any] | None = None
     conn.send(("ready", None))

@@ -269,7 +269,7 @@ class MoleculeIndex:
             stored = sum(p.seg.size for p in self._parts)
             dead = stored - sum(p.n_live for p in self._parts)
             if compact is None:
-                compact = len(self._parts) > self.max_segments or (stored and dead > self.compact_dead * stored)
+                compact = len(self._parts) > self.max_segments or (stored > 0 and dead > self.compact_dead * stored)
             if compact and (len(self._parts) > 1 or dead):
                 self._parts = [p for p in [self._compacted(self._parts)] if p is not None]
             self._generation += 1

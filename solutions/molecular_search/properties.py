@@ -37,8 +37,8 @@ class FilterError(ValueError):
 def compute(mol: Chem.Mol) -> tuple[float, float, float, int, int, int, int, int]:
     """The eight properties of a sanitised molecule, in :data:`PROPERTY_NAMES` order."""
     return (
-        float(Descriptors.MolWt(mol)),
-        float(Crippen.MolLogP(mol)),
+        float(Descriptors.MolWt(mol)),  # type: ignore[attr-defined]
+        float(Crippen.MolLogP(mol)),  # type: ignore[attr-defined]
         float(rdMolDescriptors.CalcTPSA(mol)),
         int(rdMolDescriptors.CalcNumHBD(mol)),
         int(rdMolDescriptors.CalcNumHBA(mol)),
