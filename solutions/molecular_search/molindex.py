@@ -526,28 +526,38 @@ class MoleculeIndex:
             f = {**f, "heavy_atoms": (lo, query_heavy_atoms if hi is None else min(hi, query_heavy_atoms))}
         allowed = view.allowed(f)
         qbits = np.flatnonzero(np.unpackbits(np.asarray(query_pattern, np.uint64).view(np.uint8), bitorder="little"))
-        parts, pos_list = [], []
+        parts, pos_list, heavy_list = [], [], []
         for i, part in enumerate(view.parts):
             cand = allowed[i].copy()
             if mode == "substructure":
                 for j in qbits.tolist():
                     cand &= part.seg.pcols[j]
             else:
-                others = np.setdiff1d(np.arange(self.spec.pattern_bits), qbits)
-                for s in range(0, others.size, 64):
-                    cand &= ~np.bitwise_or.reduce(part.seg.pcols[others[s : s + 64]], axis=0)
-            pos = positions(cand)
+                # a stored bit the query lacks rules the row out: OR those columns (in place, no copies)
+                outside = np.zeros_like(cand)
+                for j in np.setdiff1d(np.arange(self.spec.pattern_bits), qbits).tolist():
+                    np.bitwise_or(outside, part.seg.pcols[j], out=outside)
+                cand &= ~outside
+            # candidates in id order (the segment's id table), then a stable radix sort on heavy atoms:
+            # (heavy atoms, id) order without sorting 64-bit ids
+            id_pos = np.asarray(part.seg.id_pos)
+            flags = ((cand[id_pos >> 6] >> (id_pos & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
+            pos = id_pos[flags]
             parts.append(np.full(pos.size, i, dtype=np.int64))
             pos_list.append(pos)
-        part_arr = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        pos_arr = np.concatenate(pos_list) if pos_list else np.zeros(0, np.int64)
+            heavy_list.append(np.asarray(part.seg.columns["heavy_atoms"][pos], dtype=np.int16))
+        if not pos_list:
+            z = np.zeros(0, np.int64)
+            return Candidates(view, z, z, z)
+        part_arr, pos_arr, heavy = np.concatenate(parts), np.concatenate(pos_list), np.concatenate(heavy_list)
         ids = np.zeros(pos_arr.size, np.int64)
-        heavy = np.zeros(pos_arr.size, np.int64)
         for i, part in enumerate(view.parts):
             sel = part_arr == i
             ids[sel] = part.seg.ids[pos_arr[sel]]
-            heavy[sel] = part.seg.columns["heavy_atoms"][pos_arr[sel]]
-        order = np.lexsort((ids, heavy if mode == "substructure" else -heavy))
+        if len(view.parts) > 1:  # id order across parts
+            by_id = np.argsort(ids, kind="stable")
+            part_arr, pos_arr, heavy, ids = part_arr[by_id], pos_arr[by_id], heavy[by_id], ids[by_id]
+        order = np.argsort(heavy if mode == "substructure" else -heavy, kind="stable")
         return Candidates(view, part_arr[order], pos_arr[order], ids[order])
 
     def exact(self, canonical: str, filters: Mapping[str, Any] | None = None) -> list[Hit]:
