@@ -6,7 +6,8 @@ worker processes: the caller waits on the pipe until its deadline, then kills th
 starts a replacement at once (it warms up while the caller answers) and reports ``complete=False``.
 
 :class:`MatchPool` holds ``workers`` processes (spawned, so no locks or threads are inherited);
-each request borrows one, so requests run in parallel up to that number and queue beyond it.
+each request borrows one, so requests run in parallel up to that number and wait beyond it (the
+wait counts against the request's time budget).
 Workers cache parsed molecules by id (``mol_cache`` per worker). Call :meth:`MatchPool.close`
 (or use it as a context manager) to stop them; they also exit when the parent dies (their pipe
 closes).
@@ -135,26 +136,41 @@ class MatchPool:
     def _spawn(self) -> None:
         w = _Worker(self._ctx, self._mol_cache)
         with self._lock:
-            self._all.append(w)
+            closed = self._closed
+            if not closed:
+                self._all.append(w)
+        if closed:  # close() ran while this replacement was starting
+            w.kill()
+            return
         self._idle.put(w)
 
-    def _borrow(self) -> _Worker:
+    def _borrow(self, timeout: float | None = None) -> _Worker | None:
+        """An idle worker, or ``None`` when none became free within ``timeout`` seconds."""
         if self._closed:
             raise RuntimeError("MatchPool is closed")
-        w = self._idle.get()
+        try:
+            w = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            return None
         if not w.wait_ready(START_TIMEOUT_S):
             self._discard(w)
             raise RuntimeError("a matching worker did not start")
         return w
 
     def _discard(self, w: _Worker) -> None:
+        """SIGKILL the worker now; reap it and start its replacement on a thread (the caller answers at once)."""
         w.dead = True
-        w.kill()
+        w.proc.kill()
         with self._lock:
             if w in self._all:
                 self._all.remove(w)
-        if not self._closed:
-            self._spawn()  # the replacement imports RDKit while the caller answers
+
+        def replace() -> None:
+            w.kill()  # join and close its pipe
+            if not self._closed:
+                self._spawn()
+
+        threading.Thread(target=replace, name="molecule-matcher-respawn", daemon=True).start()
 
     def _call(self, w: _Worker, msg: tuple, deadline: float) -> tuple[bool, Any]:
         """Send one request; ``(False, None)`` when the deadline passed (the worker is then killed)."""
@@ -182,7 +198,9 @@ class MatchPool:
         ``superstructure`` stored ⊆ query (query SMILES).
         """
         deadline = time.monotonic() + timeout_s
-        w = self._borrow()
+        w = self._borrow(timeout_s)  # waiting for a busy pool counts against the budget
+        if w is None:
+            return MatchOutcome([], 0, False)
         matched: list[int] = []
         scanned = 0
         size = FIRST_CHUNK
@@ -208,7 +226,9 @@ class MatchPool:
             timeout_s: float) -> str | None:
         """An SVG drawn in a worker, or ``None`` when it did not finish in time."""
         deadline = time.monotonic() + timeout_s
-        w = self._borrow()
+        w = self._borrow(timeout_s)
+        if w is None:
+            return None
         try:
             ok, value = self._call(w, ("svg", smiles, highlight, width, height), deadline)
             return value if ok else None
@@ -217,8 +237,8 @@ class MatchPool:
                 self._idle.put(w)
 
     def close(self) -> None:
-        self._closed = True
         with self._lock:
+            self._closed = True
             workers = list(self._all)
             self._all.clear()
         for w in workers:

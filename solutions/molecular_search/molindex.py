@@ -234,6 +234,7 @@ class MoleculeIndex:
         self._pending = _Pending()
         self._view: View | None = View(())
         self._generation = 0
+        self._dirty = False  # changes not saved yet
         if self.path is not None and (self.path / MANIFEST).exists():
             self._open()
 
@@ -255,6 +256,21 @@ class MoleculeIndex:
         self._generation = int(manifest.get("generation", 0))
         self._view = View(tuple(parts))
         log.info("molecule index %s: %d molecules in %d mapped segments", self.path, len(self), len(parts))
+
+    def refresh(self) -> bool:
+        """Re-open the files when another process saved a newer generation; True when reloaded.
+
+        Only for readers: an index with unsaved changes (pending rows, deletes) is left alone.
+        """
+        if self.path is None or not (self.path / MANIFEST).exists():
+            return False
+        generation = int(json.loads((self.path / MANIFEST).read_text()).get("generation", 0))
+        with self._lock:
+            if generation == self._generation or self._dirty:
+                return False
+            self._pending = _Pending()
+            self._open()
+            return True
 
     def save(self, meta: Mapping[str, Any] | None = None, compact: bool | None = None) -> None:
         """Persist: new segments and tombstones are written, then the manifest is replaced atomically.
@@ -304,6 +320,7 @@ class MoleculeIndex:
             tmp.replace(self.path / MANIFEST)
             self._parts = parts
             self._view = View(tuple(parts))
+            self._dirty = False
             keep = {e["dir"] for e in entries} | {e["live"] for e in entries if e["live"]} | {MANIFEST}
             for child in self.path.iterdir():  # earlier generations (mapped files stay valid until unmapped)
                 if child.name not in keep and (child.name.startswith(("seg-", "live-"))):
@@ -364,6 +381,7 @@ class MoleculeIndex:
             if len(pend.known) >= self.seal_rows:
                 self._seal()
             self._view = None
+            self._dirty = True
             return int(idx.size)
 
     def _seal(self) -> None:
@@ -412,6 +430,7 @@ class MoleculeIndex:
                 removed += n
             if removed:
                 self._view = None
+                self._dirty = True
         return removed
 
     def clear(self) -> None:
@@ -420,6 +439,7 @@ class MoleculeIndex:
             self._parts = []
             self._pending = _Pending()
             self._view = View(())
+            self._dirty = True
 
     # -- reads -----------------------------------------------------------------------------------
     def snapshot(self) -> View:

@@ -330,3 +330,40 @@ def test_pathological_match_stops_at_the_time_limit():
         assert after.complete and [h.id for h in after.hits] == [2, 1]
         svg, complete = engine.svg("c1ccccc1O", highlight="c1ccccc1", timeout_ms=20_000)
         assert complete and "<path" in svg
+
+
+def test_refresh_sees_another_processs_save(tmp_path):
+    batch = prepare(nci_smiles(300))
+    writer = MoleculeIndex(tmp_path / "idx")
+    writer.add(np.arange(200), _rows(batch, slice(0, 200)))
+    writer.save({"version": 1})
+    reader = MoleculeIndex(tmp_path / "idx")
+    assert len(reader) == 200 and not reader.refresh()  # nothing new
+    writer.add(np.arange(200, len(batch)), _rows(batch, slice(200, None)))
+    writer.delete([0])
+    writer.save({"version": 2})
+    assert reader.refresh() and len(reader) == len(batch) - 1 and reader.meta == {"version": 2}
+    assert reader.get([0, 250])[0] is None and reader.get([250])[0].smiles == batch.smiles[250]
+    reader.delete([1])  # unsaved changes of its own: a refresh would lose them, so it does not happen
+    writer.delete([2])
+    writer.save()
+    assert not reader.refresh() and reader.get([2])[0] is not None
+
+
+def test_waiting_for_a_busy_worker_counts_against_the_budget():
+    import threading
+
+    ring19 = "[#6]1" + "~[#6]" * 18 + "~1"
+    index = MoleculeIndex()
+    index.add([1, 2], prepare([_grid(), "CCCC"]))
+    with MatchPool(workers=1) as pool:
+        engine = MoleculeEngine(index, pool)
+        assert engine.search("CC", "substructure").complete
+        busy = threading.Thread(target=engine.search, args=(ring19, "substructure"), kwargs={"timeout_ms": 1500})
+        busy.start()
+        time.sleep(0.2)
+        started = time.perf_counter()
+        result = engine.search("CCCC", "substructure", timeout_ms=300)
+        assert not result.complete and result.scanned == 0
+        assert time.perf_counter() - started < 1.0
+        busy.join()
