@@ -33,7 +33,7 @@ Mode = Literal["substructure", "superstructure"]
 
 #: candidates per request to a worker: small first (top-10 answers come back fast), then larger
 FIRST_CHUNK, MAX_CHUNK = 16, 512
-#: how long a borrowed worker may take to start (importing RDKit), outside the request's budget
+#: how long a worker may take to start (importing RDKit) before it is considered broken
 START_TIMEOUT_S = 60.0
 
 
@@ -104,6 +104,7 @@ class _Worker:
         child.close()
         self.ready = False
         self.dead = False
+        self.started = time.monotonic()
 
     def wait_ready(self, timeout: float) -> bool:
         try:
@@ -148,14 +149,22 @@ class MatchPool:
         """An idle worker, or ``None`` when none became free within ``timeout`` seconds."""
         if self._closed:
             raise RuntimeError("MatchPool is closed")
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             w = self._idle.get(timeout=timeout)
         except queue.Empty:
             return None
-        if not w.wait_ready(START_TIMEOUT_S):
-            self._discard(w)
-            raise RuntimeError("a matching worker did not start")
-        return w
+        if w.ready:
+            return w
+        # a replacement still importing RDKit: its start-up counts against the budget too
+        wait = START_TIMEOUT_S if deadline is None else min(START_TIMEOUT_S, max(0.0, deadline - time.monotonic()))
+        if w.wait_ready(wait):
+            return w
+        if w.proc.is_alive() and (time.monotonic() - w.started) < START_TIMEOUT_S:
+            self._idle.put(w)  # not ready yet: leave it for the next request
+            return None
+        self._discard(w)
+        raise RuntimeError("a matching worker did not start")
 
     def _discard(self, w: _Worker) -> None:
         """SIGKILL the worker now; reap it and start its replacement on a thread (the caller answers at once)."""
