@@ -239,7 +239,17 @@ class MoleculeIndex:
             self._open()
 
     # -- opening and saving ----------------------------------------------------------------------
-    def _open(self) -> None:
+    def _open(self, attempts: int = 3) -> None:
+        assert self.path is not None
+        for attempt in range(attempts):  # a writer may replace the generation between our reads
+            try:
+                self._open_once()
+                return
+            except FileNotFoundError:
+                if attempt == attempts - 1:
+                    raise
+
+    def _open_once(self) -> None:
         assert self.path is not None
         manifest = json.loads((self.path / MANIFEST).read_text())
         spec = manifest["spec"]
