@@ -9,12 +9,12 @@
   them (:mod:`.matching`).
 * **Exact** (:meth:`MoleculeIndex.exact`): canonical-SMILES hash look-up, equality checked on text.
 
-Storage (:meth:`save` / constructor): a directory with ``manifest.json`` naming the segment
-directories (see :mod:`.segment`) and, for segments with deletions not compacted yet, a ``live-*.npy``
-word mask. Opening maps the files; nothing is rebuilt. New rows go to an in-memory *pending* buffer,
-sealed into in-memory segments of ``seal_rows`` (merged geometrically); deletes clear live bits
-(tombstones). :meth:`save` writes new segments and tombstones, and compacts everything into one
-segment when more than ``compact_dead`` of the rows are dead or there are more than ``max_segments``.
+Storage (:meth:`save` / constructor, files in :mod:`.store`): a directory with ``manifest.json``
+naming segment directories (:mod:`.segment`) and tombstone masks. Opening maps the files; nothing is
+rebuilt. New rows go to an in-memory *pending* buffer, sealed into in-memory segments of
+``seal_rows`` (merged geometrically); deletes clear live bits (tombstones). :meth:`save` writes new
+segments and tombstones, and compacts everything into one segment when more than ``compact_dead`` of
+the rows are dead or there are more than ``max_segments``.
 
 Thread safety: writes (add, delete, save) serialise on a lock; searches read an immutable view and
 never wait for a writer except for building the pending segment (≤ ``seal_rows`` rows).
@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import properties as props
+from . import store
 from .bitslice import (
     count_planes,
     counts_at,
@@ -48,10 +47,12 @@ from .bitslice import (
 )
 from .ingest import FingerprintSpec, PreparedBatch
 from .segment import Segment, smiles_hash
+from .store import Part
+
+__all__ = ["Candidates", "Hit", "MoleculeIndex", "Part", "View"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,6 @@ class Hit:
     similarity: float | None
     smiles: str
     properties: dict[str, float | int]
-
-
-@dataclass(frozen=True)
-class Part:
-    """A segment with its live-row word mask (deleted and padding positions are 0)."""
-
-    seg: Segment
-    live: np.ndarray
-    n_live: int
-    live_file: str | None = None  # the saved tombstone mask this part was opened with
 
 
 @dataclass(frozen=True)
@@ -235,7 +226,7 @@ class MoleculeIndex:
         self._view: View | None = View(())
         self._generation = 0
         self._dirty = False  # changes not saved yet
-        if self.path is not None and (self.path / MANIFEST).exists():
+        if self.path is not None and (self.path / store.MANIFEST).exists():
             self._open()
 
     # -- opening and saving ----------------------------------------------------------------------
@@ -251,16 +242,8 @@ class MoleculeIndex:
 
     def _open_once(self) -> None:
         assert self.path is not None
-        manifest = json.loads((self.path / MANIFEST).read_text())
-        spec = manifest["spec"]
-        if (spec["radius"], spec["fp_bits"], spec["pattern_bits"]) != (
-                self.spec.radius, self.spec.fp_bits, self.spec.pattern_bits):
-            raise ValueError(f"{self.path}: index built with {spec}, settings ask for {self.spec}")
-        parts = []
-        for entry in manifest["segments"]:
-            seg = Segment.open(self.path / entry["dir"])
-            live = seg.padding_free_mask() if entry.get("live") is None else np.load(self.path / entry["live"])
-            parts.append(Part(seg, live, popcount(live), entry.get("live")))
+        manifest = store.read_manifest(self.path, self.spec)
+        parts = store.open_parts(self.path, manifest)
         self._parts = parts
         self.meta = manifest.get("meta", {})
         self._generation = int(manifest.get("generation", 0))
@@ -272,9 +255,9 @@ class MoleculeIndex:
 
         Only for readers: an index with unsaved changes (pending rows, deletes) is left alone.
         """
-        if self.path is None or not (self.path / MANIFEST).exists():
+        if self.path is None or not (self.path / store.MANIFEST).exists():
             return False
-        generation = int(json.loads((self.path / MANIFEST).read_text()).get("generation", 0))
+        generation = int(json.loads((self.path / store.MANIFEST).read_text()).get("generation", 0))
         with self._lock:
             if generation == self._generation or self._dirty:
                 return False
@@ -297,63 +280,14 @@ class MoleculeIndex:
             if compact is None:
                 compact = len(self._parts) > self.max_segments or (stored > 0 and dead > self.compact_dead * stored)
             if compact and (len(self._parts) > 1 or dead):
-                self._parts = [p for p in [self._compacted(self._parts)] if p is not None]
+                self._parts = [p for p in [store.compacted(self._parts)] if p is not None]
             self._generation += 1
-            gen = self._generation
-            self.path.mkdir(parents=True, exist_ok=True)
-            entries, parts = [], []
-            for i, part in enumerate(self._parts):
-                seg = part.seg
-                if seg.path is None or seg.path.parent != self.path:
-                    name = f"seg-{gen:06d}-{i:03d}"
-                    seg.save(self.path / name)
-                    seg = Segment.open(self.path / name)
-                live_file = part.live_file
-                if part.n_live != seg.size:  # tombstones to keep
-                    if live_file is None or not np.array_equal(np.load(self.path / live_file), part.live):
-                        live_file = f"live-{gen:06d}-{i:03d}.npy"
-                        np.save(self.path / live_file, part.live)
-                else:
-                    live_file = None
-                entries.append({"dir": seg.path.name if seg.path else "", "live": live_file})
-                parts.append(Part(seg, part.live, part.n_live, live_file))
             if meta is not None:
                 self.meta = dict(meta)
-            manifest = {"format": 1, "generation": gen, "segments": entries, "meta": self.meta,
-                        "spec": {"radius": self.spec.radius, "fp_bits": self.spec.fp_bits,
-                                 "pattern_bits": self.spec.pattern_bits}}
-            tmp = self.path / (MANIFEST + ".tmp")
-            with tmp.open("w") as fh:
-                json.dump(manifest, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(self.path / MANIFEST)
+            parts = store.write_generation(self.path, self._parts, self._generation, self.meta, self.spec)
             self._parts = parts
             self._view = View(tuple(parts))
             self._dirty = False
-            keep = {e["dir"] for e in entries} | {e["live"] for e in entries if e["live"]} | {MANIFEST}
-            for child in self.path.iterdir():  # earlier generations (mapped files stay valid until unmapped)
-                if child.name not in keep and (child.name.startswith(("seg-", "live-"))):
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-
-    @staticmethod
-    def _compacted(parts: Sequence[Part]) -> Part | None:
-        """One segment holding the live rows of ``parts``."""
-        chunks = []
-        for p in parts:
-            pos = positions(p.live)
-            if pos.size == 0:
-                continue
-            fps, pfps = p.seg.fingerprints(pos)
-            chunks.append((np.asarray(p.seg.ids[pos]), fps, pfps, p.seg.values(pos),
-                           [p.seg.smiles(int(i)) for i in pos.tolist()]))
-        if not chunks:
-            return None
-        seg = Segment.build(np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]),
-                            np.concatenate([c[2] for c in chunks]), np.concatenate([c[3] for c in chunks]),
-                            [s for c in chunks for s in c[4]])
-        live = seg.padding_free_mask()
-        return Part(seg, live, popcount(live))
 
     # -- writes ----------------------------------------------------------------------------------
     def add(self, ids: Sequence[int] | np.ndarray, batch: PreparedBatch) -> int:
@@ -406,7 +340,7 @@ class MoleculeIndex:
         self._pending = _Pending()
         while (len(self._parts) >= 2 and self._parts[-1].seg.path is None and self._parts[-2].seg.path is None
                and self._parts[-2].n_live <= 2 * self._parts[-1].n_live):
-            merged = self._compacted(self._parts[-2:])
+            merged = store.compacted(self._parts[-2:])
             self._parts[-2:] = [merged] if merged is not None else []
         self._view = None
 
