@@ -331,7 +331,18 @@ def main() -> int:
     parser.add_argument("--milvus-n", type=int, default=100_000, help="fingerprints stored in Milvus")
     parser.add_argument("--all-cores", action="store_true", help="do not pin the process to one core")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "molecular_search.json")
-    args = parser.parse_args()
+    parser.add_argument("--engine", action="store_true",
+                        help="run the engine benchmark instead (bench/molecular_search_engine.py: 1M real-like "
+                             "molecules vs FPSim2, filters, batch, ingest, 10M synthetic); its options follow --")
+    args, rest = parser.parse_known_args()
+    if args.engine:
+        import runpy
+
+        sys.argv = [str(ROOT / "bench" / "molecular_search_engine.py"), *[a for a in rest if a != "--"]]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        return 0
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     rng = np.random.default_rng(42)

@@ -185,10 +185,26 @@ def parse_smiles(smiles: str) -> Chem.Mol:
     smiles = smiles.strip()
     if not smiles:
         raise ChemError("empty SMILES")
-    mol = Chem.MolFromSmiles(smiles, sanitize=False)
+    mol = Chem.MolFromSmiles(smiles)  # fast path: parse and sanitise in one call
+    if mol is not None and mol.GetNumAtoms():
+        return mol
+    mol = Chem.MolFromSmiles(smiles, sanitize=False)  # failed: find out why
     if mol is None:
-        raise ChemError(f"SMILES syntax error in {_short(smiles)}")
+        raise ChemError(f"SMILES syntax error in {_short(smiles)}{name_hint(smiles)}")
     return _sanitise(mol, smiles)
+
+
+#: text that reads as a word or a name ("aspirin", "acetic acid", "Vitamin C")
+_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9 ,'\-]*[A-Za-z0-9)]?")
+
+
+def name_hint(text: str) -> str:
+    """A hint appended to a parse error when the text looks like a compound name, not a SMILES."""
+    text = text.strip()
+    if len(text) >= 3 and _NAME_LIKE.fullmatch(text) and any(c.islower() for c in text if c not in "cnosp"):
+        return (f" — {_short(text)} looks like a name: enter a SMILES, not a name "
+                "(e.g. CC(=O)Oc1ccccc1C(=O)O for aspirin)")
+    return ""
 
 
 def parse_molblock(block: str) -> Chem.Mol:
@@ -237,6 +253,9 @@ def parse_query(text: str) -> tuple[Chem.Mol, str]:
             smiles_error = exc
     query = Chem.MolFromSmarts(text)
     if query is None or query.GetNumAtoms() == 0:
+        hint = name_hint(text)
+        if hint:
+            raise ChemError(f"not a SMILES or SMARTS{hint}")
         reason = f": {smiles_error}" if smiles_error else ""
         raise ChemError(f"neither valid SMILES nor SMARTS {_short(text)}{reason}")
     query.UpdatePropertyCache(strict=False)

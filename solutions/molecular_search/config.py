@@ -35,3 +35,11 @@ class MoleculeSettings(ServiceSettings):
     search_consistency: Literal["Strong", "Session", "Bounded", "Eventually"] = "Session"
     #: parsed molecules kept in memory for substructure verification
     mol_cache_size: int = Field(200_000, ge=0)
+    #: search engine (:mod:`.engine`): index directory under ``data_dir``, RDKit matching worker
+    #: processes (killable, for real time limits), query-size cap, ingest chemistry processes
+    index_dir: str = Field("molecule_index", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    match_workers: int = Field(2, ge=1, le=16)
+    match_mol_cache: int = Field(100_000, ge=0)
+    max_query_atoms: int = Field(120, gt=0, le=1000)
+    ingest_workers: int = Field(2, ge=1, le=64)
+    max_offset: int = Field(100_000, ge=0)
