@@ -7,7 +7,8 @@ Every figure a README quotes sits between markers naming the result that backs i
     <!-- /bench:image_search.summary -->
 
 ``image_search.summary`` is the text under ``"readme" -> "summary"`` in ``bench/results/image_search.json``, which
-the benchmark script wrote from its own measurements. ``python -m bench.report --check`` fails when a README
+the benchmark script wrote from its own measurements. ``demos.headline`` is a table of one row per registered
+demo: each demo's ``readme -> headline`` row. ``python -m bench.report --check`` fails when a README
 differs from its result files (a test runs it), so a figure cannot drift from the file behind it.
 """
 
@@ -28,9 +29,16 @@ def documents() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "solutions").glob("*/README.md"))]
 
 
+HEADLINE_HEADER = "| demo | speed | quality |\n|---|---|---|\n"
+
+
 def figure(key: str) -> str:
     """The generated text for ``<result>.<name>``."""
     stem, _, name = key.partition(".")
+    if stem == "demos":
+        from common.registry import DEMOS
+
+        return HEADLINE_HEADER + "".join(figure(f"{d.name}.{name}") for d in DEMOS)
     path = RESULTS / f"{stem}.json"
     if not path.is_file():
         raise KeyError(f"{key}: no result file {path.relative_to(ROOT)} (run make bench)")
