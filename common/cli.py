@@ -90,8 +90,9 @@ def _serve(solutions: list[str], host: str, port: int) -> int:
     from .web.launcher import build_app
 
     if host not in LOOPBACK and not ServiceSettings().api_key:
-        log.warning("serving on %s without API_KEY: anyone who can reach port %d can load and delete data; "
-                    "set API_KEY (and BOOTCAMP_ENV=production) before exposing it", host, port)
+        log.warning("serving on %s without API_KEY: anyone who can reach port %d could load and delete data, so "
+                    "only the host names in ALLOWED_HOSTS (default: localhost) are answered; set API_KEY (and "
+                    "BOOTCAMP_ENV=production) before exposing it", host, port)
     shown = f"[{host}]" if ":" in host else host
     app = build_app(solutions or None, base_url=f"http://{shown}:{port}")
     uvicorn.run(app, host=host, port=port, log_config=None)
