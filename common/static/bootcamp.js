@@ -259,6 +259,11 @@ const Bootcamp = (() => {
     return window.matchMedia("(hover: none) and (pointer: coarse)").matches;
   }
 
-  return { el, $, img, plural, bytes, clock, score, when, capitalize, humanize, ApiError, api, withQuery, upload,
+  /** A phone-sized window (the CSS switches to its phone layout at the same width). */
+  function narrow() {
+    return window.matchMedia("(max-width: 640px)").matches;
+  }
+
+  return { narrow, el, $, img, plural, bytes, clock, score, when, capitalize, humanize, ApiError, api, withQuery, upload,
     authHeaders, info, refreshCount, setCount, onCount, count, countText, setup, say, touch };
 })();

@@ -141,7 +141,7 @@
   });
 
   B.Library($("library-box"), {
-    noun: "image", pageSize: 24,
+    noun: "image", pageSize: B.narrow() ? 12 : 24,
     card: (item) => B.card({
       media: thumb(item), title: item.name, data: { id: item.id },
       lines: [`${item.width} × ${item.height} · ${B.bytes(item.size)}`, topLabel(item.labels)],
