@@ -168,6 +168,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
         page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
         page.locator("[data-count]").filter(has_text=f"{total - 1} images stored").wait_for()
         assert client.get(f"/items/{victim['id']}").status_code == 404
+        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
         assert cards.first.locator(".card-title").inner_text() == newest[1]["name"]
         assert_fits(page)
         traffic.check()
