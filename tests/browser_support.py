@@ -103,9 +103,11 @@ class Traffic:
 
 
 def assert_fits(page: Any) -> None:
-    """No horizontal scrolling: ``document.documentElement.scrollWidth <= innerWidth``."""
+    """No horizontal scrolling: ``document.documentElement.scrollWidth <= innerWidth``, and ``innerWidth`` is the
+    window's width (a mobile browser widens its layout viewport, zoomed out, to fit a page that is too wide)."""
     width, inner = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
-    assert width <= inner, f"the page is {width} px wide in a {inner} px window"
+    window = page.viewport_size["width"]
+    assert width <= inner <= window, f"the page is {width} px wide ({inner} px layout) in a {window} px window"
 
 
 # -- contrast ----------------------------------------------------------------------------------------
