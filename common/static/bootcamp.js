@@ -100,7 +100,9 @@ const Bootcamp = (() => {
     const said = typeof detail === "string" ? detail.trim()
       : Array.isArray(detail) ? detail.map((d) => d.msg || String(d)).join("; ") : "";
     if (status === 0) return "Cannot reach the server. Is it still running?";
-    if (status === 401) return "This server needs an API key: enter it at the top of the page.";
+    if (status === 401 || (status === 403 && /api.?key/i.test(said))) {
+      return "This server needs an API key to change data: enter it at the top of the page.";
+    }
     if (status === 503) {
       const wait = retryAfter ? ` Try again in ${retryAfter} s.` : " Try again in a moment.";
       return `${capitalize(said || "the server is busy")}.`.replace(/\.\.$/, ".") + wait;
@@ -241,7 +243,7 @@ const Bootcamp = (() => {
   }
 
   function apiKeyBox() {
-    const header = $("header.top");
+    const header = $("header.top .inner") || $("header.top");
     if (!header || $("#api-key", header)) return;
     const input = el("input", { id: "api-key", type: "password", autocomplete: "off", value: localStorage.getItem(KEY_STORAGE) || "",
       oninput: () => localStorage.setItem(KEY_STORAGE, input.value.trim()) });
