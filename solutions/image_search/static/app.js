@@ -9,7 +9,7 @@
   const LABELS_FROM = 500; // the label choices come from the newest stored images
 
   const labelFilter = $("label-filter");
-  const pageSize = () => Number($("page-size").value) || 24;
+  const pageSize = () => (B.narrow() ? 12 : 24);
   let lastQuery = null; // the query image of the last search by image
 
   function topLabel(labels) {

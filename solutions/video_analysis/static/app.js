@@ -125,7 +125,7 @@
     const what = m.kind === "face" ? `👤 ${m.person}` : m.label;
     const span = m.end_s > m.start_s ? `${clock(m.start_s)}–${clock(m.end_s)}` : `at ${clock(m.start_s)}`;
     return el("li", {}, B.card({
-      media: B.img(m.frame_url, `${what} in ${m.video_name}`), title: what, badges: [B.badge(m.kind === "face" ? "person" : "label")],
+      media: B.img(m.frame_url, `${what} in ${m.video_name}`), title: what,
       lines: [`${m.video_name} · ${span}`, `score ${B.score(m.score, 3)}`],
       data: { video: m.video_id, t: m.start_s },
       label: `${what} in ${m.video_name}, ${span}: play`,
@@ -225,7 +225,7 @@
     const select = $("person");
     const chosen = select.value;
     select.replaceChildren(...(people.length ? people.map((p) => el("option", { value: p.id, text: p.name }))
-      : [el("option", { value: "", text: "nobody enrolled yet" })]));
+      : [el("option", { value: "", text: "nobody enrolled" })]));
     if (people.some((p) => String(p.id) === chosen)) select.value = chosen;
     $("people-list").replaceChildren(...people.map((p) => el("li", {},
       el("span", { class: "grow", text: `${p.name} (${B.plural(p.photos, "photo")})` }),
