@@ -137,8 +137,13 @@
     }
 
     function loadPath() {
-      const path = pathInput.value.trim() || pathInput.placeholder;
-      if (!path) return;
+      const path = pathInput.value.trim();
+      if (!path) {
+        begin("");
+        say(status, `Type a file or folder on the server first${pathInput.placeholder ? `, for example ${pathInput.placeholder}/…` : ""}.`, "error");
+        pathInput.focus();
+        return;
+      }
       start(`Loading ${path}`, () => api("load", { json: { path } }));
     }
 

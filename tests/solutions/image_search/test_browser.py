@@ -116,9 +116,11 @@ def test_a_reload_resumes_a_running_load_and_a_new_load_clears_the_old_error(bro
     with open_page(browser, "desktop") as page:
         traffic = goto(page, base)
         traffic.allow(403, "/image/load")
+        page.get_by_role("button", name="Load", exact=True).click()  # an empty box says what to type
+        status = page.locator("#load .task .status")
+        assert status.inner_text().startswith("Type a file or folder on the server first")
         page.fill("#load-path", "/srv/data/images")
         page.get_by_role("button", name="Load", exact=True).click()
-        status = page.locator("#load .task .status")
         status.filter(has_text="outside the data roots").wait_for()
         assert "403" not in status.inner_text() and status.get_attribute("class") == "status error"
 
