@@ -256,6 +256,14 @@ const Bootcamp = (() => {
     node.className = `status${kind ? ` ${kind}` : ""}`;
   }
 
+  /** Fill a <datalist> with `values`, most frequent first; each option says how often ("3 images"). */
+  function fillChoices(datalist, values, noun) {
+    const counts = new Map();
+    for (const v of values) counts.set(v, (counts.get(v) || 0) + 1);
+    const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    datalist.replaceChildren(...sorted.map(([value, n]) => el("option", { value, label: plural(n, noun) })));
+  }
+
   /** Touch screen without a mouse: no "drop" wording, bigger targets (CSS does the rest). */
   function touch() {
     return window.matchMedia("(hover: none) and (pointer: coarse)").matches;
@@ -267,5 +275,5 @@ const Bootcamp = (() => {
   }
 
   return { narrow, el, $, img, plural, bytes, clock, score, when, capitalize, humanize, ApiError, api, withQuery, upload,
-    authHeaders, info, refreshCount, setCount, onCount, count, countText, setup, say, touch };
+    authHeaders, fillChoices, info, refreshCount, setCount, onCount, count, countText, setup, say, touch };
 })();

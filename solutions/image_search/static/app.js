@@ -128,10 +128,7 @@
     } catch (_) {
       return;
     }
-    const counts = new Map();
-    for (const item of items) for (const l of item.labels || []) counts.set(l.label, (counts.get(l.label) || 0) + 1);
-    const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-    $("label-list").replaceChildren(...sorted.map(([label, n]) => el("option", { value: label, label: B.plural(n, "image") })));
+    B.fillChoices($("label-list"), items.flatMap((item) => (item.labels || []).map((l) => l.label)), "image");
   }
 
   // -- batch, library, load -------------------------------------------------------------------------

@@ -186,11 +186,9 @@
     } catch (_) {
       return;
     }
-    const counts = new Map();
     const all = await Promise.allSettled(items.map((v) => detailsOf(v.id)));
-    for (const r of all) if (r.status === "fulfilled") for (const s of r.value.labels) counts.set(s.label, (counts.get(s.label) || 0) + 1);
-    const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-    $("label-list").replaceChildren(...sorted.map(([label, n]) => el("option", { value: label, label: B.plural(n, "moment") })));
+    const labels = all.filter((r) => r.status === "fulfilled").flatMap((r) => r.value.labels.map((s) => s.label));
+    B.fillChoices($("label-list"), labels, "moment");
   }
 
   function videoCard(v) {
