@@ -53,7 +53,7 @@ def serve(app: Any, timeout: float = 300) -> Iterator[str]:
 def open_page(browser: Any, size: str = "desktop", scheme: str = "light") -> Iterator[Any]:
     """A page in a fresh browser context at ``size`` ("desktop" or "phone") in the ``scheme`` colour scheme."""
     context = browser.new_context(color_scheme=scheme, **SIZES[size])
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(30_000)  # a shared 2-core machine: be patient, not flaky
     try:
         yield context.new_page()
     finally:

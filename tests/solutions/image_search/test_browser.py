@@ -3,6 +3,7 @@ search by image and by words, load more, label filter, batch queries, and how it
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import httpx
@@ -40,7 +41,7 @@ def _service(tmp_path_factory, model_cache, loaded: bool):
             httpx.Client(base_url=base + "/image", timeout=60) as client:
         if loaded:
             wait_task(client, client.post("/samples").json()["task_id"])
-        yield base, client
+        yield base, client, app
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def section_order(page) -> list[str]:
 
 
 def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, fresh, size):
-    base, client = fresh
+    base, client, _ = fresh
     client.delete("/data")
     with open_page(browser, size) as page:
         traffic = goto(page, base)
@@ -111,34 +112,49 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, f
 
 
 def test_a_reload_resumes_a_running_load_and_a_new_load_clears_the_old_error(browser, fresh):
-    base, client = fresh
+    base, client, app = fresh
     client.delete("/data")
-    with open_page(browser, "desktop") as page:
-        traffic = goto(page, base)
-        traffic.allow(403, "/image/load")
-        page.get_by_role("button", name="Load", exact=True).click()  # an empty box says what to type
-        status = page.locator("#load .task .status")
-        assert status.inner_text().startswith("Type a file or folder on the server first")
-        page.fill("#load-path", "/srv/data/images")
-        page.get_by_role("button", name="Load", exact=True).click()
-        status.filter(has_text="outside the data roots").wait_for()
-        assert "403" not in status.inner_text() and status.get_attribute("class") == "status error"
+    pipeline = app.state.pipeline
+    gate = threading.Event()
 
-        page.get_by_role("button", name="Load sample data").click()
-        page.wait_for_function("() => !document.querySelector('#load .task .status').matches('.error')")
-        status.filter(has_text="Loading").wait_for(timeout=60_000)
-        page.reload()
-        # the running load is followed again after the reload, and finishes in the panel
-        title = page.locator("#load .task-title")
-        title.filter(has_text="sample data").wait_for()
-        status.filter(has_text="Done:").wait_for(timeout=120_000)
-        recent = page.locator("#load .recent-item").first
-        assert "sample data" in recent.inner_text() and "done" in recent.inner_text()
-        traffic.check()
+    def held(items, monitor):  # the load stays running until the page has been reloaded
+        gate.wait(120)
+        return type(pipeline).process_batch(pipeline, items, monitor)
+
+    pipeline.process_batch = held
+    try:
+        with open_page(browser, "desktop") as page:
+            traffic = goto(page, base)
+            traffic.allow(403, "/image/load")
+            page.get_by_role("button", name="Load", exact=True).click()  # an empty box says what to type
+            status = page.locator("#load .task .status")
+            assert status.inner_text().startswith("Type a file or folder on the server first")
+            page.fill("#load-path", "/srv/data/images")
+            page.get_by_role("button", name="Load", exact=True).click()
+            status.filter(has_text="outside the data roots").wait_for()
+            assert "403" not in status.inner_text() and status.get_attribute("class") == "status error"
+
+            page.get_by_role("button", name="Load sample data").click()
+            status.filter(has_text="Loading").wait_for(timeout=60_000)
+            assert status.get_attribute("class") == "status busy"  # the old error is gone
+            page.reload()
+            # the running load is followed again after the reload, and finishes in the panel
+            page.locator("#load .task-title").filter(has_text="sample data").wait_for()
+            status.filter(has_text="Loading").wait_for()
+            assert page.get_by_role("button", name="Cancel").is_visible()
+            gate.set()
+            status.filter(has_text="Done:").wait_for(timeout=120_000)
+            assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
+            recent = page.locator("#load .recent-item").first
+            assert "sample data" in recent.inner_text() and "done" in recent.inner_text()
+            traffic.check()
+    finally:
+        gate.set()
+        del pipeline.process_batch
 
 
 def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
-    base, client = loaded
+    base, client, _ = loaded
     total = client.get("/count").json()["count"]
     per_page = 24 if size == "desktop" else 12
     with open_page(browser, size) as page:
@@ -177,7 +193,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
 
 
 def test_details_open_by_click_and_keyboard_and_close_with_escape(browser, loaded, size):
-    base, client = loaded
+    base, client, _ = loaded
     with open_page(browser, size) as page:
         traffic = goto(page, base)
         page.fill("#words", "fruit")
@@ -215,7 +231,7 @@ def test_details_open_by_click_and_keyboard_and_close_with_escape(browser, loade
 
 
 def test_search_by_image_label_filter_load_more_and_a_rejected_query(browser, loaded, size, tmp_path):
-    base, client = loaded
+    base, client, _ = loaded
     query = tmp_path / "query.jpg"
     query.write_bytes(perturb((DATA / "building.jpg").read_bytes(), 3))
     notes = tmp_path / "notes.txt"
@@ -266,7 +282,7 @@ def test_search_by_image_label_filter_load_more_and_a_rejected_query(browser, lo
 
 
 def test_batch_queries_get_results_or_their_own_error(browser, loaded, size, tmp_path):
-    base, _ = loaded
+    base, _, _ = loaded
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image", encoding="utf-8")
     with open_page(browser, size) as page:
@@ -284,7 +300,7 @@ def test_batch_queries_get_results_or_their_own_error(browser, loaded, size, tmp
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
-    base, _ = loaded
+    base, _, _ = loaded
     with open_page(browser, size, scheme) as page:
         traffic = goto(page, base)
         page.locator("#library-box .card").first.wait_for()

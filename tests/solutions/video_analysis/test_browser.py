@@ -5,6 +5,7 @@ by words, label and person, load more, batch queries, and how it looks (fit, con
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -74,9 +75,9 @@ def fresh(tmp_path_factory, models, model_cache):
     """A service the first-visit tests empty before they start (keyframes analysed 8 at a time)."""
     tmp = tmp_path_factory.mktemp("video-fresh")
     shutil.copyfile(OPENCV_DATA / "vtest.avi", tmp / "vtest.avi")
-    _, server = _start(tmp, models, model_cache, playable_proxy=False, chunk_keyframes=8)
+    app, server = _start(tmp, models, model_cache, playable_proxy=False, chunk_keyframes=8)
     with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
-        yield base, client, tmp
+        yield base, client, tmp, app
 
 
 @pytest.fixture(params=["desktop", "phone"])
@@ -101,7 +102,7 @@ def wait_playing_source(page, name: str, at: float, longer_than: float) -> None:
 
 
 def test_first_visit_loads_the_samples_with_progress_inside_a_video(browser, fresh, size):
-    base, client, _ = fresh
+    base, client, _, _ = fresh
     client.delete("/data")
     with open_page(browser, size) as page:
         traffic = goto(page, base)
@@ -130,19 +131,32 @@ def test_first_visit_loads_the_samples_with_progress_inside_a_video(browser, fre
 
 
 def test_cancel_stops_a_running_load(browser, fresh):
-    base, client, tmp = fresh
+    base, client, tmp, app = fresh
     client.delete("/data")
-    with open_page(browser, "desktop") as page:
-        traffic = goto(page, base)
-        page.fill("#load-path", str(tmp / "vtest.avi"))
-        page.get_by_role("button", name="Load", exact=True).click()
-        status = page.locator("#load .task .status")
-        status.filter(has_text="Loading").wait_for(timeout=60_000)
-        page.get_by_role("button", name="Cancel").click()
-        status.filter(has_text="Cancelled").wait_for(timeout=60_000)
-        assert client.get("/count").json()["count"] == 0  # the video being analysed is removed whole
-        assert not page.get_by_role("button", name="Cancel").is_visible()
-        traffic.check()
+    pipeline = app.state.pipeline
+    gate = threading.Event()
+
+    def held(items, monitor):  # the video waits until Cancel was pressed, then checks between its chunks
+        gate.wait(120)
+        return type(pipeline).process_batch(pipeline, items, monitor)
+
+    pipeline.process_batch = held
+    try:
+        with open_page(browser, "desktop") as page:
+            traffic = goto(page, base)
+            page.fill("#load-path", str(tmp / "vtest.avi"))
+            page.get_by_role("button", name="Load", exact=True).click()
+            status = page.locator("#load .task .status")
+            status.filter(has_text="Loading").wait_for(timeout=60_000)
+            page.get_by_role("button", name="Cancel").click()
+            gate.set()
+            status.filter(has_text="Cancelled").wait_for(timeout=60_000)
+            assert client.get("/count").json()["count"] == 0  # the video being analysed is removed whole
+            assert not page.get_by_role("button", name="Cancel").is_visible()
+            traffic.check()
+    finally:
+        gate.set()
+        del pipeline.process_batch
 
 
 def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size, tmp_path):
