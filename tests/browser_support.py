@@ -110,6 +110,12 @@ def assert_fits(page: Any) -> None:
     assert width <= inner <= window, f"the page is {width} px wide ({inner} px layout) in a {window} px window"
 
 
+def assert_inner_fits(page: Any, selector: str) -> None:
+    """A scrolling box (a dialog's body) does not scroll sideways either."""
+    width, inner = page.locator(selector).first.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+    assert width <= inner, f"{selector} is {width} px wide inside {inner} px"
+
+
 # -- contrast ----------------------------------------------------------------------------------------
 _COLOR = re.compile(r"rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)(?:\s*[,/]\s*([\d.]+%?))?\s*\)")
 

@@ -52,7 +52,7 @@
     }
     stopPlayer();
     const player = el("video", { id: "player", controls: true, muted: true, playsInline: true, preload: "metadata",
-      poster: nearestFrame(v, t) });
+      poster: nearestFrame(v, t), style: `aspect-ratio: ${v.width} / ${v.height}` }); // no jump when it loads
     const status = el("p", { id: "player-status", class: "status", attrs: { role: "status", "aria-live": "polite" } });
     const timeline = VideoTimeline.build(player, v);
     const warning = v.truncated ? el("p", { class: "status truncated" }, B.badge("truncated", "warn"),

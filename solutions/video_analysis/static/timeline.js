@@ -38,7 +38,9 @@ const VideoTimeline = (() => {
     const ticks = [];
     const every = step(duration, window.matchMedia("(max-width: 640px)").matches ? 4 : 8);
     for (let t = 0; t <= duration + 1e-6; t += every) {
-      ticks.push(el("span", { class: "tl-tick", style: `left:${pct(t)}`, text: clock(t, true) }));
+      // near the end a label sits left of its tick, so that it stays inside the lane
+      ticks.push(el("span", { class: t / duration > 0.85 ? "tl-tick end" : "tl-tick", style: `left:${pct(t)}`,
+        text: clock(t, true) }));
     }
     const axis = el("div", { class: "tl-lane tl-axis", title: "click to jump there" }, ...ticks);
     axis.addEventListener("click", (e) => {

@@ -15,6 +15,7 @@ from tests.browser_support import (
     TEXT_AA,
     Traffic,
     assert_fits,
+    assert_inner_fits,
     background_of,
     border_contrast,
     contrast,
@@ -214,6 +215,7 @@ def test_details_open_by_click_and_keyboard_and_close_with_escape(browser, loade
         dimensions = f"{item['width']} × {item['height']}"
         for expected in (item["labels"][0]["label"], item["sha256"], item["source"], dimensions):
             assert expected in text
+        assert_inner_fits(page, "dialog .details-body")
         page.keyboard.press("Escape")
         page.locator("dialog.details").wait_for(state="hidden")
         assert first.evaluate("(el) => el === document.activeElement"), "focus did not return to the result"

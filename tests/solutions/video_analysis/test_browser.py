@@ -20,6 +20,7 @@ from tests.browser_support import (
     TEXT_AA,
     Traffic,
     assert_fits,
+    assert_inner_fits,
     border_contrast,
     focus_ring_contrast,
     open_page,
@@ -351,6 +352,7 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
         page.locator("#library-box .card").first.click()
         page.locator("dialog .timeline").wait_for()
         assert_fits(page)
+        assert_inner_fits(page, "dialog .details-body")
         assert focus_ring_contrast(page, "dialog .tl-span") >= NON_TEXT_AA
         assert text_contrast(page, "dialog .tl-tick") >= TEXT_AA
         page.keyboard.press("Escape")
