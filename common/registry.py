@@ -26,6 +26,8 @@ class Demo:
     settings: str
     pipeline: str
     app: str
+    #: one line on the landing page: what to do first in this demo
+    first_step: str = ""
 
     @property
     def package(self) -> str:
@@ -51,6 +53,7 @@ DEMOS: tuple[Demo, ...] = (
         settings="solutions.image_search.config:ImageSettings",
         pipeline="solutions.image_search.pipeline:ImagePipeline",
         app="solutions.image_search.app:create_app",
+        first_step="Press “Load sample data”, then drop a photo, or type words such as “fruit”.",
     ),
     Demo(
         "qa_chatbot", "/qa", "FAQ chatbot",
@@ -59,6 +62,7 @@ DEMOS: tuple[Demo, ...] = (
         settings="solutions.qa_chatbot.config:QASettings",
         pipeline="solutions.qa_chatbot.pipeline:QAPipeline",
         app="solutions.qa_chatbot.app:create_app",
+        first_step="Press “Load sample data”, then ask a question in your own words.",
     ),
     Demo(
         "video_analysis", "/video", "Video analysis",
@@ -67,6 +71,7 @@ DEMOS: tuple[Demo, ...] = (
         settings="solutions.video_analysis.config:VideoSettings",
         pipeline="solutions.video_analysis.pipeline:VideoPipeline",
         app="solutions.video_analysis.app:create_app",
+        first_step="Press “Load sample data” (three short clips), then search by words such as “a house” or “a candle”.",
     ),
     Demo(
         "molecular_search", "/molecule", "Molecular search",
@@ -75,6 +80,7 @@ DEMOS: tuple[Demo, ...] = (
         settings="solutions.molecular_search.config:MoleculeSettings",
         pipeline="solutions.molecular_search.pipeline:MoleculePipeline",
         app="solutions.molecular_search.app:create_app",
+        first_step="Press “Load sample data”, then search with a SMILES such as aspirin, CC(=O)Oc1ccccc1C(=O)O.",
     ),
 )
 

@@ -187,24 +187,8 @@ def browser_page(browser):
 
 @pytest.fixture
 def live_server():
-    """Serve an ASGI app with uvicorn on a free port in a thread; yields a start(app) -> base URL."""
-    import threading
+    """Serve ASGI apps with uvicorn on free ports in threads; yields a start(app) -> base URL."""
+    from tests.browser_support import serve
 
-    import uvicorn
-
-    servers = []
-
-    def start(app) -> str:
-        port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        _wait_for(lambda: server.started, 300, "uvicorn")
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with contextlib.ExitStack() as stack:
+        yield lambda app: stack.enter_context(serve(app))

@@ -88,10 +88,15 @@ def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] |
 def _landing_page(services: dict[str, FastAPI], entries: dict[str, Demo]) -> str:
     cards = []
     for name, child in services.items():
-        prefix = entries[name].prefix
+        entry = entries[name]
+        prefix = html.escape(entry.prefix)
+        noun = getattr(entry.load("pipeline"), "noun", "item")
+        first = f'<p class="first-step">{html.escape(entry.first_step)}</p>' if entry.first_step else ""
         cards.append(
-            f'<li class="card"><h2><a href="{prefix}/">{html.escape(child.title)}</a></h2>'
-            f"<p>{html.escape(child.description)}</p>"
+            f'<li data-prefix="{prefix}" data-nouns="{html.escape(_plural(noun))}">'
+            f'<h2><a href="{prefix}/">{html.escape(child.title)}</a></h2>'
+            f"<p>{html.escape(child.description)}</p>{first}"
+            f'<p class="stored hint" aria-live="polite"></p>'
             f'<p class="links"><a href="{prefix}/">Open the demo</a> · <a href="{prefix}/docs">API docs</a>'
             f' · <a href="{prefix}/redoc">ReDoc</a></p></li>'
         )
@@ -100,6 +105,10 @@ def _landing_page(services: dict[str, FastAPI], entries: dict[str, Demo]) -> str
     return (COMMON_STATIC / "landing.html").read_text(encoding="utf-8").replace(
         "<!--SERVICES-->", "\n".join(cards) or "<li>No demo is installed.</li>"
     ).replace("<!--NOTE-->", note)
+
+
+def _plural(noun: str) -> str:
+    return f"{noun[:-1]}ies" if noun.endswith("y") else f"{noun}s"
 
 
 def _combined_openapi(parent: FastAPI, services: dict[str, FastAPI], entries: dict[str, Demo]) -> dict[str, Any]:

@@ -34,7 +34,8 @@ router = APIRouter(tags=["images"])
 _PAGE_FIELDS = {
     "top_k": {"type": "integer", "default": 10, "minimum": 1, "maximum": 100},
     "offset": {"type": "integer", "default": 0, "minimum": 0},
-    "label": {"type": "string", "description": "only images whose top-5 labels include this ImageNet class"},
+    "label": {"type": "string", "description": "only images whose top-5 labels include this ImageNet class",
+              "example": "orange"},
 }
 _FILE = {"type": "string", "format": "binary"}
 

@@ -8,16 +8,16 @@ from pydantic import BaseModel, Field
 class SearchForm(BaseModel):
     """The text fields of ``POST /search`` and ``/search/batch`` (multipart, beside the files)."""
 
-    top_k: int = Field(10, description="results per page (1..100)")
-    offset: int = Field(0, description="first result of the page (two pages equal one longer query)")
-    label: str | None = Field(None, max_length=200,
+    top_k: int = Field(10, description="results per page (1..100)", examples=[10])
+    offset: int = Field(0, description="first result of the page (two pages equal one longer query)", examples=[0])
+    label: str | None = Field(None, max_length=200, examples=["orange"],
                               description="only images whose top-5 ImageNet labels include this class name")
 
 
 class TextQuery(BaseModel):
     query: str = Field(..., min_length=1, max_length=1000, examples=["a squirrel on a branch"])
-    top_k: int = Field(10, description="results per page (1..100)")
-    offset: int = Field(0, description="first result of the page")
+    top_k: int = Field(10, description="results per page (1..100)", examples=[5])
+    offset: int = Field(0, description="first result of the page", examples=[0])
 
 
 class Label(BaseModel):

@@ -57,7 +57,8 @@ def _ms(started: float) -> float:
 @router.post("/search", response_model=SearchResponse, tags=["search"])
 async def search(pipeline: VideoPipelineDep, pool: PoolDep,
                  file: Annotated[UploadFile, File(description="query image (JPEG, PNG, WebP ...)")],
-                 top_k: Annotated[int, Form()] = 10, offset: Annotated[int, Form()] = 0) -> dict[str, Any]:
+                 top_k: Annotated[int, Form(examples=[5])] = 10,
+                 offset: Annotated[int, Form(examples=[0])] = 0) -> dict[str, Any]:
     """The videos whose keyframes look most like the image: best keyframe per video, no video twice, ranked
     ``offset .. offset + top_k - 1`` (two pages equal one longer query)."""
     started = time.perf_counter()
@@ -71,7 +72,8 @@ async def search(pipeline: VideoPipelineDep, pool: PoolDep,
 @router.post("/search/batch", response_model=BatchResponse, tags=["search"])
 async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep,
                        files: Annotated[list[UploadFile], File(description="query images (at most 32)")],
-                       top_k: Annotated[int, Form()] = 10, offset: Annotated[int, Form()] = 0) -> dict[str, Any]:
+                       top_k: Annotated[int, Form(examples=[3])] = 10,
+                       offset: Annotated[int, Form(examples=[0])] = 0) -> dict[str, Any]:
     """Many query images in one call; one that cannot be read gets its own ``error``, the others their results.
     Images are read one at a time, each just before it is searched."""
     started = time.perf_counter()
@@ -92,8 +94,10 @@ async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep,
 
 @router.get("/moments", response_model=MomentsResponse, response_model_exclude_none=True, tags=["search"])
 async def moments(pipeline: VideoPipelineDep, pool: PoolDep,
-                  label: Annotated[str | None, Query(max_length=100, description="an ImageNet class name")] = None,
-                  q: Annotated[str | None, Query(max_length=200, description="words matched to label names")] = None,
+                  label: Annotated[str | None, Query(max_length=100, description="an ImageNet class name",
+                                                     examples=["mobile home"])] = None,
+                  q: Annotated[str | None, Query(max_length=200, description="words matched to label names",
+                                                 examples=["a candle"])] = None,
                   person_id: Annotated[int | None, Query(description="an enrolled person")] = None,
                   offset: Annotated[int, Query(ge=0)] = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
@@ -147,7 +151,7 @@ async def delete_video(video_id: int, pipeline: VideoPipelineDep, pool: PoolDep)
 
 @router.post("/people", response_model=Enrolled, status_code=201, tags=["people"])
 async def enrol(pipeline: VideoPipelineDep, pool: PoolDep,
-                name: Annotated[str, Form(min_length=1, max_length=200)],
+                name: Annotated[str, Form(min_length=1, max_length=200, examples=["Lionel"])],
                 files: Annotated[list[UploadFile], File(description="one or more face photos")]) -> dict[str, Any]:
     """Enrol a person from face photos (or add photos to a person of that name)."""
     most, limit = pipeline.settings.max_photos, pipeline.settings.max_image_mb

@@ -1,40 +1,76 @@
-"""The landing page and the offline API docs in a real headless Chromium."""
+"""The landing page and the offline API docs in a real headless Chromium, at desktop and phone size."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
 from common import registry
 from common.web.launcher import build_app
+from tests.browser_support import (
+    NON_TEXT_AA,
+    TEXT_AA,
+    Traffic,
+    assert_fits,
+    background_of,
+    contrast,
+    focus_ring_contrast,
+    open_page,
+    text_contrast,
+)
 
 from .test_app import TOY, make_app
 
+pytestmark = pytest.mark.browser
+FIRST_STEP = "Load the sample notes, then search for “fox”."
 
-@pytest.mark.browser
-def test_landing_page_and_offline_docs(tmp_path, unique, live_server, browser_page, monkeypatch):
+
+@pytest.fixture
+def landing(tmp_path, unique, live_server, monkeypatch):
     from tests.conftest import Backend
 
-    app, _ = make_app(Backend("lite", "", ""), tmp_path, unique)
-    monkeypatch.setattr(registry, "DEMOS", (*registry.DEMOS, TOY))
-    base = live_server(build_app(services={"toy": app}))
-    requests_outside, missing = [], []
-    # everything (scripts, styles, API calls, images, fonts) comes from our server, and nothing is missing
-    browser_page.on("request", lambda r: requests_outside.append(r.url) if not r.url.startswith(
-        (base, "blob:", "data:")) else None)
-    browser_page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    app, root = make_app(Backend("lite", "", ""), tmp_path, unique)
+    toy = dataclasses.replace(TOY, first_step=FIRST_STEP)
+    monkeypatch.setattr(registry, "DEMOS", (*registry.DEMOS, toy))
+    return live_server(build_app(services={"toy": app})), root
 
-    browser_page.goto(base + "/")
-    assert browser_page.title() == "Vector-search bootcamp"
-    browser_page.get_by_role("link", name="API docs").click()
-    browser_page.wait_for_url(base + "/toy/docs")
-    # Swagger UI renders the service's operations from local assets only
-    browser_page.get_by_text("/load", exact=True).first.wait_for(timeout=15_000)
-    assert browser_page.locator(".opblock").count() >= 6
-    browser_page.goto(base + "/docs")
-    browser_page.get_by_text("/toy/upload", exact=True).first.wait_for(timeout=15_000)
-    browser_page.goto(base + "/toy/redoc")
-    browser_page.get_by_text("Toy", exact=False).first.wait_for(timeout=15_000)
-    assert browser_page.locator("redoc, [class*=redoc], .menu-content").count() >= 1
-    browser_page.wait_for_timeout(500)
-    assert requests_outside == [], f"pages loaded code or data from outside the server: {requests_outside}"
-    assert missing == [], f"requests that failed (a missing favicon counts): {missing}"
+
+@pytest.mark.parametrize(("size", "scheme"), [("desktop", "light"), ("phone", "dark")])
+def test_landing_page_says_what_to_do_first_and_fits(browser, landing, size, scheme):
+    base, _ = landing
+    with open_page(browser, size, scheme) as page:
+        traffic = Traffic.watch(page, base)
+        page.goto(base + "/")
+        assert page.title() == "Vector-search bootcamp"
+        card = page.locator("[data-prefix='/toy']")
+        assert card.locator(".first-step").inner_text() == FIRST_STEP
+        card.locator(".stored").filter(has_text="Nothing loaded yet.").wait_for()
+        assert_fits(page)
+        dark = contrast(background_of(page, "main"), "rgb(0, 0, 0)") < 2
+        assert dark == (scheme == "dark")
+        for selector in ("header.top p", ".cards p", ".cards a", ".stored"):
+            assert text_contrast(page, selector) >= TEXT_AA, selector
+        assert focus_ring_contrast(page, ".cards a") >= NON_TEXT_AA
+        icon = page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
+        assert icon == 200
+        traffic.check()
+
+
+def test_offline_docs_load_nothing_from_outside(browser, landing):
+    base, _ = landing
+    with open_page(browser) as page:
+        traffic = Traffic.watch(page, base)
+        page.goto(base + "/")
+        page.get_by_role("link", name="API docs").click()
+        page.wait_for_url(base + "/toy/docs")
+        # Swagger UI renders the service's operations from local assets only
+        page.get_by_text("/load", exact=True).first.wait_for(timeout=15_000)
+        assert page.locator(".opblock").count() >= 6
+        page.goto(base + "/docs")
+        page.get_by_text("/toy/upload", exact=True).first.wait_for(timeout=15_000)
+        page.goto(base + "/toy/redoc")
+        page.get_by_text("Toy", exact=False).first.wait_for(timeout=15_000)
+        assert page.locator("redoc, [class*=redoc], .menu-content").count() >= 1
+        page.wait_for_timeout(500)
+        traffic.check()

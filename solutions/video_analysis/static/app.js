@@ -1,193 +1,275 @@
-// The /video/ page: upload with progress, search by image, player that jumps to a timestamp,
-// a video's timeline of people and labels, and enrolment of people. Relative URLs only.
+// The /video/ page: search by image, moments by words, label or person (load more), batch queries, the
+// library of videos, people, loading, and the player: a details panel that opens a video at a moment, with
+// its timeline. The shared parts come from common/static; the timeline from timeline.js.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-let current = null; // the video shown in the player
-let waiting = null; // timer polling a video whose playable copy is being written
+(() => {
+  const B = Bootcamp;
+  const { el, api, upload, clock } = B;
+  const $ = (id) => document.getElementById(id);
+  const POLL_MS = 1500; // while a video's browser-playable copy is being written
+  const LABELS_FROM = 20; // the label choices come from the newest videos
+  const PAGE = 12;
 
-function fmt(t) {
-  const m = Math.floor(t / 60), s = (t - m * 60).toFixed(1);
-  return `${m}:${s.padStart(4, "0")}`;
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const c of children) node.append(c);
-  return node;
-}
-
-async function refresh() {
-  Bootcamp.refreshCount($("count"));
-  try {
-    const { videos } = await Bootcamp.api("videos");
-    $("videos").replaceChildren(...videos.map((v) => {
-      const open = el("button", { className: "secondary", textContent: "open", type: "button" });
-      open.addEventListener("click", () => openVideo(v.id, 0));
-      const del = el("button", { className: "danger", textContent: "delete", type: "button" });
-      del.setAttribute("aria-label", `delete ${v.name}`);
-      del.addEventListener("click", async () => {
-        if (!window.confirm(`Delete ${v.name}? Its keyframes, thumbnails and stored copy are removed.`)) return;
-        await Bootcamp.api(`videos/${v.id}`, { method: "DELETE" });
-        if (current && current.id === v.id) closePlayer();
-        refresh();
-      });
-      const info = el("span", { className: "grow", textContent: `${v.name} — ${fmt(v.duration_s)}, ${v.keyframes} keyframes` });
-      return el("li", {}, info, open, del);
-    }));
-  } catch (err) {
-    $("videos").replaceChildren(el("li", { className: "status error", textContent: err.message }));
+  const posters = new Map(); // video id -> GET videos/{id} (for posters and label choices)
+  function detailsOf(id) {
+    if (!posters.has(id)) posters.set(id, api(`videos/${id}`).catch((err) => { posters.delete(id); throw err; }));
+    return posters.get(id);
   }
-}
 
-async function refreshPeople() {
-  const { people } = await Bootcamp.api("people");
-  $("people").replaceChildren(...people.map((p) => {
-    const del = el("button", { className: "danger", textContent: "remove", type: "button" });
-    del.addEventListener("click", async () => {
-      await Bootcamp.api(`people/${p.id}`, { method: "DELETE" });
-      refreshPeople();
-      if (current) openVideo(current.id, null, { scroll: false });
-    });
-    return el("li", {}, el("span", { className: "grow", textContent: `${p.name} (${p.photos} photo${p.photos === 1 ? "" : "s"})` }), del);
-  }));
-}
+  // -- the player (details panel) ---------------------------------------------------------------
+  let shown = null; // {id, timer, timeline, player}
 
-function seek(t) {
-  const player = $("player");
-  const go = () => { player.currentTime = t; };
-  if (player.readyState >= 1) go(); else player.addEventListener("loadedmetadata", go, { once: true });
-}
-
-/** Stop and empty the player: removing `src` alone keeps the previous video playing until load(). */
-function unloadPlayer() {
-  const player = $("player");
-  player.pause();
-  player.removeAttribute("src");
-  player.load();
-  player.dataset.videoId = "";
-}
-
-function closePlayer() {
-  clearTimeout(waiting);
-  unloadPlayer();
-  current = null;
-  $("player-panel").hidden = true;
-}
-
-/**
- * Show video `id` in the player (at `t` seconds when given). While its playable copy is being written the
- * player stays empty (poster only) and the video is polled quietly every 1.5 s; only an open the user
- * asked for scrolls the player into view.
- */
-async function openVideo(id, t, { scroll = true } = {}) {
-  const v = await Bootcamp.api(`videos/${id}`);
-  const player = $("player");
-  const changed = !current || current.id !== id;
-  clearTimeout(waiting);
-  current = v;
-  $("player-panel").hidden = false;
-  $("player-title").textContent = v.name;
-  if (changed) {
-    unloadPlayer();
-    player.poster = v.frames.length ? v.frames[0].frame_url : "";
+  function stopPlayer() {
+    if (!shown) return;
+    clearTimeout(shown.timer);
+    if (shown.timeline) shown.timeline.destroy();
+    const { player } = shown;
+    player.pause();
+    player.removeAttribute("src"); // and load(): otherwise the element keeps playing what it had
+    player.load();
+    shown = null;
   }
-  if (v.playable && player.dataset.videoId !== String(id)) {
-    player.dataset.videoId = String(id);
-    player.src = v.stream_url;
-  }
-  $("player-status").textContent = v.playable ? "" : "preparing a browser-playable copy…";
-  if (!v.playable) {
-    waiting = setTimeout(() => { if (current && current.id === id) openVideo(id, t, { scroll: false }); }, 1500);
-  }
-  if (t !== null && t !== undefined && v.playable) seek(t);
-  drawTimeline(v);
-  if (scroll) $("player-panel").scrollIntoView({ behavior: "smooth", block: "start" });
-}
 
-function drawTimeline(v) {
-  const tracks = [];
-  const add = (kind, name, spans) => {
-    const bar = el("div", { className: "bar" });
-    for (const s of spans) {
-      const left = (100 * s.start_s) / Math.max(v.duration_s, 0.001);
-      const width = Math.max((100 * (s.end_s - s.start_s)) / Math.max(v.duration_s, 0.001), 0.8);
-      const b = el("button", { className: "span", type: "button",
-        title: `${name}: ${fmt(s.start_s)}–${fmt(s.end_s)} (score ${s.score.toFixed(2)})` });
-      b.setAttribute("aria-label", b.title);
-      b.style.left = `${left}%`;
-      b.style.width = `${width}%`;
-      b.addEventListener("click", () => seek(s.start_s));
-      bar.append(b);
+  function videoFacts(v) {
+    return B.details.facts([
+      ["Length", v.truncated ? `${clock(v.duration_s)} readable of ${clock(v.declared_duration_s)}` : clock(v.duration_s)],
+      ["Picture", `${v.width} × ${v.height} px, ${v.fps.toFixed(v.fps % 1 ? 2 : 0)} fps`],
+      ["Format", `${v.codec} in ${v.container.toUpperCase()}`], ["Size", B.bytes(v.size)],
+      ["Keyframes", String(v.keyframes)], ["Added", B.when(v.added_at)],
+      ["SHA-256", el("span", { class: "mono", text: v.sha256 })], ["Id", String(v.id)],
+    ]);
+  }
+
+  /** Open video `id` in the details panel, at `t` seconds. The page itself never scrolls. */
+  async function openVideo(id, t = 0) {
+    let v;
+    try {
+      v = await api(`videos/${id}`);
+    } catch (err) {
+      results.error(err.message);
+      return;
     }
-    tracks.push(el("div", { className: `track ${kind}` }, el("span", { className: "who", textContent: name }), bar));
-  };
-  const group = (spans, key) => spans.reduce((acc, s) => ((acc[s[key]] ||= []).push(s), acc), {});
-  for (const [name, spans] of Object.entries(group(v.faces, "person"))) add("face", `👤 ${name}`, spans);
-  for (const [name, spans] of Object.entries(group(v.labels, "label"))) add("label", name, spans);
-  $("timeline").replaceChildren(...(tracks.length ? tracks : [el("p", { className: "muted", textContent: "nothing recognised" })]));
-  $("unknown-faces").textContent = v.unknown_faces ? `${v.unknown_faces} face detection(s) not matching anybody enrolled.` : "";
-}
+    stopPlayer();
+    const player = el("video", { id: "player", controls: true, muted: true, playsInline: true, preload: "metadata",
+      poster: nearestFrame(v, t), style: `aspect-ratio: ${v.width} / ${v.height}` }); // no jump when it loads
+    const status = el("p", { id: "player-status", class: "status", attrs: { role: "status", "aria-live": "polite" } });
+    const timeline = VideoTimeline.build(player, v);
+    const warning = v.truncated ? el("p", { class: "status truncated" }, B.badge("truncated", "warn"),
+      ` The file stops decoding at ${clock(v.duration_s)} of the ${clock(v.declared_duration_s)} it announces; the readable part is indexed.`) : null;
+    const unknown = v.unknown_faces ? el("p", { class: "hint", text: `${B.plural(v.unknown_faces, "face detection")} not matching anybody enrolled.` }) : null;
+    const body = el("div", { class: "player-layout" },
+      el("div", { class: "player-box" }, player, status), warning,
+      el("h3", { text: "Timeline" }), timeline.node, unknown,
+      el("details", { class: "video-facts" }, el("summary", { text: "About this file" }), videoFacts(v)));
+    const remove = el("button", { type: "button", class: "danger", text: "Delete video", onclick: () => deleteVideo(v) });
+    shown = { id, timer: 0, timeline, player };
+    B.details.open({ title: v.name, body, actions: [remove], onClose: stopPlayer });
+    attach(v, t);
+  }
 
-async function search(file) {
-  const form = new FormData();
-  form.append("file", file, file.name);
-  form.append("top_k", $("top-k").value || "10");
-  $("query-preview").src = URL.createObjectURL(file);
-  $("query-preview").hidden = false;
-  $("search-status").className = "status";
-  $("search-status").textContent = "searching…";
-  try {
-    const data = await Bootcamp.api("search", { method: "POST", body: form });
-    $("search-status").textContent = `${data.results.length} video(s) in ${data.took_ms} ms`;
-    $("results").replaceChildren(...data.results.map((r) => {
-      const li = el("li", { tabIndex: 0 },
-        el("img", { src: r.frame_url, alt: `frame of ${r.video_name} at ${fmt(r.timestamp_s)}` }),
-        el("div", { className: "score", textContent: `score ${r.score.toFixed(3)}` }),
-        el("div", { className: "when", textContent: `at ${fmt(r.timestamp_s)}` }),
-        el("div", { className: "name", textContent: r.video_name }));
-      li.dataset.videoId = r.video_id;
-      li.dataset.timestamp = r.timestamp_s;
-      const play = () => openVideo(r.video_id, r.timestamp_s);
-      li.addEventListener("click", play);
-      li.addEventListener("keydown", (e) => { if (e.key === "Enter") play(); });
-      return li;
+  function nearestFrame(v, t) {
+    if (!v.frames.length) return "";
+    let best = v.frames[0];
+    for (const f of v.frames) if (Math.abs(f.timestamp_s - t) < Math.abs(best.timestamp_s - t)) best = f;
+    return best.frame_url;
+  }
+
+  /** Give the player its source once the video is playable; until then poll quietly (no scrolling). */
+  function attach(v, t) {
+    if (!shown || shown.id !== v.id) return;
+    const status = $("player-status");
+    if (!v.playable) {
+      B.say(status, "Preparing a browser-playable copy of this video… it plays here as soon as it is ready.", "busy");
+      shown.timer = setTimeout(async () => {
+        if (!shown || shown.id !== v.id) return;
+        try {
+          attach(await api(`videos/${v.id}`), t);
+        } catch (err) {
+          B.say(status, err.message, "error");
+        }
+      }, POLL_MS);
+      return;
+    }
+    B.say(status, "");
+    shown.player.src = v.stream_url;
+    shown.timeline.seek(t);
+  }
+
+  async function deleteVideo(v) {
+    if (!(await B.confirm(`Delete ${v.name}?`, { detail: "Its keyframes, thumbnails and stored copy are removed." }))) return;
+    try {
+      await api(`videos/${v.id}`, { method: "DELETE" });
+    } catch (err) {
+      B.say($("player-status"), err.message, "error");
+      return;
+    }
+    posters.delete(v.id);
+    B.details.close();
+    for (const node of document.querySelectorAll(`#results [data-video="${v.id}"]`)) node.closest("li").remove();
+    B.refreshCount();
+  }
+
+  // -- results ------------------------------------------------------------------------------------
+  function hitCard(hit) {
+    return el("li", {}, B.card({
+      media: B.img(hit.frame_url, `${hit.video_name} at ${clock(hit.timestamp_s)}`), title: hit.video_name,
+      lines: [`at ${clock(hit.timestamp_s)}`, `score ${B.score(hit.score, 3)}`],
+      data: { video: hit.video_id, t: hit.timestamp_s },
+      label: `${hit.video_name} at ${clock(hit.timestamp_s)}, score ${B.score(hit.score, 3)}: play`,
+      onOpen: () => openVideo(hit.video_id, hit.timestamp_s),
     }));
-  } catch (err) {
-    $("search-status").className = "status error";
-    $("search-status").textContent = err.message;
-    $("results").replaceChildren();
   }
-}
 
-Bootcamp.dropzone($("query-zone"), $("query-input"), (files) => search(files[0]));
-
-Bootcamp.loadPanel({
-  zone: $("dropzone"), input: $("file-input"), pathForm: $("path-form"), pathInput: $("path-input"),
-  progress: $("progress"), status: $("load-status"), errors: $("load-errors"), onDone: refresh,
-});
-
-$("enrol-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const form = new FormData();
-  form.append("name", $("person-name").value);
-  for (const f of $("person-photos").files) form.append("files", f, f.name);
-  $("enrol-status").className = "status";
-  $("enrol-status").textContent = "enrolling…";
-  try {
-    const p = await Bootcamp.api("people", { method: "POST", body: form });
-    const skipped = p.errors.length ? ` (skipped: ${p.errors.map((x) => `${x.item}: ${x.error}`).join("; ")})` : "";
-    $("enrol-status").className = "status ok";
-    $("enrol-status").textContent = `enrolled ${p.name} with ${p.photos} photo(s)${skipped}`;
-    $("enrol-form").reset();
-    refreshPeople();
-    if (current) openVideo(current.id, null, { scroll: false });
-  } catch (err) {
-    $("enrol-status").className = "status error";
-    $("enrol-status").textContent = err.message;
+  function momentCard(m) {
+    const what = m.kind === "face" ? `👤 ${m.person}` : m.label;
+    const span = m.end_s > m.start_s ? `${clock(m.start_s)}–${clock(m.end_s)}` : `at ${clock(m.start_s)}`;
+    return el("li", {}, B.card({
+      media: B.img(m.frame_url, `${what} in ${m.video_name}`), title: what,
+      lines: [`${m.video_name} · ${span}`, `score ${B.score(m.score, 3)}`],
+      data: { video: m.video_id, t: m.start_s },
+      label: `${what} in ${m.video_name}, ${span}: play`,
+      onOpen: () => openVideo(m.video_id, m.start_s),
+    }));
   }
-});
 
-refresh();
-refreshPeople();
+  const results = B.Results($("results"), { render: (x) => (x.kind ? momentCard(x) : hitCard(x)), label: "search results" });
+
+  function searchByImage(file) {
+    results.run(async (offset, limit) => {
+      const form = new FormData();
+      form.append("file", file, file.name || "query");
+      form.append("top_k", limit);
+      form.append("offset", offset);
+      const answer = await upload("search", form).promise;
+      return { items: answer.results, took_ms: answer.took_ms };
+    }, { pageSize: PAGE, noMatch: "No video matches this picture." });
+  }
+
+  function moments(params, noMatch) {
+    results.run(async (offset, limit) => {
+      const started = performance.now();
+      const answer = await api(B.withQuery("moments", { ...params, offset, limit }));
+      return { items: answer.moments, total: answer.total, took_ms: performance.now() - started };
+    }, { pageSize: PAGE, noMatch });
+  }
+
+  const query = B.QueryImage($("query"), { onFile: searchByImage });
+
+  function submit(form, fn) {
+    $(form).addEventListener("submit", (e) => { e.preventDefault(); fn(); });
+  }
+  submit("words-form", () => {
+    const q = $("words").value.trim();
+    if (!q) { $("words").focus(); return; }
+    query.hide();
+    moments({ q }, `No moment matches “${q}”. Try other words, or a label from the list.`);
+  });
+  submit("label-form", () => {
+    const label = $("label").value.trim();
+    if (!label) { $("label").focus(); return; }
+    query.hide();
+    moments({ label }, `No moment shows “${label}”.`);
+  });
+  submit("person-form", () => {
+    const select = $("person");
+    if (!select.value) { $("person-name").focus(); return; }
+    query.hide();
+    moments({ person_id: select.value }, `${select.selectedOptions[0].textContent} appears in no video yet.`);
+  });
+
+  // -- label choices, library ----------------------------------------------------------------------
+  async function refreshLabels() {
+    let items;
+    try {
+      ({ items } = await api(`items?limit=${LABELS_FROM}`));
+    } catch (_) {
+      return;
+    }
+    const all = await Promise.allSettled(items.map((v) => detailsOf(v.id)));
+    const labels = all.filter((r) => r.status === "fulfilled").flatMap((r) => r.value.labels.map((s) => s.label));
+    B.fillChoices($("label-list"), labels, "moment");
+  }
+
+  function videoCard(v) {
+    const poster = el("span", { class: "poster" });
+    detailsOf(v.id).then((d) => { if (d.frames.length) poster.replaceWith(B.img(nearestFrame(d, d.duration_s / 3), `${v.name}`)); })
+      .catch(() => {});
+    const badges = [];
+    if (v.truncated) badges.push(B.badge("truncated", "warn"));
+    return B.card({
+      media: poster, title: v.name, badges, data: { video: v.id },
+      lines: [v.truncated ? `${clock(v.duration_s)} readable of ${clock(v.declared_duration_s)}` : clock(v.duration_s),
+        `${v.width} × ${v.height} · ${B.bytes(v.size)} · ${B.plural(v.keyframes, "keyframe")}`],
+      label: `${v.name}, ${clock(v.duration_s)}${v.truncated ? ", truncated" : ""}: play`,
+      onOpen: () => openVideo(v.id, 0),
+    });
+  }
+
+  B.Library($("library-box"), {
+    noun: "video", pageSize: 10, layout: "rows", card: videoCard,
+    onDeleted: (v) => { if (v) posters.delete(v.id); else posters.clear(); results.clear(); },
+  });
+
+  // -- people ---------------------------------------------------------------------------------------
+  async function refreshPeople() {
+    let people;
+    try {
+      ({ people } = await api("people"));
+    } catch (err) {
+      B.say($("enrol-status"), err.message, "error");
+      return;
+    }
+    const select = $("person");
+    const chosen = select.value;
+    select.replaceChildren(...(people.length ? people.map((p) => el("option", { value: p.id, text: p.name }))
+      : [el("option", { value: "", text: "nobody enrolled" })]));
+    if (people.some((p) => String(p.id) === chosen)) select.value = chosen;
+    $("people-list").replaceChildren(...people.map((p) => el("li", {},
+      el("span", { class: "grow", text: `${p.name} (${B.plural(p.photos, "photo")})` }),
+      el("button", { type: "button", class: "secondary", text: "Moments", attrs: { "aria-label": `Moments of ${p.name}` },
+        onclick: () => { select.value = String(p.id); $("search").scrollIntoView({ block: "start" }); moments({ person_id: p.id }, `${p.name} appears in no video yet.`); } }),
+      el("button", { type: "button", class: "icon delete", text: "Remove", attrs: { "aria-label": `Remove ${p.name}` },
+        onclick: async () => {
+          if (!(await B.confirm(`Remove ${p.name}?`, { ok: "Remove", detail: "Their photos are forgotten; the videos stay." }))) return;
+          try { await api(`people/${p.id}`, { method: "DELETE" }); } catch (err) { B.say($("enrol-status"), err.message, "error"); }
+          refreshPeople();
+        } }))));
+  }
+
+  $("enrol-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = new FormData();
+    form.append("name", $("person-name").value.trim());
+    for (const f of $("person-photos").files) form.append("files", f, f.name);
+    const status = $("enrol-status");
+    B.say(status, "Enrolling…", "busy");
+    try {
+      const p = await upload("people", form).promise;
+      const skipped = p.errors.length ? ` Skipped: ${p.errors.map((x) => `${x.item} (${x.error})`).join("; ")}.` : "";
+      B.say(status, `Enrolled ${p.name} with ${B.plural(p.photos, "photo")}.${skipped}`, "ok");
+      $("enrol-form").reset();
+      posters.clear(); // their faces now have a name on the timelines
+      refreshPeople();
+    } catch (err) {
+      B.say(status, err.message, "error");
+    }
+  });
+
+  // -- batch, load -------------------------------------------------------------------------------
+  B.BatchSearch($("batch-box"), { renderHit: hitCard, noun: "image", fields: () => ({ top_k: 5 }) });
+
+  B.LoadPanel($("load"), {
+    noun: "video", accept: "video/*,.avi,.mkv,.mp4,.webm,.zip",
+    formats: "AVI, MP4, MKV or WebM files, or .zip files of them. Keyframes are taken at every scene change and at "
+      + "least every second, then embedded, labelled and searched for faces. A file that does not decode is reported; "
+      + "a truncated one is indexed for its readable part, with a warning.",
+    sample: "vtest.avi (a street from above, 80 s), Megamind.avi (11 s) and tree.avi (a damaged file) from Debian's opencv-doc.",
+    next: { href: "#search", text: "Now search them ↑" },
+    onLoaded: () => refreshLabels(),
+  });
+
+  B.onCount(() => refreshLabels());
+  refreshPeople();
+  B.setup({ noun: "video", load: $("load"), search: $("search") });
+})();

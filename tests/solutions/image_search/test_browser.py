@@ -1,52 +1,322 @@
-"""The /image/ page in headless Chromium: drag-and-drop style upload with progress, then a search."""
+"""The /image/ page in headless Chromium at desktop and phone size: first visit, sample data, library, details,
+search by image and by words, load more, label filter, batch queries, and how it looks (fit, contrast, dark)."""
 
 from __future__ import annotations
 
+import threading
+import uuid
+
+import httpx
 import pytest
 
 from common.web.launcher import build_app
+from tests.browser_support import (
+    NON_TEXT_AA,
+    TEXT_AA,
+    Traffic,
+    assert_fits,
+    assert_inner_fits,
+    background_of,
+    border_contrast,
+    contrast,
+    focus_ring_contrast,
+    open_page,
+    progress_between,
+    record_progress,
+    serve,
+    text_contrast,
+)
 from tests.conftest import Backend
+from tests.support import wait_task
 
-from .helpers import DATA, copy_photos, make_app, perturb
+from .helpers import DATA, make_app, perturb
+
+pytestmark = pytest.mark.browser
+SAMPLES = 91  # the JPEG and PNG files of Debian opencv-doc
 
 
-@pytest.mark.browser
-def test_page_upload_and_search(tmp_path, unique, live_server, browser_page, model_cache):
-    files = tmp_path / "files"
-    names = copy_photos(files, ["baboon.jpg", "fruits.jpg", "building.jpg", "orange.jpg", "messi5.jpg"])
-    (files / "notes.txt").write_text("no image here", encoding="utf-8")
-    query = tmp_path / "query.jpg"
-    query.write_bytes(perturb((DATA / "building.jpg").read_bytes(), 5))
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, model_cache)
-    base = live_server(build_app(services={"image_search": app}))
-    page = browser_page
-    page.on("dialog", lambda d: d.accept())
+def _service(tmp_path_factory, model_cache, loaded: bool):
+    tmp = tmp_path_factory.mktemp("image-page")
+    app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, model_cache)
+    with serve(build_app(services={"image_search": app})) as base, \
+            httpx.Client(base_url=base + "/image", timeout=60) as client:
+        if loaded:
+            wait_task(client, client.post("/samples").json()["task_id"])
+        yield base, client, app
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, model_cache):
+    """One service with the sample images, shared by the module (tests that delete leave the rest)."""
+    yield from _service(tmp_path_factory, model_cache, loaded=True)
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory, model_cache):
+    """A service the first-visit tests empty before they start."""
+    yield from _service(tmp_path_factory, model_cache, loaded=False)
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def size(request) -> str:
+    return request.param
+
+
+def goto(page, base: str) -> Traffic:
+    traffic = Traffic.watch(page, base)
     page.goto(base + "/image/")
-    assert page.title() == "Reverse image search"
-    page.locator("#count").filter(has_text="0").wait_for(timeout=10_000)
+    page.locator("[data-count]").filter(has_text="stored").wait_for()
+    return traffic
 
-    page.set_input_files("#file-input", [str(files / n) for n in names] + [str(files / "notes.txt")])
-    status = page.locator("#load-status")
-    status.filter(has_text="succeeded").wait_for(timeout=60_000)
-    assert f"{len(names)} loaded" in status.inner_text() and "1 failed" in status.inner_text()
-    assert "notes.txt" in page.locator("#load-errors").inner_text()
-    progress = page.locator("#progress")
-    assert progress.get_attribute("value") == progress.get_attribute("max")
-    page.locator("#count").filter(has_text=str(len(names))).wait_for(timeout=10_000)
 
-    page.set_input_files("#query-input", str(query))
-    page.locator("#search-status.ok").wait_for(timeout=30_000)
-    items = page.locator("#results li")
-    assert items.count() == len(names)
-    assert "building.jpg" in items.first.inner_text() and "copy" in items.first.inner_text()
-    page.wait_for_function("() => [...document.querySelectorAll('#results img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
-    assert page.locator("#query-preview").is_visible()
+def section_order(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
 
-    # a non-image query shows the API's 415, clear all empties the store
-    page.set_input_files("#query-input", str(files / "notes.txt"))
-    page.locator("#search-status.error").wait_for(timeout=10_000)
-    assert "415" in page.locator("#search-status").inner_text()
-    page.click("#clear")
-    page.locator("#count").filter(has_text="0").wait_for(timeout=10_000)
-    assert f"{len(names)} image(s) deleted" in status.inner_text()
+
+def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, fresh, size):
+    base, client, _ = fresh
+    client.delete("/data")
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        assert page.locator("[data-count]").inner_text() == "No images stored yet"
+        order = section_order(page)
+        assert order.index("load") < order.index("search"), order
+        assert page.locator("#load .welcome").is_visible()
+        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
+        # a phone has nothing to drop from: no "Drop ..." wording there, a button to choose files everywhere
+        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+        assert page.get_by_role("button", name="Choose files").is_visible()
+        # the server-path box suggests a path that is allowed and says which are
+        roots = client.get("/info").json()["data_roots"]
+        assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
+        assert roots[0] in page.locator("#load-roots").inner_text()
+        # searching an empty collection says what to do, not "0 results in 49 ms"
+        page.fill("#words", "fruit")
+        page.press("#words", "Enter")
+        empty = page.locator("#results .empty")
+        empty.wait_for()
+        assert "Nothing loaded yet" in empty.inner_text()
+        assert "0 result" not in page.locator("#results").inner_text()
+
+        record_progress(page)
+        page.get_by_role("button", name="Load sample data").click()
+        status = page.locator("#load .task .status")
+        status.filter(has_text="Done:").wait_for(timeout=120_000)
+        assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
+        assert progress_between(page), "the progress bar went from empty to full without moving in between"
+        assert page.locator("[data-count]").inner_text() == f"{SAMPLES} images stored"
+        assert page.locator(".next-step").is_visible()
+        page.locator("#library-box .card").first.wait_for()
+        assert not page.locator("#load .welcome").is_visible()
+        assert_fits(page)
+        traffic.check()
+
+
+def test_a_reload_resumes_a_running_load_and_a_new_load_clears_the_old_error(browser, fresh):
+    base, client, app = fresh
+    client.delete("/data")
+    pipeline = app.state.pipeline
+    gate = threading.Event()
+
+    def held(items, monitor):  # the load stays running until the page has been reloaded
+        gate.wait(120)
+        return type(pipeline).process_batch(pipeline, items, monitor)
+
+    pipeline.process_batch = held
+    try:
+        with open_page(browser, "desktop") as page:
+            traffic = goto(page, base)
+            traffic.allow(403, "/image/load")
+            page.get_by_role("button", name="Load", exact=True).click()  # an empty box says what to type
+            status = page.locator("#load .task .status")
+            assert status.inner_text().startswith("Type a file or folder on the server first")
+            page.fill("#load-path", "/srv/data/images")
+            page.get_by_role("button", name="Load", exact=True).click()
+            status.filter(has_text="outside the data roots").wait_for()
+            assert "403" not in status.inner_text() and status.get_attribute("class") == "status error"
+
+            page.get_by_role("button", name="Load sample data").click()
+            status.filter(has_text="Loading").wait_for(timeout=60_000)
+            assert status.get_attribute("class") == "status busy"  # the old error is gone
+            page.reload()
+            # the running load is followed again after the reload, and finishes in the panel
+            page.locator("#load .task-title").filter(has_text="sample data").wait_for()
+            status.filter(has_text="Loading").wait_for()
+            assert page.get_by_role("button", name="Cancel").is_visible()
+            gate.set()
+            status.filter(has_text="Done:").wait_for(timeout=120_000)
+            assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
+            recent = page.locator("#load .recent-item").first
+            assert "sample data" in recent.inner_text() and "done" in recent.inner_text()
+            traffic.check()
+    finally:
+        gate.set()
+        del pipeline.process_batch
+
+
+def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
+    base, client, _ = loaded
+    total = client.get("/count").json()["count"]
+    per_page = 24 if size == "desktop" else 12
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        cards = page.locator("#library-box .library-item")
+        cards.first.wait_for()
+        assert cards.count() == per_page
+        where = page.locator("#library-box .pager-where")
+        assert where.inner_text() == f"1–{per_page} of {total}"
+        newest = client.get(f"/items?limit={2 * per_page}").json()["items"]
+        assert cards.first.locator(".card-title").inner_text() == newest[0]["name"]
+        page.get_by_role("button", name="Next ›").click()
+        where.filter(has_text=f"{per_page + 1}–{2 * per_page} of").wait_for()
+        assert cards.first.locator(".card-title").inner_text() == newest[per_page]["name"]
+        page.get_by_role("button", name="‹ Previous").click()
+        where.filter(has_text=f"1–{per_page} of").wait_for()
+
+        victim = newest[0]
+        delete = page.get_by_role("button", name=f"Delete {victim['name']}")
+        delete.click()
+        confirm = page.locator("dialog.confirm[open]")
+        assert victim["name"] in confirm.inner_text()
+        confirm.get_by_role("button", name="Cancel").click()
+        assert client.get(f"/items/{victim['id']}").status_code == 200
+        delete.click()
+        page.keyboard.press("Escape")  # Esc cancels too
+        assert client.get(f"/items/{victim['id']}").status_code == 200
+        delete.click()
+        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
+        page.locator("[data-count]").filter(has_text=f"{total - 1} images stored").wait_for()
+        assert client.get(f"/items/{victim['id']}").status_code == 404
+        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
+        assert cards.first.locator(".card-title").inner_text() == newest[1]["name"]
+        assert_fits(page)
+        traffic.check()
+
+
+def test_details_open_by_click_and_keyboard_and_close_with_escape(browser, loaded, size):
+    base, client, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        page.fill("#words", "fruit")
+        page.press("#words", "Enter")
+        first = page.locator("#results .card").first
+        first.wait_for()
+        item = client.get(f"/items/{first.get_attribute('data-id')}").json()
+
+        first.click()
+        dialog = page.locator("dialog.details[open]")
+        dialog.wait_for()
+        assert dialog.locator("#details-title").inner_text() == item["name"]
+        page.wait_for_function("() => { const i = document.querySelector('dialog.details .details-media img');"
+                               " return i && i.complete && i.naturalWidth > 0; }")
+        assert dialog.locator(".details-media img").get_attribute("src") == item["image_url"]
+        assert dialog.locator(".scores li").count() == 5
+        text = dialog.inner_text()
+        dimensions = f"{item['width']} × {item['height']}"
+        for expected in (item["labels"][0]["label"], item["sha256"], item["source"], dimensions):
+            assert expected in text
+        assert_inner_fits(page, "dialog .details-body")
+        page.keyboard.press("Escape")
+        page.locator("dialog.details").wait_for(state="hidden")
+        assert first.evaluate("(el) => el === document.activeElement"), "focus did not return to the result"
+
+        second = page.locator("#results .card").nth(1)
+        second.focus()
+        scrolled = page.evaluate("() => scrollY")
+        page.keyboard.press("Enter")
+        page.locator("dialog.details[open]").wait_for()
+        page.get_by_role("button", name="Close").click()
+        page.locator("dialog.details").wait_for(state="hidden")
+        assert second.evaluate("(el) => el === document.activeElement")
+        assert page.evaluate("() => scrollY") == scrolled  # opening and closing did not move the page
+        traffic.check()
+
+
+def test_search_by_image_label_filter_load_more_and_a_rejected_query(browser, loaded, size, tmp_path):
+    base, client, _ = loaded
+    query = tmp_path / "query.jpg"
+    query.write_bytes(perturb((DATA / "building.jpg").read_bytes(), 3))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image", encoding="utf-8")
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        per_page = 24 if size == "desktop" else 12
+        page.set_input_files("#query-input", str(query))
+        cards = page.locator("#results .card")
+        page.locator("#results .status.ok").wait_for(timeout=60_000)
+        assert cards.count() == per_page
+        assert cards.first.locator(".card-title").inner_text() == "building.jpg"
+        assert "copy" in cards.first.inner_text()
+        assert page.locator(".query-preview").is_visible()
+        page.get_by_role("button", name="Load more").click()
+        page.wait_for_function("(n) => document.querySelectorAll('#results .card').length === n", arg=2 * per_page)
+        api = client.post("/search", files={"file": ("q.jpg", query.read_bytes())},
+                          data={"top_k": str(2 * per_page)}).json()
+        assert [c.get_attribute("data-id") for c in cards.all()] == [str(h["id"]) for h in api["results"]]
+        page.wait_for_function("() => [...document.querySelectorAll('#results img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
+
+        # the label filter offers the labels present, and re-runs the search with the query image
+        options = page.locator("#label-list option")
+        assert options.count() > 20
+        label = options.first.get_attribute("value")
+        page.fill("#label-filter", label)
+        page.press("#label-filter", "Enter")
+        page.locator("#label-filter").blur()
+        page.wait_for_function("(n) => document.querySelectorAll('#results .card').length < n", arg=2 * per_page)
+        page.locator("#results .status.ok").wait_for()
+        for card in cards.all():
+            labels = client.get(f"/items/{card.get_attribute('data-id')}").json()["labels"]
+            assert label in [entry["label"] for entry in labels]
+
+        # a file that is not an image: a readable message, no results, no broken picture anywhere
+        traffic.allow(415, "/image/search")
+        page.set_input_files("#query-input", str(notes))
+        error = page.locator("#results .status.error")
+        error.wait_for()
+        assert error.inner_text().startswith("The query is not an image") and "415" not in error.inner_text()
+        assert cards.count() == 0
+        assert not page.locator(".query-preview").is_visible()
+        broken = page.evaluate("() => [...document.images].filter(i => i.getAttribute('src') && i.complete"
+                               " && i.naturalWidth === 0 && i.offsetParent !== null).map(i => i.src)")
+        assert broken == []
+        traffic.check()
+
+
+def test_batch_queries_get_results_or_their_own_error(browser, loaded, size, tmp_path):
+    base, _, _ = loaded
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image", encoding="utf-8")
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        page.set_input_files("#batch-input", [str(DATA / "orange.jpg"), str(notes)])
+        groups = page.locator(".batch-group")
+        groups.nth(1).wait_for(timeout=60_000)
+        assert groups.nth(0).locator(".batch-query").inner_text() == "orange.jpg"
+        assert groups.nth(0).locator(".card").first.locator(".card-title").inner_text() == "orange.jpg"
+        assert "not an image" in groups.nth(1).locator(".status.error").inner_text()
+        assert page.get_by_role("link", name="Download the results (JSON)").is_visible()
+        assert_fits(page)
+        traffic.check()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
+    base, _, _ = loaded
+    with open_page(browser, size, scheme) as page:
+        traffic = goto(page, base)
+        page.locator("#library-box .card").first.wait_for()
+        assert_fits(page)
+        body = background_of(page, "main")
+        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body  # the theme follows the system
+        for selector in ("#words", "#label-filter", "#load-path", "#query-zone", "#load .dropzone"):
+            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("#words", "#query-zone button", "#library-box .card", "#load .sample",
+                         ".library-item .delete"):
+            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("body", "header.top p", ".hint", "#library-box .card-line", "#library-box .card-title",
+                         "header.top nav a", "#load .sample", "button.secondary", "button.danger"):
+            assert text_contrast(page, selector) >= TEXT_AA, selector
+        icon = page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
+        assert icon == 200
+        traffic.check()

@@ -1,147 +1,359 @@
-"""The /video/ page in headless Chromium: upload with progress, enrol, search by image, the player, deletes."""
+"""The /video/ page in headless Chromium at desktop and phone size: first visit with sample data and progress inside
+a video, cancel, library, the player opened at a moment (the right video, no scroll jump, timeline seeks), moments
+by words, label and person, load more, batch queries, and how it looks (fit, contrast, dark)."""
 
 from __future__ import annotations
 
 import shutil
+import threading
+import uuid
+from pathlib import Path
 
+import cv2
+import httpx
+import numpy as np
 import pytest
 
 from common.web.launcher import build_app
+from tests.browser_support import (
+    NON_TEXT_AA,
+    TEXT_AA,
+    Traffic,
+    assert_fits,
+    assert_inner_fits,
+    border_contrast,
+    focus_ring_contrast,
+    open_page,
+    progress_between,
+    record_progress,
+    serve,
+    text_contrast,
+)
 from tests.conftest import Backend
+from tests.support import wait_task
 
 from .helpers import OPENCV_DATA, frame_at, jpeg, make_app, write_clip, write_face_video
 
 pytestmark = pytest.mark.browser
+CLIPS = 10  # small clips beside the samples, so that the library has two pages and searches a second page
 
 
-def test_page_upload_enrol_search_and_play(tmp_path, unique, live_server, browser_page, models, model_cache):
-    files = tmp_path / "files"
-    files.mkdir()
-    write_face_video(files / "face.avi")
-    shutil.copyfile(OPENCV_DATA / "Megamind.avi", files / "Megamind.avi")
-    (files / "broken.avi").write_bytes(b"RIFF\x10\x00\x00\x00AVI LIST" + bytes(2000))
-    (tmp_path / "query.jpg").write_bytes(jpeg(frame_at(OPENCV_DATA / "Megamind.avi", 6.0), 70))
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, model_cache, playable_proxy=True)
-    base = live_server(build_app(services={"video_analysis": app}))
-    page = browser_page
+def write_small_clip(path: Path, seed: int, seconds: float = 2.0, fps: float = 10.0) -> Path:
+    """A small MJPG clip of coloured blocks that differ with ``seed`` (so no two clips are duplicates)."""
+    rng = np.random.default_rng(seed)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 120))
+    base = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    for i in range(int(seconds * fps)):
+        frame = cv2.resize(np.roll(base, i // 5, axis=1), (160, 120), interpolation=cv2.INTER_NEAREST)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _start(tmp: Path, models, model_cache, **settings):
+    app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, models, model_cache, **settings)
+    return app, serve(build_app(services={"video_analysis": app}))
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, models, model_cache):
+    """The sample videos, a clip with a face and small clips, loaded once with browser-playable copies."""
+    tmp = tmp_path_factory.mktemp("video-page")
+    extra = tmp / "extra"
+    extra.mkdir()
+    write_face_video(extra / "face.avi")
+    for i in range(CLIPS):
+        write_small_clip(extra / f"clip-{i}.avi", seed=i)
+    _, server = _start(tmp, models, model_cache, playable_proxy=True)
+    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+        wait_task(client, client.post("/samples").json()["task_id"])
+        wait_task(client, client.post("/load", json={"path": str(extra)}).json()["task_id"])
+        yield base, client, tmp
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory, models, model_cache):
+    """A service the first-visit tests empty before they start (keyframes analysed 8 at a time)."""
+    tmp = tmp_path_factory.mktemp("video-fresh")
+    shutil.copyfile(OPENCV_DATA / "vtest.avi", tmp / "vtest.avi")
+    app, server = _start(tmp, models, model_cache, playable_proxy=False, chunk_keyframes=8)
+    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+        yield base, client, tmp, app
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def size(request) -> str:
+    return request.param
+
+
+def goto(page, base: str) -> Traffic:
+    traffic = Traffic.watch(page, base)
     page.goto(base + "/video/")
-    assert page.title() == "Video analysis"
-    page.locator("#count").filter(has_text="0").wait_for(timeout=10_000)
+    page.locator("[data-count]").filter(has_text="stored").wait_for()
+    return traffic
 
-    # upload: the bad file fails alone, the progress bar fills
-    page.set_input_files("#file-input", [str(files / "face.avi"), str(files / "Megamind.avi"),
-                                         str(files / "broken.avi")])
-    status = page.locator("#load-status")
-    status.filter(has_text="succeeded").wait_for(timeout=120_000)
-    assert "2 loaded" in status.inner_text() and "1 failed" in status.inner_text()
-    assert "broken.avi" in page.locator("#load-errors").inner_text()
-    progress = page.locator("#progress")
-    assert progress.get_attribute("value") == progress.get_attribute("max")
-    page.locator("#count").filter(has_text="2").wait_for(timeout=10_000)
-    assert page.locator("#videos li").count() == 2
 
-    # enrol a person after the videos were loaded
-    page.fill("#person-name", "Lionel")
-    page.set_input_files("#person-photos", str(OPENCV_DATA / "messi5.jpg"))
-    page.click("#enrol-btn")
-    page.locator("#enrol-status.ok").wait_for(timeout=20_000)
-    assert page.locator("#people li").count() == 1
-
-    # search by image; the best result is Megamind near 6 s; clicking it plays from there
-    page.set_input_files("#query-input", str(tmp_path / "query.jpg"))
-    first = page.locator("#results li").first
-    first.wait_for(timeout=20_000)
-    assert "Megamind.avi" in first.inner_text()
-    timestamp = float(first.get_attribute("data-timestamp"))
-    assert abs(timestamp - 6.0) <= 2.0
-    page.wait_for_function("() => [...document.querySelectorAll('#results img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
-    first.click()
-    page.locator("#player-title").filter(has_text="Megamind.avi").wait_for(timeout=10_000)
+def wait_playing_source(page, name: str, at: float, longer_than: float) -> None:
+    """The player shows ``name``, has its stream loaded (longer than ``longer_than`` s) and stands at ``at`` s."""
+    page.locator("#details-title").filter(has_text=name).wait_for()
     page.wait_for_function(
-        f"() => {{ const v = document.getElementById('player'); return v.readyState >= 1 && v.duration > 10"
-        f" && Math.abs(v.currentTime - {timestamp}) < 0.5; }}", timeout=60_000)
+        "([at, longer]) => { const v = document.getElementById('player'); return v && v.readyState >= 1"
+        " && v.duration > longer && v.currentSrc.includes('/stream') && Math.abs(v.currentTime - at) < 0.5; }",
+        arg=[at, longer_than], timeout=120_000)
 
-    # the face video's timeline shows the person enrolled later, and labels
-    page.locator("#videos li", has_text="face.avi").get_by_role("button", name="open").click()
-    page.locator("#player-title").filter(has_text="face.avi").wait_for(timeout=10_000)
-    track = page.locator(".track.face")
-    track.first.wait_for(timeout=10_000)
-    assert "Lionel" in track.first.inner_text()
-    assert page.locator(".track.label").count() >= 1
+
+def test_first_visit_loads_the_samples_with_progress_inside_a_video(browser, fresh, size):
+    base, client, _, _ = fresh
+    client.delete("/data")
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        assert page.locator("[data-count]").inner_text() == "No videos stored yet"
+        order = page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
+        assert order.index("load") < order.index("search"), order
+        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
+        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+
+        record_progress(page)
+        page.get_by_role("button", name="Load sample data").click()
+        status = page.locator("#load .task .status")
+        status.filter(has_text="Done:").wait_for(timeout=180_000)
+        assert status.inner_text() == "Done: 3 new, 0 already stored, 0 failed, 1 warning."
+        warning = page.locator("#load .problems li.warning")
+        assert "tree.avi" in warning.inner_text() and "truncated" in warning.inner_text()
+        inside = [value for value, _ in progress_between(page) if value % 1]
+        assert inside, "the bar never stood inside a video: it moved only per file"
+        page.locator("[data-count]").filter(has_text="3 videos stored").wait_for()
+        rows = page.locator("#library-box .library-item")
+        rows.nth(2).wait_for()
+        tree = rows.filter(has_text="tree.avi")
+        assert "truncated" in tree.inner_text() and "readable of" in tree.inner_text()
+        assert_fits(page)
+        traffic.check()
+
+
+def test_cancel_stops_a_running_load(browser, fresh):
+    base, client, tmp, app = fresh
+    client.delete("/data")
+    pipeline = app.state.pipeline
+    gate = threading.Event()
+
+    def held(items, monitor):  # the video waits until Cancel was pressed, then checks between its chunks
+        gate.wait(120)
+        return type(pipeline).process_batch(pipeline, items, monitor)
+
+    pipeline.process_batch = held
+    try:
+        with open_page(browser, "desktop") as page:
+            traffic = goto(page, base)
+            page.fill("#load-path", str(tmp / "vtest.avi"))
+            page.get_by_role("button", name="Load", exact=True).click()
+            status = page.locator("#load .task .status")
+            status.filter(has_text="Loading").wait_for(timeout=60_000)
+            page.get_by_role("button", name="Cancel").click()
+            gate.set()
+            status.filter(has_text="Cancelled").wait_for(timeout=60_000)
+            assert client.get("/count").json()["count"] == 0  # the video being analysed is removed whole
+            assert not page.get_by_role("button", name="Cancel").is_visible()
+            traffic.check()
+    finally:
+        gate.set()
+        del pipeline.process_batch
+
+
+def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size, tmp_path):
+    base, client, _ = loaded
+    doomed = write_small_clip(tmp_path / f"doomed-{size}.avi", seed=100 + len(size))
+    task = client.post("/upload", files={"files": (doomed.name, doomed.read_bytes())}).json()
+    assert wait_task(client, task["task_id"])["new"] == 1
+    total = client.get("/count").json()["count"]
+    assert total > 10
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        rows = page.locator("#library-box .library-item")
+        rows.first.wait_for()
+        assert rows.count() == 10
+        assert page.locator("#library-box .pager-where").inner_text() == f"1–10 of {total}"
+        page.get_by_role("button", name="Next ›").click()
+        page.locator("#library-box .pager-where").filter(has_text=f"11–{total} of {total}").wait_for()
+        page.get_by_role("button", name="‹ Previous").click()
+        page.locator("#library-box .pager-where").filter(has_text="1–10 of").wait_for()
+
+        delete = page.get_by_role("button", name=f"Delete {doomed.name}")
+        delete.click()
+        page.locator("dialog.confirm[open]").get_by_role("button", name="Cancel").click()
+        assert client.get("/count").json()["count"] == total
+        delete.click()
+        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
+        page.locator("[data-count]").filter(has_text=f"{total - 1} videos stored").wait_for()
+        rows.filter(has_text=doomed.name).wait_for(state="detached")
+        assert_fits(page)
+        traffic.check()
+
+
+def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(browser, loaded, size):
+    base, client, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        page.fill("#words", "a candle")
+        page.press("#words", "Enter")
+        first = page.locator("#results .card").first
+        first.wait_for(timeout=60_000)
+        assert "candle" in first.inner_text() and "Megamind.avi" in first.inner_text()
+        at = float(first.get_attribute("data-t"))
+        first.focus()
+        scrolled = page.evaluate("() => scrollY")
+        page.keyboard.press("Enter")  # every result opens from the keyboard
+        wait_playing_source(page, "Megamind.avi", at, 10)
+        assert page.evaluate("() => scrollY") == scrolled
+
+        # the timeline: a time axis, a playhead at the moment, spans that seek the player
+        timeline = page.locator("dialog .timeline")
+        assert timeline.locator(".tl-tick").count() >= 2
+        assert timeline.locator(".tl-tick").first.inner_text() == "0:00"
+        video = client.get(f"/videos/{first.get_attribute('data-video')}").json()
+        span = max(video["labels"], key=lambda s: abs(s["start_s"] - at))  # the span farthest from the moment
+        spans = timeline.locator(".tl-span").all()
+        next(b for b in spans if float(b.get_attribute("data-start")) == span["start_s"]).click()
+        page.wait_for_function("(t) => Math.abs(document.getElementById('player').currentTime - t) < 0.3",
+                               arg=span["start_s"])
+        left = page.evaluate("() => parseFloat(document.querySelector('.tl-playhead').style.left)")
+        assert abs(left - 100 * span["start_s"] / video["duration_s"]) < 1.0
+        assert_fits(page)
+
+        page.keyboard.press("Escape")
+        page.locator("dialog.details").wait_for(state="hidden")
+        assert first.evaluate("(el) => el === document.activeElement")
+        assert page.evaluate("() => [...document.querySelectorAll('video')].every(v => v.paused)")
+        assert page.evaluate("() => scrollY") == scrolled
+        traffic.check()
 
 
 def test_player_waits_for_the_playable_copy_without_playing_the_previous_video_or_scrolling(
-        tmp_path, unique, live_server, browser_page, models, model_cache):
+        browser, tmp_path, models, model_cache):
     """Issue 17: (1) the previous video played under the new title while the WebM copy was prepared;
     (2) the page scrolled back to the player every 1.5 s during that wait."""
-    files = tmp_path / "files"
-    files.mkdir()
-    write_clip(files / "clip.webm", "VP80")  # browsers play it as uploaded
-    shutil.copyfile(OPENCV_DATA / "Megamind.avi", files / "Megamind.avi")  # needs a WebM copy
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, model_cache, playable_proxy=True)
-    base = live_server(build_app(services={"video_analysis": app}))
-    proxies = app.state.pipeline.proxies
-    held: list[int] = []
-    proxies.submit = held.append  # the copy of Megamind.avi stays pending until released below
-    page = browser_page
-    page.set_viewport_size({"width": 1280, "height": 600})
-    page.goto(base + "/video/")
-    page.set_input_files("#file-input", [str(files / "clip.webm"), str(files / "Megamind.avi")])
-    page.locator("#load-status").filter(has_text="succeeded").wait_for(timeout=120_000)
-    page.locator("#videos li").nth(1).wait_for(timeout=10_000)
-    assert len(held) == 1
+    write_clip(tmp_path / "clip.webm", "VP80")  # browsers play it as uploaded
+    shutil.copyfile(OPENCV_DATA / "Megamind.avi", tmp_path / "Megamind.avi")  # needs a WebM copy
+    app, server = _start(tmp_path, models, model_cache, playable_proxy=True)
+    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+        proxies = app.state.pipeline.proxies
+        held: list[int] = []
+        proxies.submit = held.append  # the copy of Megamind.avi stays pending until released below
+        wait_task(client, client.post("/load", json={"path": str(tmp_path)}).json()["task_id"])
+        assert len(held) == 1
+        with open_page(browser, "desktop") as page:
+            page.set_viewport_size({"width": 1280, "height": 600})
+            traffic = goto(page, base)
+            rows = page.locator("#library-box .library-item")
+            rows.nth(1).wait_for()
+            rows.filter(has_text="clip.webm").locator(".card").click()
+            page.wait_for_function("() => { const v = document.getElementById('player');"
+                                   " return v && v.readyState >= 1; }")
+            page.evaluate("() => document.getElementById('player').play().catch(() => {})")
+            page.keyboard.press("Escape")
+            rows.filter(has_text="Megamind.avi").locator(".card").click()
+            page.locator("#details-title").filter(has_text="Megamind.avi").wait_for()
+            page.locator("#player-status").filter(has_text="Preparing").wait_for()
+            state = page.evaluate("() => { const v = document.getElementById('player');"
+                                  " return {src: v.getAttribute('src'), network: v.networkState, ready: v.readyState,"
+                                  " others: document.querySelectorAll('video').length}; }")
+            assert state == {"src": None, "network": 0, "ready": 0, "others": 1}, state  # clip.webm is gone
 
-    page.locator("#videos li", has_text="clip.webm").get_by_role("button", name="open").click()
-    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=30_000)
-    page.evaluate("() => document.getElementById('player').play().catch(() => {})")
+            # scroll the page and the panel away; polling the pending copy moves neither
+            where = page.evaluate("""() => { window.scrollTo(0, document.documentElement.scrollHeight);
+                const body = document.querySelector('dialog .details-body'); body.scrollTop = body.scrollHeight;
+                return [scrollY, body.scrollTop]; }""")
+            assert where[0] > 300 and where[1] > 50, where
+            page.wait_for_timeout(4000)  # more than two polls of the pending copy
+            read = "() => [scrollY, document.querySelector('dialog .details-body').scrollTop]"
+            assert page.evaluate(read) == where
 
-    page.locator("#videos li", has_text="Megamind.avi").get_by_role("button", name="open").click()
-    page.locator("#player-title").filter(has_text="Megamind.avi").wait_for(timeout=10_000)
-    page.locator("#player-status").filter(has_text="preparing").wait_for(timeout=10_000)
-    state = page.evaluate("() => { const v = document.getElementById('player');"
-                          " return {src: v.getAttribute('src'), network: v.networkState, ready: v.readyState,"
-                          " paused: v.paused}; }")
-    assert state == {"src": None, "network": 0, "ready": 0, "paused": True}, state  # clip.webm no longer plays
-
-    page.wait_for_timeout(800)  # the smooth scroll of the open has ended
-    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
-    scrolled = page.evaluate("() => window.scrollY")
-    assert scrolled > 300
-    page.wait_for_timeout(4000)  # more than two polls of the pending copy
-    assert page.evaluate("() => window.scrollY") == scrolled
-
-    type(proxies).submit(proxies, held[0])  # now write the copy: the page picks it up by itself
-    page.wait_for_function("() => { const v = document.getElementById('player');"
-                           " return v.readyState >= 1 && v.duration > 10 && v.currentSrc.includes('/stream'); }",
-                           timeout=120_000)
-    assert page.locator("#player-status").inner_text() == ""
+            type(proxies).submit(proxies, held[0])  # now write the copy: the page picks it up by itself
+            wait_playing_source(page, "Megamind.avi", 0, 10)
+            assert page.locator("#player-status").inner_text() == ""
+            assert page.evaluate(read) == where
+            traffic.check()
 
 
-def test_delete_asks_for_confirmation_and_progress_moves_inside_a_video(
-        tmp_path, unique, live_server, browser_page, models, model_cache):
-    shutil.copyfile(OPENCV_DATA / "vtest.avi", tmp_path / "vtest.avi")
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, model_cache, chunk_keyframes=8)
-    base = live_server(build_app(services={"video_analysis": app}))
-    page = browser_page
-    page.goto(base + "/video/")
-    page.evaluate("""() => { window.progressSeen = [];
-        setInterval(() => window.progressSeen.push(document.getElementById('progress').value), 100); }""")
-    page.fill("#path-input", str(tmp_path / "vtest.avi"))
-    page.click("#path-form button")
-    page.locator("#load-status").filter(has_text="succeeded").wait_for(timeout=120_000)
-    seen = page.evaluate("() => window.progressSeen")
-    assert any(0 < value < 1 for value in seen), seen  # one file, yet the bar moved before it was done
+def test_moments_by_label_and_person_and_load_more(browser, loaded, size, tmp_path):
+    base, client, _ = loaded
+    query = tmp_path / "query.jpg"
+    query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0), 80))
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        # by label: the choices are the labels seen in the videos
+        page.wait_for_function("() => [...document.querySelectorAll('#label-list option')]"
+                               ".some(o => o.value === 'candle')")
+        page.fill("#label", "candle")
+        page.locator("#label-form button").click()
+        cards = page.locator("#results .card")
+        cards.first.wait_for()
+        assert all("candle" in c.inner_text() for c in cards.all())
 
-    item = page.locator("#videos li", has_text="vtest.avi")
-    item.wait_for(timeout=10_000)
-    messages: list[str] = []
-    page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
-    item.get_by_role("button", name="delete vtest.avi").click()
-    page.wait_for_timeout(500)
-    assert messages and "vtest.avi" in messages[0]
-    assert page.locator("#videos li").count() == 1  # dismissed: nothing deleted
-    page.once("dialog", lambda dialog: dialog.accept())
-    item.get_by_role("button", name="delete vtest.avi").click()
-    page.locator("#count").filter(has_text="0").wait_for(timeout=10_000)
-    assert page.locator("#videos li").count() == 0
+        # by person: enrol from the page, then their moments across the videos
+        page.fill("#person-name", f"Lionel {size}")
+        page.set_input_files("#person-photos", str(OPENCV_DATA / "messi5.jpg"))
+        page.click("#enrol-btn")
+        page.locator("#enrol-status.ok").wait_for(timeout=60_000)
+        page.select_option("#person", label=f"Lionel {size}")
+        page.locator("#person-form button").click()
+        page.locator("#results .card", has_text="face.avi").first.wait_for()
+        assert all("face.avi" in c.inner_text() for c in cards.all())
+        cards.first.click()
+        page.locator("dialog .timeline .face").first.wait_for()
+        assert f"Lionel {size}" in page.locator("dialog .timeline").inner_text()
+        page.keyboard.press("Escape")
+
+        # by image: load more asks the next page of the same ranking
+        page.set_input_files("#query-input", str(query))
+        page.wait_for_function("() => document.querySelectorAll('#results .card').length === 12", timeout=60_000)
+        assert "vtest.avi" in cards.first.inner_text()
+        page.get_by_role("button", name="Load more").click()
+        page.wait_for_function("() => document.querySelectorAll('#results .card').length > 12")
+        api = client.post("/search", files={"file": ("q.jpg", query.read_bytes())}, data={"top_k": "24"}).json()
+        assert [c.get_attribute("data-video") for c in cards.all()] == [str(h["video_id"]) for h in api["results"]]
+        person = next(p for p in client.get("/people").json()["people"] if p["name"] == f"Lionel {size}")
+        client.delete(f"/people/{person['id']}")
+        assert_fits(page)
+        traffic.check()
+
+
+def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path):
+    base, _, _ = loaded
+    query = tmp_path / "query.jpg"
+    query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0), 80))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image", encoding="utf-8")
+    with open_page(browser, "phone") as page:
+        traffic = goto(page, base)
+        page.set_input_files("#batch-input", [str(query), str(notes)])
+        groups = page.locator(".batch-group")
+        groups.nth(1).wait_for(timeout=60_000)
+        assert "vtest.avi" in groups.nth(0).locator(".card").first.inner_text()
+        assert groups.nth(1).locator(".status.error").inner_text()
+        assert_fits(page)
+        traffic.check()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
+    base, _, _ = loaded
+    with open_page(browser, size, scheme) as page:
+        traffic = goto(page, base)
+        page.locator("#library-box .card").first.wait_for()
+        assert_fits(page)
+        for selector in ("#words", "#label", "#person", "#person-name", "#person-photos", "#query-zone",
+                         "#load .dropzone"):
+            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("#words", "#library-box .card", "#person-form button", "#load .sample"):
+            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("body", ".hint", "#library-box .card-line", "header.top nav a", "label"):
+            assert text_contrast(page, selector) >= TEXT_AA, selector
+        page.locator("#library-box .card").first.click()
+        page.locator("dialog .timeline").wait_for()
+        assert_fits(page)
+        assert_inner_fits(page, "dialog .details-body")
+        assert focus_ring_contrast(page, "dialog .tl-span") >= NON_TEXT_AA
+        assert text_contrast(page, "dialog .tl-tick") >= TEXT_AA
+        page.keyboard.press("Escape")
+        traffic.check()

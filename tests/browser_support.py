@@ -1,0 +1,211 @@
+"""Helpers of the browser tests: serve an app, open a page at desktop or phone size (light or dark), watch its
+traffic (no request leaves the server, none fails), and measure what a person sees: horizontal overflow and
+WCAG contrast computed from ``getComputedStyle``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+#: the two sizes issue 17 names: a laptop and a phone (touch, no hover)
+SIZES: dict[str, dict[str, Any]] = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+#: WCAG 2.1 AA: text 4.5:1; borders of controls and focus indicators 3:1 (SC 1.4.11)
+TEXT_AA, NON_TEXT_AA = 4.5, 3.0
+
+
+@contextlib.contextmanager
+def serve(app: Any, timeout: float = 300) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free port in a thread; yields its base URL, stops it on exit."""
+    import socket
+
+    import uvicorn
+
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn exited before it started")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start within {timeout:.0f} s")
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def open_page(browser: Any, size: str = "desktop", scheme: str = "light") -> Iterator[Any]:
+    """A page in a fresh browser context at ``size`` ("desktop" or "phone") in the ``scheme`` colour scheme."""
+    context = browser.new_context(color_scheme=scheme, **SIZES[size])
+    context.set_default_timeout(30_000)  # a shared 2-core machine: be patient, not flaky
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@dataclass
+class Traffic:
+    """Every request a page makes: those leaving ``base`` and those that fail (status >= 400, or no answer).
+
+    ``allow(status, path)`` names an expected failure (a test that sends a bad query on purpose)."""
+
+    base: str
+    outside: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    allowed: list[tuple[int, str]] = field(default_factory=list)
+
+    @classmethod
+    def watch(cls, page: Any, base: str) -> Traffic:
+        traffic = cls(base)
+        page.on("request", traffic._request)
+        page.on("response", traffic._response)
+        page.on("requestfailed", traffic._request_failed)
+        return traffic
+
+    def allow(self, status: int, path: str) -> None:
+        self.allowed.append((status, path))
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith((self.base, "blob:", "data:")):
+            self.outside.append(request.url)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            path = response.url[len(self.base):].split("?")[0]
+            if not any(status == response.status and path.endswith(p) for status, p in self.allowed):
+                self.failed.append(f"{response.status} {response.url}")
+
+    def _request_failed(self, request: Any) -> None:
+        # media elements cancel their range requests when the source changes; that is not a failure
+        if request.resource_type != "media" and "ERR_ABORTED" not in (request.failure or ""):
+            self.failed.append(f"{request.failure} {request.url}")
+
+    def check(self) -> None:
+        assert self.outside == [], f"requests that left the server: {self.outside}"
+        assert self.failed == [], f"requests that failed: {self.failed}"
+
+
+def assert_fits(page: Any) -> None:
+    """No horizontal scrolling: ``document.documentElement.scrollWidth <= innerWidth``, and ``innerWidth`` is the
+    window's width (a mobile browser widens its layout viewport, zoomed out, to fit a page that is too wide)."""
+    width, inner = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    window = page.viewport_size["width"]
+    assert width <= inner <= window, f"the page is {width} px wide ({inner} px layout) in a {window} px window"
+
+
+def assert_inner_fits(page: Any, selector: str) -> None:
+    """A scrolling box (a dialog's body) does not scroll sideways either."""
+    width, inner = page.locator(selector).first.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+    assert width <= inner, f"{selector} is {width} px wide inside {inner} px"
+
+
+# -- contrast ----------------------------------------------------------------------------------------
+_COLOR = re.compile(r"rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)(?:\s*[,/]\s*([\d.]+%?))?\s*\)")
+
+
+def parse_color(css: str) -> tuple[float, float, float, float]:
+    """``rgb(1, 2, 3)`` / ``rgba(1, 2, 3, 0.5)`` / ``rgb(1 2 3 / 50%)`` as (r, g, b, alpha)."""
+    match = _COLOR.fullmatch(css.strip())
+    if not match:
+        raise ValueError(f"not an rgb() colour: {css!r}")
+    r, g, b, a = match.groups()
+    alpha = 1.0 if a is None else (float(a[:-1]) / 100 if a.endswith("%") else float(a))
+    return float(r), float(g), float(b), alpha
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(foreground: str, background: str) -> float:
+    """The WCAG contrast ratio of two CSS colours (the foreground composited over the opaque background)."""
+    fr, fg, fb, fa = parse_color(foreground)
+    br, bg, bb, _ = parse_color(background)
+    mixed = (fr * fa + br * (1 - fa), fg * fa + bg * (1 - fa), fb * fa + bb * (1 - fa))
+    lighter, darker = sorted((_luminance(mixed), _luminance((br, bg, bb))), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+#: the first opaque background behind an element (its own when ``self``), composited up its ancestors
+_BACKGROUND_JS = """([el, self]) => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || []; return m.length < 3 ? null :
+    [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1]; };
+  const layers = [];
+  for (let node = self ? el : el.parentElement; node; node = node.parentElement) {
+    const c = parse(getComputedStyle(node).backgroundColor);
+    if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+  }
+  layers.push(parse(getComputedStyle(document.documentElement).backgroundColor) || [255, 255, 255, 1]);
+  let [r, g, b] = [255, 255, 255];
+  for (const [lr, lg, lb, la] of layers.reverse()) {
+    r = lr * la + r * (1 - la); g = lg * la + g * (1 - la); b = lb * la + b * (1 - la);
+  }
+  return `rgb(${Math.round(r)}, ${Math.round(g)}, ${Math.round(b)})`;
+}"""
+
+
+def background_of(page: Any, selector: str, self: bool = False) -> str:
+    """The colour behind ``selector`` (its parents' backgrounds; with ``self`` its own first)."""
+    return str(page.locator(selector).first.evaluate(f"(el) => ({_BACKGROUND_JS})([el, {str(self).lower()}])"))
+
+
+def style(page: Any, selector: str, prop: str) -> str:
+    return str(page.locator(selector).first.evaluate(f"(el) => getComputedStyle(el)[{prop!r}]"))
+
+
+def border_contrast(page: Any, selector: str) -> float:
+    """Contrast of the element's border against what surrounds it and what it encloses (the lower of the two)."""
+    color = style(page, selector, "borderTopColor")
+    assert float(style(page, selector, "borderTopWidth").removesuffix("px")) >= 1, f"{selector} has no border"
+    outside, inside = background_of(page, selector), background_of(page, selector, self=True)
+    return min(contrast(color, outside), contrast(color, inside))
+
+
+def text_contrast(page: Any, selector: str) -> float:
+    return contrast(style(page, selector, "color"), background_of(page, selector, self=True))
+
+
+def focus_ring_contrast(page: Any, selector: str) -> float:
+    """Focus ``selector`` as a keyboard user would (focus-visible) and measure its outline against the background
+    around it; fails when no visible ring is drawn."""
+    page.keyboard.press("Shift")  # keyboard modality: script focus now shows :focus-visible
+    locator = page.locator(selector).first
+    locator.focus()
+    assert locator.evaluate("(el) => el.matches(':focus-visible')"), f"{selector} shows no focus-visible state"
+    width = float(style(page, selector, "outlineWidth").removesuffix("px"))
+    assert style(page, selector, "outlineStyle") != "none" and width >= 2, f"{selector}: no focus ring"
+    return contrast(style(page, selector, "outlineColor"), background_of(page, selector))
+
+
+def record_progress(page: Any, selector: str = ".load-panel progress") -> None:
+    """Start sampling a <progress> every 50 ms into ``window.progressSeen`` as [value, max] pairs."""
+    page.evaluate(f"""() => {{ window.progressSeen = [];
+        setInterval(() => {{ const p = document.querySelector({selector!r});
+          if (p) window.progressSeen.push([p.value, p.max]); }}, 50); }}""")
+
+
+def progress_between(page: Any) -> list[tuple[float, float]]:
+    """The recorded (value, max) samples strictly between an empty and a full bar."""
+    return [(value, top) for value, top in page.evaluate("() => window.progressSeen") if 0 < value < top]
