@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 
+from common.images import CALIBRATION_DIR
 from common.settings import ServiceSettings, service_config
 
 
@@ -17,6 +21,11 @@ class ImageSettings(ServiceSettings):
     infer_batch: int = Field(4, gt=0)
     #: onnxruntime intra-op threads (default: all cores)
     encoder_threads: int | None = Field(None, gt=0)
+    #: EfficientNet-Lite0 in "fp32" or "int8" (static quantization: faster; its quality beside FP32 is measured
+    #: by bench/image_search.py). The video demo follows this setting unless VIDEO_ENCODER_PRECISION is set.
+    encoder_precision: Literal["fp32", "int8"] = "fp32"
+    #: photos the INT8 encoder is calibrated on at its first export (every fourth one verifies it instead)
+    encoder_calibration_dir: Path = CALIBRATION_DIR
     #: threads decoding images while the encoder runs; they also compute candidates' local features at search
     decode_threads: int = Field(2, gt=0)
     #: HNSW parameters (COSINE on the 1280-d regional descriptor); a search explores at least ``max_results``

@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, Column, Integer, String, Text
 
 from common.errors import NotFound
 from common.files import IMAGE_KINDS, content_id
-from common.images import ImageEncoder, decode_image
+from common.images import ImageEncoder, decode_image, shared_image_encoder
 from common.models import load_model
 from common.pipeline import DUPLICATE, NEW, Monitor, Outcome, Pipeline, SampleData, WorkItem, failed
 from common.resources import Resources
@@ -266,7 +266,5 @@ def _shared_text_encoder(settings: ImageSettings) -> TextEncoder:
 
 
 def _shared_encoder(settings: ImageSettings) -> ImageEncoder:
-    model = load_model("efficientnet-lite0", settings.models_dir(), providers=settings.onnx_providers,
-                       threads=settings.encoder_threads)
-    assert isinstance(model, ImageEncoder)
-    return model
+    return shared_image_encoder(settings.encoder_precision, settings.models_dir(), providers=settings.onnx_providers,
+                                threads=settings.encoder_threads, calibration_dir=settings.encoder_calibration_dir)

@@ -6,8 +6,12 @@ The shared knobs (backends, ``store_prefix``, ``batch_size``, ``max_top_k``, ``m
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
 
+from pydantic import AliasChoices, Field
+
+from common.images import CALIBRATION_DIR
 from common.settings import ServiceSettings, service_config
 
 
@@ -32,6 +36,13 @@ class VideoSettings(ServiceSettings):
     chunk_keyframes: int = Field(32, ge=1, le=1024)
     #: keyframes embedded per encoder call
     encode_batch: int = Field(16, gt=0, le=256)
+    #: EfficientNet-Lite0 in "fp32" or "int8"; unset, the image demo's IMAGE_ENCODER_PRECISION applies, so the two
+    #: demos served together share one encoder
+    encoder_precision: Literal["fp32", "int8"] = Field("fp32", validation_alias=AliasChoices(
+        "VIDEO_ENCODER_PRECISION", "IMAGE_ENCODER_PRECISION", "encoder_precision"))
+    #: photos the INT8 encoder is calibrated on (likewise VIDEO_ then IMAGE_ENCODER_CALIBRATION_DIR)
+    encoder_calibration_dir: Path = Field(CALIBRATION_DIR, validation_alias=AliasChoices(
+        "VIDEO_ENCODER_CALIBRATION_DIR", "IMAGE_ENCODER_CALIBRATION_DIR", "encoder_calibration_dir"))
     #: keyframe thumbnails (JPEG) served as ``frame_url``
     thumb_max_side: int = Field(320, ge=64, le=1920)
     thumb_quality: int = Field(85, ge=30, le=100)
