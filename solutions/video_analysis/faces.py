@@ -81,7 +81,7 @@ class FaceModel:
 
     def faces(self, rgb: np.ndarray, detect_width: int = 480, upsample: int = 0,
               previous: list[Face] | None = None) -> list[Face]:
-        """Faces in an RGB frame: detected on a copy at most ``detect_width`` wide, embedded at full size.
+        """Faces in an RGB frame: detected on a grey copy at most ``detect_width`` wide, embedded at full size.
 
         ``previous``: the faces of the keyframe just before. A face at the same place that looks the
         same (overlapping boxes, correlated pixels) is the same face: its embedding is reused, which
@@ -91,10 +91,13 @@ class FaceModel:
         scale = min(1.0, detect_width / max(w, 1))
         small = rgb if scale >= 1.0 else cv2.resize(rgb, (int(w * scale), int(h * scale)),
                                                     interpolation=cv2.INTER_AREA)
+        # HOG on grey: a quarter faster than on RGB (per-channel gradients), the same faces (measured on the
+        # sample clips' keyframes and photos); landmarks and embeddings use the colour frame
+        grey = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         rgb = np.ascontiguousarray(rgb)
         out: list[Face] = []
         with self._lock:
-            rects = self.detector(np.ascontiguousarray(small), upsample)
+            rects = self.detector(grey, upsample)
             for r in rects:
                 left, top = int(r.left() / scale), int(r.top() / scale)
                 right, bottom = int(r.right() / scale), int(r.bottom() / scale)
