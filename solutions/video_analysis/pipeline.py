@@ -63,7 +63,9 @@ class VideoPipeline(Pipeline[VideoSettings]):
                                                        providers=providers, threads=threads,
                                                        calibration_dir=settings.encoder_calibration_dir)
         if face_model is None and settings.faces_enabled:
-            face_model = load_face_model(settings.face_landmarks)
+            face_model = load_face_model(settings.face_landmarks,
+                                         settings.models_dir() if settings.face_embedder == "onnx" else None,
+                                         tuple(settings.onnx_providers))
         self.media = MediaFiles(res.data_dir / "media")
         self.people = PeopleRegistry(res.sql, self.tables, self.items, face_model, settings)
 

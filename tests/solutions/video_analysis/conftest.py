@@ -24,7 +24,7 @@ def model_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def models(model_cache) -> tuple[ImageEncoder, FaceModel]:
-    return ImageEncoder.load(model_cache), load_face_model(5)
+    return ImageEncoder.load(model_cache), load_face_model(5, model_cache)  # the default: ONNX embeddings
 
 
 @pytest.fixture(scope="package", params=["lite", pytest.param("server", marks=pytest.mark.integration)])
