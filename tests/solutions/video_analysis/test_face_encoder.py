@@ -14,9 +14,9 @@ from .helpers import OPENCV_DATA, face_frame
 
 
 def test_the_network_read_from_dlibs_file():
-    import face_recognition_models as frm
+    from solutions.video_analysis.face_encoder import _model_file
 
-    layers, means = read_dlib_resnet(frm.face_recognition_model_location())
+    layers, means = read_dlib_resnet(_model_file())
     kinds = [layer.kind for layer in layers]
     assert kinds.count("con") == 29 and kinds.count("add_prev") == 14 and kinds[-1] == "fc"
     assert layers[0].ints == (32, 7, 7, 2, 2, 0, 0) and layers[-1].params.shape == (256, 128)
