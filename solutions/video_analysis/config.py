@@ -38,7 +38,7 @@ class VideoSettings(ServiceSettings):
     encode_batch: int = Field(16, gt=0, le=256)
     #: EfficientNet-Lite0 in "fp32" or "int8"; unset, the image demo's IMAGE_ENCODER_PRECISION applies, so the two
     #: demos served together share one encoder
-    encoder_precision: Literal["fp32", "int8"] = Field("fp32", validation_alias=AliasChoices(
+    encoder_precision: Literal["fp32", "int8"] = Field("int8", validation_alias=AliasChoices(
         "VIDEO_ENCODER_PRECISION", "IMAGE_ENCODER_PRECISION", "encoder_precision"))
     #: photos the INT8 encoder is calibrated on (likewise VIDEO_ then IMAGE_ENCODER_CALIBRATION_DIR)
     encoder_calibration_dir: Path = Field(CALIBRATION_DIR, validation_alias=AliasChoices(
