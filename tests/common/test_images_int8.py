@@ -130,11 +130,11 @@ def test_the_precision_setting_picks_the_shared_encoder(int8, cache, monkeypatch
     from solutions.image_search.config import ImageSettings
     from solutions.video_analysis.config import VideoSettings
 
-    assert ImageSettings().encoder_precision == VideoSettings().encoder_precision == "fp32"
-    monkeypatch.setenv("IMAGE_ENCODER_PRECISION", "int8")
-    assert ImageSettings().encoder_precision == VideoSettings().encoder_precision == "int8"  # the video demo follows
-    monkeypatch.setenv("VIDEO_ENCODER_PRECISION", "fp32")
-    assert VideoSettings().encoder_precision == "fp32"  # unless told otherwise
+    assert ImageSettings().encoder_precision == VideoSettings().encoder_precision == "int8"  # the default
+    monkeypatch.setenv("IMAGE_ENCODER_PRECISION", "fp32")
+    assert ImageSettings().encoder_precision == VideoSettings().encoder_precision == "fp32"  # the video demo follows
+    monkeypatch.setenv("VIDEO_ENCODER_PRECISION", "int8")
+    assert VideoSettings().encoder_precision == "int8"  # unless told otherwise
     monkeypatch.setenv("IMAGE_ENCODER_PRECISION", "int4")
     with pytest.raises(ValidationError):
         ImageSettings()
