@@ -403,12 +403,21 @@ class Int8ImageEncoder(ImageEncoder):
 
 def shared_image_encoder(precision: str, cache_dir: Path, *, providers: Sequence[str] = (CPU,),
                          threads: int | None = None, calibration_dir: Path | None = None) -> ImageEncoder:
-    """The process's image encoder of ``precision`` (``fp32`` or ``int8``; see :data:`PRECISIONS`)."""
+    """The process's image encoder of ``precision`` (``fp32`` or ``int8``; see :data:`PRECISIONS`).
+
+    INT8 needs photos to calibrate on at its first export: without them (a container without opencv-doc and no
+    ``IMAGE_ENCODER_CALIBRATION_DIR``) the FP32 encoder is used, with a warning that says what to do.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown image encoder precision {precision!r}; known: {', '.join(PRECISIONS)}")
     options: dict[str, Any] = {}
     if precision == "int8":
         options["calibration_dir"] = Path(calibration_dir or CALIBRATION_DIR)
+        try:
+            calibration_split(options["calibration_dir"])
+        except FileNotFoundError as exc:
+            log.warning("%s; using the FP32 image encoder meanwhile", exc)
+            return shared_image_encoder("fp32", cache_dir, providers=providers, threads=threads)
     model = load_model(PRECISIONS[precision], cache_dir, providers=providers, threads=threads, **options)
     assert isinstance(model, ImageEncoder)
     return model

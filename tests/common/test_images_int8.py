@@ -146,3 +146,11 @@ def test_the_precision_setting_picks_the_shared_encoder(int8, cache, monkeypatch
     assert type(plain) is ImageEncoder and plain.precision == "fp32"
     with pytest.raises(ValueError, match="precision"):
         shared_image_encoder("fp16", cache)
+
+
+def test_without_calibration_photos_the_shared_encoder_falls_back_to_fp32(cache, tmp_path, caplog):
+    """A container without opencv-doc still starts: FP32, and a warning that says how to get INT8."""
+    with caplog.at_level("WARNING", logger="common.images"):
+        encoder = shared_image_encoder("int8", cache, threads=2, calibration_dir=tmp_path / "no-photos")
+    assert type(encoder) is ImageEncoder and encoder.precision == "fp32"
+    assert any("IMAGE_ENCODER_CALIBRATION_DIR" in r.getMessage() and "FP32" in r.getMessage() for r in caplog.records)
