@@ -328,12 +328,12 @@ def summary(out: dict[str, Any]) -> str:
         f"| INT8 export check against FP32 on its {out['calibration']['verification_files']} verification photos "
         f"(refused below 0.97): mean cosine, same top-1 label | — | {check.get('mean_cosine', float('nan')):.4f}, "
         f"{check.get('top1_agreement', float('nan')):.2f} |",
-        f"| `POST /search` over HTTP, {out['scale_items']} items ({default}), 1 client warm / cold "
-        f"| p50 {lat['1']['warm']['p50_ms']:.0f} / {lat['1']['cold']['p50_ms']:.0f} ms, "
-        f"p95 {lat['1']['warm']['p95_ms']:.0f} / {lat['1']['cold']['p95_ms']:.0f} ms | |",
-        f"| the same, 8 clients warm / cold "
-        f"| p50 {lat['8']['warm']['p50_ms']:.0f} / {lat['8']['cold']['p50_ms']:.0f} ms, "
-        f"{lat['8']['warm']['qps']:.0f} / {lat['8']['cold']['qps']:.0f} req/s | |",
+        latency_row(f"`POST /search` over HTTP, {out['scale_items']} items, the default {default.upper()}, "
+                    "1 client warm / cold", f"p50 {lat['1']['warm']['p50_ms']:.0f} / {lat['1']['cold']['p50_ms']:.0f} "
+                    f"ms, p95 {lat['1']['warm']['p95_ms']:.0f} / {lat['1']['cold']['p95_ms']:.0f} ms", default),
+        latency_row("the same, 8 clients warm / cold", f"p50 {lat['8']['warm']['p50_ms']:.0f} / "
+                    f"{lat['8']['cold']['p50_ms']:.0f} ms, {lat['8']['warm']['qps']:.0f} / "
+                    f"{lat['8']['cold']['qps']:.0f} req/s", default),
     ]
     note = (f"\n{out['rounds']} alternating rounds, medians; load average {out['load_average_end']:.1f} at the end "
             f"on {len(os.sched_getaffinity(0))} cores shared with other jobs (wall-time figures move with it; CPU "
@@ -341,6 +341,11 @@ def summary(out: dict[str, Any]) -> str:
             f"INT8 was calibrated on nor the {out['calibration']['verification_files']} it was verified on. "
             f"{verdict}.\n")
     return "\n".join(rows) + "\n" + note
+
+
+def latency_row(label: str, value: str, precision: str) -> str:
+    """A table row with ``value`` in the column of ``precision`` (the one the HTTP test ran with)."""
+    return f"| {label} | {value} | |" if precision == "fp32" else f"| {label} | | {value} |"
 
 
 def free_port() -> int:
