@@ -25,22 +25,34 @@ def phash(img: Image.Image) -> int:
 
 
 def collect_images(limit: int = 600, min_side: int = 96, min_bytes: int = 8000,
-                   near_dup_bits: int = 8) -> list[Path]:
+                   near_dup_bits: int = 8, exclude: tuple[Path, ...] = ()) -> list[Path]:
     """Distinct decodable images of at least ``min_side`` px, in a stable order.
 
     Exact duplicates (same bytes) are skipped, and so are near-duplicates: an image whose perceptual
     hash is within ``near_dup_bits`` of one already taken (opencv-doc ships the same picture as several
     super-resolution outputs, or re-encoded in two folders). Such twins would make the ground truth of a
-    copy-detection query ambiguous. ``near_dup_bits=-1`` keeps them all.
+    copy-detection query ambiguous. ``near_dup_bits=-1`` keeps them all. Files under a folder of ``exclude``
+    are left out (e.g. the photos the INT8 encoder was calibrated on), and so are their near-duplicates.
     """
     seen: set[str] = set()
     hashes: list[int] = []
     out: list[Path] = []
+    excluded = [Path(e).resolve() for e in exclude]
+    for folder in excluded:  # their near-duplicates elsewhere are left out too
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.suffix.lower() in EXTS and path.is_file():
+                try:
+                    with Image.open(path) as img:
+                        hashes.append(phash(img))
+                except Exception:
+                    continue
     for root in SOURCES:
         if not root.is_dir():
             continue
         for path in sorted(root.rglob("*")):
             if path.suffix.lower() not in EXTS or not path.is_file() or path.stat().st_size < min_bytes:
+                continue
+            if any(path.resolve().is_relative_to(folder) for folder in excluded):
                 continue
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()

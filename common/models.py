@@ -3,7 +3,8 @@
 Every model the demos run is an :class:`InferenceModel`: a reference model (PyTorch, from an installed
 package) exported once to ONNX, verified against the reference, cached under the model cache folder and run
 with onnxruntime on the providers of the ``ONNX_PROVIDERS`` setting (CPU when a provider is missing). A new
-model is one subclass (``cache_key``, ``export``, ``verify``) plus one line in :data:`MODELS`.
+model is one subclass (``cache_key``, ``export``, ``verify``) plus one line in :data:`MODELS`; so is a
+variant of one, e.g. ``efficientnet-lite0-int8``, made from the FP32 export and verified against it.
 
 :func:`load_model` returns one shared instance per (model, options) in a process, so the image and video
 demos served together run one EfficientNet session, not two. Sessions are thread-safe.
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NotFound
-from .onnx import CPU, load_onnx
+from .onnx import CPU, Agreement, load_onnx
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,21 @@ class InferenceModel(ABC):
         """Write the ONNX file to ``path`` (from the reference model)."""
 
     @abstractmethod
-    def verify(self, session: Any) -> float:
-        """Largest absolute difference between ``session`` and the reference on a test input."""
+    def verify(self, session: Any) -> float | Agreement:
+        """Largest absolute difference between ``session`` and the reference on a test input (or an
+        :class:`~common.onnx.Agreement`: a difference plus figures recorded beside the file)."""
 
 
 def _image_encoder() -> type[InferenceModel]:
     from .images import ImageEncoder
 
     return ImageEncoder
+
+
+def _int8_image_encoder() -> type[InferenceModel]:
+    from .images import Int8ImageEncoder
+
+    return Int8ImageEncoder
 
 
 def _text_encoder() -> type[InferenceModel]:
@@ -67,6 +75,7 @@ def _text_encoder() -> type[InferenceModel]:
 #: model name (a setting) → its class, imported when first used
 MODELS = {
     "efficientnet-lite0": _image_encoder,
+    "efficientnet-lite0-int8": _int8_image_encoder,
     "all-MiniLM-L6-v2": _text_encoder,
 }
 

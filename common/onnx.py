@@ -6,6 +6,12 @@ opens it and asks ``verify(session)`` for the largest difference from the PyTorc
 batch; only a file within ``max_diff`` is kept, with a ``.json`` note of its SHA-256. Later calls
 reuse the file when its hash still matches, and export again when it does not (a corrupt or
 half-written cache). ``key`` names what the file was exported from: change it and a new file is made.
+``verify`` may also return an :class:`Agreement`: the figure compared with ``max_diff`` plus other
+figures worth keeping, which the note records (:func:`read_note`), e.g. how an INT8 variant agrees
+with its FP32 reference.
+
+``quantize_int8(src, dst, batches)`` makes a static INT8 copy of an ONNX model (QDQ, per-channel
+weights), its activation ranges calibrated on the input batches given.
 
 Sessions do not busy-wait between operators, because on a small machine the threads that decode
 inputs share the cores with the model (measured: 1.3-1.6x more encoder throughput beside a busy
@@ -19,7 +25,8 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,15 @@ log = logging.getLogger(__name__)
 
 
 CPU = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """What a verification found: ``diff`` is compared with ``max_diff`` (lower is better); ``figures`` are
+    kept in the note beside the file (:func:`read_note`)."""
+
+    diff: float
+    figures: dict[str, float] = field(default_factory=dict)
 
 
 def usable_providers(wanted: Sequence[str]) -> list[str]:
@@ -71,7 +87,7 @@ def load_onnx(
     key: str,
     *,
     export: Callable[[Path], None],
-    verify: Callable[[Any], float],
+    verify: Callable[[Any], float | Agreement],
     max_diff: float,
     threads: int | None = None,
     providers: Sequence[str] = (CPU,),
@@ -95,12 +111,17 @@ def load_onnx(
     tmp = Path(tmp_name)
     try:
         export(tmp)
-        diff = float(verify(open_session(tmp, threads)))  # verified on the CPU, whatever runs it later
+        found = verify(open_session(tmp, threads))  # verified on the CPU, whatever runs it later
+        agreement = found if isinstance(found, Agreement) else Agreement(float(found))
+        diff = float(agreement.diff)
         if not diff <= max_diff:
-            raise RuntimeError(f"ONNX export of {name} disagrees with PyTorch (max abs diff {diff:.2e})")
-        log.debug("ONNX export of %s verified against PyTorch: max abs diff %.2e", name, diff)
+            raise RuntimeError(f"ONNX export of {name} disagrees with its reference (difference {diff:.2e}, "
+                               f"limit {max_diff:.2e}; {agreement.figures or 'max abs diff'})")
+        log.info("ONNX export of %s verified against its reference: difference %.2e%s", name, diff,
+                 f" ({_figures(agreement.figures)})" if agreement.figures else "")
         os.replace(tmp, path)
-        note = {"sha256": _sha256(path), "verified": True, "max_abs_diff": diff, "key": key}
+        note = {"sha256": _sha256(path), "verified": True, "max_abs_diff": diff, "key": key,
+                **({"agreement": agreement.figures} if agreement.figures else {})}
         meta_tmp = meta_path.with_suffix(".json.tmp")
         meta_tmp.write_text(json.dumps(note))
         os.replace(meta_tmp, meta_path)
@@ -109,9 +130,74 @@ def load_onnx(
     return open_session(path, threads, providers), path
 
 
+def read_note(path: Path) -> dict[str, Any]:
+    """The note kept beside a verified export (hash, difference, agreement figures); {} when absent."""
+    try:
+        note = json.loads(Path(path).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return note if isinstance(note, dict) else {}
+
+
+def quantize_int8(src: Path, dst: Path, batches: Iterable[dict[str, Any]], *, per_channel: bool = True,
+                  exclude_nodes: Sequence[str] = ()) -> None:
+    """Write a static INT8 copy of the ONNX model ``src`` to ``dst``.
+
+    QDQ format (onnxruntime fuses each QuantizeLinear/DequantizeLinear pair with its operator into integer
+    kernels when the session is made), signed 8-bit weights, per output channel when ``per_channel``
+    (depthwise convolutions need it: their channels' weight ranges differ by orders of magnitude), and
+    unsigned 8-bit activations whose ranges are the min/max seen over ``batches`` (input name → array,
+    one dict per calibration batch). ``exclude_nodes`` stay in float. The model is shape-inferred and
+    its batch norms folded first, as onnxruntime recommends.
+    """
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(batches)
+
+        def get_next(self) -> dict[str, Any] | None:
+            return next(self._it, None)
+
+    dst = Path(dst)
+    quiet = _DropRecordsFrom("onnxruntime" + os.sep + "quantization")  # it logs one line per rescaled bias to root
+    logging.getLogger().addFilter(quiet)
+    try:
+        with tempfile.TemporaryDirectory(dir=dst.parent) as work:
+            prepared = Path(work) / "prepared.onnx"
+            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+            quantize_static(str(prepared), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
+                            per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude_nodes))
+    finally:
+        logging.getLogger().removeFilter(quiet)
+
+
+class _DropRecordsFrom(logging.Filter):
+    """Drops INFO records logged from files under a path (a library that logs to the root logger)."""
+
+    def __init__(self, fragment: str) -> None:
+        super().__init__()
+        self.fragment = fragment
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or self.fragment not in record.pathname
+
+
 def file_key(*parts: object) -> str:
     """A short stable hash of what an export depends on (version tag, weight file names and sizes...)."""
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _figures(figures: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
 
 
 def _sha256(path: Path) -> str:
@@ -122,4 +208,4 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["file_key", "load_onnx", "open_session", "usable_providers"]
+__all__ = ["Agreement", "file_key", "load_onnx", "open_session", "quantize_int8", "read_note", "usable_providers"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 
+from common.images import CALIBRATION_DIR
 from common.settings import ServiceSettings, service_config
 
 
@@ -17,6 +21,12 @@ class ImageSettings(ServiceSettings):
     infer_batch: int = Field(4, gt=0)
     #: onnxruntime intra-op threads (default: all cores)
     encoder_threads: int | None = Field(None, gt=0)
+    #: EfficientNet-Lite0 in "int8" (static quantization: ~2.5x less CPU per image; bench/image_search.py measured
+    #: recall@1 on perturbed copies no lower than FP32's, on images it was not calibrated on) or "fp32". The video
+    #: demo follows this setting unless VIDEO_ENCODER_PRECISION is set.
+    encoder_precision: Literal["fp32", "int8"] = "int8"
+    #: photos the INT8 encoder is calibrated on at its first export (every fourth one verifies it instead)
+    encoder_calibration_dir: Path = CALIBRATION_DIR
     #: threads decoding images while the encoder runs; they also compute candidates' local features at search
     decode_threads: int = Field(2, gt=0)
     #: HNSW parameters (COSINE on the 1280-d regional descriptor); a search explores at least ``max_results``

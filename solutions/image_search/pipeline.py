@@ -4,8 +4,9 @@ features on demand for the geometric re-ranking of search candidates.
 Loading (``process_batch``): each file is read once; its bytes give the content id (images already fully
 stored are skipped before any decoding), the sha256 and the pixels. The decode threads decode at the
 smallest size the encoder and the thumbnail need and write the stored copy and thumbnail (:mod:`.ingest`,
-:mod:`.media`) *while* the encoder runs on the previous chunk. Vectors are written next and the items row
-last, so an item is listed once fully stored. Local features are not computed at ingest (:mod:`.local_cache`).
+:mod:`.media`) *while* the encoder runs on the previous chunk, and a writer thread stores each chunk's vectors
+while the encoder runs on the next. The items rows are written last, once every vector of the batch is stored,
+so an item is listed once fully stored. Local features are not computed at ingest (:mod:`.local_cache`).
 
 Labels: every image keeps its top-5 ImageNet classes, searchable by name (``label`` filter) and by words
 (:mod:`.labels`). Searching by image: :mod:`.search`.
@@ -14,7 +15,7 @@ Labels: every image keeps its top-5 ImageNet classes, searchable by name (``labe
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy import BigInteger, Column, Integer, String, Text
 
 from common.errors import NotFound
 from common.files import IMAGE_KINDS, content_id
-from common.images import ImageEncoder, decode_image
+from common.images import ImageEncoder, decode_image, shared_image_encoder
 from common.models import load_model
 from common.pipeline import DUPLICATE, NEW, Monitor, Outcome, Pipeline, SampleData, WorkItem, failed
 from common.resources import Resources
@@ -58,6 +59,7 @@ class ImagePipeline(Pipeline[ImageSettings]):
         self.preparer = Preparer(self.media, self.encoder.input_size, self.max_pixels)
         self.matcher = LocalMatcher(n_features=settings.orb_features, max_side=settings.orb_max_side)
         self._decoders = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="image-decode")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="image-write")
         self.local = LocalFeatureCache(res.data_dir / "local", self._decoders, self._describe,
                                        settings.local_cache_items)
         self.searcher = CopySearch(settings, self.encoder, self.vectors, self.collections[0].name, self.matcher,
@@ -125,7 +127,10 @@ class ImagePipeline(Pipeline[ImageSettings]):
         except BaseException:
             for fut in futures:
                 fut.cancel()
-            self.media.delete(ids[i] for i in todo)  # nothing of a failed batch stays half-written
+            new = [ids[i] for i in todo]  # nothing of a failed batch stays half-written: no files, no vectors
+            self.media.delete(new)
+            for spec in self.collections:
+                self.vectors.delete(spec.name, ids=new)
             raise
         for i, item_id in ids.items():  # a second file with the same content shares the first one's fate
             if outcomes[i] is None:
@@ -135,34 +140,44 @@ class ImagePipeline(Pipeline[ImageSettings]):
 
     def _encode_and_store(self, items: list[WorkItem], todo: list[int], futures: list[Future[Prepared | str]],
                           outcomes: list[Outcome | None], monitor: Monitor) -> None:
-        """Encode chunk k while the decode threads prepare chunks k+1...; then vectors, then items rows."""
+        """Encode chunk k while the decode threads prepare chunks k+1... and the writer stores chunk k-1's
+        vectors; the items rows last, once every vector is stored."""
         chunk = max(1, self.settings.infer_batch)
-        vectors: list[dict[str, Any]] = []
-        label_vectors: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
-        for start in range(0, len(todo), chunk):
-            ready: list[tuple[int, Prepared]] = []
-            for i, fut in zip(todo[start:start + chunk], futures[start:start + chunk], strict=True):
-                result = fut.result()
-                if isinstance(result, str):
-                    outcomes[i] = failed(result)
-                else:
-                    ready.append((i, result))
-            if ready:
-                maps, probs = self.encoder.encode_maps([p.pixels for _, p in ready], batch_size=chunk)
-                for (i, p), vec, top in zip(ready, global_descriptor(maps), self.labels.top(probs), strict=True):
-                    vectors.append({"id": p.item_id, "vector": vec.tolist(), **self.labels.fields(top)})
-                    label_vectors.append({"id": p.item_id, "vector": self.labels.vector(top)})
-                    rows.append(self._row(items[i], p, top))
-            monitor.partial(min(start + chunk, len(todo)))
-        if vectors:
-            self.vectors.upsert(self.collection, vectors)
-            self.vectors.upsert(self.label_collection, label_vectors)
+        writes: list[Future[None]] = []
+        try:
+            for start in range(0, len(todo), chunk):
+                ready: list[tuple[int, Prepared]] = []
+                for i, fut in zip(todo[start:start + chunk], futures[start:start + chunk], strict=True):
+                    result = fut.result()
+                    if isinstance(result, str):
+                        outcomes[i] = failed(result)
+                    else:
+                        ready.append((i, result))
+                if ready:
+                    maps, probs = self.encoder.encode_maps([p.pixels for _, p in ready], batch_size=chunk)
+                    vectors, label_vectors = [], []
+                    for (i, p), vec, top in zip(ready, global_descriptor(maps), self.labels.top(probs), strict=True):
+                        vectors.append({"id": p.item_id, "vector": vec.tolist(), **self.labels.fields(top)})
+                        label_vectors.append({"id": p.item_id, "vector": self.labels.vector(top)})
+                        rows.append(self._row(items[i], p, top))
+                    writes.append(self._writer.submit(self._store_vectors, vectors, label_vectors))
+                monitor.partial(min(start + chunk, len(todo)))
+        finally:
+            wait(writes)  # every write of the batch ends before the batch does, whatever happened
+        for write in writes:
+            write.result()  # a failed write fails the batch
+        if rows:
             with self.sql.begin() as conn:
                 self.write_items(conn, rows)  # last: an item is listed once fully stored
             for i in todo:
                 if outcomes[i] is None:
                     outcomes[i] = NEW
+
+    def _store_vectors(self, vectors: list[dict[str, Any]], label_vectors: list[dict[str, Any]]) -> None:
+        """(writer thread) one chunk's image vectors and label vectors."""
+        self.vectors.upsert(self.collection, vectors)
+        self.vectors.upsert(self.label_collection, label_vectors)
 
     @staticmethod
     def _row(item: WorkItem, p: Prepared, top: list[dict[str, Any]]) -> dict[str, Any]:
@@ -248,6 +263,7 @@ class ImagePipeline(Pipeline[ImageSettings]):
 
     def close(self) -> None:
         self._decoders.shutdown(wait=False, cancel_futures=True)
+        self._writer.shutdown(wait=False, cancel_futures=True)
 
     @classmethod
     def sample_data(cls, dest: Path) -> SampleData:
@@ -266,7 +282,5 @@ def _shared_text_encoder(settings: ImageSettings) -> TextEncoder:
 
 
 def _shared_encoder(settings: ImageSettings) -> ImageEncoder:
-    model = load_model("efficientnet-lite0", settings.models_dir(), providers=settings.onnx_providers,
-                       threads=settings.encoder_threads)
-    assert isinstance(model, ImageEncoder)
-    return model
+    return shared_image_encoder(settings.encoder_precision, settings.models_dir(), providers=settings.onnx_providers,
+                                threads=settings.encoder_threads, calibration_dir=settings.encoder_calibration_dir)

@@ -6,8 +6,12 @@ The shared knobs (backends, ``store_prefix``, ``batch_size``, ``max_top_k``, ``m
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
 
+from pydantic import AliasChoices, Field
+
+from common.images import CALIBRATION_DIR
 from common.settings import ServiceSettings, service_config
 
 
@@ -32,6 +36,13 @@ class VideoSettings(ServiceSettings):
     chunk_keyframes: int = Field(32, ge=1, le=1024)
     #: keyframes embedded per encoder call
     encode_batch: int = Field(16, gt=0, le=256)
+    #: EfficientNet-Lite0 in "fp32" or "int8"; unset, the image demo's IMAGE_ENCODER_PRECISION applies, so the two
+    #: demos served together share one encoder
+    encoder_precision: Literal["fp32", "int8"] = Field("int8", validation_alias=AliasChoices(
+        "VIDEO_ENCODER_PRECISION", "IMAGE_ENCODER_PRECISION", "encoder_precision"))
+    #: photos the INT8 encoder is calibrated on (likewise VIDEO_ then IMAGE_ENCODER_CALIBRATION_DIR)
+    encoder_calibration_dir: Path = Field(CALIBRATION_DIR, validation_alias=AliasChoices(
+        "VIDEO_ENCODER_CALIBRATION_DIR", "IMAGE_ENCODER_CALIBRATION_DIR", "encoder_calibration_dir"))
     #: keyframe thumbnails (JPEG) served as ``frame_url``
     thumb_max_side: int = Field(320, ge=64, le=1920)
     thumb_quality: int = Field(85, ge=30, le=100)
@@ -45,6 +56,9 @@ class VideoSettings(ServiceSettings):
     face_threshold: float = Field(0.6, gt=0, le=2)
     #: 5-point landmarks are faster; 68-point are the dlib default
     face_landmarks: int = Field(5)
+    #: face embeddings: dlib's ResNet exported to ONNX ("onnx", checked against dlib at export, ~10x less CPU per
+    #: face) or run by dlib itself ("dlib"); the vectors are the same
+    face_embedder: Literal["onnx", "dlib"] = "onnx"
     #: labels: ImageNet classes with at least this probability on a keyframe
     label_min_prob: float = Field(0.25, gt=0, le=1)
     labels_per_frame: int = Field(3, ge=1, le=5)

@@ -1,20 +1,25 @@
 """Ingest of one video: decode → keyframes → embeddings, labels and faces, stored a chunk of keyframes at a time.
 
-Keyframes are analysed in chunks of ``chunk_keyframes`` while decoding goes on, and each chunk is stored at
-once (its vectors in Milvus, its frames/labels/faces rows in SQL, its thumbnails on disk), so memory stays flat
-however long the video is. Between chunks the ingest reports how far into the video it is and checks for a
+Keyframes are analysed in chunks of ``chunk_keyframes`` while decoding goes on (a decode thread runs ahead by
+at most one chunk, beside the face detector and the encoder), and each chunk is stored at once (its vectors in
+Milvus, its frames/labels/faces rows in SQL, its thumbnails on disk), so memory stays flat however long the
+video is. Between chunks the ingest reports how far into the video it is and checks for a
 cancel. None of this is visible before the video's items row is written (by the pipeline, last); a video whose
 ingest stops half-way (cancel, error) has its partial rows, vectors and files removed by :meth:`purge`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -30,6 +35,7 @@ from .store import VideoTables, frame_id
 from .video import DecodedVideo, Keyframe, VideoReader, thumbnail_jpeg
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: labels kept per keyframe in SQL (the display threshold and count are applied when read)
 STORED_LABELS = 5
@@ -85,13 +91,15 @@ class VideoIngest:
         pending = _Pending()
         try:
             with VideoReader(path, max_pixels=int(s.max_image_mpx * 1e6)) as reader:
-                for keyframe in reader.keyframes(max_interval_s=s.max_interval_s, analysis_fps=s.analysis_fps,
-                                                 scene_threshold=s.scene_threshold, max_side=s.keyframe_max_side,
-                                                 max_duration_s=s.max_duration_min * 60):
-                    pending.keyframes.append(keyframe)
-                    if len(pending.keyframes) >= s.chunk_keyframes:
-                        self._store_chunk(video_id, pending, watch)
-                        watch.progress(reader.progress(keyframe.index + 1))
+                keyframes = reader.keyframes(max_interval_s=s.max_interval_s, analysis_fps=s.analysis_fps,
+                                             scene_threshold=s.scene_threshold, max_side=s.keyframe_max_side,
+                                             max_duration_s=s.max_duration_min * 60)
+                with ReadAhead(keyframes, s.chunk_keyframes, f"video-decode-{video_id}") as ahead:
+                    for keyframe in ahead:
+                        pending.keyframes.append(keyframe)
+                        if len(pending.keyframes) >= s.chunk_keyframes:
+                            self._store_chunk(video_id, pending, watch)
+                            watch.progress(reader.progress(keyframe.index + 1))
                 self._store_chunk(video_id, pending, watch)
                 decoded = reader.summary()
         except BaseException:
@@ -157,3 +165,61 @@ class VideoIngest:
     def _encode(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         features, probs = self.encoder.encode(frames, batch_size=self.settings.encode_batch)
         return np.asarray(features, dtype=np.float32), np.asarray(probs, dtype=np.float32)
+
+
+_DONE = object()
+
+
+class ReadAhead(Generic[T]):
+    """Iterates ``source`` in a thread of its own, at most ``depth`` items ahead of the consumer.
+
+    Decoding a video (one core) then overlaps the analysis of the keyframes already found. Leaving the ``with``
+    block early (a cancel, an error) stops the thread before the source is closed; an error of the source is
+    raised in the consumer.
+    """
+
+    def __init__(self, source: Iterator[T], depth: int, name: str) -> None:
+        self._source = source
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def __enter__(self) -> ReadAhead[T]:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting for room
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            for item in self._source:
+                if not self._put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            self._error = exc
+        self._put(_DONE)
+
+    def _put(self, item: object) -> bool:
+        """Queue ``item`` once there is room; False when the consumer has gone."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                if self._error is not None:
+                    raise self._error
+                return
+            yield item  # type: ignore[misc]

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from common.errors import NotFound
 from common.files import file_content_id, sniff_file
-from common.images import ImageEncoder, decode_image
+from common.images import ImageEncoder, decode_image, shared_image_encoder
 from common.models import load_model
 from common.pipeline import DUPLICATE, NEW, Monitor, Outcome, Pipeline, SampleData, WorkItem, failed, warned
 from common.pool import cpu_threads
@@ -59,10 +59,13 @@ class VideoPipeline(Pipeline[VideoSettings]):
         self.tables = VideoTables.define(res.sql.metadata, settings.store_prefix)
         super().__init__(res, settings)
         providers, threads = settings.onnx_providers, cpu_threads()
-        self.encoder = encoder or cast(ImageEncoder, load_model("efficientnet-lite0", settings.models_dir(),
-                                                                providers=providers, threads=threads))
+        self.encoder = encoder or shared_image_encoder(settings.encoder_precision, settings.models_dir(),
+                                                       providers=providers, threads=threads,
+                                                       calibration_dir=settings.encoder_calibration_dir)
         if face_model is None and settings.faces_enabled:
-            face_model = load_face_model(settings.face_landmarks)
+            face_model = load_face_model(settings.face_landmarks,
+                                         settings.models_dir() if settings.face_embedder == "onnx" else None,
+                                         tuple(settings.onnx_providers))
         self.media = MediaFiles(res.data_dir / "media")
         self.people = PeopleRegistry(res.sql, self.tables, self.items, face_model, settings)
 

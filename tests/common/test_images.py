@@ -187,5 +187,24 @@ def test_reduced_jpeg_decoding_keeps_max_side():
     small = decode_image(data, max_side=400)
     assert 400 <= max(small.shape[:2]) < 1800 and small.shape[1] / small.shape[0] == pytest.approx(1.5, abs=0.01)
     assert decode_image(data).shape == (1200, 1800, 3)
-    png = decode_image(_encode(img, "PNG"), max_side=400)  # only JPEG has reduced decoding
-    assert png.shape == (1200, 1800, 3)
+    png = decode_image(_encode(img, "PNG"), max_side=400)  # other formats: shrunk by a whole factor once decoded
+    assert png.shape == (300, 450, 3)
+    assert decode_image(_encode(img, "PNG"), max_side=1000).shape == (1200, 1800, 3)  # a factor 1.8 is not whole
+
+
+def test_shrinking_after_decoding_keeps_transparency_and_orientation():
+    """A transparent PNG shrunk at decode is composited over white without dark fringes (premultiplied), and
+    an EXIF rotation is still applied."""
+    rgba = np.zeros((800, 1200, 4), np.uint8)  # transparent black...
+    rgba[200:600, 300:900] = (200, 30, 30, 255)  # ...around an opaque red block
+    small = decode_image(_encode(Image.fromarray(rgba), "PNG"), max_side=300)
+    full = decode_image(_encode(Image.fromarray(rgba), "PNG"))
+    assert small.shape == (200, 300, 3) and full.shape == (800, 1200, 3)
+    ref = np.asarray(Image.fromarray(full).reduce(4), dtype=np.int16)
+    assert np.abs(small.astype(np.int16) - ref).max() <= 2
+    assert small[:20].min() == 255  # the transparent border is white, not grey
+    img = Image.fromarray(np.random.default_rng(2).integers(0, 255, (400, 1000, 3), dtype=np.uint8))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees when shown
+    rotated = decode_image(_encode(img, "PNG", exif=exif.tobytes()), max_side=200)
+    assert rotated.shape == (200, 80, 3)  # 1000 x 400 shrunk 5x, then turned upright

@@ -95,3 +95,32 @@ def test_onnx_providers_setting_reaches_the_shared_models(tmp_path, monkeypatch)
     model = load_model("efficientnet-lite0", settings.models_dir(), providers=settings.onnx_providers)
     assert model.providers == ["CPUExecutionProvider"]
     assert load_model("efficientnet-lite0", settings.models_dir(), providers=settings.onnx_providers) is model
+
+
+def test_agreement_figures_are_recorded_beside_the_file(tmp_path):
+    from common.onnx import Agreement, read_note
+
+    figures = {"images": 3, "mean_cosine": 0.99}
+    _, path = load_onnx(tmp_path, "tiny", "k", export=Exporter(), verify=lambda s: Agreement(0.01, figures),
+                        max_diff=0.02)
+    assert read_note(path)["agreement"] == figures and read_note(path)["max_abs_diff"] == 0.01
+    with pytest.raises(RuntimeError, match="mean_cosine"):
+        load_onnx(tmp_path, "tiny", "k2", export=Exporter(), verify=lambda s: Agreement(0.5, figures), max_diff=0.02)
+    assert read_note(tmp_path / "absent.onnx") == {}
+
+
+def test_static_int8_quantization_of_a_small_model(tmp_path):
+    import onnx
+
+    from common.onnx import open_session, quantize_int8
+
+    Exporter()(tmp_path / "float.onnx")
+    rng = np.random.default_rng(1)
+    quantize_int8(tmp_path / "float.onnx", tmp_path / "int8.onnx",
+                  ({"x": rng.normal(size=(16, 8)).astype(np.float32)} for _ in range(4)))
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    got = open_session(tmp_path / "int8.onnx").run(None, {"x": X})[0]
+    ref = open_session(tmp_path / "float.onnx").run(None, {"x": X})[0]
+    assert 0 < np.abs(got - ref).max() < 0.05 * np.abs(ref).max()  # 8-bit steps, close to the float model
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["float.onnx", "int8.onnx"]  # no scratch files left

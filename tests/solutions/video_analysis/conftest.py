@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from common.images import ImageEncoder
+from common.images import ImageEncoder, shared_image_encoder
+from solutions.video_analysis.config import VideoSettings
 from solutions.video_analysis.faces import FaceModel, load_face_model
 from tests.conftest import Backend
 from tests.support import load
@@ -24,7 +25,10 @@ def model_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def models(model_cache) -> tuple[ImageEncoder, FaceModel]:
-    return ImageEncoder.load(model_cache), load_face_model(5)
+    settings = VideoSettings()  # the defaults: INT8 image encoder, ONNX face embeddings
+    encoder = shared_image_encoder(settings.encoder_precision, model_cache,
+                                   calibration_dir=settings.encoder_calibration_dir)
+    return encoder, load_face_model(5, model_cache)
 
 
 @pytest.fixture(scope="package", params=["lite", pytest.param("server", marks=pytest.mark.integration)])

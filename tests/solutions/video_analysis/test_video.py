@@ -118,3 +118,35 @@ def test_stream_spans_merges_sorted_rows_per_group_and_remembers_the_best_moment
 ])
 def test_range_header_validation(spec, ok):
     assert range_ok(spec, 1000) is ok
+
+
+def test_read_ahead_keeps_order_hands_over_errors_and_stops_early():
+    import threading
+
+    from solutions.video_analysis.ingest import ReadAhead
+
+    with ReadAhead(iter(range(100)), 4, "t") as ahead:
+        assert list(ahead) == list(range(100))
+
+    def broken():
+        yield 1
+        raise VideoError("damaged stream")
+
+    with pytest.raises(VideoError, match="damaged"), ReadAhead(broken(), 4, "t") as ahead:
+        list(ahead)
+
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    with ReadAhead(endless(), 3, "t") as ahead:
+        for item in ahead:
+            if item == 5:
+                break  # a cancelled load: the consumer leaves
+    assert not any(t.name == "t" for t in threading.enumerate())  # the decode thread has stopped
+    assert len(produced) <= 5 + 1 + 3 + 1  # never more than the queue's depth ahead
