@@ -46,6 +46,8 @@ class QASettings(ServiceSettings):
     #: embed and index "heading path + passage" (True) or the passage text alone (the heading path is still
     #: shown and stored; measured on the tuning set it did not help once sentences are scored)
     passage_heading_context: bool = False
+    #: index "heading path + passage" for BM25 (the embedding follows passage_heading_context)
+    passage_bm25_heading: bool = False
     document_max_bytes: int = Field(20 * 1024 * 1024, gt=0)
     document_max_passages: int = Field(5000, gt=0)
     document_max_pages: int = Field(2000, gt=0)

@@ -57,6 +57,7 @@ def sentence_id(document_id: int, position: int, k: int) -> int:
 
 
 def embedding_text(passage: Passage, heading_context: bool) -> str:
+    """What a passage's vector embeds (and BM25 indexes, with ``heading_context`` for BM25)."""
     return passage.embedding_text() if heading_context else passage.text
 
 
@@ -166,8 +167,9 @@ class DocumentWriter:
             {"id": sentence_id(document_id, passages[k].position, j), "document_id": document_id,
              "passage_id": pids[k], "span_start": a, "span_end": b, "vector": v.tolist()}
             for (k, j, (a, b)), v in zip(sentences, vecs[n:], strict=True)])
-        self.lexical.write(PASSAGE, [{"id": pid, "document_id": document_id, "text": t}
-                                     for pid, t in zip(pids, texts[:n], strict=True)])
+        self.lexical.write(PASSAGE, [{"id": pid, "document_id": document_id,
+                                      "text": embedding_text(p, s.passage_bm25_heading)}
+                                     for pid, p in zip(pids, passages, strict=True)])
         file = self.originals.keep(item.path, document_id)
         key = document_key(item.label)
         row = {"id": document_id, "name": item.label[-1024:], "source": str(item.path)[-2048:], "kind": DOCUMENT,

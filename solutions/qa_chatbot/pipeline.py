@@ -101,7 +101,7 @@ class QAPipeline(Pipeline[QASettings]):
                 if kind == FAQ:
                     yield int(row.id), bm25_text(FaqEntry(row.question, row.answer))
                 else:
-                    yield int(row.id), row.text if not self.settings.passage_heading_context \
+                    yield int(row.id), row.text if not self.settings.passage_bm25_heading \
                         else f"{row.heading}\n{row.text}"
 
     # -- loading --------------------------------------------------------------------------------
