@@ -17,8 +17,6 @@ import json
 import random
 from pathlib import Path
 
-
-
 from solutions.qa_chatbot.documents import DocumentBudget, parse_document, split_sentences
 
 REFERENCE = Path("/usr/share/debian-reference")
