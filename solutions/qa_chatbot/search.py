@@ -36,7 +36,7 @@ from .store import DOCUMENT, FAQ
 
 ID_CHUNK = 500
 #: sentences of one FAQ answer embedded for its highlight (the rest of a long answer is not highlighted)
-MAX_ANSWER_UNITS = 12
+MAX_ANSWER_UNITS = 8
 #: FAQ answers whose sentence vectors are kept in memory
 ANSWER_CACHE = 4096
 
@@ -89,12 +89,15 @@ class Searcher:
         """The best result if its score reaches the threshold (else ``answer: null``) and the next ones."""
         s = self.settings
         text = self.check_query(query)
-        results = self._page(text, self.encode([text])[0], 1 + s.alternatives, 0, highlighted=1)
+        qvec = self.encode([text])[0]
+        results = self._page(text, qvec, 1 + s.alternatives, 0, highlighted=0)
         if not results:
             return {"answer": None, "question": None, "id": None, "kind": None, "source": None, "highlight": [],
                     "score": 0.0, "confident": False, "alternatives": []}
         best = results[0]
         confident = best["score"] >= s.answer_threshold
+        if confident:  # the highlight of the answer given; none for a refusal
+            self.highlight(text, qvec, [best])
         others = results[1:] if confident else results
         return {
             "answer": best["answer"] if confident else None,
@@ -137,10 +140,13 @@ class Searcher:
                 out.append(faq_result(c, faq[c.id]))
             elif c.kind == PASSAGE and c.id in passages:
                 out.append(passage_result(c, passages[c.id]))
-        marked = out[:highlighted] if highlighted is not None else out
-        self._highlight_answers(query, qvec, [r for r in marked if r["kind"] == FAQ])
-        self._highlight_passages(query, qvec, [r for r in marked if r["kind"] == PASSAGE])
+        self.highlight(query, qvec, out[:highlighted] if highlighted is not None else out)
         return out
+
+    def highlight(self, query: str, qvec: np.ndarray, results: list[dict[str, Any]]) -> None:
+        """Set the ``highlight`` of these results."""
+        self._highlight_answers(query, qvec, [r for r in results if r["kind"] == FAQ])
+        self._highlight_passages(query, qvec, [r for r in results if r["kind"] == PASSAGE])
 
     def _faq_rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         if not ids:
@@ -187,12 +193,13 @@ class Searcher:
             known = {key: self._units[key] for key in answers if key in self._units}
         todo = [key for key in dict.fromkeys(answers) if key not in known]
         spans = {key: answer_units(key[1])[:MAX_ANSWER_UNITS] for key in todo}
-        flat = [key[1][a:b] for key in todo for a, b in spans[key]]
+        # a one-sentence answer is highlighted whole: nothing to embed
+        flat = [key[1][a:b] for key in todo for a, b in spans[key] if len(spans[key]) > 1]
         vecs = self.encode(flat) if flat else np.zeros((0, self.encoder.dim), np.float32)
         k = 0
         for key in todo:
-            n = len(spans[key])
-            known[key] = (spans[key], vecs[k:k + n])
+            n = len(spans[key]) if len(spans[key]) > 1 else 0
+            known[key] = (spans[key], vecs[k:k + n] if n else np.ones((len(spans[key]), self.encoder.dim), np.float32))
             k += n
         with self._units_lock:
             for key in answers:
