@@ -58,7 +58,7 @@ def documents(client) -> dict[str, dict]:
 
 
 def test_documents_are_items_with_their_passages(service):
-    client, _, task = service
+    client, app, task = service
     assert task["state"] == "succeeded" and task["failed"] == 0, task["errors"]
     docs = documents(client)
     assert set(docs) == {f"{n}.html" for n in CHAPTERS} | {"guide.md", "notes.rst", "memo.txt", "leaflet.pdf"}
@@ -68,7 +68,7 @@ def test_documents_are_items_with_their_passages(service):
     page = client.get(f"/items/{basics['id']}/passages", params={"limit": 500}).json()
     assert page["total"] == basics["passages"] == len(page["passages"])
     assert [p["position"] for p in page["passages"]] == list(range(basics["passages"]))
-    assert all(len(p["text"]) <= 500 for p in page["passages"])
+    assert all(len(p["text"]) <= app.state.pipeline.settings.passage_max_chars for p in page["passages"])
     assert any(p["heading"].endswith("7.1. What is a Debian package?") and p["anchor"] == "package"
                for p in page["passages"])
     faq_id = next(i["id"] for i in client.get("/items", params={"limit": 100}).json()["items"] if i["kind"] == "faq")
