@@ -42,12 +42,12 @@ class QASettings(ServiceSettings):
 
     # -- document mode (solutions/qa_chatbot/documents) ---------------------------------------------------
     #: longest passage in characters (a document is split at headings, paragraphs, then sentences)
-    passage_max_chars: int = Field(500, ge=200, le=4000)
-    #: embed and index "heading path + passage" (True) or the passage text alone (the heading path is still
-    #: shown and stored; measured on the tuning set it did not help once sentences are scored)
+    passage_max_chars: int = Field(700, ge=200, le=4000)
+    #: embed "heading path + passage" (True) or the passage text alone (the heading path is still shown and
+    #: stored; on the tuning sets it did not help once sentences are scored)
     passage_heading_context: bool = False
-    #: index "heading path + passage" for BM25 (the embedding follows passage_heading_context)
-    passage_bm25_heading: bool = False
+    #: index "heading path + passage" for BM25 (True: headings name what a section is about, in its words)
+    passage_bm25_heading: bool = True
     document_max_bytes: int = Field(20 * 1024 * 1024, gt=0)
     document_max_passages: int = Field(5000, gt=0)
     document_max_pages: int = Field(2000, gt=0)
@@ -56,18 +56,19 @@ class QASettings(ServiceSettings):
     document_parse_memory_mb: int = Field(1024, ge=128)
 
     # -- ranking (solutions/qa_chatbot/retrieval.Ranker), chosen by bench/qa_chatbot_tune.py on the TUNING
-    # sets only (bench/qa_chatbot_data.md, bench/results/qa_chatbot_tuning.json): the cheapest variant within
-    # 0.01 top-1 of the best. Features: question, qa, bm25 for FAQ entries; passage, sentence, bm25 for
-    # passages ("sentence" = best cosine of one sentence of the passage) ------------------------------------
+    # sets only (bench/qa_chatbot_data.md, bench/results/qa_chatbot_tuning.json). Documents: the best pooled
+    # (top-1 + top-3) / 2 over two collections; FAQ: the fewest encoder tokens per entry within 0.01 top-1 of
+    # the earlier method. Features: question, qa, bm25 for FAQ entries; passage, sentence, bm25 for passages
+    # ("sentence" = best cosine of one sentence of the passage) -----------------------------------------------
     #: the ``qa`` vector of a FAQ entry embeds the question and the first this-many words of the answer (0 = all)
-    faq_answer_words: int = Field(48, ge=0)
-    faq_weights: dict[str, float] = Field(default_factory=lambda: {"question": 0.4, "qa": 0.4, "bm25": 0.2})
+    faq_answer_words: int = Field(16, ge=0)
+    faq_weights: dict[str, float] = Field(default_factory=lambda: {"question": 0.2, "qa": 0.5, "bm25": 0.3})
     passage_weights: dict[str, float] = Field(
-        default_factory=lambda: {"passage": 0.2, "bm25": 0.5, "sentence": 0.3})
+        default_factory=lambda: {"passage": 0.3, "bm25": 0.5, "sentence": 0.2})
     #: Platt calibration (slope, intercept) of each kind's weighted sum: score = 1 / (1 + exp(-(a·x + b)))
-    faq_calibration: tuple[float, float] = (10.108, -4.923)
-    passage_calibration: tuple[float, float] = (20.956, -12.045)
+    faq_calibration: tuple[float, float] = (12.437, -6.095)
+    passage_calibration: tuple[float, float] = (17.208, -9.491)
     #: /answer answers (FAQ entry or passage) only at or above this calibrated score
-    answer_threshold: float = Field(0.18, ge=0, le=1)
+    answer_threshold: float = Field(0.387, ge=0, le=1)
     #: highlight: weight of the query words found in a sentence next to its cosine
     highlight_lexical_weight: float = Field(0.2, ge=0, le=1)
