@@ -15,6 +15,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -31,11 +32,28 @@ def norm(text: str) -> str:
 
 class CachedEncoder:
     """Memoises embeddings by text, so variants that share texts (the same sentences cut into passages of
-    another size) are encoded once in a tuning run."""
+    another size) are encoded once in a tuning run; with ``path``, kept on disk for the next run (the key
+    includes the model file, so another model or precision does not reuse them)."""
 
-    def __init__(self, encoder) -> None:
+    def __init__(self, encoder, path: Path | None = None) -> None:
         self.encoder = encoder
         self.cache: dict[str, np.ndarray] = {}
+        self.path = path
+        self.key = str(getattr(encoder, "onnx_path", ""))
+        if path is not None and path.exists():
+            data = np.load(path, allow_pickle=False)
+            if str(data["key"]) == self.key:
+                self.cache = dict(zip(data["texts"].tolist(), data["vecs"], strict=True))
+        self._saved = len(self.cache)
+
+    def save(self) -> None:
+        if self.path is None or len(self.cache) == self._saved:
+            return
+        texts = list(self.cache)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, key=np.asarray(self.key), texts=np.asarray(texts), vecs=np.stack([self.cache[t] for t in texts]))
+        tmp.replace(self.path)
+        self._saved = len(texts)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
