@@ -40,6 +40,7 @@ test-fast: setup
 # One script per demo of the registry (`bootcamp demos`), each saving bench/results/<demo>.json (and plots),
 # then the READMEs' measured figures are rewritten from those files.
 bench: setup
+	@scripts/system-packages.sh bench
 	@set -e; for demo in $$($(BIN)/bootcamp demos); do echo "== bench/$$demo.py"; $(BIN)/python -m bench.$$demo; done
 	$(BIN)/python -m bench.report
 

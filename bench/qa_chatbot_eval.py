@@ -1,9 +1,11 @@
-"""In-process evaluation of the QA retrieval method (solutions/qa_chatbot/retrieval.py) and its baselines.
+"""In-process evaluation of the QA retrieval method (solutions/qa_chatbot/retrieval.py) and its baselines, used
+to choose settings on the tuning sets (bench/qa_chatbot_tune.py); the reported figures come from the service
+itself (bench/qa_chatbot.py).
 
-The corpora are embedded once; every query is answered the way the service answers it: dense candidates
-(the top ``CANDIDATES`` by cosine, computed exactly here as a Milvus search with exact re-scoring would give)
-and BM25 candidates (the in-process BM25Index, the same formula as Milvus' BM25), their union scored with
-every feature by :class:`Ranker`. Baselines run on the same vectors in the same run.
+The corpora are embedded once; every query is answered the way the service's first round of candidates answers
+it (solutions/qa_chatbot/candidates.py): the top ``CANDIDATES`` of each retriever (dense cosine, BM25 with the
+in-process BM25Index, the same formula as Milvus' BM25, and for passages the best sentences), their union scored
+with every feature computed exactly by :class:`Ranker`. Baselines run on the same vectors in the same run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -29,11 +32,28 @@ def norm(text: str) -> str:
 
 class CachedEncoder:
     """Memoises embeddings by text, so variants that share texts (the same sentences cut into passages of
-    another size) are encoded once in a tuning run."""
+    another size) are encoded once in a tuning run; with ``path``, kept on disk for the next run (the key
+    includes the model file, so another model or precision does not reuse them)."""
 
-    def __init__(self, encoder) -> None:
+    def __init__(self, encoder, path: Path | None = None) -> None:
         self.encoder = encoder
         self.cache: dict[str, np.ndarray] = {}
+        self.path = path
+        self.key = str(getattr(encoder, "onnx_path", ""))
+        if path is not None and path.exists():
+            data = np.load(path, allow_pickle=False)
+            if str(data["key"]) == self.key:
+                self.cache = dict(zip(data["texts"].tolist(), data["vecs"], strict=True))
+        self._saved = len(self.cache)
+
+    def save(self) -> None:
+        if self.path is None or len(self.cache) == self._saved:
+            return
+        texts = list(self.cache)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, key=np.asarray(self.key), texts=np.asarray(texts), vecs=np.stack([self.cache[t] for t in texts]))
+        tmp.replace(self.path)
+        self._saved = len(texts)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
@@ -57,7 +77,7 @@ class DocCorpus:
 
 
 def build_docs(paths, encoder, max_chars: int, heading_context: bool = True, sentences: bool = True,
-               naive: bool = False) -> DocCorpus:
+               naive: bool = False, bm25_heading: bool | None = None) -> DocCorpus:
     t0 = time.perf_counter()
     texts, headings = [], []
     budget = DocumentBudget(max_chars=max_chars)
@@ -76,7 +96,9 @@ def build_docs(paths, encoder, max_chars: int, heading_context: bool = True, sen
     emb_texts = [f"{h}\n{t}" if heading_context and not naive else t for h, t in zip(headings, texts, strict=True)]
     vecs = encoder.encode(emb_texts)
     t2 = time.perf_counter()
-    bm = BM25Index().build(list(enumerate(emb_texts)))
+    bm25_heading = heading_context if bm25_heading is None else bm25_heading
+    bm25_texts = [f"{h}\n{t}" if bm25_heading and not naive else t for h, t in zip(headings, texts, strict=True)]
+    bm = BM25Index().build(list(enumerate(bm25_texts)))
     corpus = DocCorpus(texts, headings, vecs, bm)
     if sentences and not naive:
         spans = [answer_units(t) for t in texts]
@@ -102,15 +124,18 @@ def doc_features(corpus: DocCorpus, query: str, qvec: np.ndarray, ranker: Ranker
 
 def _doc_features(corpus: DocCorpus, query: str, qvec: np.ndarray, ranker: Ranker) -> list[tuple[int, dict]]:
     dense = corpus.vecs @ qvec
-    top = np.argsort(-dense)[:CANDIDATES]
-    bm = dict(corpus.bm25.search(query, CANDIDATES))
+    cand = set(map(int, np.argsort(-dense)[:CANDIDATES])) | {i for i, _ in corpus.bm25.search(query, CANDIDATES)}
+    best = None
+    if corpus.sent_vecs:
+        best = np.asarray([float((sv @ qvec).max()) if len(sv) else 0.0 for sv in corpus.sent_vecs])
+        cand |= set(map(int, np.argsort(-best)[:CANDIDATES]))  # the passages of the best sentences
+    bm = corpus.bm25.score(query, cand)  # exact for every candidate, as the service computes it
     out = []
-    for i in set(map(int, top)) | set(bm):
+    for i in sorted(cand):
         feats = {"passage": float(dense[i])}
-        if corpus.sent_vecs:
-            sv = corpus.sent_vecs[i]
-            feats["sentence"] = float((sv @ qvec).max()) if len(sv) else 0.0
-        out.append((i, ranker.features(feats, bm.get(i, 0.0))))
+        if best is not None:
+            feats["sentence"] = float(best[i])
+        out.append((i, ranker.features(feats, bm[i])))
     return out
 
 
@@ -224,11 +249,11 @@ def faq_features(corpus: FaqCorpus, query: str, qvec: np.ndarray, ranker: Ranker
         best = [float((sv @ qvec).max()) if len(sv) else 0.0 for sv in corpus.sent_vecs]
         cand = set(map(int, np.argsort(-cq)[:CANDIDATES])) | set(map(int, np.argsort(-cqa)[:CANDIDATES]))
         cand |= set(map(int, np.argsort(-np.asarray(best))[:CANDIDATES]))
-        bm = dict(corpus.bm25.search(query, CANDIDATES))
-        cand |= set(bm)
+        cand |= {i for i, _ in corpus.bm25.search(query, CANDIDATES)}
+        bm = corpus.bm25.score(query, cand)  # exact for every candidate, as the service computes it
         corpus.features[key] = [
-            (i, ranker.features({"question": float(cq[i]), "qa": float(cqa[i]), "sentence": best[i]},
-                                bm.get(i, 0.0))) for i in sorted(cand)]
+            (i, ranker.features({"question": float(cq[i]), "qa": float(cqa[i]), "sentence": best[i]}, bm[i]))
+            for i in sorted(cand)]
     return corpus.features[key]
 
 

@@ -1,168 +1,192 @@
 """Choose the QA retrieval settings on the TUNING sets only (see qa_chatbot_data.md) and save the grid.
 
-    .venv/bin/python bench/qa_chatbot_tune.py [--precision fp32|int8]
+    .venv/bin/python -m bench.qa_chatbot_tune [--only documents|faq|calibration]
 
-Documents: Debian Reference + qa_chatbot_tune_docs.jsonl; FAQ: Debian FAQ + qa_chatbot_paraphrases.jsonl and
-qa_chatbot_tune_faq_2.jsonl;
-off-topic: qa_chatbot_offtopic.jsonl. Prints every variant and the chosen one (best top-1, then top-3, then
-the simpler variant); writes bench/results/qa_chatbot_tuning.json.
+Documents: Debian Reference + qa_chatbot_tune_docs.jsonl, and the Debian FAQ (HTML) + qa_chatbot_tune_docs_3.jsonl,
+pooled (115 questions); FAQ: the Debian FAQ + qa_chatbot_paraphrases.jsonl and qa_chatbot_tune_faq_2.jsonl;
+off-topic: qa_chatbot_offtopic.jsonl. The report sets are never read here.
+
+- documents: every passage size, heading context (in the embedding, in BM25) and fusion weight variant; the
+  chosen one has the best pooled (top-1 + top-3) / 2, then top-1 (every variant stores the same vectors: the
+  sentence vectors are needed for the highlight anyway).
+- FAQ: the ``qa`` text (question + the first N answer words: fewer words, faster loads) and the fusion weights;
+  the chosen one is the cheapest to load (encoder tokens per entry) whose top-1 is within 0.01 of the method
+  chosen before (48 words, 0.4/0.4/0.2: ``BASELINE_FAQ``), then the best top-1, top-3.
+- calibration: Platt scaling of each kind's fused score (right top-1s against wrong top-1s and off-topic
+  queries), and one answer threshold for both kinds by balanced accuracy.
+
+Writes bench/results/qa_chatbot_tuning.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 
-import qa_chatbot_eval as ev
-from qa_chatbot_docs import collection
-from qa_chatbot_faq import parse_faq
-
+from bench import qa_chatbot_eval as ev
+from bench.qa_chatbot_docs import collection
+from bench.qa_chatbot_faq import parse_faq
 from common.text import TextEncoder, default_model_dir
+from solutions.qa_chatbot.faq import qa_text
 from solutions.qa_chatbot.retrieval import KindModel, Ranker
 
 HERE = Path(__file__).resolve().parent
+DOC_SETS = (("tune", "qa_chatbot_tune_docs.jsonl"), ("faq", "qa_chatbot_tune_docs_3.jsonl"))
+FAQ_SETS = ("qa_chatbot_paraphrases.jsonl", "qa_chatbot_tune_faq_2.jsonl")
+OFFTOPIC = "qa_chatbot_offtopic.jsonl"
+BASELINE_FAQ = {"answer_words": 48, "weights": {"question": 0.4, "qa": 0.4, "bm25": 0.2}}
+STEPS = [0, 0.1, 0.2, 0.3, 0.4, 0.5]
+#: (passage size, heading path in the embedding) of the document variants; each is tried with and without the
+#: heading path in BM25 and with every fusion weight. (The earlier grid over 500/700/1000 characters chose 500
+#: without heading in the embedding; 300 and heading-in-embedding at 700 are left out to keep a run short.)
+VARIANTS = ((500, False), (500, True), (700, False), (350, False))
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def pick(results: list[dict], tolerance: float = 0.01) -> dict:
-    """The cheapest variant to load (``cost``: encoder work per item) among those within ``tolerance`` of the
-    best top-1 (the same tolerance as for INT8), then the best top-1, top-3, MRR@10."""
-    best = max(r["top1"] for r in results)
-    near = [r for r in results if r["top1"] >= best - tolerance - 1e-9]
-    return min(near, key=lambda r: (r.get("cost", 0), -r["top1"], -r["top3"], -r.get("mrr@10", 0)))
+def read_jsonl(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     ap.add_argument("--models", type=Path, default=Path(tempfile.gettempdir()) / "qa_bench_models")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "qa_chatbot_tuning.json")
     ap.add_argument("--only", choices=["documents", "faq", "calibration"],
                     help="re-run one part, keeping the others' saved results")
     args = ap.parse_args()
-    enc = ev.CachedEncoder(TextEncoder.load(default_model_dir(), args.models, precision=args.precision))
-    out: dict = {"precision": args.precision, "documents": {}, "faq": {}}
+    enc = ev.CachedEncoder(TextEncoder.load(default_model_dir(), args.models), args.models / "tuning-cache.npz")
+    out: dict[str, Any] = {"sets": {"documents": [q for _, q in DOC_SETS], "faq": list(FAQ_SETS), "offtopic": OFFTOPIC}}
     if args.only and args.out.exists():
         out.update(json.loads(args.out.read_text()))
-    offtopic = [r["query"] for r in read_jsonl(HERE / "qa_chatbot_offtopic.jsonl")]
-    ov = enc.encode(offtopic)
     if args.only in (None, "documents"):
-        tune_documents(enc, offtopic, ov, out)
+        out["documents"] = tune_documents(enc)
     if args.only in (None, "faq"):
-        tune_faq(enc, offtopic, ov, out)
-    calibrate(enc, offtopic, ov, out)
+        out["faq"] = tune_faq(enc)
+    out["calibration"] = calibrate(enc, out["documents"]["chosen"], out["faq"]["chosen"])
+    enc.save()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1, default=float))
     print("wrote", args.out)
 
 
-def tune_documents(enc, offtopic: list[str], ov, out: dict) -> None:
+# -- documents ----------------------------------------------------------------------------------------------
+def doc_sets(enc: ev.CachedEncoder) -> list[tuple[list[Path], ev.DocQueries]]:
+    sets = []
+    for name, questions in DOC_SETS:
+        items = read_jsonl(questions)
+        sets.append((collection(name), ev.DocQueries(items, enc.encode([q["query"] for q in items]))))
+    return sets
 
-    # -- documents -------------------------------------------------------------------------------------
-    questions = read_jsonl(HERE / "qa_chatbot_tune_docs.jsonl")
-    qv = ev.DocQueries(questions, enc.encode([q["query"] for q in questions]))
-    paths = collection("tune")
-    rows = []
-    naive = ev.build_docs(paths, enc, 1000, naive=True)
-    r = ev.eval_docs(naive, qv, None, dense_only=True)
-    rows.append({"variant": "naive 1000-char chunks, dense", "top1": r["top1"], "top3": r["top3"]})
-    best_corpus = None
-    for max_chars in (500, 700, 1000):
-        for heading in (False, True):
-            corpus = ev.build_docs(paths, enc, max_chars, heading_context=heading)
-            r = ev.eval_docs(corpus, qv, None, dense_only=True)
-            rows.append({"variant": f"passages {max_chars}, heading {heading}, dense", "max_chars": max_chars,
-                         "heading": heading, "top1": r["top1"], "top3": r["top3"]})
-            r = ev.eval_docs(corpus, qv, Ranker(), use_rrf=True)
-            rows.append({"variant": f"passages {max_chars}, heading {heading}, RRF dense+BM25", "top1": r["top1"],
-                         "top3": r["top3"]})
-            for w in ev.weight_grid(["passage", "bm25", "sentence"], [0, 0.1, 0.2, 0.3, 0.4, 0.5]):
+
+def pooled(results: list[dict[str, Any]]) -> dict[str, float]:
+    n = sum(r["n"] for r in results)
+    top1 = sum(r["top1"] * r["n"] for r in results) / n
+    top3 = sum(r["top3"] * r["n"] for r in results) / n
+    return {"n": n, "top1": round(top1, 4), "top3": round(top3, 4), "objective": round((top1 + top3) / 2, 4),
+            "per_set": [(r["top1"], r["top3"]) for r in results]}
+
+
+def tune_documents(enc: ev.CachedEncoder) -> dict[str, Any]:
+    sets = doc_sets(enc)
+    rows: list[dict[str, Any]] = []
+    naive = pooled([ev.eval_docs(ev.build_docs(p, enc, 1000, naive=True), q, None, dense_only=True) for p, q in sets])
+    rows.append({"variant": "naive 1000-char chunks, dense", **naive})
+    for max_chars, heading in VARIANTS:
+        for bm25_heading in (False, True):
+            corpora = [ev.build_docs(p, enc, max_chars, heading_context=heading, bm25_heading=bm25_heading)
+                       for p, _ in sets]
+            base = {"max_chars": max_chars, "heading": heading, "bm25_heading": bm25_heading}
+            r = pooled([ev.eval_docs(c, q, None, dense_only=True) for c, (_, q) in zip(corpora, sets, strict=True)])
+            rows.append({"variant": f"{base} dense only", **r})
+            for w in ev.weight_grid(["passage", "bm25", "sentence"], STEPS):
                 ranker = Ranker(passage=KindModel(w))
-                r = ev.eval_docs(corpus, qv, ranker, lexical_weight=0.2)
-                rows.append({"variant": f"passages {max_chars}, heading {heading}, fusion {w}", "max_chars": max_chars,
-                             "heading": heading, "weights": w, "top1": r["top1"], "top3": r["top3"],
-                             "highlight": r["highlight"], "cost": 1 + (2 if w["sentence"] else 0)})
-            print(f"max_chars {max_chars} heading {heading}: best so far",
-                  pick([x for x in rows if "weights" in x]))
-            if best_corpus is None or (max_chars, heading) == (pick([x for x in rows if "weights" in x])["max_chars"],
-                                                                pick([x for x in rows if "weights" in x])["heading"]):
-                best_corpus = corpus
+                r = pooled([ev.eval_docs(c, q, ranker) for c, (_, q) in zip(corpora, sets, strict=True)])
+                rows.append({"variant": f"{base} fusion {w}", **base, "weights": w, **r})
+            best = max((x for x in rows if x.get("max_chars") == max_chars and "weights" in x),
+                       key=lambda x: (x["objective"], x["top1"]))
+            print(f"documents {base}: best so far {best['variant']} top1 {best['top1']} top3 {best['top3']}",
+                  flush=True)
+            enc.save()
     fused = [x for x in rows if "weights" in x]
-    chosen = pick(fused)
-    corpus = ev.build_docs(paths, enc, chosen["max_chars"], heading_context=chosen["heading"])
-    ranker = Ranker(passage=KindModel(chosen["weights"]))
-    hl = {}
-    for lw in (0.0, 0.2, 0.4):
-        hl[lw] = ev.eval_docs(corpus, qv, ranker, lexical_weight=lw)["highlight"]
-    lexical = max(hl, key=lambda k: (hl[k], -k))
-    out["documents"] = {"variants": rows, "chosen": chosen, "chosen_lexical_weight": lexical,
-                        "highlight_lexical_weight": {str(k): v for k, v in hl.items()}}
-    for row in rows:
-        if "weights" not in row or row is chosen:
-            print(f"  {row['variant']:70s} top1 {row['top1']:.3f} top3 {row['top3']:.3f}")
-    print("documents chosen:", chosen, "highlight lexical weight", lexical)
+    chosen = max(fused, key=lambda x: (x["objective"], x["top1"], x["top3"]))
+    previous = next(x for x in fused if (x["max_chars"], x["heading"], x["bm25_heading"]) == (500, False, False)
+                    and x["weights"] == {"passage": 0.2, "bm25": 0.5, "sentence": 0.3})
+    print("documents chosen:", chosen, "\nprevious settings:", previous)
+    return {"variants": rows, "chosen": chosen, "previous": previous, "naive": naive}
 
 
-def tune_faq(enc, offtopic: list[str], ov, out: dict) -> None:
+# -- FAQ ------------------------------------------------------------------------------------------------------
+def tokens_per_entry(enc: ev.CachedEncoder, faq: list[dict[str, str]], answer_words: int) -> float:
+    tok = enc.encoder._tokenizer
+    questions = [p["question"] for p in faq]
+    qa = [qa_text(p["question"], p["answer"], answer_words) for p in faq]
+    lengths = [len(x) for x in tok(questions + qa, truncation=True, max_length=enc.encoder.max_length)["input_ids"]]
+    return float(np.sum(lengths) / len(faq))
+
+
+def tune_faq(enc: ev.CachedEncoder) -> dict[str, Any]:
     faq = parse_faq()
-    paraphrases = read_jsonl(HERE / "qa_chatbot_paraphrases.jsonl") + read_jsonl(HERE / "qa_chatbot_tune_faq_2.jsonl")
+    paraphrases = [p for name in FAQ_SETS for p in read_jsonl(name)]
     pv = enc.encode([p["query"] for p in paraphrases])
-    frows = []
-    for answer_words in (None, 48):
+    rows: list[dict[str, Any]] = []
+    for answer_words in (48, 40, 32, 24, 16):
         fc = ev.build_faq(faq, enc, answer_words)
+        cost = round(tokens_per_entry(enc, faq, answer_words), 1)
         base = ev.eval_faq(fc, paraphrases, pv, None)
-        frows.append({"variant": "questions only (baseline)", "top1": base["top1"], "top3": base["top3"],
-                      "mrr@10": base["mrr@10"]})
-        for w in ev.weight_grid(["question", "qa", "bm25", "sentence"], [0, 0.1, 0.2, 0.3, 0.4, 0.5]):
-            if answer_words and not w["qa"]:
-                continue  # the same variant as with the whole answer
+        rows.append({"variant": "questions only (baseline)", "top1": base["top1"], "top3": base["top3"]})
+        for w in ev.weight_grid(["question", "qa", "bm25"], STEPS):
+            if not w["qa"]:
+                continue
             r = ev.eval_faq(fc, paraphrases, pv, Ranker(faq=KindModel(w)))
-            frows.append({"variant": f"qa text {answer_words or 'all'} words, fusion {w}", "answer_words": answer_words,
-                          "weights": w, "top1": r["top1"], "top3": r["top3"], "mrr@10": r["mrr@10"],
-                          "cost": 1 + (0 if not w["qa"] else 1 if answer_words else 3) + (3 if w["sentence"] else 0)})
-    fchosen = pick([x for x in frows if "weights" in x])
-    out["faq"] = {"variants": frows, "chosen": fchosen}
-    top = sorted((x for x in frows if "weights" in x), key=lambda x: (-x["top1"], -x["top3"], -x["mrr@10"]))[:10]
-    for row in [frows[0], *top]:
-        print(f"  {row['variant']:70s} top1 {row['top1']:.3f} top3 {row['top3']:.3f} mrr {row['mrr@10']:.3f}")
-    print("faq chosen:", fchosen)
+            rows.append({"variant": f"qa text {answer_words} words, fusion {w}", "answer_words": answer_words,
+                         "weights": w, "tokens_per_entry": cost, "top1": r["top1"], "top3": r["top3"],
+                         "mrr@10": r["mrr@10"]})
+        print(f"faq {answer_words} words ({cost} tokens/entry): best", max(
+            (x for x in rows if x.get("answer_words") == answer_words), key=lambda x: (x["top1"], x["top3"])),
+            flush=True)
+    fused = [x for x in rows if "weights" in x]
+    previous = next(x for x in fused if x["answer_words"] == BASELINE_FAQ["answer_words"]
+                    and x["weights"] == BASELINE_FAQ["weights"])
+    near = [x for x in fused if x["top1"] >= previous["top1"] - 0.01 - 1e-9]
+    chosen = min(near, key=lambda x: (x["tokens_per_entry"], -x["top1"], -x["top3"], -x["mrr@10"]))
+    print("faq chosen:", chosen, "\nprevious method:", previous)
+    return {"variants": rows, "chosen": chosen, "previous": previous}
 
 
-def calibrate(enc, offtopic: list[str], ov, out: dict) -> None:
+# -- calibration ----------------------------------------------------------------------------------------------
+def calibrate(enc: ev.CachedEncoder, dc: dict[str, Any], fc_chosen: dict[str, Any]) -> dict[str, Any]:
     """Platt calibration of each kind's chosen fused score, and one answer threshold for both kinds."""
-    dc, fcho = out["documents"]["chosen"], out["faq"]["chosen"]
-    questions = read_jsonl(HERE / "qa_chatbot_tune_docs.jsonl")
-    qv = ev.DocQueries(questions, enc.encode([q["query"] for q in questions]))
-    corpus = ev.build_docs(collection("tune"), enc, dc["max_chars"], heading_context=dc["heading"])
+    offtopic = [r["query"] for r in read_jsonl(OFFTOPIC)]
+    ov = enc.encode(offtopic)
     ranker = Ranker(passage=KindModel(dc["weights"]))
-    r = ev.eval_docs(corpus, qv, ranker, lexical_weight=out["documents"]["chosen_lexical_weight"])
-    dneg = ev.offtopic_raw_docs(corpus, offtopic, ov, ranker)
-    dslope, dint = ev.calibrate(r["_raw"], dneg)
+    raw, dneg = [], []
+    for paths, queries in doc_sets(enc):
+        corpus = ev.build_docs(paths, enc, dc["max_chars"], heading_context=dc["heading"],
+                               bm25_heading=dc["bm25_heading"])
+        raw += ev.eval_docs(corpus, queries, ranker)["_raw"]
+        dneg += ev.offtopic_raw_docs(corpus, offtopic, ov, ranker)
+    dslope, dint = ev.calibrate(raw, dneg)
     faq = parse_faq()
-    paraphrases = read_jsonl(HERE / "qa_chatbot_paraphrases.jsonl") + read_jsonl(HERE / "qa_chatbot_tune_faq_2.jsonl")
+    paraphrases = [p for name in FAQ_SETS for p in read_jsonl(name)]
     pv = enc.encode([p["query"] for p in paraphrases])
-    fc = ev.build_faq(faq, enc, fcho["answer_words"])
-    franker = Ranker(faq=KindModel(fcho["weights"]))
+    fc = ev.build_faq(faq, enc, fc_chosen["answer_words"])
+    franker = Ranker(faq=KindModel(fc_chosen["weights"]))
     fr = ev.eval_faq(fc, paraphrases, pv, franker)
     fneg = ev.offtopic_raw_faq(fc, offtopic, ov, franker)
     fslope, fint = ev.calibrate(fr["_raw"], fneg)
     dm, fm = KindModel({}, dslope, dint), KindModel({}, fslope, fint)
-    on = [(dm.probability(x), ok) for x, ok in r["_raw"]] + [(fm.probability(x), ok) for x, ok in fr["_raw"]]
+    on = [(dm.probability(x), ok) for x, ok in raw] + [(fm.probability(x), ok) for x, ok in fr["_raw"]]
     off = [dm.probability(x) for x in dneg] + [fm.probability(x) for x in fneg]
     thr = ev.choose_threshold(on, off)
-    out["calibration"] = {"passage": [dslope, dint], "faq": [fslope, fint], "answer_threshold": thr,
-                          "tuning_refusal_documents": ev.refusal(dm, r["_raw"], dneg, thr),
-                          "tuning_refusal_faq": ev.refusal(fm, fr["_raw"], fneg, thr)}
-    print("calibration:", out["calibration"])
+    out = {"passage": [round(dslope, 3), round(dint, 3)], "faq": [round(fslope, 3), round(fint, 3)],
+           "answer_threshold": thr, "tuning_refusal_documents": ev.refusal(dm, raw, dneg, thr),
+           "tuning_refusal_faq": ev.refusal(fm, fr["_raw"], fneg, thr)}
+    print("calibration:", out)
+    return out
 
 
 if __name__ == "__main__":

@@ -3,19 +3,23 @@
 #
 #   scripts/system-packages.sh run    what `make run` needs: sample data (images, videos, documents) and libraries
 #   scripts/system-packages.sh test   what `make test` needs on top: MariaDB, Chromium, docker-compose, test data
+#   scripts/system-packages.sh bench  what `make bench` needs on top: the documentation its data sets are made from
 #
 # Uses apt-get as root, or through sudo; says what to run by hand when neither is possible.
 set -euo pipefail
 
 # runtime libraries some wheels link against (OpenCV, dlib); sample data of the four demos
-RUN_PACKAGES=(libglib2.0-0 libgomp1 opencv-doc debian-faq debian-reference-en debian-handbook)
+RUN_PACKAGES=(libglib2.0-0 libgomp1 opencv-doc debian-faq debian-reference-en debian-handbook procps)
 # real servers and a real browser for the integration and browser tests; compose file validation
 TEST_PACKAGES=(mariadb-server mariadb-client chromium docker-compose)
+# the QA bench's REPORT FAQs are the FAQs these packages ship (bench/qa_chatbot_data.md)
+BENCH_PACKAGES=(valgrind zlib1g-dev xz-utils)
 
 case "${1:-}" in
   run) wanted=("${RUN_PACKAGES[@]}") ;;
   test) wanted=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  bench) wanted=("${RUN_PACKAGES[@]}" "${BENCH_PACKAGES[@]}") ;;
+  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

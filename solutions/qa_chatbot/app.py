@@ -4,54 +4,83 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi.responses import FileResponse
 
-from common.app import create_service_app
 from common.pool import run_in_pool
-from common.service import PoolDep, Resources, get_pipeline
+from common.web import PoolDep, create_service_app, get_pipeline
 
 from .config import QASettings
 from .pipeline import QAPipeline
-from .schemas import AnswerRequest, AnswerResponse, SearchRequest, SearchResponse
+from .schemas import (
+    AnswerRequest,
+    AnswerResponse,
+    BatchRequest,
+    BatchResponse,
+    DocumentPassages,
+    SearchRequest,
+    SearchResponse,
+)
 
 NAME = "qa_chatbot"
-Pipe = Annotated[QAPipeline, Depends(get_pipeline)]
+QAPipelineDep = Annotated[QAPipeline, Depends(get_pipeline)]
 router = APIRouter(tags=["qa"])
+
+#: how a stored document is served: never run as a page of this site (a user's HTML may carry scripts)
+MEDIA_TYPES = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html"}
+SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+           "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, pipeline: Pipe, pool: PoolDep) -> dict:
-    """The stored FAQ entries closest to ``query`` (fused dense + BM25 score in [0, 1])."""
+async def search(body: SearchRequest, pipeline: QAPipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """FAQ entries and document passages ranked for ``query`` (calibrated score in [0, 1]); the page
+    ``offset .. offset + top_k - 1``."""
     started = time.perf_counter()
-    results = await run_in_pool(pool, pipeline.search, body.query, min(body.top_k, pipeline.settings.max_top_k))
-    return {"results": results, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+    results = await run_in_pool(pool, pipeline.search, body.query, body.top_k, body.offset)
+    return {"results": results, "took_ms": _ms(started)}
+
+
+@router.post("/search/batch", response_model=BatchResponse)
+async def search_batch(body: BatchRequest, pipeline: QAPipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """Up to 100 questions at once: each gets its results, or its own ``error`` (an empty question...)."""
+    started = time.perf_counter()
+    results = await run_in_pool(pool, pipeline.search_batch, body.queries, body.top_k, body.offset)
+    return {"results": results, "took_ms": _ms(started)}
 
 
 @router.post("/answer", response_model=AnswerResponse)
-async def answer(body: AnswerRequest, pipeline: Pipe, pool: PoolDep) -> dict:
-    """The best answer, or ``answer: null`` when the best score is below the confidence threshold."""
+async def answer(body: AnswerRequest, pipeline: QAPipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """The best FAQ answer or passage with its highlight, or ``answer: null`` below the calibrated threshold."""
     started = time.perf_counter()
     out = await run_in_pool(pool, pipeline.answer, body.query)
-    out["threshold"] = pipeline.settings.confidence_threshold
-    out["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    return out
+    return {**out, "threshold": pipeline.settings.answer_threshold, "took_ms": _ms(started)}
+
+
+@router.get("/items/{item_id}/passages", response_model=DocumentPassages)
+async def document_passages(item_id: int, pipeline: QAPipelineDep, pool: PoolDep,
+                            offset: Annotated[int, Query(ge=0)] = 0,
+                            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    """The passages of a stored document, in order, as they are searched."""
+    return await run_in_pool(pool, pipeline.document_passages, item_id, offset, limit)
+
+
+@router.get("/items/{item_id}/file", response_class=FileResponse)
+async def document_file(item_id: int, pipeline: QAPipelineDep, pool: PoolDep) -> FileResponse:
+    """The stored copy of a document (results link to it, at their section's anchor). HTML is served sandboxed:
+    no script of a loaded page runs."""
+    path, _ = await run_in_pool(pool, pipeline.document_file, item_id)
+    media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain; charset=utf-8")
+    return FileResponse(path, media_type=media_type, headers=SANDBOX)
 
 
 def create_app(settings: QASettings | None = None) -> FastAPI:
     settings = settings or QASettings()
-
-    def build(res: Resources) -> QAPipeline:
-        return QAPipeline(res, settings)
-
-    return create_service_app(
-        name=NAME,
-        title="FAQ chatbot",
-        description="Answers questions from a loaded FAQ (CSV/JSONL): all-MiniLM-L6-v2 embeddings of the stored "
-        "questions fused with BM25 over question and answer, with a calibrated confidence threshold.",
-        settings=settings,
-        build_pipeline=build,
-        routers=[router],
-        static_dir=Path(__file__).parent / "static",
-    )
+    return create_service_app(NAME, settings, lambda res: QAPipeline(res, settings), routers=[router],
+                              static_dir=Path(__file__).parent / "static")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -24,7 +25,7 @@ class BM25Index:
         self.lengths: dict[int, int] = {}
         self.avg_len = 0.0
 
-    def build(self, docs: list[tuple[int, str]]) -> BM25Index:
+    def build(self, docs: Iterable[tuple[int, str]]) -> BM25Index:
         for doc_id, text in docs:
             tokens = tokenize(text)
             self.lengths[doc_id] = len(tokens)
@@ -34,10 +35,20 @@ class BM25Index:
         return self
 
     def search(self, query: str, limit: int) -> list[tuple[int, float]]:
+        """The ``limit`` best documents with a score > 0, best first (ties by id)."""
+        ranked = sorted(self._scores(query).items(), key=lambda kv: (-kv[1], kv[0]))
+        return ranked[:limit]
+
+    def score(self, query: str, ids: Iterable[int]) -> dict[int, float]:
+        """The scores of these documents (0 for a document without any query word)."""
+        scores = self._scores(query)
+        return {i: scores.get(i, 0.0) for i in ids}
+
+    def _scores(self, query: str) -> dict[int, float]:
         n_docs = len(self.lengths)
-        if not n_docs:
-            return []
         scores: dict[int, float] = defaultdict(float)
+        if not n_docs:
+            return scores
         for term in set(tokenize(query)):
             posting = self.postings.get(term)
             if not posting:
@@ -46,5 +57,4 @@ class BM25Index:
             for doc_id, tf in posting:
                 norm = self.k1 * (1 - self.b + self.b * self.lengths[doc_id] / (self.avg_len or 1))
                 scores[doc_id] += idf * tf * (self.k1 + 1) / (tf + norm)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return ranked[:limit]
+        return scores

@@ -21,7 +21,7 @@
       const r = entry.response;
       const li = el("li", "bot" + (r.confident ? "" : " unsure"));
       li.append(el("span", "answer", r.confident ? r.answer
-        : (r.question ? "I am not sure I know the answer to that." : "No FAQ is loaded yet.")));
+        : (r.question ? "I am not sure I know the answer to that." : "Nothing is loaded yet.")));
       if (r.question) {
         li.append(el("span", "match",
           `${r.confident ? "Matched" : "Closest"} question: “${r.question}” — score ${r.score.toFixed(3)}`));
@@ -74,7 +74,7 @@
     chat.replaceChildren();
   });
   $("clear-btn").addEventListener("click", async () => {
-    if (!confirm("Delete every stored question/answer pair?")) return;
+    if (!confirm("Delete every stored FAQ entry and document?")) return;
     try {
       await Bootcamp.api("data", { method: "DELETE" });
     } finally {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import time
 import zlib
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,7 @@ from solutions.qa_chatbot.documents import (
 )
 from solutions.qa_chatbot.documents.sentences import cut_long, sentence_spans
 
-HANDBOOK = Path("/usr/share/doc/debian-handbook/html/en-US")
-REFERENCE = Path("/usr/share/debian-reference")
-needs = pytest.mark.skipif(not HANDBOOK.exists() or not REFERENCE.exists(),
-                           reason="Debian docs not installed (make setup installs them)")
+from .helpers import HANDBOOK, REFERENCE, pdf_with_stream
 
 PROSE = " ".join(f"Sentence number {i} explains one more detail of the configuration file." for i in range(60))
 
@@ -196,7 +192,6 @@ def test_deeply_nested_html_is_bounded():
     assert len(doc.passages) <= 1
 
 
-@needs
 def test_real_handbook_page():
     doc = parse_document(HANDBOOK / "sect.apt-get.html")
     assert doc.title.startswith("6.2.")
@@ -210,7 +205,6 @@ def test_real_handbook_page():
     assert "Acquire::PDiffs" in full
 
 
-@needs
 def test_real_reference_chapter_and_pdf_outline():
     doc = parse_document(REFERENCE / "ch02.en.html")
     assert doc.passages[0].path[0] == "Chapter 2. Debian package management"
@@ -222,7 +216,6 @@ def test_real_reference_chapter_and_pdf_outline():
     assert all(len(p.text) <= 1000 for p in pdf.passages)
 
 
-@needs
 def test_reference_txt_gz_as_plain_text(tmp_path):
     path = tmp_path / "reference.txt"
     with gzip.open(REFERENCE / "debian-reference.en.txt.gz", "rb") as f:
@@ -247,31 +240,9 @@ def test_isolated_parse_is_killed_after_max_seconds(tmp_path):
     assert time.perf_counter() - started < 5
 
 
-def _pdf_with_stream(stream: bytes) -> bytes:
-    """A one-page PDF whose content stream is ``stream`` (Flate-compressed), with a correct xref table."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def test_small_pdf_text(tmp_path):
     path = tmp_path / "hello.pdf"
-    path.write_bytes(_pdf_with_stream(zlib.compress(b"BT /F1 12 Tf 72 720 Td (Hello from a PDF.) Tj ET")))
+    path.write_bytes(pdf_with_stream(zlib.compress(b"BT /F1 12 Tf 72 720 Td (Hello from a PDF.) Tj ET")))
     doc = parse_isolated(path)
     assert doc.passages[0].text == "Hello from a PDF." and doc.passages[0].anchor == "page=1"
 
@@ -281,7 +252,7 @@ def test_pdf_decompression_bomb_is_bounded(tmp_path):
     chunk = b"0" * (1 << 20)
     bomb = b"".join(comp.compress(chunk) for _ in range(400)) + comp.flush()  # 400 MB of zeros in 400 kB
     path = tmp_path / "bomb.pdf"
-    path.write_bytes(_pdf_with_stream(bomb))
+    path.write_bytes(pdf_with_stream(bomb))
     started = time.perf_counter()
     try:
         doc = parse_isolated(path, budget=DocumentBudget(max_memory_mb=256, max_seconds=20))

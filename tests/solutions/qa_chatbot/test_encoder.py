@@ -15,8 +15,8 @@ TEXTS = [
 ]
 
 
-def test_matches_sentence_transformers_in_any_order(shared_model_cache):
-    encoder = TextEncoder.load(default_model_dir(), shared_model_cache)
+def test_matches_sentence_transformers_in_any_order(qa_models):
+    encoder = TextEncoder.load(default_model_dir(), qa_models)
     ref = _reference(default_model_dir(), TEXTS)
     got = encoder.encode(TEXTS, batch_size=2)  # batches of mixed lengths, sorted and put back in order
     assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
@@ -26,35 +26,35 @@ def test_matches_sentence_transformers_in_any_order(shared_model_cache):
     assert encoder.encode([]).shape == (0, 384)
 
 
-def test_export_is_cached(shared_model_cache):
-    first = TextEncoder.load(default_model_dir(), shared_model_cache)
+def test_export_is_cached(qa_models):
+    first = TextEncoder.load(default_model_dir(), qa_models)
     mtime = first.onnx_path.stat().st_mtime_ns
-    again = TextEncoder.load(default_model_dir(), shared_model_cache)
+    again = TextEncoder.load(default_model_dir(), qa_models)
     assert again.onnx_path == first.onnx_path and again.onnx_path.stat().st_mtime_ns == mtime
 
 
-def test_int8_export_is_verified_against_fp32_and_cached(shared_model_cache):
-    fp32 = TextEncoder.load(default_model_dir(), shared_model_cache)
-    int8 = TextEncoder.load(default_model_dir(), shared_model_cache, precision="int8")
+def test_int8_export_is_verified_against_fp32_and_cached(qa_models):
+    fp32 = TextEncoder.load(default_model_dir(), qa_models)
+    int8 = TextEncoder.load(default_model_dir(), qa_models, precision="int8")
     assert int8.onnx_path != fp32.onnx_path and "int8" in int8.onnx_path.name
     assert int8.onnx_path.stat().st_size < fp32.onnx_path.stat().st_size / 2
     a, b = fp32.encode(TEXTS), int8.encode(TEXTS)
     assert (a * b).sum(axis=1).min() > 0.97  # verified at export: within cosine 0.03 of FP32
     mtime = int8.onnx_path.stat().st_mtime_ns
-    again = TextEncoder.load(default_model_dir(), shared_model_cache, precision="int8")
+    again = TextEncoder.load(default_model_dir(), qa_models, precision="int8")
     assert again.onnx_path.stat().st_mtime_ns == mtime
 
 
-def test_batching_by_token_budget_gives_the_same_vectors(shared_model_cache):
-    encoder = TextEncoder.load(default_model_dir(), shared_model_cache)
+def test_batching_by_token_budget_gives_the_same_vectors(qa_models):
+    encoder = TextEncoder.load(default_model_dir(), qa_models)
     texts = [f"question {i} " + "word " * (i % 40) for i in range(90)]
     one_by_one = np.concatenate([encoder.encode([t]) for t in texts])
     assert np.abs(encoder.encode(texts, batch_size=64, max_batch_tokens=256) - one_by_one).max() < 1e-5
     assert np.abs(encoder.encode(texts, batch_size=7, max_batch_tokens=100_000) - one_by_one).max() < 1e-5
 
 
-def test_unknown_precision_is_refused(shared_model_cache):
+def test_unknown_precision_is_refused(qa_models):
     import pytest
 
     with pytest.raises(ValueError, match="precision"):
-        TextEncoder.load(default_model_dir(), shared_model_cache, precision="fp8")
+        TextEncoder.load(default_model_dir(), qa_models, precision="fp8")

@@ -1,9 +1,22 @@
-"""CSV/JSONL parsing: BOM, quoted multi-line answers, empty rows, missing columns, line numbers."""
+"""What a QA load lists: FAQ records (BOM, quoted multi-line answers, empty rows, missing columns, line numbers)
+and documents, streamed; FAQ identity; BM25."""
 
 from __future__ import annotations
 
+import json
+
 from solutions.qa_chatbot.bm25 import BM25Index
-from solutions.qa_chatbot.pipeline import normalise_question, parse_file
+from solutions.qa_chatbot.config import QASettings
+from solutions.qa_chatbot.faq import FaqEntry, normalise_question
+from solutions.qa_chatbot.loader import DocumentFile, estimate_items, list_items
+
+from .helpers import text_pdf
+
+SETTINGS = QASettings(max_question_chars=200)
+
+
+def items_of(path, root=None):
+    return list(list_items(path, root or path.parent, SETTINGS))
 
 
 def test_csv_bom_multiline_empty_rows_and_metadata(tmp_path):
@@ -16,41 +29,77 @@ def test_csv_bom_multiline_empty_rows_and_metadata(tmp_path):
                   ",An answer without a question,x\n"
                   "Who wrote it?,We did.,about,extra\n"
                   "Who are you?,A bot.\n".encode())
-    items = parse_file(f, "faq.csv")
+    items = items_of(f)
     by_label = {i.label: i for i in items}
     ok = by_label["faq.csv:2"]
     assert ok.error is None
-    assert ok.data == {"question": "How do I start?", "answer": "Step one.\nStep two, with a comma.",
-                       "metadata": {"category": "basics"}}
+    assert ok.data == FaqEntry("How do I start?", "Step one.\nStep two, with a comma.", {"category": "basics"})
     assert by_label["faq.csv:5"].error == "empty row"
     assert by_label["faq.csv:6"].error == "missing answer"
     assert by_label["faq.csv:7"].error == "missing question"
     assert "fields" in by_label["faq.csv:8"].error
-    assert by_label["faq.csv:9"].error is None and by_label["faq.csv:9"].data["metadata"] == {}
+    assert by_label["faq.csv:9"].error is None and by_label["faq.csv:9"].data.metadata == {}
     assert len(items) == 6
 
 
-def test_csv_missing_column(tmp_path):
+def test_csv_missing_column_is_one_error_for_the_file(tmp_path):
     f = tmp_path / "bad.csv"
-    f.write_text("question,reply\nq,a\n", encoding="utf-8")
-    [item] = parse_file(f, "bad.csv")
+    f.write_text("question,reply\n" + "q,a\n" * 1000, encoding="utf-8")
+    [item] = items_of(f)
     assert item.label == "bad.csv:1" and "missing column(s) answer" in item.error
 
 
-def test_jsonl_with_errors(tmp_path):
+def test_jsonl_with_errors_and_limits(tmp_path):
     f = tmp_path / "faq.jsonl"
-    f.write_text('{"question": "Q1?", "answer": "A1", "tags": ["x"]}\n\n{broken\n{"question": "Q2"}\n[1]\n',
-                 encoding="utf-8")
-    items = parse_file(f, "faq.jsonl")
+    f.write_text('{"question": "Q1?", "answer": "A1", "tags": ["x"]}\n\n{broken\n{"question": "Q2"}\n[1]\n'
+                 + json.dumps({"question": "x" * 201, "answer": "long"}) + "\n"
+                 + json.dumps({"question": "?!", "answer": "no words"}) + "\n"
+                 + json.dumps({"question": True, "answer": "bool"}) + "\n", encoding="utf-8")
+    items = items_of(f)
     assert [(i.label, i.error is None) for i in items] == [
-        ("faq.jsonl:1", True), ("faq.jsonl:3", False), ("faq.jsonl:4", False), ("faq.jsonl:5", False)]
-    assert items[0].data["metadata"] == {"tags": ["x"]}
+        ("faq.jsonl:1", True), ("faq.jsonl:3", False), ("faq.jsonl:4", False), ("faq.jsonl:5", False),
+        ("faq.jsonl:6", False), ("faq.jsonl:7", False), ("faq.jsonl:8", False)]
+    assert items[0].data.metadata == {"tags": ["x"]}
     assert items[2].error == "missing answer"
+    assert "longer than 200" in items[4].error and items[5].error == "question has no text"
+    assert items[6].error == "question is not text"
+
+
+def test_documents_and_refusals_are_sniffed(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "guide.md").write_text("# Guide\n\nText.", encoding="utf-8")
+    (root / "page.html").write_text("<h1>Page</h1><p>Text.</p>", encoding="utf-8")
+    (root / "doc.pdf").write_bytes(text_pdf("Hello."))
+    (root / "fake.pdf").write_text("not a pdf", encoding="utf-8")
+    (root / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (root / "notes.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    (root / "faq.csv").write_text("question,answer\nQ?,A.\n", encoding="utf-8")
+    items = {i.label: i for i in items_of(root, root)}
+    assert items["guide.md"].data == DocumentFile("markdown")
+    assert items["page.html"].data == DocumentFile("html")
+    assert items["doc.pdf"].data == DocumentFile("pdf")
+    assert "not a PDF" in items["fake.pdf"].error
+    assert "not a UTF-8 text file" in items["image.md"].error
+    assert "not a FAQ" in items["notes.docx"].error
+    assert items["faq.csv:2"].data == FaqEntry("Q?", "A.", {})
+    assert estimate_items(root) == 7
+
+
+def test_large_file_estimate_reads_only_its_head(tmp_path):
+    f = tmp_path / "big.csv"
+    row = "How do I configure interface number N on a Debian system?,Edit /etc/network/interfaces.\n"
+    f.write_text("question,answer\n" + row * 60_000, encoding="utf-8")
+    assert abs(estimate_items(f) - 60_000) < 600
+    listed = list_items(f, tmp_path, SETTINGS)  # a generator: nothing is read before it is consumed
+    assert next(listed).label == "big.csv:2"
 
 
 def test_normalised_question_identity():
     assert normalise_question("  How do I  Reset my password?? ") == normalise_question("how do i reset my password")
     assert normalise_question("Reset password") != normalise_question("Reset passwords")
+    assert FaqEntry("How do I Reset?", "a").id == FaqEntry("how do i reset", "b").id
+    assert FaqEntry("How do I Reset?", "a").fingerprint() != FaqEntry("How do I Reset?", "b").fingerprint()
 
 
 def test_bm25_ranks_rare_terms_first():
@@ -59,3 +108,4 @@ def test_bm25_ranks_rare_terms_first():
     assert [doc for doc, _ in ranked] == [1, 2]
     assert ranked[0][1] > ranked[1][1] > 0
     assert index.search("nothing matches", 3) == []
+    assert index.score("kernel install", [1, 3]) == {1: ranked[0][1], 3: 0.0}

@@ -1,119 +1,132 @@
-"""The QA service on both backends: load with per-row errors, dedupe, search, answer, refusal, bad input."""
+"""The QA service with a FAQ (the sample: 18 entries of the base-files and procps FAQs) on both backends: load
+with per-row errors, dedupe, search, answer, refusal, bad input, delete."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
-from solutions.qa_chatbot.pipeline import make_sample_data
 from tests.support import load
 
-from .helpers import make_app
+from .helpers import faq_csv, make_app, write_csv
 
-INJECTION = "What about '; DROP TABLE qa_pairs; -- and id in [1] or \"x\" == \"x\\\" ?"
+INJECTION = "What about '; DROP TABLE qa_items; -- and id in [1] or \"x\" == \"x\\\" ?"
+RUNNING = "Ok, but how do I know which distribution I'm running?"
+SIGNAL = "Why does ps get signal 17?"
 
 
-def test_service_end_to_end(backend, tmp_path, unique):
+@pytest.fixture
+def root(tmp_path):
     root = tmp_path / "in"
-    sample = make_sample_data(root)
+    faq_csv(root)
     (root / "more.jsonl").write_text(
-        json.dumps({"question": "HOW DO I RESET MY PASSWORD", "answer": "Newer answer.", "lang": "en"}) + "\n"
+        json.dumps({"question": SIGNAL.upper(), "answer": "Your system may have been broken into.", "lang": "en"})
+        + "\n"
         + json.dumps({"question": INJECTION, "answer": "Injection strings are stored verbatim."}) + "\n"
         + "{not json\n", encoding="utf-8")
-    (root / "bad.csv").write_text("question,answer\nOnly a question,\n", encoding="utf-8")
-    app = make_app(backend, tmp_path, unique, root)
+    write_csv(root / "bad.csv", [["question", "answer"], ["Only a question", ""]])
+    return root
+
+
+@pytest.fixture
+def service(backend, tmp_path, unique, root, qa_models):
+    app = make_app(backend, tmp_path, unique, root, qa_models)
     with TestClient(app) as client:
-        try:
-            assert client.get("/count").json() == {"count": 0}
-            assert client.post("/answer", json={"query": "anything"}).json()["answer"] is None
-            task = load(client, root)
-            assert task["state"] == "succeeded"
-            assert task["failed"] == 2
-            assert sorted(e["item"] for e in task["errors"]) == ["bad.csv:2", "more.jsonl:3"]
-            # 17 sample pairs + injection; the shouted password question replaced the stored one
-            assert client.get("/count").json() == {"count": 18}
-            again = load(client, sample)
-            assert again["done"] == 17 and client.get("/count").json() == {"count": 18}
-
-            r = client.post("/search", json={"query": "I forgot my password, how can I set a new one?", "top_k": 3})
-            assert r.status_code == 200
-            body = r.json()
-            assert set(body) == {"results", "took_ms"}
-            assert len(body["results"]) == 3
-            first = body["results"][0]
-            assert set(first) == {"id", "question", "answer", "score"}
-            assert "password" in first["question"].lower()
-            assert all(0 <= h["score"] <= 1 for h in body["results"])
-            assert [h["score"] for h in body["results"]] == sorted((h["score"] for h in body["results"]), reverse=True)
-
-            item = client.get(f"/items/{first['id']}").json()
-            assert item["metadata"] in ({"category": "account"}, {"lang": "en"})
-
-            a = client.post("/answer", json={"query": "how long until my parcel arrives"}).json()
-            assert a["confident"] is True and "deliver" in a["answer"].lower()
-            assert a["question"] == "How long does shipping take?"
-            assert 0 <= a["score"] <= 1 and a["score"] >= a["threshold"]
-            assert all(alt["id"] != a["id"] for alt in a["alternatives"])
-
-            off = client.post("/answer", json={"query": "who painted the mona lisa"}).json()
-            assert off["answer"] is None and off["confident"] is False
-            assert off["score"] < off["threshold"] and off["alternatives"]
-
-            hit = client.post("/search", json={"query": INJECTION, "top_k": 1}).json()["results"][0]
-            assert hit["question"] == INJECTION and hit["score"] > 0.9
-
-            for bad in ({"query": ""}, {"query": "   "}, {"query": "x" * 1001}, {"query": 3}, {}):
-                assert client.post("/answer", json=bad).status_code == 422, bad
-                assert client.post("/search", json={**bad, "top_k": 3}).status_code == 422, bad
-            assert client.post("/search", json={"query": "ok", "top_k": 0}).status_code == 422
-            assert client.get("/count").json() == {"count": 18}
-
-            assert client.delete(f"/items/{first['id']}").status_code == 204
-            assert client.get(f"/items/{first['id']}").status_code == 404
-            r = client.post("/search", json={"query": "I forgot my password, how can I set a new one?", "top_k": 5})
-            assert first["id"] not in [h["id"] for h in r.json()["results"]]
-            assert client.delete("/data").json() == {"dropped": 17}
-            assert client.get("/count").json() == {"count": 0}
-            assert client.post("/search", json={"query": "password", "top_k": 5}).json()["results"] == []
-        finally:
-            client.delete("/data")
+        task = load(client, root)
+        yield client, app, task
+        client.delete("/data")
 
 
-def test_questions_only_mode_and_cli_search(tmp_path, unique):
+def test_load_reports_bad_rows_and_stores_each_question_once(service, root):
+    client, _, task = service
+    assert task["state"] == "succeeded" and task["failed"] == 2
+    assert sorted(e["item"] for e in task["errors"]) == ["bad.csv:2", "more.jsonl:3"]
+    # 18 sample entries + the injection; the shouted question replaced the stored one (last answer wins)
+    assert client.get("/count").json() == {"count": 19}
+    again = load(client, root / "faq.csv")
+    assert again["done"] == 18 and again["duplicates"] == 17 and again["new"] == 1  # the replaced answer
+    assert client.get("/count").json() == {"count": 19}
+    assert load(client, root / "faq.csv")["duplicates"] == 18
+
+
+def test_search_ranks_paraphrases_with_scores_in_0_1(service):
+    client, _, _ = service
+    r = client.post("/search", json={"query": "how can I find out which debian distribution I am running",
+                                     "top_k": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"results", "took_ms"} and len(body["results"]) == 3
+    first = body["results"][0]
+    assert set(first) == {"id", "kind", "question", "answer", "score", "source", "highlight"}
+    assert first["kind"] == "faq" and first["question"] == RUNNING
+    s, e = first["highlight"][0]
+    assert "/etc/debian_version" in first["answer"][s:e] or "sources.list" in first["answer"][s:e]
+    scores = [h["score"] for h in body["results"]]
+    assert all(0 <= x <= 1 for x in scores) and scores == sorted(scores, reverse=True)
+    item = client.get(f"/items/{first['id']}").json()
+    assert item["kind"] == "faq" and item["metadata"] == {"package": "base-files"}
+    assert first["source"]["document"] == "faq.csv" and item["name"] == f"faq.csv:{first['source']['position']}"
+    shouted = client.post("/search", json={"query": "ps gets signal 17", "top_k": 1}).json()["results"][0]
+    assert shouted["question"] == SIGNAL.upper() and shouted["answer"] == "Your system may have been broken into."
+    assert client.get(f"/items/{shouted['id']}").json()["metadata"] == {"lang": "en"}
+    hit = client.post("/search", json={"query": INJECTION, "top_k": 1}).json()["results"][0]
+    assert hit["question"] == INJECTION and hit["score"] > 0.9
+
+
+def test_answer_and_refusal(service):
+    client, _, _ = service
+    a = client.post("/answer", json={"query": "ps aux warns about a bogus dash, why?"}).json()
+    assert a["confident"] is True and a["question"] == "Why does \"ps -aux\" complain about a bogus '-'?"
+    assert "POSIX" in a["answer"] and a["kind"] == "faq" and a["highlight"]
+    assert 0 <= a["score"] <= 1 and a["score"] >= a["threshold"]
+    assert all(alt["id"] != a["id"] for alt in a["alternatives"])
+    off = client.post("/answer", json={"query": "who painted the mona lisa"}).json()
+    assert off["answer"] is None and off["confident"] is False and off["highlight"] == []
+    assert off["score"] < off["threshold"] and off["alternatives"]
+
+
+def test_bad_queries_are_422_and_change_nothing(service):
+    client, _, _ = service
+    for bad in ({"query": ""}, {"query": "   "}, {"query": "x" * 1001}, {"query": 3}, {}):
+        assert client.post("/answer", json=bad).status_code == 422, bad
+        assert client.post("/search", json={**bad, "top_k": 3}).status_code == 422, bad
+    for page in ({"top_k": 0}, {"top_k": 101}, {"offset": -1}, {"top_k": 100, "offset": 950}):
+        assert client.post("/search", json={"query": "ok", **page}).status_code == 422, page
+    assert client.get("/count").json() == {"count": 19}
+
+
+def test_delete_one_entry_then_everything(service):
+    client, _, _ = service
+    query = {"query": "how can I find out which debian distribution I am running", "top_k": 5}
+    first = client.post("/search", json=query).json()["results"][0]
+    assert client.delete(f"/items/{first['id']}").status_code == 204
+    assert client.get(f"/items/{first['id']}").status_code == 404
+    assert first["id"] not in [h["id"] for h in client.post("/search", json=query).json()["results"]]
+    assert client.delete("/data").json() == {"dropped": 18}
+    assert client.get("/count").json() == {"count": 0}
+    assert client.post("/search", json=query).json()["results"] == []
+    assert client.post("/answer", json={"query": "anything"}).json()["answer"] is None
+
+
+def test_in_process_bm25_and_milvus_bm25_agree(tmp_path, unique, qa_models):
+    """The two BM25 engines (Milvus Lite full-text search, the in-process index a Milvus 2.3 server uses) rank and
+    score alike."""
     from tests.conftest import Backend
 
     root = tmp_path / "in"
-    make_sample_data(root)
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, root, retrieval="question", bm25_engine="local")
-    with TestClient(app) as client:
-        load(client, root)
-        pipeline = app.state.pipeline
-        assert pipeline.bm25_engine == "local"
-        hits = pipeline.cli_search("refund please", 2)
-        assert hits[0]["question"] == "How do I get a refund?"
-        fused = pipeline.search("refund please", 2, retrieval="fusion")
-        assert fused[0]["id"] == hits[0]["id"]
-
-
-def test_milvus_bm25_and_local_bm25_agree(tmp_path, unique):
-    """The two BM25 engines (Milvus Lite full-text search, in-process fallback) rank and score alike."""
-    from tests.conftest import Backend
-
-    root = tmp_path / "in"
-    make_sample_data(root)
-    lite = Backend("lite", "", "")
-    queries = ["refund please", "two-factor authentication QR code", "parcel tracking link", "offline documents",
-               "which payment cards", "delete profile data"]
+    faq_csv(root)
+    queries = ["ps aux complains about a dash", "per-CPU stats in top", "long usernames printed as numbers",
+               "license not in common-licenses", "FHS compliance after upgrading", "where to report bugs"]
     ranked = {}
     for engine in ("milvus", "local"):
-        app = make_app(lite, tmp_path / engine, unique, root, bm25_engine=engine)
+        app = make_app(Backend("lite", "", ""), tmp_path / engine, unique, root, qa_models, bm25_engine=engine)
         with TestClient(app) as client:
             load(client, root)
             assert app.state.pipeline.bm25_engine == engine
             ranked[engine] = [client.post("/search", json={"query": q, "top_k": 3}).json()["results"] for q in queries]
-            bm = app.state.pipeline._bm25_search("refund within 14 days", 3)
-            assert bm and all(v > 0 for v in bm.values())
+            assert app.state.pipeline.lexical.search("faq", "common-licenses policy", 3)
     for a, b in zip(ranked["milvus"], ranked["local"], strict=True):
-        assert a[0]["id"] == b[0]["id"]
+        assert [h["id"] for h in a] == [h["id"] for h in b]
         assert abs(a[0]["score"] - b[0]["score"]) < 0.03

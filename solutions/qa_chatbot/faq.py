@@ -1,0 +1,164 @@
+"""FAQ entries: records of a CSV/JSONL file → validated entries → vectors, BM25 text and items rows.
+
+An entry's identity is its **normalised question** (NFKC, case-folded, white space collapsed, trailing
+``?!.`` dropped): ``How do I reset my password?`` and ``HOW DO I RESET MY PASSWORD`` are one entry, and the
+last answer loaded wins. An entry already stored with the same question, answer and metadata is a duplicate
+(nothing is written); with another answer it is written again.
+
+Each entry is embedded twice in one encoder call: its question (the ``question`` feature) and its question
+followed by the first ``faq_answer_words`` words of its answer (the ``qa`` feature); BM25 indexes the question
+and the whole answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
+
+from common.files import content_id
+from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem
+from common.sql import SQLStore
+from common.text import TextEncoder
+from common.vectors import VectorStore, int_list
+
+from .config import QASettings
+from .lexical import LexicalIndex
+from .store import FAQ
+
+ID_CHUNK = 500
+
+
+def normalise_question(text: str) -> str:
+    """Identity of a question: NFKC, case-folded, whitespace collapsed, trailing punctuation dropped."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"\s+", " ", text).strip().rstrip("?!.。 ").strip()
+
+
+def qa_text(question: str, answer: str, answer_words: int = 0) -> str:
+    """The text of the ``qa`` vector: the question and its answer (its first ``answer_words`` words; 0 = all)."""
+    if answer_words:
+        answer = " ".join(answer.split()[:answer_words])
+    return f"{question}\n{answer}"
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    question: str
+    answer: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> int:
+        return content_id("faq\x00" + normalise_question(self.question))
+
+    def metadata_json(self) -> str:
+        return json.dumps(self.metadata, ensure_ascii=False, default=str, sort_keys=True)
+
+    def fingerprint(self) -> str:
+        """What the stored entry hashes to: a changed answer or metadata is written again."""
+        return hashlib.sha256(json.dumps([self.question, self.answer, self.metadata_json()]).encode()).hexdigest()
+
+
+def entry_of(record: dict[str, Any], settings: QASettings) -> FaqEntry | str:
+    """The entry of one record (keys lower-cased), or why it cannot be one."""
+    record = dict(record)
+    question, answer = record.pop("question", None), record.pop("answer", None)
+    for name, value in (("question", question), ("answer", answer)):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return f"missing {name}"
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return f"{name} is not text"
+    q, a = str(question).strip(), str(answer).strip()
+    if len(q) > settings.max_question_chars:
+        return f"question longer than {settings.max_question_chars} characters"
+    if len(a) > settings.max_answer_chars:
+        return f"answer longer than {settings.max_answer_chars} characters"
+    if not normalise_question(q):
+        return "question has no text"
+    return FaqEntry(q, a, record)
+
+
+class FaqWriter:
+    """Stores a batch of FAQ entries: vectors (``q``, ``qa``), BM25 text, then the items rows, last."""
+
+    def __init__(self, settings: QASettings, encoder: TextEncoder, vectors: VectorStore, sql: SQLStore,
+                 items: Table, collections: dict[str, str], lexical: LexicalIndex,
+                 write_items: Callable[[Connection, Sequence[dict[str, Any]]], None]) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self.vectors = vectors
+        self.sql = sql
+        self.items = items
+        self.collections = collections
+        self.lexical = lexical
+        self.write_items = write_items
+
+    def store(self, batch: Sequence[tuple[WorkItem, FaqEntry]]) -> list[Outcome]:
+        """One outcome per ``(item, entry)``; a later entry with the same question supersedes an earlier one of the
+        batch (which counts as a duplicate)."""
+        latest: dict[int, int] = {}
+        for k, (_, entry) in enumerate(batch):
+            latest[entry.id] = k
+        unchanged = self._unchanged({batch[k][1].id: batch[k][1].fingerprint() for k in latest.values()})
+        outcomes: list[Outcome] = []
+        todo: list[tuple[WorkItem, FaqEntry]] = []
+        for k, (item, entry) in enumerate(batch):
+            if latest[entry.id] != k or entry.id in unchanged:
+                outcomes.append(DUPLICATE)
+            else:
+                outcomes.append(NEW)
+                todo.append((item, entry))
+        if todo:
+            self._write(todo)
+        return outcomes
+
+    def _unchanged(self, fingerprints: dict[int, str]) -> set[int]:
+        """Ids stored with this very content and with their vectors: nothing to write for them."""
+        ids = sorted(fingerprints)
+        same: set[int] = set()
+        c = self.items.c
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK]
+            with self.sql.begin() as conn:
+                rows = conn.execute(select(c.id, c.sha256).where(c.id.in_(chunk), c.kind == FAQ)).all()
+            same.update(int(r.id) for r in rows if r.sha256 == fingerprints[int(r.id)])
+        if not same:
+            return same
+        present: set[int] = set()
+        ordered = sorted(same)
+        for start in range(0, len(ordered), ID_CHUNK):
+            chunk = ordered[start:start + ID_CHUNK]
+            hits = self.vectors.query(self.collections["q"], filter=f"id in {int_list(chunk)}", output_fields=["id"])
+            present.update(int(h["id"]) for h in hits)
+        return present
+
+    def _write(self, todo: list[tuple[WorkItem, FaqEntry]]) -> None:
+        entries = [e for _, e in todo]
+        texts = [e.question for e in entries] + [qa_text(e.question, e.answer, self.settings.faq_answer_words)
+                                                 for e in entries]
+        vecs = self.encoder.encode(texts, batch_size=256, max_batch_tokens=self.settings.encoder_max_batch_tokens)
+        n = len(entries)
+        ids = [e.id for e in entries]
+        self.vectors.upsert(self.collections["q"], [{"id": i, "vector": v.tolist()} for i, v in zip(ids, vecs[:n],
+                                                                                                     strict=True)])
+        self.vectors.upsert(self.collections["qa"], [{"id": i, "vector": v.tolist()} for i, v in zip(ids, vecs[n:],
+                                                                                                      strict=True)])
+        self.lexical.write(FAQ, [{"id": e.id, "text": bm25_text(e)} for e in entries])
+        rows = [{"id": e.id, "name": item.label[-1024:], "source": str(item.path or "")[-2048:], "kind": FAQ,
+                 "question": e.question, "answer": e.answer, "metadata": e.metadata_json(),
+                 "sha256": e.fingerprint()} for item, e in todo]
+        with self.sql.begin() as conn:
+            self.write_items(conn, rows)  # last: an entry is listed once fully stored
+        self.lexical.changed(FAQ)
+
+
+def bm25_text(entry: FaqEntry) -> str:
+    return f"{entry.question}\n{entry.answer}"

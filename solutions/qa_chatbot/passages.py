@@ -1,0 +1,185 @@
+"""Documents: one file → passages (parsed in a bounded child process) → vectors, BM25 text, rows, a stored copy.
+
+A document's id is a hash of its bytes, so the same file loaded twice (under any name) is stored once. A
+document loaded under the name of a stored one with other content is a new version: it is stored in full
+first, then the older version (its passages, vectors and copy) is deleted, so a search finds one or the other
+at every moment, never neither.
+
+Every passage is embedded (its text, or "heading path + text" with ``passage_heading_context``) and so is each
+sentence of it (the ``sentence`` feature, and the vectors the highlight is computed from).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
+
+from common.files import content_id
+from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem, failed, warned
+from common.sql import SQLStore
+from common.text import TextEncoder
+from common.vectors import VectorStore, int_list
+
+from .config import QASettings
+from .documents import DocumentBudget, DocumentError, ParsedDocument, Passage, parse_isolated
+from .lexical import LexicalIndex
+from .retrieval import answer_units
+from .store import DOCUMENT
+
+log = logging.getLogger(__name__)
+PASSAGE = "passage"
+
+
+def budget_of(settings: QASettings) -> DocumentBudget:
+    return DocumentBudget(max_bytes=settings.document_max_bytes, max_passages=settings.document_max_passages,
+                          max_pages=settings.document_max_pages, max_seconds=settings.document_parse_seconds,
+                          max_memory_mb=settings.document_parse_memory_mb, max_chars=settings.passage_max_chars)
+
+
+def document_key(name: str) -> int:
+    """Which stored documents a new version replaces: those loaded under the same name."""
+    return content_id("document-name\x00" + name)
+
+
+def passage_id(document_id: int, position: int) -> int:
+    return content_id(f"passage:{document_id}:{position}")
+
+
+def sentence_id(document_id: int, position: int, k: int) -> int:
+    return content_id(f"sentence:{document_id}:{position}:{k}")
+
+
+def embedding_text(passage: Passage, heading_context: bool) -> str:
+    """What a passage's vector embeds (and BM25 indexes, with ``heading_context`` for BM25)."""
+    return passage.embedding_text() if heading_context else passage.text
+
+
+class Originals:
+    """Stored copies of the loaded documents (``<data>/documents/<id><suffix>``), served for source links."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def keep(self, source: Path, document_id: int) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{document_id}{source.suffix.lower()[:10]}"
+        tmp = self.folder / f".{name}.tmp"
+        shutil.copyfile(source, tmp)
+        tmp.replace(self.folder / name)
+        return name
+
+    def present(self, names: dict[int, str]) -> set[int]:
+        return {i for i, name in names.items() if (self.folder / name).is_file()}
+
+    def remove(self, names: Sequence[str]) -> None:
+        for name in names:
+            (self.folder / name).unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class DocumentWriter:
+    """Stores one document at a time; see the module docstring."""
+
+    def __init__(self, settings: QASettings, encoder: TextEncoder, vectors: VectorStore, sql: SQLStore,
+                 items: Table, passages: Table, collections: dict[str, str], lexical: LexicalIndex,
+                 originals: Originals, write_items: Callable[[Connection, Sequence[dict[str, Any]]], None],
+                 delete_items: Callable[[list[int]], None]) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self.vectors = vectors
+        self.sql = sql
+        self.items = items
+        self.passages = passages
+        self.collections = collections
+        self.lexical = lexical
+        self.originals = originals
+        self.write_items = write_items
+        self.delete_items = delete_items
+        self.budget = budget_of(settings)
+
+    def store(self, item: WorkItem) -> Outcome:
+        if item.path is None:
+            return failed("no file")
+        try:
+            size = item.path.stat().st_size
+            if size > self.budget.max_bytes:
+                return failed(f"larger than the {self.budget.max_bytes}-byte limit for a document "
+                              "(setting QA_DOCUMENT_MAX_BYTES)")
+            data = item.path.read_bytes()
+        except OSError as exc:
+            return failed(f"cannot read file: {exc.strerror or exc}")
+        document_id, sha256 = content_id(data), hashlib.sha256(data).hexdigest()
+        del data
+        if self._stored(document_id):
+            return DUPLICATE
+        try:
+            parsed = parse_isolated(item.path, item.label, self.budget)
+        except DocumentError as exc:
+            return failed(str(exc))
+        if not parsed.passages:
+            return failed("no text found in the document")
+        self._write(item, parsed, document_id, sha256)
+        notes = "; ".join(parsed.warnings)
+        return warned(notes) if parsed.truncated and notes else NEW
+
+    def _stored(self, document_id: int) -> bool:
+        """Listed, with its passages' vectors and its copy present."""
+        with self.sql.begin() as conn:
+            row = conn.execute(select(self.items.c.file).where(self.items.c.id == document_id,
+                                                               self.items.c.kind == DOCUMENT)).first()
+        if row is None or not self.originals.present({document_id: str(row.file)}):
+            return False
+        return bool(self.vectors.query(self.collections["passage"], filter=f"document_id in {int_list([document_id])}",
+                                       output_fields=["id"], limit=1))
+
+    def _write(self, item: WorkItem, parsed: ParsedDocument, document_id: int, sha256: str) -> None:
+        assert item.path is not None
+        s = self.settings
+        passages = parsed.passages
+        pids = [passage_id(document_id, p.position) for p in passages]
+        units = [answer_units(p.text) for p in passages]
+        sentences = [(k, j, span) for k, spans in enumerate(units) for j, span in enumerate(spans)]
+        texts = [embedding_text(p, s.passage_heading_context) for p in passages]
+        texts += [passages[k].text[a:b] for k, _, (a, b) in sentences]
+        vecs = self.encoder.encode(texts, batch_size=256, max_batch_tokens=s.encoder_max_batch_tokens)
+        n = len(passages)
+        with self.sql.begin() as conn:  # the passage rows first: they are read only through a listed document
+            self.sql.upsert(conn, self.passages, [
+                {"id": pid, "document_id": document_id, "position": p.position, "heading": p.heading,
+                 "anchor": (p.anchor or None) and p.anchor[:512], "text": p.text} for pid, p in zip(pids, passages,
+                                                                                                      strict=True)])
+        self.vectors.upsert(self.collections["passage"], [
+            {"id": pid, "document_id": document_id, "vector": v.tolist()} for pid, v in zip(pids, vecs[:n],
+                                                                                            strict=True)])
+        self.vectors.upsert(self.collections["sentence"], [
+            {"id": sentence_id(document_id, passages[k].position, j), "document_id": document_id,
+             "passage_id": pids[k], "span_start": a, "span_end": b, "vector": v.tolist()}
+            for (k, j, (a, b)), v in zip(sentences, vecs[n:], strict=True)])
+        self.lexical.write(PASSAGE, [{"id": pid, "document_id": document_id,
+                                      "text": embedding_text(p, s.passage_bm25_heading)}
+                                     for pid, p in zip(pids, passages, strict=True)])
+        file = self.originals.keep(item.path, document_id)
+        key = document_key(item.label)
+        row = {"id": document_id, "name": item.label[-1024:], "source": str(item.path)[-2048:], "kind": DOCUMENT,
+               "title": (parsed.title or item.path.name)[:1024], "doc_key": key, "passages": n,
+               "truncated": parsed.truncated, "file": file, "sha256": sha256}
+        with self.sql.begin() as conn:
+            self.write_items(conn, [row])  # last: the document is listed once fully stored
+            c = self.items.c
+            older = [int(r.id) for r in conn.execute(select(c.id).where(c.doc_key == key, c.id != document_id))]
+        self.lexical.changed(PASSAGE)
+        if older:
+            log.info("%s: a new version replaces %d older one(s)", item.label, len(older))
+            self.delete_items(older)

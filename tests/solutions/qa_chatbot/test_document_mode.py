@@ -1,0 +1,171 @@
+"""Document mode on both backends: documents are items with passages; results carry kind, source and highlight;
+a changed document replaces its older version; deleting a document deletes its passages; the stored copy."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from common.vectors import int_list
+from tests.support import load, wait_task
+
+from .helpers import DEBIAN_FAQ, faq_csv, make_app, text_pdf
+
+GUIDE = """# Backup guide
+
+## Schedules
+
+Backups of the mail server run every night at 02:30. A weekly full backup runs on Sundays.
+
+## Restoring
+
+To restore a single mailbox, run `restore-mailbox NAME` on the backup host. The command asks for the date of the
+copy to restore. Restores of a whole server are done by the operations team only.
+"""
+CHAPTERS = ["pkg-basics", "basic-defs", "support"]
+
+
+@pytest.fixture
+def docs_root(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name in CHAPTERS:
+        shutil.copyfile(DEBIAN_FAQ / f"{name}.en.html", root / f"{name}.html")
+    (root / "guide.md").write_text(GUIDE, encoding="utf-8")
+    (root / "notes.rst").write_text("Notes\n=====\n\nThe printer on the third floor needs toner every month.\n",
+                                    encoding="utf-8")
+    (root / "memo.txt").write_text("Parking\n-------\n\nVisitors park on level minus two of the garage.\n",
+                                   encoding="utf-8")
+    (root / "leaflet.pdf").write_bytes(text_pdf("The cafeteria serves vegetarian lunch on Wednesdays."))
+    faq_csv(root / "faq")
+    return root
+
+
+@pytest.fixture
+def service(backend, tmp_path, unique, docs_root, qa_models):
+    app = make_app(backend, tmp_path, unique, tmp_path, qa_models)
+    with TestClient(app) as client:
+        task = load(client, docs_root)
+        yield client, app, task
+        client.delete("/data")
+
+
+def documents(client) -> dict[str, dict]:
+    items = client.get("/items", params={"limit": 100}).json()["items"]
+    return {i["name"]: i for i in items if i["kind"] == "document"}
+
+
+def test_documents_are_items_with_their_passages(service):
+    client, app, task = service
+    assert task["state"] == "succeeded" and task["failed"] == 0, task["errors"]
+    docs = documents(client)
+    assert set(docs) == {f"{n}.html" for n in CHAPTERS} | {"guide.md", "notes.rst", "memo.txt", "leaflet.pdf"}
+    assert client.get("/count").json()["count"] == len(docs) + 18  # and the 18 FAQ entries
+    basics = docs["pkg-basics.html"]
+    assert basics["title"] == "Chapter 7. Basics of the Debian package management system" and basics["passages"] > 20
+    page = client.get(f"/items/{basics['id']}/passages", params={"limit": 500}).json()
+    assert page["total"] == basics["passages"] == len(page["passages"])
+    assert [p["position"] for p in page["passages"]] == list(range(basics["passages"]))
+    assert all(len(p["text"]) <= app.state.pipeline.settings.passage_max_chars for p in page["passages"])
+    assert any(p["heading"].endswith("7.1. What is a Debian package?") and p["anchor"] == "package"
+               for p in page["passages"])
+    faq_id = next(i["id"] for i in client.get("/items", params={"limit": 100}).json()["items"] if i["kind"] == "faq")
+    assert client.get(f"/items/{faq_id}/passages").status_code == 404
+
+
+def test_passages_come_back_with_source_and_highlight(service):
+    client, _, _ = service
+    r = client.post("/search", json={"query": "what files are inside a debian source package", "top_k": 3})
+    assert r.status_code == 200
+    first = r.json()["results"][0]
+    assert first["kind"] == "passage"
+    assert first["question"] == ("Chapter 7. Basics of the Debian package management system › "
+                                 "7.1. What is a Debian package?")
+    source = first["source"]
+    assert source["document"] == "pkg-basics.html" and source["section"] == first["question"]
+    assert source["anchor"] == "package" and source["url"] == f"items/{source['document_id']}/file#package"
+    assert isinstance(source["position"], int)
+    [(s, e)] = first["highlight"]
+    assert 0 <= s < e <= len(first["answer"]) and ".dsc" in first["answer"][s:e]
+    for query, document in [("when are the mail server backups made", "guide.md"),
+                            ("who needs toner", "notes.rst"), ("where can visitors park", "memo.txt"),
+                            ("is there a vegetarian lunch", "leaflet.pdf")]:
+        hit = client.post("/search", json={"query": query, "top_k": 1}).json()["results"][0]
+        assert hit["kind"] == "passage" and hit["source"]["document"] == document, (query, hit)
+    pdf = client.post("/search", json={"query": "vegetarian lunch", "top_k": 1}).json()["results"][0]
+    assert pdf["source"]["anchor"] == "page=1" and pdf["source"]["url"].endswith("/file#page=1")
+
+
+def test_answer_from_a_passage_or_a_faq_entry(service):
+    client, _, _ = service
+    a = client.post("/answer", json={"query": "how do I restore one mailbox"}).json()
+    assert a["confident"] and a["kind"] == "passage" and a["source"]["document"] == "guide.md"
+    [(s, e)] = a["highlight"]
+    assert "restore-mailbox NAME" in a["answer"][s:e]
+    f = client.post("/answer", json={"query": "why does ps aux complain about a bogus dash"}).json()
+    assert f["confident"] and f["kind"] == "faq"
+    off = client.post("/answer", json={"query": "how many goals did the team score in the final"}).json()
+    assert off["answer"] is None and not off["confident"]
+
+
+def test_a_changed_document_replaces_its_older_version(service, docs_root):
+    client, app, _ = service
+    old = documents(client)["guide.md"]
+    count = client.get("/count").json()["count"]
+    (docs_root / "guide.md").write_text(GUIDE.replace("02:30", "04:15").replace("Sundays", "Saturdays"),
+                                        encoding="utf-8")
+    task = load(client, docs_root / "guide.md")
+    assert task["new"] == 1 and task["failed"] == 0
+    new = documents(client)["guide.md"]
+    assert new["id"] != old["id"] and client.get("/count").json()["count"] == count
+    assert client.get(f"/items/{old['id']}").status_code == 404
+    hits = client.post("/search", json={"query": "at what time do the nightly mail backups run", "top_k": 5}).json()
+    guide = [h for h in hits["results"] if h["source"]["document"] == "guide.md"]
+    assert guide and "04:15" in guide[0]["answer"] and all("02:30" not in h["answer"] for h in guide)
+    assert {h["source"]["document_id"] for h in guide} == {new["id"]}
+    pipeline = app.state.pipeline
+    for name in ("passage", "sentence"):  # nothing of the old version is left in Milvus
+        assert not pipeline.vectors.query(pipeline.names[name], filter=f"document_id in {int_list([old['id']])}",
+                                          output_fields=["id"])
+
+
+def test_the_same_file_under_another_name_is_stored_once(service, docs_root, tmp_path):
+    client, _, _ = service
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copyfile(docs_root / "guide.md", copy / "guide-again.md")
+    count = client.get("/count").json()["count"]
+    task = wait_task(client, client.post("/upload", files=[("files", ("guide-again.md",
+                                                                     (copy / "guide-again.md").read_bytes()))]
+                                         ).json()["task_id"])
+    assert task["duplicates"] == 1 and client.get("/count").json()["count"] == count
+
+
+def test_deleting_a_document_deletes_its_passages_and_copy(service):
+    client, app, _ = service
+    doc = documents(client)["support.html"]
+    assert client.get(f"/items/{doc['id']}/file").status_code == 200
+    assert client.delete(f"/items/{doc['id']}").status_code == 204
+    assert client.get(f"/items/{doc['id']}/passages").status_code == 404
+    assert client.get(f"/items/{doc['id']}/file").status_code == 404
+    hits = client.post("/search", json={"query": "where can I get support for debian", "top_k": 20}).json()
+    assert all(h["source"].get("document_id") != doc["id"] for h in hits["results"])
+    pipeline = app.state.pipeline
+    assert not pipeline.vectors.query(pipeline.names["passage"], filter=f"document_id in {int_list([doc['id']])}",
+                                      output_fields=["id"])
+    assert not list((pipeline.data_dir / "documents").glob(f"{doc['id']}.*"))
+
+
+def test_the_stored_copy_is_served_sandboxed(service, docs_root):
+    client, _, _ = service
+    docs = documents(client)
+    r = client.get(f"/items/{docs['basic-defs.html']['id']}/file")
+    assert r.status_code == 200 and r.content == (docs_root / "basic-defs.html").read_bytes()
+    assert r.headers["content-type"].startswith("text/html")
+    assert "sandbox" in r.headers["content-security-policy"]
+    pdf = client.get(f"/items/{docs['leaflet.pdf']['id']}/file")
+    assert pdf.headers["content-type"] == "application/pdf"
+    md = client.get(f"/items/{docs['guide.md']['id']}/file")
+    assert md.headers["content-type"].startswith("text/plain") and md.text == GUIDE
