@@ -68,7 +68,7 @@ def building_blocks() -> dict[str, list[str]]:
     """Attachment-rooted fragments (SMILES starting at the atom that bonds) per reactive group."""
     from rdkit import Chem, RDLogger
 
-    from solutions.molecular_search.pipeline import nci_5k_path
+    from solutions.molecular_search.samples import nci_5k_path
 
     RDLogger.DisableLog("rdApp.*")
     groups = {
@@ -496,7 +496,7 @@ def main() -> int:
     result["data"] = {"molecules": len(smiles), "generate_s": round(time.perf_counter() - t, 1), **info}
     print(f"data: {len(smiles)} real-like products {info}")
 
-    from solutions.molecular_search.pipeline import nci_5k_path
+    from solutions.molecular_search.samples import nci_5k_path
 
     nci_lines = [line.split()[0] for line in nci_5k_path().read_text().splitlines()]
     result["ingest_nci_5k"], _ = ingest(nci_lines, work / "index_nci", args.workers)

@@ -16,7 +16,7 @@ from solutions.molecular_search.engine import MoleculeEngine
 from solutions.molecular_search.ingest import Preparer, prepare
 from solutions.molecular_search.matching import MatchPool
 from solutions.molecular_search.molindex import MoleculeIndex
-from solutions.molecular_search.pipeline import nci_5k_path
+from solutions.molecular_search.samples import nci_5k_path
 
 GEN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
