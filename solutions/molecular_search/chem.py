@@ -15,7 +15,7 @@ from rdkit.Chem.Draw import rdMolDraw2D
 log = logging.getLogger(__name__)
 
 # RDKit prints parse errors to stderr; we report them per record instead.
-RDLogger.DisableLog("rdApp.*")
+RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 
 
 #: characters and tokens that only SMARTS gives a meaning to (RDKit's SMILES parser accepts some of them)
@@ -127,7 +127,7 @@ def draw_svg(mol: Chem.Mol, width: int = 300, height: int = 220, highlight: Chem
                     bonds.append(b.GetIdx())
     drawer = rdMolDraw2D.MolDraw2DSVG(width, height)
     opts = drawer.drawOptions()
-    opts.clearBackground = False
+    opts.clearBackground = False  # type: ignore[assignment]
     rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol, legend=legend, highlightAtoms=sorted(set(atoms)),
                                        highlightBonds=sorted(set(bonds)))
     drawer.FinishDrawing()

@@ -104,6 +104,11 @@ class MoleculeIndex:
         self._view = View(tuple(parts))
         log.info("molecule index %s: %d molecules in %d mapped segments", self.path, len(self), len(parts))
 
+    @property
+    def dirty(self) -> bool:
+        """True when there are changes :meth:`save` has not written yet."""
+        return self._dirty
+
     def refresh(self) -> bool:
         """Re-open the files when another process saved a newer generation; True when reloaded.
 
