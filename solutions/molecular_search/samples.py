@@ -26,7 +26,7 @@ STEROIDS = (
 
 
 def nci_5k_path() -> Path:
-    """RDKit's bundled NCI sample: 5,000 SMILES with their NCI numbers (``rdkit/Data/NCI/first_5K.smi``)."""
+    """RDKit's bundled NCI sample: 4,999 SMILES with their NCI numbers (``rdkit/Data/NCI/first_5K.smi``)."""
     return Path(str(resources.files("rdkit"))) / "Data" / "NCI" / "first_5K.smi"
 
 
@@ -45,5 +45,5 @@ def write_samples(dest: Path) -> SampleData:
             mol.SetProp("_Name", name)
             mol.SetProp("class", "steroid")
             writer.write(mol)
-    return SampleData(dest, "5,000 molecules of the NCI open database bundled with RDKit (first_5K.smi), "
+    return SampleData(dest, "4,999 molecules of the NCI open database bundled with RDKit (first_5K.smi), "
                             "six common drugs (CSV) and two steroids (SD file)")
