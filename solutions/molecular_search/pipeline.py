@@ -71,8 +71,10 @@ class MoleculePipeline(Pipeline[MoleculeSettings]):
         #: structure searches and highlighted drawings wait on the RDKit workers: they run on this lane, so a
         #: slow query never holds the service's pool (``/count`` and similarity searches stay responsive)
         self.match_lane = WorkerPool(s.match_workers, res.settings.queue_limit, "molecule-match")
-        log.info("molecule index %s: %d molecules (similarity and screens on the memory-mapped index)",
-                 self.keeper.path, len(self.keeper.index))
+        binary = res.vectors.capabilities.binary_vector
+        log.info("molecule index %s: %d molecules; every mode runs on it (%s %s binary vectors; exact "
+                 "Tanimoto through Milvus BIN_FLAT measured slower, see the README)", self.keeper.path,
+                 len(self.keeper.index), res.vectors.describe(), "offers" if binary else "has no")
 
     @property
     def index_size(self) -> int:
