@@ -112,6 +112,7 @@ class IndexKeeper:
         self.synced: int | None = self._saved_version()
         self._checked_at = 0.0
         self._unsaved = 0
+        self._load_added = 0
         self._loading = False
 
     # -- opening ---------------------------------------------------------------------------------
@@ -161,14 +162,17 @@ class IndexKeeper:
         """A write transaction moved the database from version ``before`` to ``before + 1``."""
         self.synced = before + 1 if self.synced == before else None
         self._unsaved += added
+        self._load_added += added
         if self._unsaved >= self.save_every:
             self.save()
 
-    def save(self) -> None:
-        """Write the index files (caller holds the lock), tagged with the database version they reflect."""
+    def save(self, compact: bool | None = None) -> None:
+        """Write the index files (caller holds the lock), tagged with the database version they reflect.
+
+        ``compact=None`` leaves it to the index (compacts past 4 segments or 10 % dead rows)."""
         if self.synced is None:
             return  # unknown state: the next writer rebuilds; never tag files with a wrong version
-        self.index.save({"version": self.synced, "store": self.catalog.store_id})
+        self.index.save({"version": self.synced, "store": self.catalog.store_id}, compact=compact)
         self._unsaved = 0
 
     def begin_load(self, cancelled: Callable[[], bool]) -> None:
@@ -187,10 +191,13 @@ class IndexKeeper:
             return
         try:
             with self.lock.thread:
-                if self.index.dirty:
-                    self.save()
+                # a load that wrote a quarter of the index or more leaves one segment (one scan per search)
+                big = self._load_added >= max(1, len(self.index) // 4)
+                if self.index.dirty or big:
+                    self.save(compact=True if big else None)
         finally:
             self._loading = False
+            self._load_added = 0
             self.lock.release()
 
     # -- keeping up ------------------------------------------------------------------------------
@@ -225,7 +232,8 @@ class IndexKeeper:
         """Replace the index with the molecules of the database (caller holds both locks)."""
         started = time.perf_counter()
         total = self.catalog.count()
-        log.info("rebuilding the molecule index %s from the database: %d molecules", self.path, total)
+        say = log.info if total else log.debug
+        say("rebuilding the molecule index %s from the database: %d molecules", self.path, total)
         if self._unusable:  # files of other settings or damaged: start a new directory
             shutil.rmtree(self.path, ignore_errors=True)
             self.index = MoleculeIndex(self.path, self.spec)
@@ -248,9 +256,9 @@ class IndexKeeper:
             self._unsaved += len(ids)
             if self._unsaved >= self.save_every:
                 self.save()
-            log.info("molecule index rebuild: %d / %d", done, total)
-        self.save()
-        log.info("molecule index rebuilt: %d molecules in %.1f s", len(self.index), time.perf_counter() - started)
+            say("molecule index rebuild: %d / %d", done, total)
+        self.save(compact=True)
+        say("molecule index rebuilt: %d molecules in %.1f s", len(self.index), time.perf_counter() - started)
 
     def close(self) -> None:
         with self.lock.thread:

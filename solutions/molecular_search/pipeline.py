@@ -59,6 +59,7 @@ class MoleculePipeline(Pipeline[MoleculeSettings]):
         self.matcher: MatchPool | None = None
         try:
             self.keeper.open()
+            self.preparer.close()  # started only if the index had to be rebuilt
             self.matcher = MatchPool(s.match_workers, s.match_mol_cache)
             self.engine = MoleculeEngine(self.keeper.index, self.matcher, max_query_chars=s.max_query_chars,
                                          max_query_atoms=s.max_query_atoms, max_top_k=s.max_top_k,
@@ -98,7 +99,12 @@ class MoleculePipeline(Pipeline[MoleculeSettings]):
         return self.loader.process(items, monitor)
 
     def finish_load(self) -> None:
-        self.keeper.end_load()
+        """Save the index, let other processes write, and stop the chemistry workers (about 200 MB each while
+        they live; the next load starts them again in a second or two)."""
+        try:
+            self.keeper.end_load()
+        finally:
+            self.preparer.close()
 
     def stored_ids(self, ids: Iterable[int]) -> set[int]:
         """Of ``ids``, those fully stored: an SQL row and an index entry."""
