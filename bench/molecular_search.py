@@ -41,7 +41,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.molecular_search_engine import PATHOLOGICAL_SMARTS, make_products, mb, ms, run_worker  # noqa: E402
+from bench.molecular_search_engine import (  # noqa: E402
+    PATHOLOGICAL_SMARTS,
+    grid_smiles,
+    make_products,
+    mb,
+    ms,
+    run_worker,
+)
 from bench.results import save  # noqa: E402
 
 SUBSTRUCTURE_QUERIES = ["c1ccccc1C(=O)N", "c1ccncc1", "S(=O)(=O)N", "[Cl,Br,I]c", "C1CCCCC1", "[OH]c1ccccc1"]
@@ -326,21 +333,6 @@ def passing_fraction(work: Path, filters: dict[str, list[float | None]] | None) 
         passing = db.execute(f"SELECT count(*) FROM molecule_items WHERE {' AND '.join(clauses)}",
                              params).fetchone()[0]
     return float(passing / total) if total else 0.0
-
-
-def grid_smiles(n: int = 8) -> str:
-    from rdkit import Chem
-
-    rw = Chem.RWMol()
-    for _ in range(n * n):
-        rw.AddAtom(Chem.Atom(6))
-    for r in range(n):
-        for c in range(n):
-            if c < n - 1:
-                rw.AddBond(r * n + c, r * n + c + 1, Chem.BondType.SINGLE)
-            if r < n - 1:
-                rw.AddBond(r * n + c, (r + 1) * n + c, Chem.BondType.SINGLE)
-    return Chem.MolToSmiles(rw.GetMol())
 
 
 # -- 4. start-up and memory ----------------------------------------------------------------------------

@@ -10,12 +10,12 @@ searchable one always listed (search results without a row are left out meanwhil
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from common.files import content_id, iter_files, label_for, sniff_file
+from common.files import content_id, iter_files, sniff_file
 from common.pipeline import DUPLICATE, NEW, Monitor, Outcome, WorkItem, failed
 from common.sql import SQLStore
 
@@ -27,24 +27,18 @@ from .records import Record, estimate_molecules, read_molecules
 NOT_TEXT = "not a molecule file (.smi, .csv, .tsv, .jsonl or .sdf text expected)"
 
 
-def list_records(path: Path, root: Path) -> Iterator[WorkItem]:
-    """One work item per record of every file under ``path`` (labelled ``file:line``), streamed."""
-    for file in iter_files(path):
-        label = label_for(file, root)
-        try:
-            kind = sniff_file(file)
-        except OSError as exc:
-            yield WorkItem(label, file, error=f"cannot read file: {exc.strerror or exc}")
+def expand_records(files: Iterable[WorkItem]) -> Iterator[WorkItem]:
+    """Each text file of ``files`` (sniffed work items) as one work item per record, labelled ``file:line``."""
+    for item in files:
+        if item.error or item.path is None:
+            yield item
             continue
-        if kind != "text":
-            yield WorkItem(label, file, error=f"{NOT_TEXT}; content looks like {kind}")
-            continue
-        for line, record in read_molecules(file):
-            item_label = f"{label}:{line}" if line else label
+        for line, record in read_molecules(item.path):
+            label = f"{item.label}:{line}" if line else item.label
             if isinstance(record, str):
-                yield WorkItem(item_label, file, error=record)
+                yield WorkItem(label, item.path, error=record)
             else:
-                yield WorkItem(item_label, file, data=record)
+                yield WorkItem(label, item.path, data=record)
 
 
 def estimate_records(path: Path) -> int:

@@ -35,7 +35,7 @@ from .config import MoleculeSettings
 from .engine import MoleculeEngine
 from .ingest import FingerprintSpec, Preparer
 from .keeper import IndexKeeper
-from .loading import MoleculeLoader, estimate_records, list_records
+from .loading import NOT_TEXT, MoleculeLoader, estimate_records, expand_records
 from .matching import MatchPool
 from .samples import write_samples
 from .search import MoleculeSearch
@@ -90,7 +90,11 @@ class MoleculePipeline(Pipeline[MoleculeSettings]):
 
     # -- loading ------------------------------------------------------------------------------
     def list_items(self, path: Path, root: Path) -> Iterator[WorkItem]:
-        return list_records(path, root)
+        """One work item per record of every molecule file under ``path`` (``file:line``), streamed."""
+        return expand_records(super().list_items(path, root))
+
+    def refusal(self, kind: str) -> str:
+        return f"{NOT_TEXT}; content looks like {kind}"
 
     def estimate_items(self, path: Path) -> int:
         return estimate_records(path)

@@ -16,15 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
-from rdkit import Chem
 
+from bench.molecular_search_engine import PATHOLOGICAL_SMARTS as PATHOLOGICAL
+from bench.molecular_search_engine import grid_smiles
 from solutions.molecular_search.app import create_app
 from solutions.molecular_search.config import MoleculeSettings
 
 from .conftest import LITE
 
 KEY = "molecule-key"
-PATHOLOGICAL = "[#6]1" + "~[#6]" * 18 + "~1"
 LIMIT_S = 0.5
 #: what a bounded answer may take beyond its limit on a loaded 2-core machine (screen, kill, response)
 SLACK_S = 1.5
@@ -32,19 +32,6 @@ SLACK_S = 1.5
 #: keep it waiting ~6 s); the margin is for other processes on a shared 2-core machine
 COUNT_MAX_S = 2.0
 COUNT_MEDIAN_S = 0.25
-
-
-def grid_smiles(n: int = 8) -> str:
-    rw = Chem.RWMol()
-    for _ in range(n * n):
-        rw.AddAtom(Chem.Atom(6))
-    for r in range(n):
-        for c in range(n):
-            if c < n - 1:
-                rw.AddBond(r * n + c, r * n + c + 1, Chem.BondType.SINGLE)
-            if r < n - 1:
-                rw.AddBond(r * n + c, (r + 1) * n + c, Chem.BondType.SINGLE)
-    return Chem.MolToSmiles(rw.GetMol())
 
 
 @pytest.fixture
