@@ -1,16 +1,23 @@
-"""Benchmark of the molecule demo.
+"""Benchmark of the molecule service end to end (a real server process), side by side with FPSim2 in the same run.
 
-1. Ingest: molecules/s of a real load (RDKit's bundled NCI set, 5000 SMILES) through the service's
-   /load task on the embedded backends, next to the chemistry alone (parse + fingerprints).
-2. Similarity at scale: exact Tanimoto top-10 from the packed-uint64 index vs RDKit
-   ``BulkTanimotoSimilarity`` measured in the same run, on one core, at 100k and 1M synthetic
-   fingerprints whose popcounts and bit frequencies are sampled from the NCI molecules' real
-   Morgan fingerprints. Queries: perturbed copies of stored rows (analogue searches) and the
-   real NCI molecules. Top-10 must be identical (ids and scores): recall@10 = 1.0.
-3. Substructure: latency of SMILES/SMARTS queries on the NCI set vs RDKit ``HasSubstructMatch``
-   over every molecule, with identical answers.
+1. Data: ``--n`` real-like products (amide, ester, urea, Buchwald–Hartwig, ether and Suzuki couplings of
+   building blocks from RDKit's bundled NCI set; ``bench.molecular_search_engine.make_products``).
+2. Ingest through the service: ``bootcamp serve molecular_search`` in its own process (embedded backends:
+   SQLite + the memory-mapped index), ``POST /load`` of one .smi file, polled to the end. Reported: wall
+   molecules/s, the CPU time of the whole service process tree per molecule (server + chemistry workers), and
+   from it what 2 dedicated cores sustain (the machine is shared: wall figures depend on other agents' load);
+   beside it, the chemistry alone (RDKit: parse, canonical SMILES, two fingerprints, eight properties) and the
+   service's own steps (content ids, SQL rows, index adds + save) measured on a sample in this process.
+3. Searches over HTTP at 1M: similarity top-10 (server ``took_ms`` and wall), filtered similarity (selective,
+   unselective, unfiltered), a batch of 1,000 queries vs 1,000 single calls, substructure, and a pathological
+   SMARTS with ``timeout_ms=500``.
+4. Start-up and memory: the service restarted on the 1M store (time to healthy, then RSS growth after the same
+   similarity queries, against the same service started empty), and FPSim2 0.7.4 (``in_memory_fps=True``) on
+   the same molecules and queries in a fresh process: p50 and RSS growth, ratios.
+5. Milvus: the same exact top-10 through a Milvus 2.3 server (``BINARY_VECTOR``, ``BIN_FLAT``/``JACCARD``) on
+   ``--milvus-n`` molecules vs the index on the same rows: identical scores? p50? (why the service does not use it).
 
-Writes bench/results/molecular_search.json and .png. Defaults finish in a few minutes on 2 cores.
+Prints every figure and writes bench/results/molecular_search.json (``readme.summary`` is the README's table).
 """
 
 from __future__ import annotations
@@ -18,353 +25,550 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
+import signal
+import sqlite3
 import statistics
+import subprocess
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rdkit import Chem, DataStructs  # noqa: E402
+from bench.molecular_search_engine import (  # noqa: E402
+    PATHOLOGICAL_SMARTS,
+    grid_smiles,
+    make_products,
+    mb,
+    ms,
+    run_worker,
+)
+from bench.results import save  # noqa: E402
 
-from solutions.molecular_search.chem import Fingerprinter, parse_query, parse_smiles  # noqa: E402
-from solutions.molecular_search.fpindex import FingerprintIndex  # noqa: E402
-from solutions.molecular_search.pipeline import copy_nci, nci_5k_path  # noqa: E402
-
-SUBSTRUCTURE_QUERIES = [
-    "c1ccccc1C(=O)O", "c1ccccc1", "C(=O)N", "[#6]~[#7]", "S(=O)(=O)N", "[N+](=O)[O-]", "[Cl,Br,I]c",
-    "c1ccc2ccccc2c1", "[NX3;H2]c1ccccc1", "C1CCCCC1", "[OH]c1ccccc1", "C1~C~C~C2~C(~C1)~C~C~C1~C2~C~C~C2~C~C~C~C~1~2",
-]
+SUBSTRUCTURE_QUERIES = ["c1ccccc1C(=O)N", "c1ccncc1", "S(=O)(=O)N", "[Cl,Br,I]c", "C1CCCCC1", "[OH]c1ccccc1"]
+FILTERS: dict[str, dict[str, list[float | None]] | None] = {
+    "unfiltered": None, "selective": {"mw": [350, 360], "logp": [2, 3]}, "unselective": {"mw": [None, 600]}}
 
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
-def nci_molecules() -> list[Chem.Mol]:
-    mols = []
-    for line in nci_5k_path().read_text(encoding="utf-8").splitlines():
-        try:
-            mols.append(parse_smiles(line.split()[0]))
-        except Exception:  # the few unsanitisable NCI records are skipped, as the service does
+# -- the service in its own process ------------------------------------------------------------------
+def proc_table() -> dict[int, tuple[int, float, str, int]]:
+    """pid → (parent, CPU seconds, name, RSS bytes) of every process."""
+    tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
-    return mols
-
-
-# -- 1. ingest --------------------------------------------------------------------------------
-def bench_ingest() -> dict:
-    from fastapi.testclient import TestClient
-
-    from solutions.molecular_search.app import create_app
-    from solutions.molecular_search.config import MoleculeSettings
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "root"
-        copy_nci(root / "nci.smi")
-        lines = len((root / "nci.smi").read_text().splitlines())
-        fpr = Fingerprinter()
-        started = time.perf_counter()
-        for line in (root / "nci.smi").read_text().splitlines():
-            try:
-                mol = parse_smiles(line.split()[0])
-            except Exception:  # skipped, as the service does
-                continue
-            Chem.MolToSmiles(mol)
-            fpr.morgan(mol)
-            fpr.pattern(mol)
-        chem_rate = lines / (time.perf_counter() - started)
-        app = create_app(MoleculeSettings(data_dir=Path(tmp) / "data", data_roots=[root]))
-        with TestClient(app) as client:
-            started = time.perf_counter()
-            task_id = client.post("/load", json={"path": str(root)}).json()["task_id"]
-            while (task := client.get(f"/tasks/{task_id}").json())["state"] in ("queued", "running"):
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - started
-            count = client.get("/count").json()["count"]
-    result = {"records": lines, "stored": count, "failed": task["failed"], "seconds": round(elapsed, 2),
-              "molecules_per_s": round(lines / elapsed, 1), "chemistry_only_per_s": round(chem_rate, 1)}
-    print(f"ingest: {lines} records in {elapsed:.2f} s = {result['molecules_per_s']:.0f}/s end to end "
-          f"(chemistry alone {chem_rate:.0f}/s); stored {count}, failed {task['failed']}")
-    return result
-
-
-# -- 2. similarity at scale -------------------------------------------------------------------
-def synthetic_fingerprints(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` packed 2048-bit rows with the real set's popcount distribution and per-bit frequencies."""
-    dense = np.unpackbits(real.view(np.uint8), axis=1, bitorder="little")
-    freq = dense.sum(axis=0).astype(np.float64) + 0.05  # a little mass on bits NCI never sets
-    freq /= freq.sum()
-    popcounts = dense.sum(axis=1)
-    out = np.zeros((n, 256), dtype=np.uint8)
-    block = 50_000
-    for start in range(0, n, block):
-        m = min(block, n - start)
-        want = rng.choice(popcounts, size=m)
-        draws = rng.choice(2048, size=(m, int(want.max()) * 2), p=freq)  # duplicates collapse: ~realistic counts
-        keep = np.arange(draws.shape[1])[None, :] < want[:, None] * 1.1
-        rows = np.broadcast_to(np.arange(m)[:, None], draws.shape)[keep]
-        bits = draws[keep]
-        view = out[start : start + m]
-        np.bitwise_or.at(view, (rows, bits >> 3), (1 << (bits & 7)).astype(np.uint8))
-    return out.view(np.uint64)
-
-
-def perturb(row: np.ndarray, rng: np.random.Generator, flips: int) -> np.ndarray:
-    dense = np.unpackbits(row.view(np.uint8), bitorder="little").astype(bool)
-    on = np.flatnonzero(dense)
-    off = np.flatnonzero(~dense)
-    dense[rng.choice(on, size=min(flips, max(1, on.size // 4)), replace=False)] = False
-    dense[rng.choice(off, size=flips, replace=False)] = True
-    return np.packbits(dense, bitorder="little").view(np.uint64)
-
-
-def to_bitvects(fps: np.ndarray) -> list:
-    dense = np.unpackbits(fps.view(np.uint8), axis=1, bitorder="little")
-    out = []
-    for row in dense:
-        bv = DataStructs.ExplicitBitVect(2048)
-        bv.SetBitsFromList(np.flatnonzero(row).tolist())
-        out.append(bv)
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1 : stat.rfind(")")]
+        rest = stat[stat.rfind(")") + 2 :].split()
+        out[int(entry)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick, name, int(rest[21]) * page)
     return out
 
 
-def bench_similarity(sizes: list[int], n_queries: int, real: np.ndarray, rng: np.random.Generator) -> list[dict]:
-    results = []
-    for n in sizes:
-        t0 = time.perf_counter()
-        fps = synthetic_fingerprints(real, n, rng)
-        ids = rng.choice(2**53, size=n, replace=False).astype(np.int64)
-        index = FingerprintIndex(2048, 2048)
-        index.add(ids.tolist(), [r.tobytes() for r in fps], [bytes(256)] * n, [0] * n, [""] * n)
-        index.warm()
-        gen_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        bitvects = to_bitvects(fps)
-        conv_s = time.perf_counter() - t0
-        queries = []
-        for i in range(n_queries):
-            if i % 2 == 0:
-                queries.append(("analogue", perturb(fps[rng.integers(n)], rng, flips=6)))
-            else:
-                queries.append(("nci", real[rng.integers(real.shape[0])].copy()))
-        ours, rdkit_times, full_scan, agree = [], [], [], 0
-        by_kind: dict[str, list[float]] = {"analogue": [], "nci": []}
-        for kind, q in queries:
-            t = time.perf_counter()
-            got = index.search(q.tobytes(), 10)
-            dt = time.perf_counter() - t
-            ours.append(dt)
-            by_kind[kind].append(dt)
-            qbv = to_bitvects(q[None, :])[0]
-            t = time.perf_counter()
-            sims = np.asarray(DataStructs.BulkTanimotoSimilarity(qbv, bitvects))
-            top = np.argpartition(-sims, 10)[:10 + 50]  # a margin for ties at the 10th place
-            cut = np.sort(sims[top])[::-1][9]
-            cand = np.flatnonzero(sims >= cut)
-            order = cand[np.lexsort((ids[cand], -sims[cand]))][:10]
-            rdkit_times.append(time.perf_counter() - t)
-            exact = [(int(ids[i]), float(sims[i])) for i in order]
-            mine = [(i, s) for i, s, _ in got]
-            same_ids = [i for i, _ in mine] == [i for i, _ in exact]
-            same_scores = np.allclose([s for _, s in mine], [s for _, s in exact], rtol=0, atol=1e-12)
-            agree += int(same_ids and same_scores)
-            t = time.perf_counter()
-            arr = index.snapshot()
-            a = int(np.bitwise_count(q).sum())
-            for s in range(0, n, 32768):
-                c = np.bitwise_count(arr.fps[s : s + 32768] & q).sum(axis=1, dtype=np.int32)
-                _ = c / (a + arr.pcs[s : s + 32768] - c)
-            full_scan.append(time.perf_counter() - t)
-        row = {
-            "n": n, "queries": n_queries, "build_s": round(gen_s, 1), "rdkit_bitvect_build_s": round(conv_s, 1),
-            "ours_p50_ms": round(pct(ours, 50) * 1000, 2), "ours_p95_ms": round(pct(ours, 95) * 1000, 2),
-            "ours_analogue_p50_ms": round(pct(by_kind["analogue"], 50) * 1000, 2),
-            "ours_nci_query_p50_ms": round(pct(by_kind["nci"], 50) * 1000, 2),
-            "numpy_full_scan_p50_ms": round(pct(full_scan, 50) * 1000, 2),
-            "rdkit_bulk_p50_ms": round(pct(rdkit_times, 50) * 1000, 2),
-            "rdkit_bulk_p95_ms": round(pct(rdkit_times, 95) * 1000, 2),
-            "speedup_p50": round(pct(rdkit_times, 50) / pct(ours, 50), 1),
-            "recall_at_10": agree / n_queries, "identical_top10": f"{agree}/{n_queries}",
-        }
-        print(f"similarity n={n:>8}: ours p50 {row['ours_p50_ms']} ms p95 {row['ours_p95_ms']} ms "
-              f"(analogue p50 {row['ours_analogue_p50_ms']}, nci p50 {row['ours_nci_query_p50_ms']}, "
-              f"full scan {row['numpy_full_scan_p50_ms']}) | RDKit BulkTanimoto p50 {row['rdkit_bulk_p50_ms']} ms "
-              f"p95 {row['rdkit_bulk_p95_ms']} ms | x{row['speedup_p50']} | identical top-10 {row['identical_top10']}")
-        results.append(row)
-        del bitvects, index, fps
-    return results
-
-
-def bench_milvus(uri: str, n: int, n_queries: int, real: np.ndarray, rng: np.random.Generator,
-                 consistency: str = "Session") -> dict:
-    """The server path: BINARY_VECTOR + BIN_FLAT/JACCARD candidates, exact re-rank (same answers as the index)."""
-    from common.vectors import VectorStore
-    from solutions.molecular_search.pipeline import MoleculePipeline
-
-    store = VectorStore(uri)
-    if not store.capabilities.binary_vector:
-        print(f"milvus at {uri} has no binary vectors; skipped")
-        return {}
-    fps = synthetic_fingerprints(real, n, rng)
-    ids = rng.choice(2**53, size=n, replace=False).astype(np.int64)
-    index = FingerprintIndex(2048, 2048)
-    index.add(ids.tolist(), [r.tobytes() for r in fps], [bytes(256)] * n, [0] * n, [""] * n)
-    index.warm()
-    searcher = MoleculePipeline.__new__(MoleculePipeline)  # only the Milvus search path is exercised
-    searcher.vectors, searcher.collection, searcher.index = store, f"bench_molecule_{os.getpid()}", index
-    searcher.settings = type("S", (), {"fp_bits": 2048, "search_consistency": consistency})()
-    store.drop(searcher.collection)
-    searcher._ensure_collection()
+def pss(pid: int) -> int:
+    """Proportional set size of a process (shared pages divided among the processes sharing them)."""
     try:
-        t = time.perf_counter()
-        store.upsert(searcher.collection, [{"id": int(i), "fp": r.tobytes()} for i, r in zip(ids, fps, strict=True)])
-        store.flush(searcher.collection)
-        insert_s = time.perf_counter() - t
-        times, agree = [], 0
-        for i in range(n_queries):
-            q = perturb(fps[rng.integers(n)], rng, 6) if i % 2 == 0 else real[rng.integers(real.shape[0])].copy()
-            t = time.perf_counter()
-            got = searcher._milvus_topk(q.tobytes(), 10, 0.0)
-            times.append(time.perf_counter() - t)
-            agree += int(got == [(i_, s) for i_, s, _ in index.search(q.tobytes(), 10)])
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class Server:
+    """``bootcamp serve molecular_search`` on a data directory, with its process tree's CPU time and RSS."""
+
+    def __init__(self, work: Path, port: int, log_name: str) -> None:
+        self.url = f"http://127.0.0.1:{port}/molecule"
+        env = {**os.environ, "DATA_DIR": str(work / "data"), "DATA_ROOTS": str(work), "ALLOWED_HOSTS": "*",
+               "PYTHONPATH": str(ROOT), "MOLECULE_TIMEOUT_MS": "5000"}
+        self.log = (work / log_name).open("wb")
+        started = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "-m", "common.cli", "serve", "molecular_search", "--port",
+                                      str(port)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        import httpx
+
+        self.http = httpx.Client(base_url=self.url, timeout=600)
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited; see {work / log_name}")
+            try:
+                if self.http.get("/health").status_code == 200 and self.http.get("/count").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.startup_s = time.perf_counter() - started
+
+    def tree(self) -> dict[int, tuple[int, float, str, int]]:
+        table = proc_table()
+        out = {}
+        todo = [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            if pid in table:
+                out[pid] = table[pid]
+                todo += [c for c, row in table.items() if row[0] == pid]
+        return out
+
+    def cpu_s(self) -> tuple[float, float]:
+        """CPU seconds so far: (the server process, its children: chemistry and matching workers)."""
+        tree = self.tree()
+        main = tree.get(self.proc.pid, (0, 0.0, "", 0))[1]
+        return main, sum(row[1] for pid, row in tree.items() if pid != self.proc.pid)
+
+    def rss(self) -> dict[str, int]:
+        """RSS of the server process (with its anonymous and file-backed parts), and the proportional set size
+        of its worker processes (RSS would count the RDKit libraries they share once per process)."""
+        status = {line.split(":")[0]: int(line.split()[1]) * 1024
+                  for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+                  if line.startswith(("VmRSS", "RssAnon", "RssFile", "VmHWM"))}
+        children = sum(pss(pid) for pid in self.tree() if pid != self.proc.pid)
+        return {"server": status["VmRSS"], "server_anon": status["RssAnon"], "server_file": status["RssFile"],
+                "server_peak": status["VmHWM"], "children": children}
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(path, json=body)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def load(self, path: Path) -> dict[str, Any]:
+        task_id = self.post("/load", {"path": str(path)})["task_id"]
+        while True:
+            task = dict(self.http.get(f"/tasks/{task_id}").json())
+            if task["state"] not in ("queued", "running"):
+                return task
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+# -- 2. ingest ------------------------------------------------------------------------------------------
+def ingest(server: Server, path: Path, n: int) -> dict[str, Any]:
+    peak = {"server": 0, "tree": 0}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            r = server.rss()
+            peak["server"] = max(peak["server"], r["server"])
+            peak["tree"] = max(peak["tree"], r["server"] + r["children"])
+            done.wait(1.0)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    main0, children0 = server.cpu_s()
+    load0 = os.getloadavg()[0]
+    sampler.start()
+    started = time.perf_counter()
+    task = server.load(path)
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    main1, children1 = server.cpu_s()
+    main_cpu, workers_cpu = main1 - main0, children1 - children0
+    result = {
+        "records": n, "stored": task["new"], "failed": task["failed"], "state": task["state"], "wall_s": round(wall, 1),
+        "molecules_per_s_wall": round(n / wall, 1), "load_average_during": round((load0 + os.getloadavg()[0]) / 2, 1),
+        "cpu_us_per_molecule": {"server_process": round(main_cpu / n * 1e6, 1),
+                                "chemistry_workers": round(workers_cpu / n * 1e6, 1)},
+        "molecules_per_s_on_2_dedicated_cores": round(2 * n / (main_cpu + workers_cpu), 1),
+        "peak_rss_mb": {"server": mb(peak["server"]), "server_and_workers": mb(peak["tree"])},
+    }
+    print(f"ingest via the service: {n} records in {wall:.0f} s = {result['molecules_per_s_wall']} mol/s wall "
+          f"(load average {result['load_average_during']}); CPU µs/mol {result['cpu_us_per_molecule']} → "
+          f"{result['molecules_per_s_on_2_dedicated_cores']} mol/s on 2 dedicated cores; peak RSS "
+          f"{result['peak_rss_mb']} MB")
+    return result
+
+
+def chemistry_and_steps(smiles: list[str], work: Path) -> dict[str, Any]:
+    """The chemistry alone (CPU per molecule, in this process) and the service's own steps on the same sample."""
+    from sqlalchemy import BigInteger, Column, DateTime, String, Table
+
+    from common.files import content_id
+    from common.sql import open_sql_store
+    from solutions.molecular_search.catalog import Catalog, item_row
+    from solutions.molecular_search.ingest import prepare
+    from solutions.molecular_search.molindex import MoleculeIndex
+
+    prepare(smiles[:200])
+    started = time.process_time()
+    batch = prepare(smiles)
+    chem_cpu = time.process_time() - started
+    n = len(batch)
+    steps: dict[str, float] = {}
+    started = time.process_time()
+    ids = np.fromiter((content_id(s) for s in batch.smiles), dtype=np.int64, count=n)
+    steps["content_ids"] = time.process_time() - started
+
+    db = work / "steps.db"
+    db.unlink(missing_ok=True)
+    sql = open_sql_store("", db)
+    from solutions.molecular_search.catalog import item_columns
+
+    items = Table("steps_items", sql.metadata, Column("id", BigInteger, primary_key=True, autoincrement=False),
+                  Column("name", String(1024), nullable=False), Column("source", String(2048), nullable=False),
+                  Column("added_at", DateTime, nullable=False), *item_columns())
+    catalog = Catalog(sql, items, "steps_state")
+    started = time.process_time()
+    for start in range(0, n, 512):
+        rows = [item_row(int(ids[i]), batch.smiles[i], f"P{i}", f"products.smi:{i}", {}, batch.properties[i])
+                for i in range(start, min(n, start + 512))]
+        with sql.begin() as conn:
+            catalog.bump(conn)
+            catalog.insert(conn, rows)
+    steps["sql_rows"] = time.process_time() - started
+    sql.dispose()
+
+    index = MoleculeIndex(work / "steps_index")
+    index.clear()
+    started = time.process_time()
+    for start in range(0, n, 512):
+        sel = slice(start, start + 512)
+        index.add_rows(ids[sel], batch.smiles[sel], batch.fps[sel], batch.pattern_fps[sel], batch.properties[sel])
+    index.save({"bench": True})
+    steps["index_add_and_save"] = time.process_time() - started
+    result = {
+        "sample": len(smiles),
+        "chemistry_cpu_us_per_molecule": round(chem_cpu / len(smiles) * 1e6, 1),
+        "chemistry_us_per_step": {k: round(v / len(smiles) * 1e6, 1) for k, v in batch.timings.items()},
+        "chemistry_molecules_per_s_on_2_dedicated_cores": round(2 * len(smiles) / chem_cpu, 1),
+        "service_steps_cpu_us_per_molecule": {k: round(v / n * 1e6, 1) for k, v in steps.items()},
+    }
+    print(f"chemistry alone: {result['chemistry_cpu_us_per_molecule']} µs CPU/mol "
+          f"({result['chemistry_us_per_step']}) → {result['chemistry_molecules_per_s_on_2_dedicated_cores']} mol/s "
+          f"on 2 dedicated cores; service steps µs/mol {result['service_steps_cpu_us_per_molecule']}")
+    return result
+
+
+# -- 3. searches ---------------------------------------------------------------------------------------
+def similarity_latencies(server: Server, queries: list[str], filters: dict | None = None) -> dict[str, Any]:
+    took, wall = [], []
+    for q in queries:
+        started = time.perf_counter()
+        out = server.post("/search", {"smiles": q, "top_k": 10, "filters": filters})
+        wall.append(time.perf_counter() - started)
+        took.append(out["took_ms"] / 1000)
+    return {"p50_ms": ms(took), "p95_ms": ms(took, 95), "http_p50_ms": ms(wall)}
+
+
+def searches(server: Server, queries: list[str], batch_queries: list[str], work: Path) -> dict[str, Any]:
+    for q in queries[:5]:
+        server.post("/search", {"smiles": q, "top_k": 10})
+    out: dict[str, Any] = {"similarity": similarity_latencies(server, queries)}
+    out["filtered"] = {}
+    for name, f in FILTERS.items():
+        lat = similarity_latencies(server, queries, f)
+        share = passing_fraction(work, f)
+        out["filtered"][name] = {"filter": f, "passing_fraction": round(share, 4), **lat}
+        print(f"similarity top-10 {name:<11} (passing {share:.4f}): took p50 {lat['p50_ms']} ms, "
+              f"p95 {lat['p95_ms']} ms, over HTTP p50 {lat['http_p50_ms']} ms")
+    rounds = []
+    for _ in range(3):  # interleaved, so other processes' load falls on both alike
+        started = time.perf_counter()
+        singles = [server.post("/search", {"smiles": q, "top_k": 10})["results"] for q in batch_queries]
+        singles_s = time.perf_counter() - started
+        started = time.perf_counter()
+        batch = server.post("/search/batch", {"queries": batch_queries, "top_k": 10})["results"]
+        batch_s = time.perf_counter() - started
+        same = all(b["results"] == s for b, s in zip(batch, singles, strict=True))
+        rounds.append({"singles_s": round(singles_s, 2), "batch_s": round(batch_s, 2), "identical": same})
+    singles_s = statistics.median(r["singles_s"] for r in rounds)
+    batch_s = statistics.median(r["batch_s"] for r in rounds)
+    out["batch"] = {"queries": len(batch_queries), "singles_s": singles_s, "batch_s": batch_s,
+                    "speedup": round(singles_s / batch_s, 2), "identical": all(r["identical"] for r in rounds),
+                    "rounds": rounds}
+    print(f"batch of {len(batch_queries)}: {batch_s} s in one call vs {singles_s} s as single calls "
+          f"(x{out['batch']['speedup']}, identical {out['batch']['identical']})")
+    out["substructure"] = []
+    for q in SUBSTRUCTURE_QUERIES:
+        started = time.perf_counter()
+        r = server.post("/search", {"smiles": q, "mode": "substructure", "top_k": 10, "timeout_ms": 30_000})
+        out["substructure"].append({"query": q, "ms": round((time.perf_counter() - started) * 1000, 1),
+                                    "candidates": r["candidates"], "complete": r["complete"]})
+    print("substructure top-10 (ms): " + ", ".join(f"{s['query']} {s['ms']}" for s in out["substructure"]))
+    (work / "grid.smi").write_text(f"{grid_smiles()} grid\n", encoding="utf-8")
+    server.load(work / "grid.smi")
+    started = time.perf_counter()
+    r = server.post("/search", {"smiles": PATHOLOGICAL_SMARTS, "mode": "substructure", "timeout_ms": 500})
+    out["pathological"] = {"query": PATHOLOGICAL_SMARTS, "timeout_ms": 500, "complete": r["complete"],
+                           "http_s": round(time.perf_counter() - started, 3)}
+    print(f"pathological SMARTS, timeout_ms=500: answered in {out['pathological']['http_s']} s, "
+          f"complete={r['complete']}")
+    return out
+
+
+def passing_fraction(work: Path, filters: dict[str, list[float | None]] | None) -> float:
+    """The share of stored molecules that pass ``filters``, counted in the SQL store (bound parameters)."""
+    clauses, params = ["1 = 1"], []
+    for name, (lo, hi) in (filters or {}).items():
+        if name not in ("mw", "logp", "tpsa", "hbd", "hba", "rotatable_bonds", "heavy_atoms", "rings"):
+            raise ValueError(name)
+        if lo is not None:
+            clauses.append(f"{name} >= ?")
+            params.append(lo)
+        if hi is not None:
+            clauses.append(f"{name} <= ?")
+            params.append(hi)
+    with sqlite3.connect(work / "data" / "molecular_search" / "meta.db") as db:
+        total = db.execute("SELECT count(*) FROM molecule_items").fetchone()[0]
+        passing = db.execute(f"SELECT count(*) FROM molecule_items WHERE {' AND '.join(clauses)}",
+                             params).fetchone()[0]
+    return float(passing / total) if total else 0.0
+
+
+# -- 4. start-up and memory ----------------------------------------------------------------------------
+def memory(server: Server, queries: list[str], empty_rss: dict[str, int]) -> dict[str, Any]:
+    opened = server.rss()
+    lat = similarity_latencies(server, queries)
+    after = server.rss()
+    for q in SUBSTRUCTURE_QUERIES:
+        server.post("/search", {"smiles": q, "mode": "substructure", "top_k": 10, "timeout_ms": 30_000})
+    after_sub = server.rss()
+    return {"startup_s": round(server.startup_s, 2), "similarity_after_restart": lat,
+            "rss_mb": {"empty_service": {k: mb(v) for k, v in empty_rss.items()},
+                       "opened_1m": {k: mb(v) for k, v in opened.items()},
+                       "after_similarity": {k: mb(v) for k, v in after.items()},
+                       "after_substructure": {k: mb(v) for k, v in after_sub.items()}},
+            "rss_growth_mb": {"server_after_similarity": mb(after["server"] - empty_rss["server"]),
+                              "server_anon_after_similarity": mb(after["server_anon"] - empty_rss["server_anon"]),
+                              "server_after_substructure": mb(after_sub["server"] - empty_rss["server"]),
+                              "server_and_workers_after_similarity": mb(
+                                  after["server"] + after["children"] - empty_rss["server"] - empty_rss["children"])}}
+
+
+def fpsim2(work: Path, canonical: list[str], queries_file: Path) -> dict[str, Any]:
+    from FPSim2.io import create_db_file
+
+    h5 = work / "fpsim2.h5"
+    started = time.perf_counter()
+    if not h5.exists():
+        create_db_file([[s, i] for i, s in enumerate(canonical)], str(h5), "smiles", "Morgan",
+                       {"radius": 2, "fpSize": 2048})
+    build_s = time.perf_counter() - started
+    res = run_worker("fpsim2", str(h5), str(queries_file))
+    return {"build_s": round(build_s, 1), "open_s": res["open_s"], "p50_ms": ms(res["times"]),
+            "p95_ms": ms(res["times"], 95),
+            "rss_growth_mb": mb(res["rss_after_queries"]["VmRSS"] - res["rss_base"]["VmRSS"]),
+            "scores": [[s for _, s in a] for a in res["answers"]]}
+
+
+# -- 5. Milvus binary vectors ----------------------------------------------------------------------------
+def milvus_comparison(index_dir: Path, queries: list[str], n: int) -> dict[str, Any]:
+    """Exact top-10 through a Milvus server (BIN_FLAT/JACCARD) vs the index, on the same ``n`` molecules."""
+    import socket
+
+    from pymilvus import DataType, MilvusClient
+
+    from solutions.molecular_search.bitslice import untranspose
+    from solutions.molecular_search.chem import parse_smiles
+    from solutions.molecular_search.ingest import FingerprintSpec, morgan_fp
+    from solutions.molecular_search.molindex import MoleculeIndex
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(("127.0.0.1", 19530)) != 0:
+            return {"skipped": "no Milvus server on 127.0.0.1:19530"}
+    saved = MoleculeIndex(index_dir)
+    seg = saved.snapshot().parts[0].seg
+    positions = np.flatnonzero(np.asarray(seg.ids) >= 0)[:n]
+    fps = untranspose(np.asarray(seg.cols), positions)
+    ids = np.asarray(seg.ids[positions])
+    sub = MoleculeIndex(None, FingerprintSpec(pattern_bits=64))
+    sub.add_rows(ids, [""] * len(ids), fps, np.zeros((len(ids), 1), np.uint64), np.zeros((len(ids), 8)))
+    qfps = [morgan_fp(parse_smiles(q), FingerprintSpec()) for q in queries]
+    ours_t, ours = [], []
+    for q in qfps[:3] + qfps:
+        started = time.perf_counter()
+        hits = sub.similarity(q, 10)
+        ours_t.append(time.perf_counter() - started)
+        ours.append([round(h.similarity or 0.0, 5) for h in hits])
+    ours_t, ours = ours_t[3:], ours[3:]
+    client = MilvusClient(uri="http://127.0.0.1:19530")
+    name = f"bench_mol_{os.getpid()}"
+    try:
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("fp", DataType.BINARY_VECTOR, dim=2048)
+        index = MilvusClient.prepare_index_params()
+        index.add_index("fp", index_type="BIN_FLAT", metric_type="JACCARD")
+        client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+        started = time.perf_counter()
+        for start in range(0, len(ids), 5000):
+            client.insert(name, [{"id": int(i), "fp": f.tobytes()} for i, f in zip(ids[start:start + 5000],
+                                                                                fps[start:start + 5000], strict=True)])
+        client.flush(name)
+        client.load_collection(name)
+        insert_s = time.perf_counter() - started
+        milvus_t, theirs = [], []
+        for q in qfps[:3] + qfps:
+            started = time.perf_counter()
+            hits = client.search(name, data=[q.tobytes()], anns_field="fp", limit=10,
+                                 search_params={"metric_type": "JACCARD"}, consistency_level="Session")[0]
+            milvus_t.append(time.perf_counter() - started)
+            theirs.append([round(1.0 - float(h["distance"]), 5) for h in hits])
+        milvus_t, theirs = milvus_t[3:], theirs[3:]
     finally:
-        store.drop(searcher.collection)
-        store.close()
-    row = {"n": n, "consistency": consistency, "insert_s": round(insert_s, 1),
-           "p50_ms": round(pct(times, 50) * 1000, 2), "p95_ms": round(pct(times, 95) * 1000, 2),
-           "identical_to_index": f"{agree}/{n_queries}"}
-    print(f"milvus server n={n} ({consistency}): insert {row['insert_s']} s, BIN_FLAT/JACCARD + exact re-rank "
-          f"p50 {row['p50_ms']} ms p95 {row['p95_ms']} ms, "
-          f"top-10 identical to the in-memory index {row['identical_to_index']}")
-    return row
+        if client.has_collection(name):
+            client.drop_collection(name)
+        client.close()
+    same = sum(np.allclose(a, b, atol=1e-5) for a, b in zip(ours, theirs, strict=True))
+    result = {"n": len(ids), "queries": len(queries), "milvus_p50_ms": ms(milvus_t), "milvus_p95_ms": ms(milvus_t, 95),
+              "index_p50_ms": ms(ours_t), "index_p95_ms": ms(ours_t, 95), "milvus_insert_s": round(insert_s, 1),
+              "top10_scores_identical": f"{same}/{len(queries)}"}
+    print(f"Milvus 2.3 BIN_FLAT/JACCARD at {len(ids)}: p50 {result['milvus_p50_ms']} ms vs index "
+          f"{result['index_p50_ms']} ms; top-10 scores identical {result['top10_scores_identical']}")
+    return result
 
 
-# -- 3. substructure --------------------------------------------------------------------------
-def bench_substructure(repeats: int) -> list[dict]:
-    from fastapi.testclient import TestClient
+# -- main ------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    import socket
 
-    from solutions.molecular_search.app import create_app
-    from solutions.molecular_search.config import MoleculeSettings
-
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "root"
-        copy_nci(root / "nci.smi")
-        app = create_app(MoleculeSettings(data_dir=Path(tmp) / "data", data_roots=[root], max_top_k=100_000))
-        with TestClient(app) as client:
-            task_id = client.post("/load", json={"path": str(root)}).json()["task_id"]
-            while client.get(f"/tasks/{task_id}").json()["state"] in ("queued", "running"):
-                time.sleep(0.05)
-            pipeline = app.state.pipeline
-            arr = pipeline.index.snapshot()
-            stored = [Chem.MolFromSmiles(s) for s in arr.smiles]
-            for query in SUBSTRUCTURE_QUERIES:
-                qmol = parse_query(query)[0]
-                pipeline.substructure(query, 100_000)  # warm the molecule cache, as a running service has
-                times = []
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    out = pipeline.substructure(query, 100_000)
-                    times.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                expected = {arr.smiles[i] for i, m in enumerate(stored) if m.HasSubstructMatch(qmol)}
-                brute = time.perf_counter() - t
-                got = {h["smiles"] for h in out["results"]}
-                first10 = []
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    pipeline.substructure(query, 10)
-                    first10.append(time.perf_counter() - t)
-                rows.append({"query": query, "kind": out["query_kind"], "matches": len(got),
-                             "candidates": out["candidates"], "total": out["total"], "exact": got == expected,
-                             "all_p50_ms": round(pct(times, 50) * 1000, 2),
-                             "all_p95_ms": round(pct(times, 95) * 1000, 2),
-                             "top10_p50_ms": round(pct(first10, 50) * 1000, 2),
-                             "rdkit_brute_force_ms": round(brute * 1000, 1)})
-                r = rows[-1]
-                print(f"substructure {query:<48} {r['kind']:<6} matches {r['matches']:>5} screen {r['candidates']:>5}"
-                      f"/{r['total']} all p50 {r['all_p50_ms']:>7} ms p95 {r['all_p95_ms']:>7} ms, top-10 p50 "
-                      f"{r['top10_p50_ms']:>6} ms | brute force {r['rdkit_brute_force_ms']:>7} ms | exact {r['exact']}")
-    return rows
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
-    sims = result["similarity"]
-    x = np.arange(len(sims))
-    w = 0.2
-    series = [("ours_p50_ms", "index p50"), ("ours_p95_ms", "index p95"),
-              ("rdkit_bulk_p50_ms", "RDKit Bulk p50"), ("rdkit_bulk_p95_ms", "RDKit Bulk p95")]
-    for j, (key, label) in enumerate(series):
-        ax1.bar(x + (j - 1.5) * w, [s[key] for s in sims], w, label=label)
-    ax1.set_xticks(x, [f"{s['n']:,}" for s in sims])
-    ax1.set_ylabel("ms per query (top-10, one core)")
-    ax1.set_title("Exact Tanimoto top-10")
-    ax1.legend()
-    sub = result["substructure"]
-    y = np.arange(len(sub))
-    ax2.barh(y - 0.2, [s["all_p50_ms"] for s in sub], 0.4, label="screen + verify (all matches)")
-    ax2.barh(y + 0.2, [s["rdkit_brute_force_ms"] for s in sub], 0.4, label="HasSubstructMatch on all")
-    ax2.set_yticks(y, [s["query"][:28] for s in sub], fontsize=7)
-    ax2.set_xlabel("ms (NCI 5k)")
-    ax2.set_title("Substructure search")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def summary(r: dict[str, Any]) -> str:
+    ing, chem, mem, s = r["ingest"], r["chemistry"], r["restart_1m"], r["searches"]
+    fp = r["fpsim2"]
+    ratio_speed = round(fp["p50_ms"] / mem["similarity_after_restart"]["p50_ms"], 2)
+    growth = mem["rss_growth_mb"]["server_after_similarity"]
+    f = s["filtered"]
+    m = r.get("milvus", {})
+    rows = [
+        ("| | service | anchor in the same run |", "|---|---|---|"),
+        (f"| exact top-10 similarity at {r['n']:,} (server `took_ms` p50) | "
+         f"{mem['similarity_after_restart']['p50_ms']} ms (over HTTP {mem['similarity_after_restart']['http_p50_ms']} "
+         f"ms) | FPSim2 in-memory {fp['p50_ms']} ms "
+         f"(FPSim2/service ×{ratio_speed}) |",),
+        (f"| RSS growth of the service process at {r['n']:,}, after the similarity queries | {growth} MB | FPSim2 "
+         f"{fp['rss_growth_mb']} MB (ratio {round(growth / fp['rss_growth_mb'], 2)}) |",),
+        (f"| ... after substructure queries too (pattern columns resident) | "
+         f"{mem['rss_growth_mb']['server_after_substructure']} MB | |",),
+        (f"| start-up at {r['n']:,} (process start → healthy) | {mem['startup_s']} s | empty store "
+         f"{r['startup_empty_s']} s; FPSim2 loads its file in {fp['open_s']} s |",),
+        (f"| ingest through the service, wall (shared machine, load average {ing['load_average_during']}) | "
+         f"{ing['molecules_per_s_wall']} mol/s | |",),
+        (f"| ingest capacity on 2 dedicated cores (service CPU time per molecule: server "
+         f"{ing['cpu_us_per_molecule']['server_process']} µs + chemistry workers "
+         f"{ing['cpu_us_per_molecule']['chemistry_workers']} µs) | {ing['molecules_per_s_on_2_dedicated_cores']} mol/s"
+         f" | RDKit chemistry alone: {chem['chemistry_molecules_per_s_on_2_dedicated_cores']} mol/s "
+         f"({chem['chemistry_cpu_us_per_molecule']} µs/mol) |",),
+        (f"| filtered similarity p50: unfiltered / unselective ({f['unselective']['passing_fraction']:.0%} pass) / "
+         f"selective ({f['selective']['passing_fraction']:.1%} pass) | {f['unfiltered']['p50_ms']} / "
+         f"{f['unselective']['p50_ms']} / {f['selective']['p50_ms']} ms | |",),
+        (f"| 1,000 similarity queries: one `/search/batch` vs 1,000 `/search` calls | {s['batch']['batch_s']} s vs "
+         f"{s['batch']['singles_s']} s (×{s['batch']['speedup']}) | |",),
+        (f"| pathological SMARTS with `timeout_ms=500` | answered in {s['pathological']['http_s']} s, "
+         f"`complete: {str(s['pathological']['complete']).lower()}` | |",),
+    ]
+    if "milvus_p50_ms" in m:
+        rows.append((f"| exact top-10 at {m['n']:,} through Milvus 2.3 `BIN_FLAT`/`JACCARD` | index "
+                     f"{m['index_p50_ms']} ms | Milvus {m['milvus_p50_ms']} ms (scores identical "
+                     f"{m['top10_scores_identical']}) |",))
+    return "\n".join(line for row in rows for line in row) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated database sizes")
-    parser.add_argument("--queries", type=int, default=40, help="similarity queries per size")
-    parser.add_argument("--repeats", type=int, default=5, help="substructure repeats per query")
-    parser.add_argument("--milvus-uri", default="", help="also time the server path on this Milvus (binary vectors)")
-    parser.add_argument("--milvus-n", type=int, default=100_000, help="fingerprints stored in Milvus")
-    parser.add_argument("--all-cores", action="store_true", help="do not pin the process to one core")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "molecular_search.json")
-    parser.add_argument("--engine", action="store_true",
-                        help="run the engine benchmark instead (bench/molecular_search_engine.py: 1M real-like "
-                             "molecules vs FPSim2, filters, batch, ingest, 10M synthetic); its options follow --")
-    args, rest = parser.parse_known_args()
-    if args.engine:
-        import runpy
+    parser.add_argument("--n", type=int, default=1_000_000, help="real-like molecules loaded")
+    parser.add_argument("--queries", type=int, default=100, help="similarity queries (p50 over them)")
+    parser.add_argument("--batch", type=int, default=1000, help="queries of the batch-vs-singles comparison")
+    parser.add_argument("--milvus-n", type=int, default=100_000, help="molecules of the Milvus comparison (0: skip)")
+    parser.add_argument("--chemistry-sample", type=int, default=20_000)
+    parser.add_argument("--port", type=int, default=0, help="the service's port (default: a free one)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/molecule_service_bench"))
+    parser.add_argument("--name", default="molecular_search", help="result file bench/results/<name>.json")
+    args = parser.parse_args()
+    import importlib.util
+    import shutil
 
-        sys.argv = [str(ROOT / "bench" / "molecular_search_engine.py"), *[a for a in rest if a != "--"]]
-        runpy.run_path(sys.argv[0], run_name="__main__")
-        return 0
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if not args.all_cores and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    rng = np.random.default_rng(42)
-    result: dict = {"cores": len(os.sched_getaffinity(0)), "fingerprint": "Morgan r=2, 2048 bits"}
-    result["ingest"] = bench_ingest()
-    fpr = Fingerprinter()
-    real = np.frombuffer(b"".join(fpr.morgan(m) for m in nci_molecules()), dtype=np.uint64).reshape(-1, 32)
-    result["real_mean_bits_on"] = round(float(np.bitwise_count(real).sum(axis=1).mean()), 1)
-    result["similarity"] = bench_similarity([int(s) for s in args.sizes.split(",")], args.queries, real, rng)
-    if args.milvus_uri:
-        result["milvus_server"] = bench_milvus(args.milvus_uri, args.milvus_n, args.queries, real, rng)
-    result["substructure"] = bench_substructure(args.repeats)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    plot(result, args.out.with_suffix(".png"))
-    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
-    sims = result["similarity"]
-    print("summary: " + "; ".join(f"n={s['n']}: x{s['speedup_p50']} vs RDKit, recall@10 {s['recall_at_10']}"
-                                  for s in sims)
-          + f"; substructure exact on all {sum(r['exact'] for r in result['substructure'])}/"
-          f"{len(result['substructure'])} queries, median p50 "
-          f"{statistics.median(r['all_p50_ms'] for r in result['substructure']):.1f} ms")
+    if importlib.util.find_spec("FPSim2") is None:
+        print("FPSim2 is not installed; it is the bench extra: pip install -c constraints.txt -e '.[bench]'")
+        return 2
+    work = args.workdir
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "data").mkdir(parents=True)
+    result: dict[str, Any] = {"n": args.n, "cores": len(os.sched_getaffinity(0))}
+    started = time.perf_counter()
+    smiles, info = make_products(args.n)
+    products = work / "products.smi"
+    products.write_text("".join(f"{s} P{i}\n" for i, s in enumerate(smiles)), encoding="utf-8")
+    result["data"] = {"molecules": len(smiles), "generate_s": round(time.perf_counter() - started, 1), **info}
+    print(f"data: {len(smiles)} products {info}")
+
+    from solutions.molecular_search.samples import nci_5k_path
+
+    rng = random.Random(3)
+    nci = [line.split()[0] for line in nci_5k_path().read_text().splitlines()]
+    from rdkit import Chem
+
+    canonical_pool = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in rng.sample(smiles, 2 * args.queries)]
+    queries = [canonical_pool[i] if i % 2 == 0 else rng.choice(nci) for i in range(args.queries)]
+    queries = [q for q in queries if Chem.MolFromSmiles(q) is not None]
+    batch_queries = [rng.choice(smiles) for _ in range(args.batch)]
+    (work / "queries.json").write_text(json.dumps(queries))
+
+    result["chemistry"] = chemistry_and_steps(smiles[: args.chemistry_sample], work)
+
+    port = args.port or free_port()
+    server = Server(work, port, "server_empty.log")
+    for q in queries[:5]:  # imports and code paths warmed on the empty store
+        server.post("/search", {"smiles": q, "top_k": 10})
+    result["startup_empty_s"] = round(server.startup_s, 2)
+    empty_rss = server.rss()
+    print(f"empty service: healthy after {server.startup_s:.1f} s, RSS {mb(empty_rss['server'])} MB "
+          f"(+{mb(empty_rss['children'])} MB of worker processes)")
+    result["ingest"] = ingest(server, products, len(smiles))
+    result["rss_after_load_mb"] = {k: mb(v) for k, v in server.rss().items()}
+    result["searches"] = searches(server, queries, batch_queries, work)
+    server.stop()
+
+    server = Server(work, port, "server_1m.log")
+    result["restart_1m"] = memory(server, queries, empty_rss)
+    server.stop()
+    mem = result["restart_1m"]
+    print(f"restart at {args.n}: healthy after {mem['startup_s']} s; similarity p50 "
+          f"{mem['similarity_after_restart']['p50_ms']} ms; RSS growth {mem['rss_growth_mb']} MB")
+
+    db = sqlite3.connect(work / "data" / "molecular_search" / "meta.db")
+    canonical = [row[0] for row in db.execute("SELECT smiles FROM molecule_items ORDER BY id")]
+    db.close()
+    theirs = fpsim2(work, canonical, work / "queries.json")
+    result["fpsim2"] = {k: v for k, v in theirs.items() if k != "scores"}
+    growth = mem["rss_growth_mb"]["server_after_similarity"]
+    result["ratios"] = {"fpsim2_p50_over_service_p50": round(theirs["p50_ms"] / mem["similarity_after_restart"]
+                                                             ["p50_ms"], 2),
+                        "service_rss_growth_over_fpsim2": round(growth / theirs["rss_growth_mb"], 2)}
+    print(f"FPSim2: p50 {theirs['p50_ms']} ms, RSS growth {theirs['rss_growth_mb']} MB, open {theirs['open_s']} s → "
+          f"ratios {result['ratios']}")
+    if args.milvus_n:
+        index_dir = work / "data" / "molecular_search" / "index"
+        result["milvus"] = milvus_comparison(index_dir, queries, args.milvus_n)
+    result["readme"] = {"summary": summary(result)}
+    path = save(args.name, result)
+    print(result["readme"]["summary"])
+    print(f"wrote {path}")
     return 0
 
 

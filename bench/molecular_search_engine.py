@@ -68,7 +68,7 @@ def building_blocks() -> dict[str, list[str]]:
     """Attachment-rooted fragments (SMILES starting at the atom that bonds) per reactive group."""
     from rdkit import Chem, RDLogger
 
-    from solutions.molecular_search.pipeline import nci_5k_path
+    from solutions.molecular_search.samples import nci_5k_path
 
     RDLogger.DisableLog("rdApp.*")
     groups = {
@@ -399,23 +399,29 @@ def run_worker(*args: str) -> dict:
 
 
 # -- 5. pathological query --------------------------------------------------------------------
-def pathological(timeout_ms: int = 500) -> dict:
+def grid_smiles(n: int = 8) -> str:
+    """An n×n grid of carbons: an odd ring SMARTS (:data:`PATHOLOGICAL_SMARTS`) never matches it, slowly."""
     from rdkit import Chem
+
+    rw = Chem.RWMol()
+    for _ in range(n * n):
+        rw.AddAtom(Chem.Atom(6))
+    for r in range(n):
+        for c in range(n):
+            if c + 1 < n:
+                rw.AddBond(r * n + c, r * n + c + 1, Chem.BondType.SINGLE)
+            if r + 1 < n:
+                rw.AddBond(r * n + c, (r + 1) * n + c, Chem.BondType.SINGLE)
+    return Chem.MolToSmiles(rw.GetMol())
+
+
+def pathological(timeout_ms: int = 500) -> dict:
 
     from solutions.molecular_search.engine import MoleculeEngine
     from solutions.molecular_search.ingest import prepare
     from solutions.molecular_search.molindex import MoleculeIndex
 
-    rw = Chem.RWMol()
-    for _ in range(64):
-        rw.AddAtom(Chem.Atom(6))
-    for r in range(8):
-        for c in range(8):
-            if c < 7:
-                rw.AddBond(r * 8 + c, r * 8 + c + 1, Chem.BondType.SINGLE)
-            if r < 7:
-                rw.AddBond(r * 8 + c, (r + 1) * 8 + c, Chem.BondType.SINGLE)
-    grid = Chem.MolToSmiles(rw.GetMol())
+    grid = grid_smiles()
     index = MoleculeIndex()
     index.add([1], prepare([grid]))
     with MoleculeEngine(index, match_workers=1) as engine:
@@ -496,7 +502,7 @@ def main() -> int:
     result["data"] = {"molecules": len(smiles), "generate_s": round(time.perf_counter() - t, 1), **info}
     print(f"data: {len(smiles)} real-like products {info}")
 
-    from solutions.molecular_search.pipeline import nci_5k_path
+    from solutions.molecular_search.samples import nci_5k_path
 
     nci_lines = [line.split()[0] for line in nci_5k_path().read_text().splitlines()]
     result["ingest_nci_5k"], _ = ingest(nci_lines, work / "index_nci", args.workers)

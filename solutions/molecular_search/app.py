@@ -1,83 +1,89 @@
-"""The molecule service: ``create_app()`` for ``bootcamp serve molecular_search`` (prefix ``/molecule``)."""
+"""The molecule service: ``create_app()`` for ``bootcamp serve molecular_search`` (prefix ``/molecule``).
+
+Similarity and exact searches are CPU-bound and short: they run on the service's pool. Substructure and
+superstructure searches and highlighted drawings wait on RDKit worker processes for up to their time limit:
+they run on the pipeline's ``match_lane``, so a slow query never takes a thread of the pool that answers
+``/count`` or similarity searches; a full lane answers 503 + ``Retry-After`` at once.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
-from urllib.parse import quote
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import Response
 
-from common.app import create_service_app
 from common.pool import run_in_pool
-from common.service import PoolDep, Resources, get_pipeline
+from common.web import PoolDep, create_service_app, get_pipeline
 
 from .config import MoleculeSettings
 from .pipeline import MoleculePipeline
-from .schemas import SearchRequest, SearchResponse
+from .schemas import BatchRequest, BatchResponse, SearchRequest, SearchResponse
 
 NAME = "molecular_search"
-Pipe = Annotated[MoleculePipeline, Depends(get_pipeline)]
-SVG_HEADERS = {"Cache-Control": "private, max-age=300",
+MoleculePipelineDep = Annotated[MoleculePipeline, Depends(get_pipeline)]
+SVG_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
-Highlight = Annotated[str | None, Query(max_length=2000, description="SMILES/SMARTS to highlight")]
+STRUCTURE_MODES = frozenset({"substructure", "superstructure"})
+Width = Annotated[int, Query(ge=50, le=1200)]
+Height = Annotated[int, Query(ge=50, le=1200)]
 
 router = APIRouter(tags=["molecules"])
 
 
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, pipeline: Pipe, pool: PoolDep) -> dict:
-    """Similarity: exact Tanimoto top-k (ties by id). Substructure: SMILES or SMARTS, screened then verified."""
+async def search(body: SearchRequest, pipeline: MoleculePipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """One query, one page of one ranking: similarity (Tanimoto desc, id), substructure (heavy atoms asc, id),
+    superstructure (heavy atoms desc, id) or exact (id); ``filters`` apply before ranking in every mode."""
     started = time.perf_counter()
-    if body.mode == "similarity":
-        results = await run_in_pool(pool, pipeline.similarity, body.smiles, body.top_k, body.min_similarity or 0.0)
-        out: dict = {"results": results, "mode": "similarity", "complete": True}
-        highlight = ""
-    else:
-        out = await run_in_pool(pool, pipeline.substructure, body.smiles, body.top_k, body.timeout_ms)
-        out["mode"] = "substructure"
-        highlight = "?highlight=" + quote(body.smiles, safe="")
-    for hit in out["results"]:
-        hit["svg_url"] = f"items/{hit['id']}/svg{highlight}"
-    out["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    return out
+    filters = body.filters.ranges() if body.filters else None
+    lane = pipeline.match_lane if body.mode in STRUCTURE_MODES else pool
+    out = await run_in_pool(lane, pipeline.search, body.smiles, body.mode, body.top_k, body.offset,
+                            body.min_similarity, filters, body.timeout_ms)
+    return {**out, "took_ms": _ms(started)}
 
 
-@router.get("/items/{item_id}/svg", response_class=Response,
-            responses={200: {"content": {"image/svg+xml": {}}}})
-async def item_svg(item_id: int, pipeline: Pipe, pool: PoolDep,
-                   highlight: Highlight = None,
-                   width: Annotated[int, Query(ge=50, le=1200)] = 300,
-                   height: Annotated[int, Query(ge=50, le=1200)] = 220) -> Response:
-    """An SVG drawing of a stored molecule; ``highlight`` colours every match of a substructure query."""
-    svg = await run_in_pool(pool, pipeline.svg, item_id, highlight, width, height)
-    return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)
+@router.post("/search/batch", response_model=BatchResponse)
+async def search_batch(body: BatchRequest, pipeline: MoleculePipelineDep, pool: PoolDep) -> dict[str, Any]:
+    """Many queries in one call (at most ``MOLECULE_MAX_BATCH_QUERIES``, 1000 by default); each query gets its
+    results or its own ``error`` (a bad SMILES does not fail the others)."""
+    started = time.perf_counter()
+    filters = body.filters.ranges() if body.filters else None
+    lane = pipeline.match_lane if body.mode in STRUCTURE_MODES else pool
+    results = await run_in_pool(lane, pipeline.search_batch, body.queries, body.mode, body.top_k, body.offset,
+                                body.min_similarity, filters, body.timeout_ms)
+    return {"results": results, "mode": body.mode, "took_ms": _ms(started)}
+
+
+@router.get("/items/{item_id}/svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+async def item_svg(item_id: int, pipeline: MoleculePipelineDep, pool: PoolDep,
+                   highlight: Annotated[str | None, Query(max_length=2000, description="SMILES/SMARTS to colour")]
+                   = None, width: Width = 300, height: Height = 220) -> Response:
+    """A stored molecule drawn by RDKit; ``highlight`` colours every match of a substructure query, within the
+    time limit ``MOLECULE_TIMEOUT_MS`` (past it: drawn without highlight, header ``X-Highlight-Complete: false``)."""
+    lane = pipeline.match_lane if highlight else pool
+    svg, complete = await run_in_pool(lane, pipeline.svg, item_id, highlight, width, height)
+    headers = {**SVG_HEADERS, "X-Highlight-Complete": "true" if complete else "false"}
+    if not complete:
+        headers["Cache-Control"] = "no-store"
+    return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
 @router.get("/depict", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
-async def depict(smiles: Annotated[str, Query(min_length=1, max_length=2000)], pipeline: Pipe, pool: PoolDep,
-                 width: Annotated[int, Query(ge=50, le=1200)] = 300,
-                 height: Annotated[int, Query(ge=50, le=1200)] = 220) -> Response:
-    """Draw any SMILES/SMARTS (the page previews the query with it); invalid input → 422."""
+async def depict(smiles: Annotated[str, Query(min_length=1, max_length=2000)], pipeline: MoleculePipelineDep,
+                 pool: PoolDep, width: Width = 300, height: Height = 220) -> Response:
+    """Draw any SMILES or SMARTS (the page previews the query with it); invalid input → 422."""
     svg = await run_in_pool(pool, pipeline.depict, smiles, width, height)
     return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)
 
 
 def create_app(settings: MoleculeSettings | None = None) -> FastAPI:
     settings = settings or MoleculeSettings()
-
-    def build(res: Resources) -> MoleculePipeline:
-        return MoleculePipeline(res, settings)
-
-    return create_service_app(
-        name=NAME,
-        title="Molecular search",
-        description="Similarity (exact Tanimoto on Morgan fingerprints) and substructure search over molecules "
-        "loaded from SMILES, CSV or SD files, with RDKit depictions.",
-        settings=settings,
-        build_pipeline=build,
-        routers=[router],
-        static_dir=Path(__file__).parent / "static",
-    )
+    return create_service_app(NAME, settings, lambda res: MoleculePipeline(res, settings), routers=[router],
+                              static_dir=Path(__file__).parent / "static")

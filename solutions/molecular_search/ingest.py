@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,8 @@ from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 
 from . import properties as props
-from .chem import ChemError, Record, parse_molblock, parse_smiles
+from .chem import ChemError, parse_molblock, parse_smiles
+from .records import Record
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +125,12 @@ def pattern_fp(mol: Chem.Mol, spec: FingerprintSpec) -> np.ndarray:
 
 
 def prepare(records: Sequence[Record | tuple[str, str] | str], spec: FingerprintSpec = FingerprintSpec(),
-            max_heavy_atoms: int = 500) -> PreparedBatch:
-    """Prepare records in this process: a :class:`Record`, a ``(kind, text)`` pair or a SMILES string each."""
+            max_heavy_atoms: int = 500, with_properties: bool = True) -> PreparedBatch:
+    """Prepare records in this process: a :class:`Record`, a ``(kind, text)`` pair or a SMILES string each.
+
+    ``with_properties=False`` skips the eight properties (their values are NaN): an index rebuilt from SQL
+    takes them from the stored columns and only needs the fingerprints again.
+    """
     gen = morgan_generator(spec)
     n = len(records)
     errors: list[str | None] = [None] * n
@@ -162,7 +168,10 @@ def prepare(records: Sequence[Record | tuple[str, str] | str], spec: Fingerprint
             bits = Chem.PatternFingerprint(mol, fpSize=spec.pattern_bits).ToBitString()
             dense_pat[j] = np.frombuffer(bits.encode("ascii"), dtype=np.uint8)
         t4 = clock()
-        values[j] = props.compute(mol)
+        if with_properties:
+            values[j] = props.compute(mol)
+        else:
+            values[j] = np.nan
         t5 = clock()
         rows.append(i)
         smiles.append(canonical)
@@ -178,9 +187,9 @@ def prepare(records: Sequence[Record | tuple[str, str] | str], spec: Fingerprint
                          pack_dense(dense_pat[:m]), values[:m].copy(), t)
 
 
-def _prepare_chunk(args: tuple[list[tuple[str, str]], FingerprintSpec, int]) -> PreparedBatch:
-    records, spec, max_heavy = args
-    return prepare(records, spec, max_heavy)
+def _prepare_chunk(args: tuple[list[tuple[str, str]], FingerprintSpec, int, bool]) -> PreparedBatch:
+    records, spec, max_heavy, with_properties = args
+    return prepare(records, spec, max_heavy, with_properties)
 
 
 class Preparer:
@@ -199,15 +208,27 @@ class Preparer:
         self._pool: ProcessPoolExecutor | None = None
 
     def prepare(self, records: Iterable[Record | tuple[str, str] | str]) -> PreparedBatch:
+        return PreparedBatch.concat(list(self.prepare_chunks(records)), self.spec)
+
+    def prepare_chunks(self, records: Iterable[Record | tuple[str, str] | str],
+                       with_properties: bool = True) -> Iterator[PreparedBatch]:
+        """:func:`prepare` of consecutive chunks of ``records`` (``chunk`` records each), yielded in order as the
+        workers finish them: the caller stores chunk *i* while the workers prepare the next ones."""
         items = [r if isinstance(r, str) else ((r.kind, r.text) if isinstance(r, Record) else r) for r in records]
         if self.workers <= 1 or len(items) <= self.chunk:
-            return prepare(items, self.spec, self.max_heavy_atoms)
+            yield prepare(items, self.spec, self.max_heavy_atoms, with_properties)
+            return
         if self._pool is None:
             # spawn: a clean interpreter per worker (no copied locks/threads of a web server)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
-        chunks = [(items[s : s + self.chunk], self.spec, self.max_heavy_atoms)
+        chunks = [(items[s : s + self.chunk], self.spec, self.max_heavy_atoms, with_properties)
                   for s in range(0, len(items), self.chunk)]
-        return PreparedBatch.concat(list(self._pool.map(_prepare_chunk, chunks)), self.spec)
+        try:
+            yield from self._pool.map(_prepare_chunk, chunks)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): the next call starts a new pool
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise
 
     def close(self) -> None:
         if self._pool is not None:

@@ -34,93 +34,20 @@ from typing import Any, Literal
 import numpy as np
 
 from . import properties as props
-from . import store
+from . import screens, store
 from .bitslice import (
-    count_planes,
-    counts_at,
-    gather_counts,
-    ge_scalar,
-    ge_words,
-    pack_mask,
     popcount,
-    positions,
 )
 from .ingest import FingerprintSpec, PreparedBatch
-from .segment import Segment, smiles_hash
+from .screens import Candidates
+from .segment import Segment
+from .similarity import ranking
 from .store import Part
+from .views import Hit, View
 
 __all__ = ["Candidates", "Hit", "MoleculeIndex", "Part", "View"]
 
 log = logging.getLogger(__name__)
-
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One result: id, Tanimoto similarity to the query (``None`` when not defined), SMILES, properties."""
-
-    id: int
-    similarity: float | None
-    smiles: str
-    properties: dict[str, float | int]
-
-
-@dataclass(frozen=True)
-class View:
-    """An immutable state of the index; every search runs on one."""
-
-    parts: tuple[Part, ...]
-
-    @property
-    def size(self) -> int:
-        return sum(p.n_live for p in self.parts)
-
-    def hit(self, part: int, pos: int, similarity: float | None) -> Hit:
-        seg = self.parts[part].seg
-        return Hit(int(seg.ids[pos]), similarity, seg.smiles(pos), seg.properties(pos))
-
-    def allowed(self, filters: props.Filters) -> list[np.ndarray]:
-        """Per part: live rows that pass the filters, as a word mask."""
-        out = []
-        for p in self.parts:
-            m = props.mask(p.seg.columns, filters) if filters else None
-            out.append(p.live if m is None else p.live & pack_mask(m))
-        return out
-
-
-@dataclass
-class Candidates:
-    """Screened rows in ranking order (what RDKit must still verify)."""
-
-    view: View
-    part: np.ndarray
-    pos: np.ndarray
-    ids: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.ids.shape[0])
-
-    def smiles(self, start: int, stop: int) -> list[tuple[int, str]]:
-        parts = self.view.parts
-        return [(int(self.ids[i]), parts[int(self.part[i])].seg.smiles(int(self.pos[i])))
-                for i in range(start, min(stop, len(self)))]
-
-    def hits(self, which: Sequence[int], query_fp: np.ndarray | None = None) -> list[Hit]:
-        """Hits of candidates ``which`` (indices), with Tanimoto to ``query_fp`` when given."""
-        out = []
-        qbits = None if query_fp is None else np.flatnonzero(
-            np.unpackbits(query_fp.view(np.uint8), bitorder="little"))
-        for i in which:
-            part, pos = int(self.part[i]), int(self.pos[i])
-            sim = None
-            if qbits is not None:
-                seg = self.view.parts[part].seg
-                c = int(gather_counts(seg.cols, qbits, np.asarray([pos], dtype=np.int64))[0])
-                denom = qbits.size + int(seg.word_b[pos >> 6]) - c
-                sim = c / denom if denom > 0 else 0.0
-            out.append(self.view.hit(part, pos, sim))
-        return out
-
 
 @dataclass
 class _Pending:
@@ -134,79 +61,6 @@ class _Pending:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (np.concatenate(self.ids), np.concatenate(self.fps), np.concatenate(self.pfps),
                 np.concatenate(self.values))
-
-
-def _empty_result() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return np.zeros(0, np.float64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-
-
-def topk_part(seg: Segment, allowed: np.ndarray, qbits: np.ndarray, k: int,
-              floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact top-k of one segment among ``allowed`` positions: ``(similarities, ids, positions)``.
-
-    Pass one finds the largest ``m`` such that at least ``k`` allowed rows share ≥ ``m`` bits with the
-    query; scoring those gives a k-th score ``T`` that bounds the true k-th best from below. Pass two
-    selects every row with ``c·(1 + T) ≥ T·(a + b)`` (one integer cut per word) and scores it.
-    """
-    a = int(qbits.size)
-    nz = np.flatnonzero(allowed)
-    if nz.size == 0 or k <= 0:
-        return _empty_result()
-    if nz.size * 2 <= allowed.size:  # a selective filter: gather only the words holding passing rows
-        sel: np.ndarray | None = nz
-        columns = list(seg.cols[np.ix_(qbits, nz)]) if a else []
-        word_b, mask = np.asarray(seg.word_b[nz]), allowed[nz]
-    else:
-        sel = None
-        columns = [seg.cols[j] for j in qbits.tolist()]
-        word_b, mask = np.asarray(seg.word_b), allowed
-    planes = count_planes(columns, mask.size) if a else []
-
-    def score(local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        c = counts_at(planes, local) if planes else np.zeros(local.size, np.int64)
-        denom = (a + word_b[local >> 6] - c).astype(np.float64)
-        sims = np.divide(c, denom, out=np.zeros(local.size, dtype=np.float64), where=denom > 0)
-        keep = np.flatnonzero(sims >= floor)
-        glob = local[keep] if sel is None else sel[local[keep] >> 6] * 64 + (local[keep] & 63)
-        ids = np.asarray(seg.ids[glob])
-        order = np.lexsort((ids, -sims[keep]))[:k]
-        return sims[keep][order], ids[order], glob[order]
-
-    if not planes:
-        return score(positions(mask))
-    threshold = floor
-    if popcount(ge_scalar(planes, 1) & mask) < k:
-        if floor <= 0:  # fewer than k rows share a bit: zero-similarity rows fill the list
-            return score(positions(mask))
-    else:
-        lo, hi = 1, a
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if popcount(ge_scalar(planes, mid) & mask) >= k:
-                lo = mid
-            else:
-                hi = mid - 1
-        first = score(positions(ge_scalar(planes, lo) & mask))
-        if first[0].size >= k:
-            threshold = max(floor, float(first[0][k - 1]))
-    if threshold <= 0:
-        return score(positions(mask))
-    cut = np.ceil(threshold * (a + word_b) / (1.0 + threshold) - 1e-9).astype(np.int64)
-    return score(positions(ge_words(planes, np.maximum(cut, 1)) & mask))
-
-
-def merge_topk(results: list[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]],
-               k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge per-part top-k lists: ``(similarities, ids, part, position)`` by (-similarity, id)."""
-    if not results:
-        z = np.zeros(0, np.int64)
-        return np.zeros(0), z, z, z
-    sims = np.concatenate([r[1][0] for r in results])
-    ids = np.concatenate([r[1][1] for r in results])
-    pos = np.concatenate([r[1][2] for r in results])
-    part = np.concatenate([np.full(r[1][0].size, r[0], dtype=np.int64) for r in results])
-    order = np.lexsort((ids, -sims))[:k]
-    return sims[order], ids[order], part[order], pos[order]
 
 
 class MoleculeIndex:
@@ -249,6 +103,11 @@ class MoleculeIndex:
         self._generation = int(manifest.get("generation", 0))
         self._view = View(tuple(parts))
         log.info("molecule index %s: %d molecules in %d mapped segments", self.path, len(self), len(parts))
+
+    @property
+    def dirty(self) -> bool:
+        """True when there are changes :meth:`save` has not written yet."""
+        return self._dirty
 
     def refresh(self) -> bool:
         """Re-open the files when another process saved a newer generation; True when reloaded.
@@ -359,18 +218,7 @@ class MoleculeIndex:
                                          pend.known.difference(gone))
                 removed += len(gone)
             for i, part in enumerate(self._parts):
-                pos = part.seg.find_ids(ids)
-                pos = pos[pos >= 0]
-                if pos.size == 0:
-                    continue
-                words, bits = pos >> 6, (pos & 63).astype(np.uint64)
-                alive = ((part.live[words] >> bits) & np.uint64(1)).astype(bool)
-                if not alive.any():
-                    continue
-                live = part.live.copy()
-                np.bitwise_and.at(live, words[alive], ~(np.uint64(1) << bits[alive]))
-                n = int(alive.sum())
-                self._parts[i] = Part(part.seg, live, part.n_live - n, part.live_file)
+                self._parts[i], n = store.tombstoned(part, ids)
                 removed += n
             if removed:
                 self._view = None
@@ -446,18 +294,7 @@ class MoleculeIndex:
         qbits = self._query_bits(query_fp)
         view = _view or self.snapshot()
         allowed = _allowed if _allowed is not None else view.allowed(props.normalize(filters))
-        k = offset + top_k
-        floor = max(float(min_similarity), 0.0)
-        results = []
-        best: np.ndarray = np.zeros(0)
-        for i in sorted(range(len(view.parts)), key=lambda j: -view.parts[j].n_live):
-            cut = floor if best.size < k else max(floor, float(best[k - 1]))
-            res = topk_part(view.parts[i].seg, allowed[i], qbits, k, cut)
-            results.append((i, res))
-            if res[0].size:
-                best = np.sort(np.concatenate([best, res[0]]))[::-1][:k]
-        sims, _, part, pos = merge_topk(results, k)
-        return [view.hit(int(part[j]), int(pos[j]), float(sims[j])) for j in range(offset, sims.size)]
+        return ranking(view, allowed, qbits, top_k, offset, min_similarity)
 
     def similarity_batch(self, query_fps: np.ndarray, top_k: int = 10, offset: int = 0, min_similarity: float = 0.0,
                          filters: Mapping[str, Any] | None = None, threads: int = 2) -> list[list[Hit]]:
@@ -474,64 +311,12 @@ class MoleculeIndex:
         with ThreadPoolExecutor(threads) as pool:
             return list(pool.map(one, list(query_fps)))
 
-    # -- screens and exact look-up ---------------------------------------------------------------
+    # -- screens and exact look-up (:mod:`.screens`) -------------------------------------------
     def screen(self, mode: Literal["substructure", "superstructure"], query_pattern: np.ndarray,
                filters: Mapping[str, Any] | None = None, query_heavy_atoms: int | None = None) -> Candidates:
-        """Rows that may contain (substructure) or be contained in (superstructure) the query, ranked.
-
-        Substructure: stored pattern bits ⊇ the query's; ranked by heavy atoms ascending, then id.
-        Superstructure: stored bits ⊆ the query's (and heavy atoms ≤ the query's); heavy atoms
-        descending, then id. Filters are applied here, before any RDKit work.
-        """
-        view = self.snapshot()
-        f = props.normalize(filters)
-        if mode == "superstructure" and query_heavy_atoms is not None:
-            lo, hi = f.get("heavy_atoms", (None, None))
-            f = {**f, "heavy_atoms": (lo, query_heavy_atoms if hi is None else min(hi, query_heavy_atoms))}
-        allowed = view.allowed(f)
-        qbits = np.flatnonzero(np.unpackbits(np.asarray(query_pattern, np.uint64).view(np.uint8), bitorder="little"))
-        parts, pos_list, heavy_list = [], [], []
-        for i, part in enumerate(view.parts):
-            cand = allowed[i].copy()
-            if mode == "substructure":
-                for j in qbits.tolist():
-                    cand &= part.seg.pcols[j]
-            else:
-                # a stored bit the query lacks rules the row out: OR those columns (in place, no copies)
-                outside = np.zeros_like(cand)
-                for j in np.setdiff1d(np.arange(self.spec.pattern_bits), qbits).tolist():
-                    np.bitwise_or(outside, part.seg.pcols[j], out=outside)
-                cand &= ~outside
-            # candidates in id order (the segment's id table), then a stable radix sort on heavy atoms:
-            # (heavy atoms, id) order without sorting 64-bit ids
-            id_pos = np.asarray(part.seg.id_pos)
-            flags = ((cand[id_pos >> 6] >> (id_pos & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
-            pos = id_pos[flags]
-            parts.append(np.full(pos.size, i, dtype=np.int64))
-            pos_list.append(pos)
-            heavy_list.append(np.asarray(part.seg.columns["heavy_atoms"][pos], dtype=np.int16))
-        if not pos_list:
-            z = np.zeros(0, np.int64)
-            return Candidates(view, z, z, z)
-        part_arr, pos_arr, heavy = np.concatenate(parts), np.concatenate(pos_list), np.concatenate(heavy_list)
-        ids = np.zeros(pos_arr.size, np.int64)
-        for i, part in enumerate(view.parts):
-            sel = part_arr == i
-            ids[sel] = part.seg.ids[pos_arr[sel]]
-        if len(view.parts) > 1:  # id order across parts
-            by_id = np.argsort(ids, kind="stable")
-            part_arr, pos_arr, heavy, ids = part_arr[by_id], pos_arr[by_id], heavy[by_id], ids[by_id]
-        order = np.argsort(heavy if mode == "substructure" else -heavy, kind="stable")
-        return Candidates(view, part_arr[order], pos_arr[order], ids[order])
+        """See :func:`.screens.screen`."""
+        return screens.screen(self.snapshot(), self.spec, mode, query_pattern, filters, query_heavy_atoms)
 
     def exact(self, canonical: str, filters: Mapping[str, Any] | None = None) -> list[Hit]:
-        """Every stored molecule whose canonical isomeric SMILES equals ``canonical``, by id."""
-        view = self.snapshot()
-        allowed = view.allowed(props.normalize(filters))
-        digest = int(smiles_hash([canonical])[0])
-        found: list[tuple[int, int, int]] = []
-        for i, part in enumerate(view.parts):
-            for p in part.seg.find_smiles(canonical, digest).tolist():
-                if (int(allowed[i][p >> 6]) >> (p & 63)) & 1:
-                    found.append((int(part.seg.ids[p]), i, p))
-        return [view.hit(i, p, 1.0) for _, i, p in sorted(found)]
+        """See :func:`.screens.exact`."""
+        return screens.exact(self.snapshot(), canonical, filters)

@@ -1,484 +1,185 @@
-"""The molecule pipeline: read records → RDKit sanitise → canonical SMILES → fingerprints → stores.
+"""The molecule pipeline: records → RDKit → canonical SMILES, fingerprints, properties → index + SQL.
 
-Stores, and who answers what:
+Where things are (one concern per module):
 
-* SQL (``<prefix>_items``) is the store of record: canonical SMILES, name, properties, and both
-  fingerprints as packed bytes. A one-row ``<prefix>_state`` table holds a version bumped by every
-  write, so each process notices changes made by another one.
-* Similarity on a Milvus server with binary vectors: ``BINARY_VECTOR`` + ``BIN_FLAT``/``JACCARD``
-  (Jaccard distance = 1 − Tanimoto) gives candidates; their exact Tanimoto is recomputed from the
-  stored bits and the candidate list is widened until it provably holds the exact top-k (ties
-  included, broken by id).
-* Similarity on Milvus Lite (no binary vectors) and every substructure search: the in-memory
-  :class:`~.fpindex.FingerprintIndex` (bit-sliced exact Tanimoto, pattern screen), built from SQL and
-  snapshotted to ``<data_dir>/<collection>.npz``. Both paths return the same answer.
+* :mod:`.records` reads .smi/.csv/.tsv/.jsonl/.sdf files record by record; :mod:`.loading` turns a batch of
+  records into stored molecules (chemistry on worker processes, :mod:`.ingest`).
+* :mod:`.catalog`: SQL, the store of record (``<prefix>_items``: canonical SMILES, name, source, fields, the
+  eight properties as columns; ``<prefix>_state``: the version every write bumps).
+* :mod:`.keeper`: the memory-mapped index under the service's data directory (:mod:`.molindex`), rebuilt
+  from SQL only when missing or stale, saved when a load ends; one writer process at a time.
+* :mod:`.search`: the four modes, filters, paging, batches and drawings (:mod:`.engine`, RDKit matching in
+  killable worker processes, :mod:`.matching`).
+
+Milvus is not used for molecules, on either backend: see ``solutions/molecular_search/README.md``
+("Why not Milvus binary vectors") for the measurement behind that choice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-import threading
-import time
-from collections.abc import Iterator
-from importlib import resources as importlib_resources
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pymilvus import DataType
-from rdkit import Chem
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Float,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-    delete,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import Column, delete
 
-from common.errors import InvalidInput, NotFound
-from common.safety import sniff_file
-from common.service import Resources, WorkItem, content_id, iter_files, label_for
+from common.pipeline import Monitor, Outcome, Pipeline, SampleData, WorkItem
+from common.pool import WorkerPool
+from common.resources import Resources
+from common.vectors import CollectionSpec
 
-from .chem import (
-    ChemError,
-    Fingerprinter,
-    Record,
-    canonical_smiles,
-    draw_svg,
-    looks_like_smarts,
-    parse_query,
-    parse_record,
-    parse_smiles,
-    properties,
-    read_records,
-)
+from . import catalog
+from .catalog import Catalog
 from .config import MoleculeSettings
-from .fpindex import FingerprintIndex
+from .engine import MoleculeEngine
+from .ingest import FingerprintSpec, Preparer
+from .keeper import IndexKeeper
+from .loading import NOT_TEXT, MoleculeLoader, estimate_records, expand_records
+from .matching import MatchPool
+from .samples import write_samples
+from .search import MoleculeSearch
 
 log = logging.getLogger(__name__)
 
-#: Milvus caps ``limit`` (topk) at 16384
-MILVUS_MAX_LIMIT = 16384
-#: float32 distances from Milvus are compared with this slack before the exact re-rank
-FLOAT_SLACK = 1e-6
 
-
-class MoleculePipeline:
+class MoleculePipeline(Pipeline[MoleculeSettings]):
     accepted_kinds = frozenset({"text"})
+    noun = "molecule"
 
     def __init__(self, res: Resources, settings: MoleculeSettings) -> None:
-        self.settings = settings
-        self.sql = res.sql
-        self.vectors = res.vectors
-        self.batch_size = settings.batch_size
-        self.collection = settings.collection
-        self.fingerprinter = Fingerprinter(settings.fp_radius, settings.fp_bits, settings.pattern_bits)
-        has_binary = bool(res.vectors.capabilities.binary_vector)
-        if settings.similarity_engine == "milvus" and not has_binary:
-            raise ValueError(f"MOLECULE_SIMILARITY_ENGINE=milvus but {res.vectors.uri} has no BINARY_VECTOR support")
-        self.use_milvus = has_binary and settings.similarity_engine != "index"
-        self.snapshot_path = res.data_dir / f"{settings.collection}.npz"
-        prefix = settings.table_prefix
-        md = res.sql.metadata
-        self.items = Table(
-            f"{prefix}_items", md,
-            Column("id", BigInteger, primary_key=True, autoincrement=False),
-            Column("smiles", Text, nullable=False),
-            Column("name", String(512), nullable=False, default=""),
-            Column("source", String(1024), nullable=False, default=""),
-            Column("properties", Text, nullable=False, default="{}"),
-            Column("mw", Float, nullable=False),
-            Column("logp", Float, nullable=False),
-            Column("hbd", Integer, nullable=False),
-            Column("hba", Integer, nullable=False),
-            Column("heavy_atoms", Integer, nullable=False),
-            Column("fp", LargeBinary(1024), nullable=False),
-            Column("pfp", LargeBinary(1024), nullable=False),
-            extend_existing=True,
-        )
-        self.state = Table(
-            f"{prefix}_state", md,
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("version", BigInteger, nullable=False),
-            extend_existing=True,
-        )
-        md.create_all(res.sql.engine, tables=[self.items, self.state])
-        with self.sql.begin() as conn:
-            self.sql.insert_ignore(conn, self.state, [{"id": 1, "version": 0}])
-        self.index = FingerprintIndex(settings.fp_bits, settings.pattern_bits)
-        self._version: int | None = None
-        self._write_lock = threading.RLock()
-        self._mols: dict[int, Chem.Mol] = {}
-        if self.use_milvus:
-            self._ensure_collection()
-        log.info("molecule search: %s similarity path", "Milvus BINARY_VECTOR/JACCARD" if self.use_milvus
-                 else "in-memory packed-uint64 index (Milvus Lite has no binary vectors)")
-        self._sync()
+        super().__init__(res, settings)
+        s = settings
+        self.spec = FingerprintSpec(s.fp_radius, s.fp_bits, s.pattern_bits)
+        self.catalog = Catalog(res.sql, self.items, self.table_name("state"))
+        self.preparer = Preparer(self.spec, s.ingest_workers, s.max_heavy_atoms, s.ingest_chunk)
+        self.keeper = IndexKeeper(res.data_dir / s.index_dir, self.spec, self.catalog, self.preparer,
+                                  writer_wait_s=s.writer_wait_s, sync_check_ms=s.sync_check_ms,
+                                  save_every=s.save_every)
+        self.matcher: MatchPool | None = None
+        try:
+            self.keeper.open()
+            self.preparer.close()  # started only if the index had to be rebuilt
+            self.matcher = MatchPool(s.match_workers, s.match_mol_cache)
+            self.engine = MoleculeEngine(self.keeper.index, self.matcher, max_query_chars=s.max_query_chars,
+                                         max_query_atoms=s.max_query_atoms, max_top_k=s.max_top_k,
+                                         max_offset=s.max_results, timeout_ms=s.timeout_ms)
+        except BaseException:
+            self.close()
+            raise
+        self.searcher = MoleculeSearch(self.engine, self.keeper, self.rows, s)
+        self.loader = MoleculeLoader(res.sql, self.catalog, self.keeper, self.preparer)
+        #: structure searches and highlighted drawings wait on the RDKit workers: they run on this lane, so a
+        #: slow query never holds the service's pool (``/count`` and similarity searches stay responsive)
+        self.match_lane = WorkerPool(s.match_workers, res.settings.queue_limit, "molecule-match")
+        binary = res.vectors.capabilities.binary_vector
+        log.info("molecule index %s: %d molecules; every mode runs on it (%s %s binary vectors; exact "
+                 "Tanimoto through Milvus BIN_FLAT measured slower, see the README)", self.keeper.path,
+                 len(self.keeper.index), res.vectors.describe(), "offers" if binary else "has no")
 
-    # -- stores ------------------------------------------------------------------------------
-    def _ensure_collection(self) -> None:
-        schema = self.vectors.new_schema()
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("fp", DataType.BINARY_VECTOR, dim=self.settings.fp_bits)
-        index = self.vectors.new_index_params()
-        # BIN_FLAT: exhaustive, so the candidate list is complete and the re-rank exact
-        index.add_index("fp", index_type="BIN_FLAT", metric_type="JACCARD")
-        self.vectors.ensure_collection(self.collection, schema, index)
+    @property
+    def index_size(self) -> int:
+        return len(self.keeper.index)
 
-    def _db_version(self, conn: Any = None) -> int:
-        stmt = select(self.state.c.version).where(self.state.c.id == 1)
-        if conn is not None:
-            return int(conn.execute(stmt).scalar_one())
-        with self.sql.begin() as c:
-            return int(c.execute(stmt).scalar_one())
+    # -- storage ------------------------------------------------------------------------------
+    def item_columns(self) -> list[Column[Any]]:
+        return catalog.item_columns()
 
-    def _sync(self) -> None:
-        """Bring the in-memory index up to the database's version (snapshot file, else full read)."""
-        version = self._db_version()
-        if version == self._version:
-            return
-        with self._write_lock:
-            version = self._db_version()
-            if version == self._version:
-                return
-            if self.index.load(self.snapshot_path) == version and len(self.index) == self.count():
-                self._version = version
-                self._mols.clear()
-                self.index.warm()
-                log.info("fingerprint index: %d molecules from snapshot v%d", len(self.index), version)
-                return
-            started = time.perf_counter()
-            self.index.clear()
-            self._mols.clear()
-            cols = [self.items.c.id, self.items.c.fp, self.items.c.pfp, self.items.c.heavy_atoms, self.items.c.smiles]
-            with self.sql.engine.connect() as conn:
-                result = conn.execution_options(yield_per=20000).execute(select(*cols))
-                for chunk in result.partitions():
-                    ids, fps, pfps, heavy, smiles = zip(*chunk, strict=True)
-                    self.index.add(list(ids), [bytes(f) for f in fps], [bytes(p) for p in pfps], list(heavy),
-                                   list(smiles))
-            self._version = version
-            self.index.warm()
-            log.info("fingerprint index: %d molecules read from SQL in %.1f s", len(self.index),
-                     time.perf_counter() - started)
+    def collection_specs(self) -> list[CollectionSpec]:
+        return []  # the memory-mapped index answers every mode, on both backends
 
-    def _bump(self, conn: Any) -> int:
-        """Increment the stored version inside a write transaction; returns the version before."""
-        stmt = select(self.state.c.version).where(self.state.c.id == 1)
-        if self.sql.dialect != "sqlite":
-            stmt = stmt.with_for_update()
-        before = int(conn.execute(stmt).scalar_one())
-        conn.execute(update(self.state).where(self.state.c.id == 1).values(version=before + 1))
-        return before
-
-    # -- loading -----------------------------------------------------------------------------
+    # -- loading ------------------------------------------------------------------------------
     def list_items(self, path: Path, root: Path) -> Iterator[WorkItem]:
-        for file in iter_files(path):
-            label = label_for(file, root)
-            if sniff_file(file) != "text":
-                yield WorkItem(label, file, error="not a molecule file (.smi, .csv or .sdf text expected)")
-                continue
-            for line, record in read_records(file):
-                item_label = f"{label}:{line}" if line else label
-                if isinstance(record, str):
-                    yield WorkItem(item_label, file, error=record)
-                else:
-                    yield WorkItem(item_label, file, data=record)
+        """One work item per record of every molecule file under ``path`` (``file:line``), streamed."""
+        return expand_records(super().list_items(path, root))
 
-    def process_batch(self, items: list[WorkItem]) -> list[str | None]:
-        errors: list[str | None] = []
-        rows: dict[int, dict[str, Any]] = {}
-        for item in items:
-            record: Record = item.data
-            try:
-                mol = parse_record(record)
-                props = properties(mol)
-                if props["heavy_atoms"] > self.settings.max_heavy_atoms:
-                    raise ChemError(f"{props['heavy_atoms']} heavy atoms; the limit is {self.settings.max_heavy_atoms}")
-                smiles = canonical_smiles(mol)
-                item_id = content_id(smiles)
-                if item_id not in rows:
-                    rows[item_id] = {
-                        "id": item_id, "smiles": smiles, "name": record.name, "source": item.label[:1024],
-                        "properties": json.dumps(record.properties, ensure_ascii=False), **props,
-                        "fp": self.fingerprinter.morgan(mol), "pfp": self.fingerprinter.pattern(mol),
-                    }
-                errors.append(None)
-            except ChemError as exc:
-                errors.append(str(exc))
-        if rows:
-            self._store(list(rows.values()))
-        return errors
+    def refusal(self, kind: str) -> str:
+        return f"{NOT_TEXT}; content looks like {kind}"
 
-    def _store(self, rows: list[dict[str, Any]]) -> None:
-        with self._write_lock:
-            if self.use_milvus:  # vectors first: an orphan vector is harmless, a row without one is not
-                self.vectors.upsert(self.collection, [{"id": r["id"], "fp": r["fp"]} for r in rows])
-            with self.sql.begin() as conn:
-                before = self._bump(conn)
-                self.sql.insert_ignore(conn, self.items, rows)
-            if self._version == before:
-                self.index.add([r["id"] for r in rows], [r["fp"] for r in rows], [r["pfp"] for r in rows],
-                               [r["heavy_atoms"] for r in rows], [r["smiles"] for r in rows])
-                self._version = before + 1
-            else:
-                self._version = None  # someone else wrote too: re-read on next use
+    def estimate_items(self, path: Path) -> int:
+        return estimate_records(path)
+
+    def process_batch(self, items: list[WorkItem], monitor: Monitor) -> list[Outcome]:
+        return self.loader.process(items, monitor)
 
     def finish_load(self) -> None:
-        if self.use_milvus:
-            self.vectors.flush(self.collection)
-        self._save_snapshot()
-        self.index.warm()
-
-    def _save_snapshot(self) -> None:
-        with self._write_lock:
-            if self._version is not None:
-                self.index.save(self.snapshot_path, self._version)
-
-    # -- similarity --------------------------------------------------------------------------
-    def _check_top_k(self, top_k: int) -> None:
-        if not 1 <= top_k <= self.settings.max_top_k:
-            raise InvalidInput(f"top_k must be between 1 and {self.settings.max_top_k}")
-
-    def similarity(self, smiles: str, top_k: int, min_similarity: float = 0.0) -> list[dict[str, Any]]:
-        self._check_top_k(top_k)
-        mol = self._query_mol(smiles)
-        fp = self.fingerprinter.morgan(mol)
-        self._sync()
-        if self.use_milvus:
-            hits = self._milvus_topk(fp, top_k, min_similarity)
-        else:
-            hits = [(i, s) for i, s, _ in self.index.search(fp, top_k, min_similarity)]
-        meta = self._rows([i for i, _ in hits])
-        return [self._result(meta[i], s) for i, s in hits if i in meta]
-
-    def _milvus_topk(self, fp: bytes, k: int, min_similarity: float) -> list[tuple[int, float]]:
-        """Exact top-k from Milvus JACCARD candidates, widened until provably complete."""
-        q = np.frombuffer(fp, dtype=np.uint64)
-        a = int(np.bitwise_count(q).sum())
-        limit = min(MILVUS_MAX_LIMIT, max(2 * k, k + 32))
-        while True:
-            hits = self.vectors.search(self.collection, [fp], anns_field="fp", limit=limit, metric_type="JACCARD",
-                                       output_fields=["fp"], consistency_level=self.settings.search_consistency)[0]
-            if not hits:
-                return []
-            ids = np.asarray([h["id"] for h in hits], dtype=np.int64)
-            packed = b"".join(bytes(h["entity"]["fp"]) for h in hits)
-            fps = np.frombuffer(packed, dtype=np.uint64).reshape(len(hits), -1)
-            c = np.bitwise_count(fps & q).sum(axis=1)
-            denom = a + np.bitwise_count(fps).sum(axis=1) - c
-            sims = np.divide(c, denom, out=np.zeros(len(hits)), where=denom > 0)
-            # rows Milvus still shows but SQL no longer has (a delete not yet visible to this
-            # consistency level, a half-failed write) are dropped; the completeness test below still
-            # uses every returned candidate, so the answer stays exact
-            live = self.index.contains(ids.tolist())
-            order = [i for i in np.lexsort((ids, -sims)) if live[i]]
-            ranked = [(int(ids[i]), float(sims[i])) for i in order if sims[i] >= min_similarity][:k]
-            if len(hits) < limit:
-                return ranked  # Milvus returned every row
-            cut = ranked[-1][1] if len(ranked) == k else min_similarity
-            if float(sims.min()) < cut - FLOAT_SLACK:
-                return ranked  # rows beyond the candidates score below the cut: the top-k is exact
-            if limit >= MILVUS_MAX_LIMIT:
-                log.warning("more than %d tied candidates; answering from the in-memory index", limit)
-                return [(i, s) for i, s, _ in self.index.search(fp, k, min_similarity)]
-            limit = min(MILVUS_MAX_LIMIT, limit * 4)
-
-    # -- substructure ------------------------------------------------------------------------
-    def substructure(self, query: str, top_k: int, timeout_ms: int | None = None) -> dict[str, Any]:
-        self._check_top_k(top_k)
-        qmol, kind = self._query(query)
-        budget = (timeout_ms or self.settings.substructure_timeout_ms) / 1000.0
-        started = time.perf_counter()
-        self._sync()
-        arr, rows = self.index.screen(self.fingerprinter.pattern(qmol))
-        qfp = self.fingerprinter.morgan(qmol) if kind == "smiles" else None
-        found: list[int] = []
-        scanned = 0
-        complete = True
-        for row in rows.tolist():
-            if scanned % 16 == 0 and time.perf_counter() - started > budget:
-                complete = False
-                break
-            scanned += 1
-            if self._mol(arr, row).HasSubstructMatch(qmol):
-                found.append(row)
-                if len(found) >= top_k:
-                    break
-        meta = self._rows([int(arr.ids[r]) for r in found])
-        sims: list[float | None] = [None] * len(found)
-        if qfp is not None and found:
-            q = np.frombuffer(qfp, dtype=np.uint64)
-            fps = arr.fps[np.asarray(found, dtype=np.int64)]
-            c = np.bitwise_count(fps & q).sum(axis=1)
-            denom = int(np.bitwise_count(q).sum()) + arr.pcs[found] - c
-            sims = np.divide(c, denom, out=np.zeros(len(found)), where=denom > 0).tolist()
-        results = [self._result(meta[int(arr.ids[row])], sim) for row, sim in zip(found, sims, strict=True)
-                   if int(arr.ids[row]) in meta]
-        return {"results": results, "complete": complete, "scanned": scanned, "candidates": int(rows.shape[0]),
-                "total": arr.size, "query_kind": kind}
-
-    def _mol(self, arr: Any, row: int) -> Chem.Mol:
-        item_id = int(arr.ids[row])
-        mol = self._mols.get(item_id)
-        if mol is None:
-            mol = Chem.MolFromSmiles(arr.smiles[row])
-            if len(self._mols) >= self.settings.mol_cache_size:
-                self._mols.clear()
-            if self.settings.mol_cache_size:
-                self._mols[item_id] = mol
-        return mol
-
-    # -- queries and drawings ----------------------------------------------------------------
-    def _query_mol(self, smiles: str) -> Chem.Mol:
-        if len(smiles) > self.settings.max_query_chars:
-            raise InvalidInput(f"SMILES longer than {self.settings.max_query_chars} characters")
-        if looks_like_smarts(smiles):
-            raise InvalidInput("similarity search needs a molecule (SMILES); SMARTS queries work in substructure mode")
+        """Save the index, let other processes write, and stop the chemistry workers (about 200 MB each while
+        they live; the next load starts them again in a second or two)."""
         try:
-            return parse_smiles(smiles)
-        except ChemError as exc:
-            raise InvalidInput(f"invalid SMILES: {exc}") from exc
+            self.keeper.end_load()
+        finally:
+            self.preparer.close()
 
-    def _query(self, text: str) -> tuple[Chem.Mol, str]:
-        if len(text) > self.settings.max_query_chars:
-            raise InvalidInput(f"query longer than {self.settings.max_query_chars} characters")
-        try:
-            return parse_query(text)
-        except ChemError as exc:
-            raise InvalidInput(f"invalid SMILES/SMARTS: {exc}") from exc
+    def stored_ids(self, ids: Iterable[int]) -> set[int]:
+        """Of ``ids``, those fully stored: an SQL row and an index entry."""
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return set()
+        in_index = [i for i, ok in zip(wanted, self.keeper.index.contains(wanted).tolist(), strict=True) if ok]
+        return self.catalog.present(in_index)
 
-    def svg(self, item_id: int, highlight: str | None = None, width: int = 300, height: int = 220) -> str:
-        row = self._rows([item_id]).get(item_id)
-        if row is None:
-            raise NotFound(f"no molecule {item_id}")
-        query = self._query(highlight)[0] if highlight else None
-        return draw_svg(Chem.MolFromSmiles(row["smiles"]), width, height, highlight=query)
+    # -- items --------------------------------------------------------------------------------
+    def describe(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {**catalog.public(super().describe(row)), "svg_url": f"items/{int(row['id'])}/svg"}
 
-    def depict(self, smiles: str, width: int = 300, height: int = 220) -> str:
-        return draw_svg(self._query(smiles)[0], width, height)
-
-    # -- items -------------------------------------------------------------------------------
-    def _rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
-        if not ids:
-            return {}
-        cols = [c for c in self.items.c if c.name not in ("fp", "pfp")]
-        out: dict[int, dict[str, Any]] = {}
-        with self.sql.begin() as conn:
-            for start in range(0, len(ids), 1000):
-                chunk = ids[start : start + 1000]
-                for row in conn.execute(select(*cols).where(self.items.c.id.in_(chunk))).mappings():
-                    out[int(row["id"])] = dict(row)
-        return out
-
-    @staticmethod
-    def _result(row: dict[str, Any], similarity: float | None) -> dict[str, Any]:
-        return {
-            "id": int(row["id"]), "smiles": row["smiles"], "name": row["name"],
-            "similarity": None if similarity is None else round(similarity, 6),
-            "mw": row["mw"], "logp": row["logp"], "hbd": row["hbd"], "hba": row["hba"],
-            "heavy_atoms": row["heavy_atoms"], "properties": json.loads(row["properties"] or "{}"),
-        }
-
-    def count(self) -> int:
-        with self.sql.begin() as conn:
-            return int(conn.execute(select(func.count()).select_from(self.items)).scalar_one())
-
-    def get_item(self, item_id: int) -> dict[str, Any]:
-        row = self._rows([item_id]).get(item_id)
-        if row is None:
-            raise NotFound(f"no molecule {item_id}")
-        return {**self._result(row, None), "source": row["source"], "svg_url": f"items/{item_id}/svg"}
-
-    def delete_item(self, item_id: int) -> None:
-        with self._write_lock:
-            if self.use_milvus:
-                self.vectors.delete(self.collection, ids=[item_id])
+    def delete_items(self, ids: list[int]) -> None:
+        """Delete molecules: their rows first (no longer listed), then their index entries."""
+        with self.keeper.writing() as index:
             with self.sql.begin() as conn:
-                gone = conn.execute(delete(self.items).where(self.items.c.id == item_id)).rowcount
-                if not gone:
-                    raise NotFound(f"no molecule {item_id}")
-                before = self._bump(conn)
-            if self._version == before:
-                self.index.delete([item_id])
-                self._version = before + 1
-            else:
-                self._version = None
-            self._mols.pop(item_id, None)
+                conn.execute(delete(self.items).where(self.items.c.id.in_(ids)))
+                before = self.catalog.bump(conn)
+            index.delete(ids)
+            self.keeper.committed(before)
+            self.keeper.save()
 
     def drop(self) -> int:
-        with self._write_lock:
+        with self.keeper.writing() as index:
             with self.sql.begin() as conn:
-                n = int(conn.execute(select(func.count()).select_from(self.items)).scalar_one())
+                n = self.catalog.count(conn)
                 conn.execute(delete(self.items))
-                before = self._bump(conn)
-            if self.use_milvus:
-                self.vectors.drop(self.collection)
-                self._ensure_collection()
-            self.index.clear()
-            self._mols.clear()
-            self._version = before + 1
-            self.snapshot_path.unlink(missing_ok=True)
-            return n
-
-    def cli_search(self, query: str, top_k: int) -> dict[str, Any]:
-        """``bootcamp search molecular_search SMILES`` (similarity) or ``sub:SMARTS`` (substructure)."""
-        if query.startswith("sub:"):
-            return self.substructure(query[4:], top_k)
-        return {"results": self.similarity(query, top_k)}
+                before = self.catalog.bump(conn)
+            index.clear()
+            self.keeper.committed(before)
+            self.keeper.save()
+        return n
 
     def close(self) -> None:
-        try:
-            self._save_snapshot()
-        except Exception:
-            log.warning("could not save the fingerprint snapshot", exc_info=True)
+        """Stop the chemistry and matching worker processes and release the index (saving unsaved changes)."""
+        if hasattr(self, "match_lane"):
+            self.match_lane.shutdown()
+        if self.matcher is not None:
+            self.matcher.close()
+        self.preparer.close()
+        self.keeper.close()
 
+    # -- searching ----------------------------------------------------------------------------
+    def search(self, query: str, mode: str = "similarity", top_k: int = 10, offset: int = 0,
+               min_similarity: float | None = None, filters: Mapping[str, Any] | None = None,
+               timeout_ms: int | None = None) -> dict[str, Any]:
+        """Results ``offset .. offset + top_k - 1`` of one ranking; see :meth:`.search.MoleculeSearch.search`."""
+        self.check_page(top_k, offset)
+        return self.searcher.search(query, mode, top_k, offset, min_similarity, filters, timeout_ms)
 
-def nci_5k_path() -> Path:
-    """RDKit's bundled NCI sample (5000 SMILES with NCI numbers)."""
-    return Path(str(importlib_resources.files("rdkit"))) / "Data" / "NCI" / "first_5K.smi"
+    def search_batch(self, queries: Sequence[str], mode: str = "similarity", top_k: int = 10, offset: int = 0,
+                     min_similarity: float | None = None, filters: Mapping[str, Any] | None = None,
+                     timeout_ms: int | None = None) -> list[dict[str, Any]]:
+        self.check_page(top_k, offset)
+        return self.searcher.batch(queries, mode, top_k, offset, min_similarity, filters, timeout_ms)
 
+    def svg(self, item_id: int, highlight: str | None = None, width: int = 300, height: int = 220) -> tuple[str, bool]:
+        return self.searcher.svg(item_id, highlight, width, height)
 
-def make_sample_data(dest: Path) -> Path:
-    """A small data set to try: 1000 NCI molecules (.smi), a CSV with properties and an SD file."""
-    dest.mkdir(parents=True, exist_ok=True)
-    source = nci_5k_path()
-    lines = source.read_text(encoding="utf-8").splitlines()[:1000]
-    (dest / "nci_1000.smi").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (dest / "drugs.csv").write_text(
-        "smiles,name,indication\n"
-        "CC(=O)Oc1ccccc1C(=O)O,aspirin,pain\n"
-        "CC(=O)Nc1ccc(O)cc1,paracetamol,pain\n"
-        "CC(C)Cc1ccc(cc1)C(C)C(=O)O,ibuprofen,inflammation\n"
-        "Cn1cnc2c1c(=O)n(C)c(=O)n2C,caffeine,stimulant\n"
-        "CN1CCC[C@H]1c1cccnc1,nicotine,stimulant\n"
-        "O=C(O)c1ccccc1O,salicylic acid,keratolytic\n",
-        encoding="utf-8",
-    )
-    with Chem.SDWriter(str(dest / "steroids.sdf")) as writer:
-        for name, smi in [("testosterone", "CC12CCC3C(CCC4=CC(=O)CCC34C)C1CCC2O"),
-                          ("cholesterol", "CC(C)CCCC(C)C1CCC2C1(CCC3C2CC=C4C3(CCC(C4)O)C)C")]:
-            mol = Chem.MolFromSmiles(smi)
-            mol.SetProp("_Name", name)
-            writer.write(mol)
-    return dest
+    def depict(self, text: str, width: int = 300, height: int = 220) -> str:
+        return self.searcher.depict(text, width, height)
 
+    def cli_search(self, query: str, top_k: int) -> dict[str, Any]:
+        """``bootcamp search molecular_search QUERY``: a SMILES (similarity), or ``MODE:QUERY`` for another mode
+        (``substructure:[NX3;H2]c``, ``superstructure:...``, ``exact:...``)."""
+        mode, sep, text = query.partition(":")
+        if sep and mode in ("substructure", "superstructure", "exact", "similarity", "sub"):
+            return self.search(text, "substructure" if mode == "sub" else mode, top_k)
+        return self.search(query, "similarity", top_k)
 
-def copy_nci(dest: Path, limit: int | None = None) -> Path:
-    """The NCI sample (or its first ``limit`` lines) copied to ``dest`` (tests, benchmark)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if limit is None:
-        shutil.copyfile(nci_5k_path(), dest)
-    else:
-        lines = nci_5k_path().read_text(encoding="utf-8").splitlines()[:limit]
-        dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return dest
+    @classmethod
+    def sample_data(cls, dest: Path) -> SampleData:
+        return write_samples(dest)

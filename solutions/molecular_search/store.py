@@ -111,3 +111,19 @@ def compacted(parts: Sequence[Part]) -> Part | None:
                         [s for c in chunks for s in c[4]])
     live = seg.padding_free_mask()
     return Part(seg, live, popcount(live))
+
+
+def tombstoned(part: Part, ids: np.ndarray) -> tuple[Part, int]:
+    """``part`` with the rows of ``ids`` marked dead, and how many live rows that removed."""
+    pos = part.seg.find_ids(ids)
+    pos = pos[pos >= 0]
+    if pos.size == 0:
+        return part, 0
+    words, bits = pos >> 6, (pos & 63).astype(np.uint64)
+    alive = ((part.live[words] >> bits) & np.uint64(1)).astype(bool)
+    if not alive.any():
+        return part, 0
+    live = part.live.copy()
+    np.bitwise_and.at(live, words[alive], ~(np.uint64(1) << bits[alive]))
+    n = int(alive.sum())
+    return Part(part.seg, live, part.n_live - n, part.live_file), n

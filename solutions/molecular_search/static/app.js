@@ -39,7 +39,8 @@
     smiles.textContent = hit.smiles;
     const props = document.createElement("div");
     props.className = "props";
-    props.textContent = `MW ${fmt(hit.mw, 1)} · logP ${fmt(hit.logp, 2)} · HBD ${hit.hbd} · HBA ${hit.hba}`;
+    const p = hit.properties || {};
+    props.textContent = `MW ${fmt(p.mw, 1)} · logP ${fmt(p.logp, 2)} · HBD ${p.hbd} · HBA ${p.hba}`;
     li.append(img, score, name, smiles, props);
     return li;
   }
@@ -59,7 +60,7 @@
       const res = await Bootcamp.api("search", { json: body });
       results.replaceChildren(...res.results.map((h, i) => card(h, i, body.mode)));
       let text = `${res.results.length} result(s) in ${res.took_ms} ms`;
-      if (body.mode === "substructure") {
+      if (body.mode === "substructure" || body.mode === "superstructure") {
         text += ` · ${res.candidates} of ${res.total} passed the fingerprint screen, ${res.scanned} verified`;
         text += ` · query read as ${res.query_kind}`;
         if (!res.complete) text += " · time budget reached: partial results";

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.launcher import build_app
-from solutions.molecular_search.pipeline import copy_nci
+from common.web.launcher import build_app
 from tests.conftest import Backend
 
-from .helpers import make_app
+from .helpers import copy_nci, make_app
 
 
 @pytest.mark.browser

@@ -10,13 +10,14 @@ import pytest
 from rdkit import Chem, DataStructs
 from rdkit.Chem import Crippen, Descriptors, rdFingerprintGenerator, rdMolDescriptors
 
+from bench.molecular_search_engine import grid_smiles
 from solutions.molecular_search import properties as props
 from solutions.molecular_search.chem import ChemError, parse_query
 from solutions.molecular_search.engine import MoleculeEngine
 from solutions.molecular_search.ingest import Preparer, prepare
 from solutions.molecular_search.matching import MatchPool
 from solutions.molecular_search.molindex import MoleculeIndex
-from solutions.molecular_search.pipeline import nci_5k_path
+from solutions.molecular_search.samples import nci_5k_path
 
 GEN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
@@ -296,23 +297,10 @@ def test_empty_index_and_zero_similarity_fill(matcher):
     assert [(h.id, h.similarity) for h in got] == ref.similarity("c1ccncc1")[:4]
 
 
-def _grid(n: int = 8) -> str:
-    rw = Chem.RWMol()
-    for _ in range(n * n):
-        rw.AddAtom(Chem.Atom(6))
-    for r in range(n):
-        for c in range(n):
-            if c + 1 < n:
-                rw.AddBond(r * n + c, r * n + c + 1, Chem.BondType.SINGLE)
-            if r + 1 < n:
-                rw.AddBond(r * n + c, (r + 1) * n + c, Chem.BondType.SINGLE)
-    return Chem.MolToSmiles(rw.GetMol())
-
-
 def test_pathological_match_stops_at_the_time_limit():
     ring19 = "[#6]1" + "~[#6]" * 18 + "~1"  # an odd ring: never in a grid, exponential backtracking
     index = MoleculeIndex()
-    index.add([1, 2], prepare([_grid(), "CCCC"]))
+    index.add([1, 2], prepare([grid_smiles(), "CCCC"]))
     with MatchPool(workers=1) as pool:
         engine = MoleculeEngine(index, pool)
         assert engine.search("CC", "substructure").complete  # worker warm
@@ -323,7 +311,7 @@ def test_pathological_match_stops_at_the_time_limit():
         assert elapsed < 1.5, elapsed
         assert pool.kills == 1
         started = time.perf_counter()
-        svg, complete = engine.svg(_grid(), highlight=ring19, timeout_ms=500)
+        svg, complete = engine.svg(grid_smiles(), highlight=ring19, timeout_ms=500)
         assert not complete and svg.startswith("<?xml") and time.perf_counter() - started < 1.5
         # the replacement worker answers the next query
         after = engine.search("CCCC", "substructure", timeout_ms=20_000)
@@ -355,7 +343,7 @@ def test_waiting_for_a_busy_worker_counts_against_the_budget():
 
     ring19 = "[#6]1" + "~[#6]" * 18 + "~1"
     index = MoleculeIndex()
-    index.add([1, 2], prepare([_grid(), "CCCC"]))
+    index.add([1, 2], prepare([grid_smiles(), "CCCC"]))
     with MatchPool(workers=1) as pool:
         engine = MoleculeEngine(index, pool)
         assert engine.search("CC", "substructure").complete

@@ -1,0 +1,208 @@
+"""Molecule files → records, streamed: ``.smi`` lines, CSV/TSV/JSON Lines rows, SD file records.
+
+Each reader yields ``(line, Record)`` per molecule, or ``(line, error)`` for a record it cannot read, and
+never holds more than one record (a load's memory is O(batch), whatever the file size):
+
+* ``.smi`` (also ``.smiles``, ``.ism``, ``.can``): ``SMILES [name]`` per line; ``#`` comments, blank lines
+  and a ``smiles name`` header are skipped.
+* ``.csv``/``.tsv``/``.jsonl``/``.json``: read by :func:`common.files.read_records`; a ``smiles`` column
+  (or ``canonical_smiles``, ``smi``, ``isomeric_smiles``), a name from ``name``/``id``/``title``/...,
+  every other column kept as a text field.
+* ``.sdf`` (also ``.sd``, ``.mol``): every ``$$$$``-separated record; the title line is the name and the
+  ``> <TAG>`` data items become fields.
+
+RDKit has not looked at a record yet: :mod:`.ingest` parses and sanitises it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common.files import read_records as read_table
+
+SMILES_COLUMNS = ("smiles", "canonical_smiles", "smi", "isomeric_smiles")
+NAME_COLUMNS = ("name", "id", "title", "mol_name", "compound", "compound_id")
+#: fields kept per molecule (CSV columns, SD tags), and their size
+MAX_FIELDS = 50
+MAX_FIELD_CHARS = 500
+MAX_NAME_CHARS = 512
+#: longest SMILES line / SD record read; longer ones are reported and skipped without being held
+MAX_LINE_CHARS = 100_000
+MAX_SDF_RECORD_CHARS = 1 << 20
+#: bytes looked at to tell the format of a file whose name does not
+HEAD_CHARS = 4096
+
+SMI_SUFFIXES = frozenset({".smi", ".smiles", ".ism", ".can"})
+TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json"})
+SDF_SUFFIXES = frozenset({".sdf", ".sd", ".mol"})
+
+
+@dataclass
+class Record:
+    """One molecule as read from a file: ``kind`` is ``smiles`` or ``molblock``."""
+
+    kind: str
+    text: str
+    name: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def detect_format(path: Path) -> str:
+    """``smi``, ``table`` (CSV/TSV/JSON Lines) or ``sdf``: from the suffix, else from the first bytes."""
+    suffix = path.suffix.lower()
+    if suffix in SMI_SUFFIXES:
+        return "smi"
+    if suffix in TABLE_SUFFIXES:
+        return "table"
+    if suffix in SDF_SUFFIXES:
+        return "sdf"
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
+        head = fh.read(HEAD_CHARS)
+    if "M  END" in head or "$$$$" in head:
+        return "sdf"
+    stripped = head.lstrip()
+    first = stripped.splitlines()[0] if stripped else ""
+    if stripped.startswith(("{", "[")):
+        return "table"
+    cells = [c.strip().strip('"').lower() for c in first.replace("\t", ",").split(",")]
+    if len(cells) > 1 and any(c in SMILES_COLUMNS for c in cells):
+        return "table"
+    return "smi"
+
+
+def read_molecules(path: Path) -> Iterator[tuple[int, Record | str]]:
+    """``(line, Record)`` per molecule of ``path``, or ``(line, error)``; the file is read incrementally."""
+    fmt = detect_format(path)
+    try:
+        if fmt == "table":
+            yield from _read_table(path)
+        elif fmt == "sdf":
+            yield from _read_sdf(path)
+        else:
+            yield from _read_smi(path)
+    except UnicodeDecodeError as exc:
+        yield 0, f"not UTF-8 text ({exc.reason})"
+
+
+def estimate_molecules(path: Path) -> int:
+    """About how many records ``path`` holds (progress bars): lines, or ``$$$$`` separators of an SD file."""
+    marker = b"$$$$" if detect_format(path) == "sdf" else b"\n"
+    with path.open("rb") as fh:
+        return max(1, sum(block.count(marker) for block in iter(lambda: fh.read(1 << 20), b"")))
+
+
+def _open(path: Path) -> io.TextIOWrapper:
+    return path.open("r", encoding="utf-8-sig", errors="strict", newline="")
+
+
+def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
+    with _open(path) as fh:
+        number = 0
+        while True:
+            raw = fh.readline(MAX_LINE_CHARS + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE_CHARS and not raw.endswith("\n"):
+                yield number, f"line longer than {MAX_LINE_CHARS} characters"
+                _skip_line(fh)
+                continue
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(None, 1)
+            if number == 1 and parts[0].lower() in SMILES_COLUMNS:
+                continue  # a header line
+            name = parts[1].strip() if len(parts) > 1 else ""
+            yield number, Record("smiles", parts[0], name=name[:MAX_NAME_CHARS])
+
+
+def _skip_line(fh: io.TextIOWrapper) -> None:
+    while True:
+        rest = fh.readline(MAX_LINE_CHARS)
+        if not rest or rest.endswith("\n"):
+            return
+
+
+def _read_table(path: Path) -> Iterator[tuple[int, Record | str]]:
+    smiles_key: str | None = None
+    for line, row in read_table(path):
+        if isinstance(row, str):
+            yield line, row
+            continue
+        if smiles_key is None:
+            smiles_key = next((c for c in SMILES_COLUMNS if c in row), None)
+            if smiles_key is None:
+                yield line, f"no SMILES column (expected one of: {', '.join(SMILES_COLUMNS)})"
+                return
+        yield line, _table_record(row, smiles_key)
+
+
+def _table_record(row: dict[str, Any], smiles_key: str) -> Record | str:
+    smiles = _text(row.get(smiles_key)).strip()
+    if not smiles:
+        return "empty SMILES"
+    name_key = next((c for c in NAME_COLUMNS if c in row), None)
+    name = _text(row.get(name_key)).strip() if name_key else ""
+    fields: dict[str, str] = {}
+    for key, value in row.items():
+        if key in (smiles_key, name_key) or not key or len(fields) >= MAX_FIELDS:
+            continue
+        fields[key[:100]] = _text(value)[:MAX_FIELD_CHARS]
+    return Record("smiles", smiles, name=name[:MAX_NAME_CHARS], fields=fields)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def _read_sdf(path: Path) -> Iterator[tuple[int, Record | str]]:
+    with _open(path) as fh:
+        lines: list[str] = []
+        size = 0
+        start = 1
+        too_big = False
+        for number, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\r\n")
+            if line == "$$$$":
+                if too_big:
+                    yield start, f"SD record longer than {MAX_SDF_RECORD_CHARS} characters"
+                elif any(x.strip() for x in lines):
+                    yield start, _sdf_record(lines)
+                lines, size, too_big, start = [], 0, False, number + 1
+                continue
+            size += len(raw)
+            if size > MAX_SDF_RECORD_CHARS:
+                too_big, lines = True, []
+            elif not too_big:
+                lines.append(line)
+        if too_big:
+            yield start, f"SD record longer than {MAX_SDF_RECORD_CHARS} characters"
+        elif any(x.strip() for x in lines):
+            yield start, _sdf_record(lines)
+
+
+def _sdf_record(lines: list[str]) -> Record:
+    end = next((i for i, line in enumerate(lines) if line.startswith("M  END")), len(lines) - 1)
+    block = "\n".join(lines[: end + 1]) + "\n"
+    fields: dict[str, str] = {}
+    key: str | None = None
+    values: list[str] = []
+    for line in lines[end + 1 :]:
+        if line.startswith(">"):
+            if key is not None and len(fields) < MAX_FIELDS:
+                fields[key] = "\n".join(values).strip()[:MAX_FIELD_CHARS]
+            inside = line[line.find("<") + 1 : line.rfind(">")] if "<" in line else ""
+            key, values = (inside.strip()[:100] or None), []
+        elif key is not None:
+            values.append(line)
+    if key is not None and len(fields) < MAX_FIELDS:
+        fields[key] = "\n".join(values).strip()[:MAX_FIELD_CHARS]
+    name = lines[0].strip() if lines else ""
+    if not name:
+        name = next((fields.pop(k) for k in list(fields) if k.lower() in NAME_COLUMNS), "")
+    return Record("molblock", block, name=name[:MAX_NAME_CHARS], fields=fields)

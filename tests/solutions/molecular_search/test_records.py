@@ -1,0 +1,108 @@
+"""Reading molecule files record by record, and turning text into molecules with clear errors (no stores)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from solutions.molecular_search.chem import ChemError, canonical_smiles, parse_query, parse_smiles
+from solutions.molecular_search.ingest import prepare
+from solutions.molecular_search.records import MAX_LINE_CHARS, estimate_molecules, read_molecules
+from solutions.molecular_search.samples import nci_5k_path, write_samples
+
+
+def records(path):
+    return [(line, r if isinstance(r, str) else (r.kind, r.text, r.name, r.fields))
+            for line, r in read_molecules(path)]
+
+
+def test_smi_lines_names_comments_header_and_a_line_too_long(tmp_path):
+    f = tmp_path / "a.smi"
+    f.write_text("SMILES Name\nCCO ethanol\n\n# comment\nc1ccccc1\tbenzene ring\nC1CC\n"
+                 + "C" * (MAX_LINE_CHARS + 5) + " huge\nCCN last\n", encoding="utf-8")
+    assert records(f) == [(2, ("smiles", "CCO", "ethanol", {})), (5, ("smiles", "c1ccccc1", "benzene ring", {})),
+                          (6, ("smiles", "C1CC", "", {})), (7, f"line longer than {MAX_LINE_CHARS} characters"),
+                          (8, ("smiles", "CCN", "last", {}))]
+
+
+def test_csv_fields_multiline_bom_and_missing_smiles(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_text('\ufeffID,SMILES,activity,note\nm1,CCO,1.5,"two\nlines"\nm2,,3,\n\nm3,c1ccccc1,7,x\n',
+                 encoding="utf-8")
+    got = records(f)
+    assert got[0] == (2, ("smiles", "CCO", "m1", {"activity": "1.5", "note": "two\nlines"}))
+    assert got[1] == (4, "empty SMILES")
+    assert got[2] == (6, ("smiles", "c1ccccc1", "m3", {"activity": "7", "note": "x"}))
+    bad = tmp_path / "b.csv"
+    bad.write_text("name,structure\nx,CCO\n", encoding="utf-8")
+    assert records(bad) == [(2, "no SMILES column (expected one of: smiles, canonical_smiles, smi, isomeric_smiles)")]
+
+
+def test_jsonl_and_a_table_without_a_known_suffix(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_text('{"smiles": "CCO", "name": "ethanol", "pka": 15.9}\nnot json\n', encoding="utf-8")
+    assert records(f) == [(1, ("smiles", "CCO", "ethanol", {"pka": "15.9"})), (2, "invalid JSON: Expecting value")]
+    g = tmp_path / "data.txt"
+    g.write_text("smiles,name\nCCN,ethylamine\n", encoding="utf-8")
+    assert records(g) == [(2, ("smiles", "CCN", "ethylamine", {}))]
+
+
+def test_sdf_records_tags_and_line_numbers(tmp_path):
+    f = tmp_path / "a.sdf"
+    with Chem.SDWriter(str(f)) as writer:
+        for name, smi in [("ethanol", "CCO"), ("phenol", "Oc1ccccc1")]:
+            mol = Chem.MolFromSmiles(smi)
+            mol.SetProp("_Name", name)
+            mol.SetProp("activity", "42")
+            writer.write(mol)
+    got = list(read_molecules(f))
+    assert got[0][0] == 1 and got[1][0] > 5
+    assert [r.name for _, r in got] == ["ethanol", "phenol"]  # type: ignore[union-attr]
+    assert got[0][1].fields == {"activity": "42"}  # type: ignore[union-attr]
+    assert canonical_smiles(Chem.MolFromMolBlock(got[1][1].text)) == "Oc1ccccc1"  # type: ignore[union-attr]
+    assert estimate_molecules(f) == 2
+
+
+def test_sanitisation_errors_say_why():
+    with pytest.raises(ChemError, match="syntax error"):
+        parse_smiles("C1CC")
+    with pytest.raises(ChemError, match="valence"):
+        parse_smiles("C(C)(C)(C)(C)C")
+    with pytest.raises(ChemError, match=r"kekulize|aromatic|Kekul"):
+        parse_smiles("c1cccc1")
+    with pytest.raises(ChemError, match="enter a SMILES, not a name"):
+        parse_smiles("acetic acid")
+    assert canonical_smiles(parse_smiles("C1=CC=CC=C1")) == canonical_smiles(parse_smiles("c1ccccc1"))
+
+
+def test_query_smiles_or_smarts():
+    assert parse_query("C1=CC=CC=C1")[1] == "smiles"
+    assert parse_query("[#6]~[#7]")[1] == "smarts"
+    assert parse_query("[NX3;H2]c")[1] == "smarts"
+    with pytest.raises(ChemError, match="enter a SMILES, not a name"):
+        parse_query("caffeine")
+    with pytest.raises(ChemError):
+        parse_query("not a molecule ((")
+
+
+def test_fingerprints_from_the_stored_smiles_equal_those_of_the_records():
+    """A rebuild recomputes fingerprints from the canonical SMILES in SQL: they must be the load's own."""
+    lines = [line.split()[0] for line in nci_5k_path().read_text().splitlines()]
+    loaded = prepare(lines)
+    rebuilt = prepare(loaded.smiles, with_properties=False)
+    assert rebuilt.errors == [None] * len(loaded)
+    assert rebuilt.smiles == loaded.smiles
+    assert np.array_equal(rebuilt.fps, loaded.fps) and np.array_equal(rebuilt.pattern_fps, loaded.pattern_fps)
+    assert np.isnan(rebuilt.properties).all()
+
+
+def test_sample_data_is_real_and_reads_cleanly(tmp_path):
+    sample = write_samples(tmp_path / "samples")
+    assert "NCI" in sample.origin
+    names = sorted(p.name for p in sample.path.iterdir())
+    assert names == ["drugs.csv", "nci_5k.smi", "steroids.sdf"]
+    got = {p.name: list(read_molecules(p)) for p in sample.path.iterdir()}
+    assert len(got["nci_5k.smi"]) == 4999 and len(got["drugs.csv"]) == 6 and len(got["steroids.sdf"]) == 2
+    batch = prepare([r for rs in got.values() for _, r in rs if not isinstance(r, str)])
+    assert sum(e is not None for e in batch.errors) <= 10  # a few NCI records RDKit refuses (valence)
