@@ -71,7 +71,8 @@ DEMOS: tuple[Demo, ...] = (
         settings="solutions.video_analysis.config:VideoSettings",
         pipeline="solutions.video_analysis.pipeline:VideoPipeline",
         app="solutions.video_analysis.app:create_app",
-        first_step="Press “Load sample data” (three short clips), then search by words such as “a house” or “a candle”.",
+        first_step="Press “Load sample data” (three short clips), then search by words such as “a house” or "
+        "“a candle”.",
     ),
     Demo(
         "molecular_search", "/molecule", "Molecular search",

@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import pytest
+
 from common.registry import installed_demos
 
 from ..conftest import _free_port
