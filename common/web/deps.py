@@ -6,6 +6,7 @@ alias over :func:`get_pipeline`: ``ImagePipelineDep = Annotated[ImagePipeline, D
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +16,17 @@ from ..pool import WorkerPool
 from ..resources import Resources
 from ..settings import ServiceSettings
 from ..tasks import TaskRunner
+
+
+class Stopwatch:
+    """Started when the request's dependencies are solved; ``ms`` is the ``took_ms`` of a search response."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 2)
 
 
 def get_resources(request: Request) -> Resources:
@@ -45,3 +57,4 @@ SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 TasksDep = Annotated[TaskRunner, Depends(get_tasks)]
 PoolDep = Annotated[WorkerPool, Depends(get_pool)]
+StopwatchDep = Annotated[Stopwatch, Depends(Stopwatch)]

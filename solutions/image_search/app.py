@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from starlette.datastructures import UploadFile
 from common.errors import PayloadTooLarge
 from common.pipeline import search_each
 from common.pool import run_in_pool
-from common.web import PoolDep, create_service_app, get_pipeline
+from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import ImageSettings
 from .pipeline import ImagePipeline
@@ -40,19 +39,14 @@ _PAGE_FIELDS = {
 _FILE = {"type": "string", "format": "binary"}
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
-
-
 @router.post("/search", response_model=SearchResponse,
              openapi_extra=multipart_body({"file": {**_FILE, "description": "the query image"}, **_PAGE_FIELDS},
                                           ["file"]))
-async def search(request: Request, pipeline: ImagePipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def search(request: Request, pipeline: ImagePipelineDep, pool: PoolDep, watch: StopwatchDep) -> dict[str, Any]:
     """Images most similar to the uploaded one; edited copies (crop, rotation, resize, JPEG) come first.
 
     The body is read once a worker is free (503 + ``Retry-After`` when the queue is full), up to
     ``IMAGE_MAX_QUERY_MB``."""
-    started = time.perf_counter()
     settings = pipeline.settings
     async with pool.slot() as slot:
         form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1)
@@ -64,15 +58,15 @@ async def search(request: Request, pipeline: ImagePipelineDep, pool: PoolDep) ->
             results = await slot.run(pipeline.search, data, fields.top_k, fields.offset, fields.label)
         finally:
             await form.close()
-    return {"results": results, "took_ms": _ms(started)}
+    return {"results": results, "took_ms": watch.ms}
 
 
 @router.post("/search/batch", response_model=BatchResponse,
              openapi_extra=multipart_body({"files": {"type": "array", "items": _FILE, "maxItems": MAX_BATCH,
                                                      "description": "query images"}, **_PAGE_FIELDS}, ["files"]))
-async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolDep,
+                       watch: StopwatchDep) -> dict[str, Any]:
     """Many query images at once (at most 32): each gets its results, or its own ``error``."""
-    started = time.perf_counter()
     settings = pipeline.settings
     limit = min(settings.max_upload_bytes, MAX_BATCH * settings.max_query_mb * MB) + FORM_OVERHEAD
     async with pool.slot() as slot:
@@ -93,15 +87,15 @@ async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolD
             results = await slot.run(search_each, uploads, one, lambda u: u.filename or "")
         finally:
             await form.close()
-    return {"results": results, "took_ms": _ms(started)}
+    return {"results": results, "took_ms": watch.ms}
 
 
 @router.post("/search/text", response_model=TextSearchResponse)
-async def search_text(body: TextQuery, pipeline: ImagePipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def search_text(body: TextQuery, pipeline: ImagePipelineDep, pool: PoolDep,
+                      watch: StopwatchDep) -> dict[str, Any]:
     """Images whose ImageNet labels best match the words ("a squirrel on a branch", "fruit")."""
-    started = time.perf_counter()
     results = await run_in_pool(pool, pipeline.search_text, body.query, body.top_k, body.offset)
-    return {"results": results, "took_ms": _ms(started)}
+    return {"results": results, "took_ms": watch.ms}
 
 
 @router.get("/labels", response_model=LabelList)

@@ -8,7 +8,6 @@ they run on the pipeline's ``match_lane``, so a slow query never takes a thread 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import Response
 
 from common.pool import run_in_pool
-from common.web import PoolDep, create_service_app, get_pipeline
+from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import MoleculeSettings
 from .pipeline import MoleculePipeline
@@ -33,32 +32,28 @@ Height = Annotated[int, Query(ge=50, le=1200)]
 router = APIRouter(tags=["molecules"])
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
-
-
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, pipeline: MoleculePipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def search(body: SearchRequest, pipeline: MoleculePipelineDep, pool: PoolDep,
+                 watch: StopwatchDep) -> dict[str, Any]:
     """One query, one page of one ranking: similarity (Tanimoto desc, id), substructure (heavy atoms asc, id),
     superstructure (heavy atoms desc, id) or exact (id); ``filters`` apply before ranking in every mode."""
-    started = time.perf_counter()
     filters = body.filters.ranges() if body.filters else None
     lane = pipeline.match_lane if body.mode in STRUCTURE_MODES else pool
     out = await run_in_pool(lane, pipeline.search, body.smiles, body.mode, body.top_k, body.offset,
                             body.min_similarity, filters, body.timeout_ms)
-    return {**out, "took_ms": _ms(started)}
+    return {**out, "took_ms": watch.ms}
 
 
 @router.post("/search/batch", response_model=BatchResponse)
-async def search_batch(body: BatchRequest, pipeline: MoleculePipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def search_batch(body: BatchRequest, pipeline: MoleculePipelineDep, pool: PoolDep,
+                       watch: StopwatchDep) -> dict[str, Any]:
     """Many queries in one call (at most ``MOLECULE_MAX_BATCH_QUERIES``, 1000 by default); each query gets its
     results or its own ``error`` (a bad SMILES does not fail the others)."""
-    started = time.perf_counter()
     filters = body.filters.ranges() if body.filters else None
     lane = pipeline.match_lane if body.mode in STRUCTURE_MODES else pool
     results = await run_in_pool(lane, pipeline.search_batch, body.queries, body.mode, body.top_k, body.offset,
                                 body.min_similarity, filters, body.timeout_ms)
-    return {"results": results, "mode": body.mode, "took_ms": _ms(started)}
+    return {"results": results, "mode": body.mode, "took_ms": watch.ms}
 
 
 @router.get("/items/{item_id}/svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})

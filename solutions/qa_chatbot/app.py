@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import FileResponse
 
 from common.pool import run_in_pool
-from common.web import PoolDep, create_service_app, get_pipeline
+from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import QASettings
 from .pipeline import QAPipeline
@@ -34,33 +33,27 @@ SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'; img-src data
            "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
-
-
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, pipeline: QAPipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def search(body: SearchRequest, pipeline: QAPipelineDep, pool: PoolDep, watch: StopwatchDep) -> dict[str, Any]:
     """FAQ entries and document passages ranked for ``query`` (calibrated score in [0, 1]); the page
     ``offset .. offset + top_k - 1``."""
-    started = time.perf_counter()
     results = await run_in_pool(pool, pipeline.search, body.query, body.top_k, body.offset)
-    return {"results": results, "took_ms": _ms(started)}
+    return {"results": results, "took_ms": watch.ms}
 
 
 @router.post("/search/batch", response_model=BatchResponse)
-async def search_batch(body: BatchRequest, pipeline: QAPipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def search_batch(body: BatchRequest, pipeline: QAPipelineDep, pool: PoolDep,
+                       watch: StopwatchDep) -> dict[str, Any]:
     """Up to 100 questions at once: each gets its results, or its own ``error`` (an empty question...)."""
-    started = time.perf_counter()
     results = await run_in_pool(pool, pipeline.search_batch, body.queries, body.top_k, body.offset)
-    return {"results": results, "took_ms": _ms(started)}
+    return {"results": results, "took_ms": watch.ms}
 
 
 @router.post("/answer", response_model=AnswerResponse)
-async def answer(body: AnswerRequest, pipeline: QAPipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def answer(body: AnswerRequest, pipeline: QAPipelineDep, pool: PoolDep, watch: StopwatchDep) -> dict[str, Any]:
     """The best FAQ answer or passage with its highlight, or ``answer: null`` below the calibrated threshold."""
-    started = time.perf_counter()
     out = await run_in_pool(pool, pipeline.answer, body.query)
-    return {**out, "threshold": pipeline.settings.answer_threshold, "took_ms": _ms(started)}
+    return {**out, "threshold": pipeline.settings.answer_threshold, "took_ms": watch.ms}
 
 
 @router.get("/items/{item_id}/passages", response_model=DocumentPassages)

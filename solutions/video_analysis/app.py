@@ -7,7 +7,6 @@ the file (503 + ``Retry-After`` when the pool is full), and read it in the worke
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from fastapi.responses import FileResponse, Response
 from common.errors import InvalidInput, PayloadTooLarge
 from common.pipeline import search_each
 from common.pool import run_in_pool
-from common.web import PoolDep, create_service_app, get_pipeline
+from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import VideoSettings
 from .faces import FaceModel
@@ -50,33 +49,27 @@ def read_upload(upload: UploadFile, limit_mb: int) -> bytes:
     return data
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
-
-
 @router.post("/search", response_model=SearchResponse, tags=["search"])
-async def search(pipeline: VideoPipelineDep, pool: PoolDep,
+async def search(pipeline: VideoPipelineDep, pool: PoolDep, watch: StopwatchDep,
                  file: Annotated[UploadFile, File(description="query image (JPEG, PNG, WebP ...)")],
                  top_k: Annotated[int, Form(examples=[5])] = 10,
                  offset: Annotated[int, Form(examples=[0])] = 0) -> dict[str, Any]:
     """The videos whose keyframes look most like the image: best keyframe per video, no video twice, ranked
     ``offset .. offset + top_k - 1`` (two pages equal one longer query)."""
-    started = time.perf_counter()
     pipeline.check_page(top_k, offset)
     limit = pipeline.settings.max_image_mb
     async with pool.slot() as slot:
         results = await slot.run(pipeline.search_reading, lambda: read_upload(file, limit), top_k, offset)
-    return {"results": results, "took_ms": _ms(started)}
+    return {"results": results, "took_ms": watch.ms}
 
 
 @router.post("/search/batch", response_model=BatchResponse, tags=["search"])
-async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep,
+async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep, watch: StopwatchDep,
                        files: Annotated[list[UploadFile], File(description="query images (at most 32)")],
                        top_k: Annotated[int, Form(examples=[3])] = 10,
                        offset: Annotated[int, Form(examples=[0])] = 0) -> dict[str, Any]:
     """Many query images in one call; one that cannot be read gets its own ``error``, the others their results.
     Images are read one at a time, each just before it is searched."""
-    started = time.perf_counter()
     pipeline.check_page(top_k, offset)
     most = pipeline.settings.max_batch_queries
     if not 1 <= len(files) <= most:
@@ -89,7 +82,7 @@ async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep,
 
     async with pool.slot() as slot:
         results = await slot.run(run)
-    return {"results": results, "took_ms": _ms(started)}
+    return {"results": results, "took_ms": watch.ms}
 
 
 @router.get("/moments", response_model=MomentsResponse, response_model_exclude_none=True, tags=["search"])
