@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 
@@ -25,3 +28,12 @@ def load(client: TestClient, path: Path) -> dict:
     response = client.post("/load", json={"path": str(path)})
     assert response.status_code == 202, response.text
     return wait_task(client, response.json()["task_id"])
+
+
+@contextmanager
+def loaded(app: FastAPI, path: Path) -> Iterator[tuple[TestClient, FastAPI, dict]]:
+    """A running ``app`` with ``path`` loaded: yields (client, app, finished load task); drops the data after."""
+    with TestClient(app) as client:
+        task = load(client, path)
+        yield client, app, task
+        client.delete("/data")

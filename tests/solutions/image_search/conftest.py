@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.support import load
+from tests.support import loaded
 
 from .helpers import DATA, PHOTOS, copy_photos, make_app
 
@@ -40,7 +39,5 @@ def root(tmp_path):
 def service(backend, tmp_path, unique, root, model_cache):
     """A client of an image service on ``backend``, with ``root`` loaded; yields (client, app, first task)."""
     app = make_app(backend, tmp_path, unique, root, model_cache)
-    with TestClient(app) as client:
-        task = load(client, root)
-        yield client, app, task
-        client.delete("/data")
+    with loaded(app, root) as running:
+        yield running

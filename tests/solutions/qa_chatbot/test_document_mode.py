@@ -6,10 +6,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from fastapi.testclient import TestClient
 
 from common.vectors import int_list
-from tests.support import load, wait_task
+from tests.support import load, loaded, wait_task
 
 from .helpers import DEBIAN_FAQ, faq_csv, make_app, text_pdf
 
@@ -46,10 +45,8 @@ def docs_root(tmp_path):
 @pytest.fixture
 def service(backend, tmp_path, unique, docs_root, qa_models):
     app = make_app(backend, tmp_path, unique, tmp_path, qa_models)
-    with TestClient(app) as client:
-        task = load(client, docs_root)
-        yield client, app, task
-        client.delete("/data")
+    with loaded(app, docs_root) as running:
+        yield running
 
 
 def documents(client) -> dict[str, dict]:

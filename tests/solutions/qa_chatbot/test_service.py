@@ -8,7 +8,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import load
+from tests.support import load, loaded
 
 from .helpers import faq_csv, make_app, write_csv
 
@@ -33,10 +33,8 @@ def root(tmp_path):
 @pytest.fixture
 def service(backend, tmp_path, unique, root, qa_models):
     app = make_app(backend, tmp_path, unique, root, qa_models)
-    with TestClient(app) as client:
-        task = load(client, root)
-        yield client, app, task
-        client.delete("/data")
+    with loaded(app, root) as running:
+        yield running
 
 
 def test_load_reports_bad_rows_and_stores_each_question_once(service, root):
