@@ -209,12 +209,13 @@ def _tabbed(start: str) -> bool:
     return "\t" in first and "," not in first
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
+def open_text(path: Path) -> io.TextIOWrapper:
+    """A text file of records: UTF-8 (a BOM is skipped), undecodable bytes raise, newlines kept as written."""
     return path.open("r", encoding="utf-8-sig", errors="strict", newline="")
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         number = 0
         while True:
             try:
@@ -249,7 +250,7 @@ def _skip_line(fh: io.TextIOWrapper) -> None:
 def _read_json_array(path: Path) -> Iterator[tuple[int, Record | str]]:
     """A JSON array of objects, decoded one element at a time (the whole text is never parsed at once)."""
     decoder = json.JSONDecoder()
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         buf, pos, index, line = "", 0, 0, 1
         started = False
         while True:
@@ -289,7 +290,7 @@ def _read_json_array(path: Path) -> Iterator[tuple[int, Record | str]]:
 
 def _read_csv(path: Path, delimiter: str) -> Iterator[tuple[int, Record | str]]:
     csv.field_size_limit(MAX_RECORD_BYTES)
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             header = next(reader)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.files import open_text
 from common.files import read_records as read_table
 
 SMILES_COLUMNS = ("smiles", "canonical_smiles", "smi", "isomeric_smiles")
@@ -95,12 +96,8 @@ def estimate_molecules(path: Path) -> int:
         return max(1, sum(block.count(marker) for block in iter(lambda: fh.read(1 << 20), b"")))
 
 
-def _open(path: Path) -> io.TextIOWrapper:
-    return path.open("r", encoding="utf-8-sig", errors="strict", newline="")
-
-
 def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
-    with _open(path) as fh:
+    with open_text(path) as fh:
         number = 0
         while True:
             raw = fh.readline(MAX_LINE_CHARS + 1)
@@ -161,7 +158,7 @@ def _text(value: Any) -> str:
 
 
 def _read_sdf(path: Path) -> Iterator[tuple[int, Record | str]]:
-    with _open(path) as fh:
+    with open_text(path) as fh:
         lines: list[str] = []
         size = 0
         start = 1
