@@ -6,7 +6,7 @@
 from .base import Pipeline, SampleData, utcnow
 from .batch import search_each
 from .loading import batched, load_job, process_safely
-from .work import DUPLICATE, NEW, Cancelled, Monitor, NullMonitor, Outcome, WorkItem, failed, warned
+from .work import DUPLICATE, NEW, Cancelled, Monitor, NullMonitor, Outcome, WorkItem, failed, sniffed_items, warned
 
 __all__ = [
     "DUPLICATE",
@@ -23,6 +23,7 @@ __all__ = [
     "load_job",
     "process_safely",
     "search_each",
+    "sniffed_items",
     "utcnow",
     "warned",
 ]

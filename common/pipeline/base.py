@@ -27,11 +27,11 @@ from sqlalchemy import BigInteger, Column, DateTime, String, Table, delete, func
 from sqlalchemy.engine import Connection
 
 from ..errors import InvalidInput, NotFound
-from ..files import count_files, iter_files, label_for, sniff_file
+from ..files import count_files
 from ..resources import Resources
 from ..settings import ServiceSettings
 from ..vectors import CollectionSpec, int_list
-from .work import Monitor, Outcome, WorkItem
+from .work import Monitor, Outcome, WorkItem, sniffed_items
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +98,16 @@ class Pipeline(ABC, Generic[S]):
 
     # -- loading ------------------------------------------------------------------------------
     def list_items(self, path: Path, root: Path) -> Iterator[WorkItem]:
-        """Work items under ``path`` labelled relative to ``root``, streamed. Default: one per file, sniffed."""
-        for file in iter_files(path):
-            label = label_for(file, root)
-            try:
-                kind = sniff_file(file)
-            except OSError as exc:
-                yield WorkItem(label, file, error=f"cannot read file: {exc.strerror or exc}")
-                continue
-            if kind in self.accepted_kinds:
-                yield WorkItem(label, file, data=kind)
-            else:
-                yield WorkItem(label, file, error=self.refusal(kind))
+        """Work items under ``path`` labelled relative to ``root``, streamed: :meth:`file_items` of each file."""
+        return sniffed_items(path, root, self.file_items)
+
+    def file_items(self, file: Path, label: str, kind: str) -> Iterator[WorkItem]:
+        """The work items of one file whose content sniffed as ``kind``. Default: the file itself when
+        ``kind`` is accepted, else one refusal. A demo whose files hold many items (records) overrides this."""
+        if kind in self.accepted_kinds:
+            yield WorkItem(label, file, data=kind)
+        else:
+            yield WorkItem(label, file, error=self.refusal(kind))
 
     def refusal(self, kind: str) -> str:
         """Why a file of ``kind`` is not loaded."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from ..files import iter_files, label_for, sniff_file
 
 
 @dataclass
@@ -78,3 +81,17 @@ class NullMonitor:
 
 class Cancelled(Exception):
     """Raised inside a load job when its task was cancelled; the task ends in state ``cancelled``."""
+
+
+def sniffed_items(path: Path, root: Path, file_items: Callable[[Path, str, str], Iterator[WorkItem]]
+                  ) -> Iterator[WorkItem]:
+    """Every file under ``path`` sniffed, labelled relative to ``root`` and turned into work items by
+    ``file_items(file, label, kind)``; a file that cannot be read is one failed item. Streamed."""
+    for file in iter_files(path):
+        label = label_for(file, root)
+        try:
+            kind = sniff_file(file)
+        except OSError as exc:
+            yield WorkItem(label, file, error=f"cannot read file: {exc.strerror or exc}")
+            continue
+        yield from file_items(file, label, kind)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.files import MAX_RECORD_BYTES, count_files, iter_files, label_for, read_records, sniff_file
+from common.files import MAX_RECORD_BYTES, count_files, iter_files, read_records
 from common.pipeline import WorkItem
 
 from .config import QASettings
@@ -36,23 +36,16 @@ class DocumentFile:
     kind: str
 
 
-def list_items(path: Path, root: Path, settings: QASettings) -> Iterator[WorkItem]:
-    """FAQ records and documents under ``path``, labelled relative to ``root``, streamed."""
-    for file in iter_files(path):
-        label = label_for(file, root)
-        try:
-            sniffed = sniff_file(file)
-        except OSError as exc:
-            yield WorkItem(label, file, error=f"cannot read file: {exc.strerror or exc}")
-            continue
-        suffix = file.suffix.lower()
-        kind = document_kind(file.name)
-        if suffix in RECORD_SUFFIXES and sniffed == "text":
-            yield from faq_items(file, label, settings)
-        elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text"):
-            yield WorkItem(label, file, data=DocumentFile(str(kind)))
-        else:
-            yield WorkItem(label, file, error=refusal(suffix, sniffed))
+def file_items(file: Path, label: str, sniffed: str, settings: QASettings) -> Iterator[WorkItem]:
+    """The FAQ records or the document of one file whose content sniffed as ``sniffed``."""
+    suffix = file.suffix.lower()
+    kind = document_kind(file.name)
+    if suffix in RECORD_SUFFIXES and sniffed == "text":
+        yield from faq_items(file, label, settings)
+    elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text"):
+        yield WorkItem(label, file, data=DocumentFile(str(kind)))
+    else:
+        yield WorkItem(label, file, error=refusal(suffix, sniffed))
 
 
 def refusal(suffix: str, sniffed: str) -> str:

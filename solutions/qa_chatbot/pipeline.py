@@ -39,7 +39,7 @@ from .candidates import PASSAGE, CandidateFinder
 from .config import QASettings
 from .faq import FaqEntry, FaqWriter, bm25_text
 from .lexical import LexicalIndex
-from .loader import DocumentFile, estimate_items, list_items
+from .loader import DocumentFile, estimate_items, file_items
 from .passages import DocumentWriter, Originals
 from .retrieval import ranker_from_settings
 from .samples import write_sample_data
@@ -105,8 +105,8 @@ class QAPipeline(Pipeline[QASettings]):
                         else f"{row.heading}\n{row.text}"
 
     # -- loading --------------------------------------------------------------------------------
-    def list_items(self, path: Path, root: Path) -> Iterator[WorkItem]:
-        return list_items(path, root, self.settings)
+    def file_items(self, file: Path, label: str, kind: str) -> Iterator[WorkItem]:
+        return file_items(file, label, kind, self.settings)
 
     def estimate_items(self, path: Path) -> int:
         return estimate_items(path)

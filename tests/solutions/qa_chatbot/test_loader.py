@@ -4,19 +4,26 @@ and documents, streamed; FAQ identity; BM25."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
+from common.pipeline import sniffed_items
 from solutions.qa_chatbot.bm25 import BM25Index
 from solutions.qa_chatbot.config import QASettings
 from solutions.qa_chatbot.faq import FaqEntry, normalise_question
-from solutions.qa_chatbot.loader import DocumentFile, estimate_items, list_items
+from solutions.qa_chatbot.loader import DocumentFile, estimate_items, file_items
 
 from .helpers import text_pdf
 
 SETTINGS = QASettings(max_question_chars=200)
 
 
+def list_items(path, root):
+    """What QAPipeline.list_items does: every file sniffed, then the loader's items for it."""
+    return sniffed_items(path, root, partial(file_items, settings=SETTINGS))
+
+
 def items_of(path, root=None):
-    return list(list_items(path, root or path.parent, SETTINGS))
+    return list(list_items(path, root or path.parent))
 
 
 def test_csv_bom_multiline_empty_rows_and_metadata(tmp_path):
@@ -91,7 +98,7 @@ def test_large_file_estimate_reads_only_its_head(tmp_path):
     row = "How do I configure interface number N on a Debian system?,Edit /etc/network/interfaces.\n"
     f.write_text("question,answer\n" + row * 60_000, encoding="utf-8")
     assert abs(estimate_items(f) - 60_000) < 600
-    listed = list_items(f, tmp_path, SETTINGS)  # a generator: nothing is read before it is consumed
+    listed = list_items(f, tmp_path)  # a generator: nothing is read before it is consumed
     assert next(listed).label == "big.csv:2"
 
 
