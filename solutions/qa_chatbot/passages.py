@@ -15,23 +15,22 @@ import hashlib
 import logging
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from common.files import content_id
 from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem, failed, warned
-from common.sql import SQLStore
-from common.text import TextEncoder
-from common.vectors import VectorStore, int_list
+from common.vectors import int_list
 
 from .config import QASettings
 from .documents import DocumentBudget, DocumentError, ParsedDocument, Passage, parse_isolated
 from .lexical import LexicalIndex
 from .retrieval import answer_units
-from .store import DOCUMENT
+from .store import DOCUMENT, Stores
 
 log = logging.getLogger(__name__)
 PASSAGE = "passage"
@@ -89,25 +88,18 @@ class Originals:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class DocumentWriter:
+@dataclass(eq=False)
+class DocumentWriter(Stores):
     """Stores one document at a time; see the module docstring."""
 
-    def __init__(self, settings: QASettings, encoder: TextEncoder, vectors: VectorStore, sql: SQLStore,
-                 items: Table, passages: Table, collections: dict[str, str], lexical: LexicalIndex,
-                 originals: Originals, write_items: Callable[[Connection, Sequence[dict[str, Any]]], None],
-                 delete_items: Callable[[list[int]], None]) -> None:
-        self.settings = settings
-        self.encoder = encoder
-        self.vectors = vectors
-        self.sql = sql
-        self.items = items
-        self.passages = passages
-        self.collections = collections
-        self.lexical = lexical
-        self.originals = originals
-        self.write_items = write_items
-        self.delete_items = delete_items
-        self.budget = budget_of(settings)
+    collections: dict[str, str]
+    lexical: LexicalIndex
+    originals: Originals
+    write_items: Callable[[Connection, Sequence[dict[str, Any]]], None]
+    delete_items: Callable[[list[int]], None]
+
+    def __post_init__(self) -> None:
+        self.budget = budget_of(self.settings)
 
     def store(self, item: WorkItem) -> Outcome:
         if item.path is None:

@@ -17,22 +17,20 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
 from common.errors import InvalidInput
 from common.pipeline import search_each
-from common.sql import SQLStore
-from common.text import TextEncoder
-from common.vectors import VectorStore, int_list
+from common.vectors import int_list
 
 from .candidates import PASSAGE, Candidate, CandidateFinder
-from .config import QASettings
 from .retrieval import answer_units, highlight
-from .store import DOCUMENT, FAQ
+from .store import DOCUMENT, FAQ, Stores
 
 ID_CHUNK = 500
 #: sentences of one FAQ answer embedded for its highlight (the rest of a long answer is not highlighted)
@@ -41,17 +39,12 @@ MAX_ANSWER_UNITS = 8
 ANSWER_CACHE = 4096
 
 
-class Searcher:
-    def __init__(self, settings: QASettings, encoder: TextEncoder, vectors: VectorStore, sql: SQLStore,
-                 items: Table, passages: Table, sentence_collection: str, finder: CandidateFinder) -> None:
-        self.settings = settings
-        self.encoder = encoder
-        self.vectors = vectors
-        self.sql = sql
-        self.items = items
-        self.passages = passages
-        self.sentence_collection = sentence_collection
-        self.finder = finder
+@dataclass(eq=False)
+class Searcher(Stores):
+    sentence_collection: str
+    finder: CandidateFinder
+
+    def __post_init__(self) -> None:
         self._units: OrderedDict[tuple[int, str], tuple[list[tuple[int, int]], np.ndarray]] = OrderedDict()
         self._units_lock = threading.Lock()
 

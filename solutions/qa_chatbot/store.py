@@ -26,18 +26,35 @@ otherwise :mod:`.lexical` keeps an in-process index).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pymilvus import DataType
 from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text
 
-from common.vectors import CollectionSpec, ScalarField
+from common.sql import SQLStore
+from common.text import TextEncoder
+from common.vectors import CollectionSpec, ScalarField, VectorStore
+
+from .config import QASettings
 
 FAQ = "faq"
 DOCUMENT = "document"
 #: longest text sent to Milvus' BM25 analyzer (a VARCHAR of at most 65535 bytes)
 BM25_TEXT_CHARS = 16000
 HNSW = {"M": 16, "efConstruction": 128}
+
+
+@dataclass(eq=False)
+class Stores:
+    """What the document writer and the searcher share (they extend it with their own parts)."""
+
+    settings: QASettings
+    encoder: TextEncoder
+    vectors: VectorStore
+    sql: SQLStore
+    items: Table
+    passages: Table
 
 
 def item_columns() -> list[Column[Any]]:
