@@ -1,7 +1,7 @@
 """The one exception tree of the bootcamp.
 
 Every error a service raises on purpose derives from :class:`BootcampError` and carries the HTTP
-status it maps to. ``common.app`` installs a single handler that turns any of them into
+status it maps to. ``common.web.app`` installs a single handler that turns any of them into
 ``{"detail": "..."}`` with that status, so routes and pipelines raise, they never build responses::
 
     BootcampError (500)
@@ -34,34 +34,50 @@ class BootcampError(Exception):
 
 
 class BadRequest(BootcampError):
+    """A malformed request the schema could not catch (a broken multipart body, a bad archive)."""
+
     status_code = 400
 
 
 class Forbidden(BootcampError):
+    """A path outside ``DATA_ROOTS``, a missing or wrong API key, a foreign Host or Origin."""
+
     status_code = 403
 
 
 class NotFound(BootcampError):
+    """An unknown item, task, file or demo."""
+
     status_code = 404
 
 
 class PayloadTooLarge(BootcampError):
+    """An upload, archive, image or query over its configured budget."""
+
     status_code = 413
 
 
 class UnsupportedMediaType(BootcampError):
+    """Content that sniffs as something this service does not take (whatever its name says)."""
+
     status_code = 415
 
 
 class InvalidInput(BootcampError):
+    """Well-formed but unusable input: a corrupt image, a bad SMILES, an empty query, a page too deep."""
+
     status_code = 422
 
 
 class BackendUnavailable(BootcampError):
+    """Milvus or the SQL database cannot be reached, or lacks a capability the settings ask for."""
+
     status_code = 503
 
 
 class Overloaded(BootcampError):
+    """The worker pool and its queue are full; the response carries ``Retry-After``."""
+
     status_code = 503
 
     def __init__(self, detail: str, retry_after_s: int = 2) -> None:

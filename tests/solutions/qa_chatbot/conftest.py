@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import DEBIAN_FAQ, HANDBOOK, REFERENCE
+from tests.support import loaded
+
+from .helpers import DEBIAN_FAQ, HANDBOOK, REFERENCE, make_app
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +22,12 @@ def _debian_docs():
     if missing:
         pytest.fail(f"Debian documentation missing ({', '.join(missing)}): run `make test-packages` "
                     "(debian-faq, debian-handbook, debian-reference-en)")
+
+
+@pytest.fixture
+def service(backend, tmp_path, unique, root, qa_models):
+    """A QA service on ``backend`` (paths under ``tmp_path`` allowed) with the test module's ``root`` loaded;
+    yields (client, app, finished load task)."""
+    app = make_app(backend, tmp_path, unique, tmp_path, qa_models)
+    with loaded(app, root) as running:
+        yield running

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from common.vectors import int_list
-from tests.support import load, loaded, wait_task
+from tests.support import load, wait_task
 
-from .helpers import DEBIAN_FAQ, faq_csv, make_app, text_pdf
+from .helpers import DEBIAN_FAQ, faq_csv, text_pdf
 
 GUIDE = """# Backup guide
 
@@ -27,7 +27,7 @@ CHAPTERS = ["pkg-basics", "basic-defs", "support"]
 
 
 @pytest.fixture
-def docs_root(tmp_path):
+def root(tmp_path):
     root = tmp_path / "docs"
     root.mkdir()
     for name in CHAPTERS:
@@ -41,12 +41,6 @@ def docs_root(tmp_path):
     faq_csv(root / "faq")
     return root
 
-
-@pytest.fixture
-def service(backend, tmp_path, unique, docs_root, qa_models):
-    app = make_app(backend, tmp_path, unique, tmp_path, qa_models)
-    with loaded(app, docs_root) as running:
-        yield running
 
 
 def documents(client) -> dict[str, dict]:
@@ -107,13 +101,13 @@ def test_answer_from_a_passage_or_a_faq_entry(service):
     assert off["answer"] is None and not off["confident"]
 
 
-def test_a_changed_document_replaces_its_older_version(service, docs_root):
+def test_a_changed_document_replaces_its_older_version(service, root):
     client, app, _ = service
     old = documents(client)["guide.md"]
     count = client.get("/count").json()["count"]
-    (docs_root / "guide.md").write_text(GUIDE.replace("02:30", "04:15").replace("Sundays", "Saturdays"),
+    (root / "guide.md").write_text(GUIDE.replace("02:30", "04:15").replace("Sundays", "Saturdays"),
                                         encoding="utf-8")
-    task = load(client, docs_root / "guide.md")
+    task = load(client, root / "guide.md")
     assert task["new"] == 1 and task["failed"] == 0
     new = documents(client)["guide.md"]
     assert new["id"] != old["id"] and client.get("/count").json()["count"] == count
@@ -128,11 +122,11 @@ def test_a_changed_document_replaces_its_older_version(service, docs_root):
                                           output_fields=["id"])
 
 
-def test_the_same_file_under_another_name_is_stored_once(service, docs_root, tmp_path):
+def test_the_same_file_under_another_name_is_stored_once(service, root, tmp_path):
     client, _, _ = service
     copy = tmp_path / "copy"
     copy.mkdir()
-    shutil.copyfile(docs_root / "guide.md", copy / "guide-again.md")
+    shutil.copyfile(root / "guide.md", copy / "guide-again.md")
     count = client.get("/count").json()["count"]
     task = wait_task(client, client.post("/upload", files=[("files", ("guide-again.md",
                                                                      (copy / "guide-again.md").read_bytes()))]
@@ -155,11 +149,11 @@ def test_deleting_a_document_deletes_its_passages_and_copy(service):
     assert not list((pipeline.data_dir / "documents").glob(f"{doc['id']}.*"))
 
 
-def test_the_stored_copy_is_served_sandboxed(service, docs_root):
+def test_the_stored_copy_is_served_sandboxed(service, root):
     client, _, _ = service
     docs = documents(client)
     r = client.get(f"/items/{docs['basic-defs.html']['id']}/file")
-    assert r.status_code == 200 and r.content == (docs_root / "basic-defs.html").read_bytes()
+    assert r.status_code == 200 and r.content == (root / "basic-defs.html").read_bytes()
     assert r.headers["content-type"].startswith("text/html")
     assert "sandbox" in r.headers["content-security-policy"]
     pdf = client.get(f"/items/{docs['leaflet.pdf']['id']}/file")

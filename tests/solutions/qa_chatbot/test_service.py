@@ -8,7 +8,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import load, loaded
+from tests.support import load
 
 from .helpers import faq_csv, make_app, write_csv
 
@@ -29,12 +29,6 @@ def root(tmp_path):
     write_csv(root / "bad.csv", [["question", "answer"], ["Only a question", ""]])
     return root
 
-
-@pytest.fixture
-def service(backend, tmp_path, unique, root, qa_models):
-    app = make_app(backend, tmp_path, unique, root, qa_models)
-    with loaded(app, root) as running:
-        yield running
 
 
 def test_load_reports_bad_rows_and_stores_each_question_once(service, root):
