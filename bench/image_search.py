@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.image_search_data import collect_images
 from bench.perturb import DESCRIPTION, perturb_bytes
-from bench.results import RESULTS, save
+from bench.results import RESULTS, rewrite_readme, save
 from common.images import CALIBRATION_DIR, ImageEncoder, calibration_split, decode_image, preprocess
 from common.pipeline import load_job
 from common.resources import Resources
@@ -68,7 +68,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3, help="alternating encoder-only / end-to-end rounds")
     ap.add_argument("--limit", type=int, default=0, help="smoke run: at most this many images, queries, items")
+    ap.add_argument("--readme-only", action="store_true", help="re-render the README text from the saved result")
     args = ap.parse_args()
+    if args.readme_only:
+        print(f"rewrote {rewrite_readme('image_search', readme)}")
+        return
     if args.limit:
         args.images, args.queries = min(args.images, args.limit), min(args.queries or args.limit, args.limit)
         args.scale, args.requests = min(args.scale, 2 * args.limit), min(args.requests, args.limit)
@@ -160,7 +164,7 @@ def main() -> None:
         out["scale_items"] = add_synthetic(pipe, args.scale, args.seed)
     out["http_latency"] = http_latency(settings[default], [q for _, q in queries], args.requests)
     out["load_average_end"] = os.getloadavg()[0]
-    out["readme"] = {"summary": summary(out)}
+    out["readme"] = readme(out)
     stem = "image_search-smoke" if args.limit else "image_search"
     path = save(stem, out)
     plot(out, stem)
@@ -288,6 +292,18 @@ def http_latency(settings: ImageSettings, qs: list[bytes], requests: int) -> dic
     server.should_exit = True
     th.join(timeout=30)
     return latency
+
+
+def readme(out: dict[str, Any]) -> dict[str, str]:
+    """What the READMEs quote (bench/report.py): the tutorial's table and the top-level headline row."""
+    default = out["default_precision"]
+    ingest, quality = out["ingest"][default], out["quality"][default]["re-ranked"]
+    warm = out["http_latency"]["1"]["warm"] if "1" in out["http_latency"] else None
+    latency = f", search p50 {warm['p50_ms']:.0f} ms at {out['scale_items']:,} images" if warm else ""
+    headline = (f"| [Reverse image search](solutions/image_search/README.md) | ingest {ingest['img_s']:.0f} "
+                f"img/s ({default.upper()}){latency} | recall@1 {quality['recall@1']:.3f} on "
+                f"{out['queries']} edited copies |\n")
+    return {"summary": summary(out), "headline": headline}
 
 
 def summary(out: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,4 +33,14 @@ def save(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **result}, indent=2, default=float) + "\n", encoding="utf-8")
+    return path
+
+
+def rewrite_readme(name: str, render: Callable[[dict[str, Any]], dict[str, str]]) -> Path:
+    """Render ``readme`` of ``bench/results/<name>.json`` again from its saved figures (no measuring): for a
+    changed table layout or a new ``headline``. The machine and figures stay as measured."""
+    path = RESULTS / f"{name}.json"
+    out = json.loads(path.read_text(encoding="utf-8"))
+    out["readme"] = render(out)
+    path.write_text(json.dumps(out, indent=2, default=float) + "\n", encoding="utf-8")
     return path
