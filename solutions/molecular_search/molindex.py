@@ -41,7 +41,7 @@ from .bitslice import (
 from .ingest import FingerprintSpec, PreparedBatch
 from .screens import Candidates
 from .segment import Segment
-from .similarity import ranking
+from .similarity import query_bits, ranking
 from .store import Part
 from .views import Hit, View
 
@@ -279,19 +279,13 @@ class MoleculeIndex:
         return out
 
     # -- similarity ------------------------------------------------------------------------------
-    def _query_bits(self, query_fp: np.ndarray | bytes) -> np.ndarray:
-        q = np.frombuffer(query_fp, dtype=np.uint64) if isinstance(query_fp, bytes) else np.asarray(query_fp)
-        if q.dtype != np.uint64 or q.shape != (self.spec.fp_bits // 64,):
-            raise ValueError(f"query fingerprint must be uint64[{self.spec.fp_bits // 64}]")
-        return np.flatnonzero(np.unpackbits(q.view(np.uint8), bitorder="little"))
-
     def similarity(self, query_fp: np.ndarray | bytes, top_k: int = 10, offset: int = 0,
                    min_similarity: float = 0.0, filters: Mapping[str, Any] | None = None,
                    _view: View | None = None, _allowed: list[np.ndarray] | None = None) -> list[Hit]:
         """Exact Tanimoto ranking ``offset .. offset + top_k - 1`` (similarity desc, id asc) among passing rows."""
         if top_k <= 0 or offset < 0:
             raise ValueError("top_k must be ≥ 1 and offset ≥ 0")
-        qbits = self._query_bits(query_fp)
+        qbits = query_bits(query_fp, self.spec.fp_bits)
         view = _view or self.snapshot()
         allowed = _allowed if _allowed is not None else view.allowed(props.normalize(filters))
         return ranking(view, allowed, qbits, top_k, offset, min_similarity)

@@ -14,6 +14,14 @@ from .segment import Segment
 from .views import Hit, View
 
 
+def query_bits(query_fp: np.ndarray | bytes, fp_bits: int) -> np.ndarray:
+    """The set bit positions of a query fingerprint (``uint64[fp_bits / 64]`` or its bytes)."""
+    q = np.frombuffer(query_fp, dtype=np.uint64) if isinstance(query_fp, bytes) else np.asarray(query_fp)
+    if q.dtype != np.uint64 or q.shape != (fp_bits // 64,):
+        raise ValueError(f"query fingerprint must be uint64[{fp_bits // 64}]")
+    return np.flatnonzero(np.unpackbits(q.view(np.uint8), bitorder="little"))
+
+
 def _empty_result() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros(0, np.float64), np.zeros(0, np.int64), np.zeros(0, np.int64)
 
