@@ -217,6 +217,13 @@
       return;
     }
     const mine = ++searchSeq;
+    const problem = filters.problem();
+    if (problem) {
+      results.clear();
+      say(note, problem, "error");
+      $("filters").open = true;
+      return;
+    }
     const request = params();
     const filterText = filters.text();
     lastSearch = { smiles, mode: request.mode };
@@ -285,13 +292,13 @@
   form.querySelector(".examples").append(...EXAMPLES.map(([label, smiles, m]) => el("button", {
     type: "button", class: "secondary example", text: label, title: `${m}: ${smiles}`, dataset: { smiles, mode: m },
     onclick: () => runWith(smiles, m) })));
-  if (!B.narrow()) $("filters").open = true;
+  if (B.narrow()) $("page-size").value = "12"; else $("filters").open = true;
   syncMode();
 
   // -- batch, library, load -------------------------------------------------------------------------
   M.Batch({ form: $("batch-form"), textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"),
     top: $("batch-top"), status: $("batch-status"), groups: $("batch-groups"), download: $("batch-download"),
-    params, renderHit: hitCard });
+    params, renderHit: hitCard, check: () => filters.problem() });
 
   B.Library($("library-box"), {
     noun: "molecule", pageSize: B.narrow() ? 12 : 24, name: nameOf,

@@ -24,9 +24,10 @@ window.Molecule = window.Molecule || {};
 
   /**
    * Molecule.Batch({form, textarea, choose, file, top, status, groups, download, params() -> {...}, renderHit,
-   * max}): params() gives the mode, filters and limits of the search form.
+   * max, check}): params() gives the mode, filters and limits of the search form; check() a problem with them.
    */
-  function Batch({ form, textarea, choose, file, top, status, groups, download, params, renderHit, max = 1000 }) {
+  function Batch({ form, textarea, choose, file, top, status, groups, download, params, renderHit, max = 1000,
+    check = () => "" }) {
     let blobUrl = null;
 
     choose.addEventListener("click", () => file.click());
@@ -48,6 +49,11 @@ window.Molecule = window.Molecule || {};
       if (!all.length) {
         say(status, "Type at least one SMILES, one a line.", "error");
         textarea.focus();
+        return;
+      }
+      const problem = check();
+      if (problem) {
+        say(status, problem, "error");
         return;
       }
       const queries = all.slice(0, max);

@@ -61,6 +61,15 @@ window.Molecule = window.Molecule || {};
       return Object.keys(out).length ? out : null;
     }
 
+    /** A range upside down, in words ("Molecular weight: the minimum 300 is above the maximum 200."), or "". */
+    function problem() {
+      for (const p of PROPERTIES) {
+        const lo = number(inputs[p.key].lo), hi = number(inputs[p.key].hi);
+        if (lo !== null && hi !== null && lo > hi) return `${p.label}: the minimum ${lo} is above the maximum ${hi}.`;
+      }
+      return "";
+    }
+
     function text() {
       const f = value();
       if (!f) return "";
@@ -91,7 +100,7 @@ window.Molecule = window.Molecule || {};
 
     grid.addEventListener("input", sync);
     grid.addEventListener("change", () => { sync(); onChange(); });
-    return { value, text, set, clear: () => set(null), ruleOfFive: () => set(RULE_OF_FIVE), inputs };
+    return { value, text, problem, set, clear: () => set(null), ruleOfFive: () => set(RULE_OF_FIVE), inputs };
   }
 
   Object.assign(window.Molecule, { PROPERTIES, Filters, show });
