@@ -80,8 +80,24 @@ def video_pages(base: str, browser: Any, docs: Path, tmp: Path) -> None:
             shoot(page, docs / f"video-player-{size}.jpg")
 
 
+def molecule_pages(base: str, browser: Any, docs: Path, tmp: Path) -> None:
+    for size in ("desktop", "phone"):
+        with open_page(browser, size) as page:
+            page.goto(base + "/molecule/")
+            page.locator("#library-box .card").first.wait_for()
+            page.get_by_role("button", name="benzoic acid, inside").click()
+            page.locator("#results .status.ok").wait_for(timeout=120_000)
+            scroll_to(page, "#query-view")
+            shoot(page, docs / f"molecule-{size}.jpg")
+            if size == "desktop":
+                page.locator("#results .card").nth(5).click()
+                page.locator("dialog.details[open] .mol-large img").wait_for()
+                shoot(page, docs / "molecule-details.jpg")
+
+
 DEMOS: dict[str, tuple[str, Callable[[str, Any, Path, Path], None]]] = {
     "image_search": ("solutions.image_search", image_pages),
+    "molecular_search": ("solutions.molecular_search", molecule_pages),
     "video_analysis": ("solutions.video_analysis", video_pages),
 }
 

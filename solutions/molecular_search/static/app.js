@@ -1,109 +1,323 @@
-// The molecule page: search form (similarity / substructure), result grid of RDKit drawings, loads.
+// The /molecule/ page: a SMILES query in one of four modes with property filters, load more, the details of a
+// molecule (large drawing with the match highlighted, every property, the SMILES to copy), many queries at
+// once, the library and loading. Shared parts come from common/static; filters.js and batch.js are this page's.
 "use strict";
 
 (() => {
+  const B = Bootcamp;
+  const M = Molecule;
+  const { el, api, say } = B;
   const $ = (id) => document.getElementById(id);
-  const form = $("search-form");
-  const query = $("query");
-  const status = $("search-status");
-  const results = $("results");
-  const preview = $("query-svg");
 
+  const MODES = {
+    similarity: { hint: "Ranked by Tanimoto similarity of Morgan fingerprints (radius 2, 2048 bits), most similar first.",
+      noMatch: "No stored molecule is similar enough." },
+    substructure: { hint: "Molecules that contain the query (a SMILES or a SMARTS pattern), smallest first; the match is highlighted.",
+      noMatch: "No stored molecule contains this substructure." },
+    superstructure: { hint: "Molecules contained in the query (its fragments), largest first.",
+      noMatch: "No stored molecule is a part of this one." },
+    exact: { hint: "The same molecule: equal canonical isomeric SMILES (stereochemistry counts).",
+      noMatch: "This molecule is not stored." },
+  };
+  const EXAMPLES = [
+    ["aspirin", "CC(=O)Oc1ccccc1C(=O)O", "similarity"],
+    ["caffeine", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "similarity"],
+    ["benzoic acid, inside", "c1ccccc1C(=O)[OH]", "substructure"],
+    ["aromatic NH₂ (SMARTS)", "[NX3;H2]c", "substructure"],
+    ["steroid core", "C1~C~C~C2~C(~C1)~C~C~C1~C2~C~C~C2~C~C~C~C~1~2", "substructure"],
+    ["parts of ibuprofen", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "superstructure"],
+    ["nicotine, exactly", "CN1CCC[C@H]1c1cccnc1", "exact"],
+  ];
+
+  const form = $("search-form");
+  const smilesInput = $("smiles");
+  const note = $("search-note");
+  const help = $("search-help");
   const mode = () => form.querySelector("input[name=mode]:checked").value;
+  const filters = M.Filters($("filter-grid"), { badge: $("filter-count"), onChange: () => { if (lastSearch) search(); } });
+  let lastSearch = null; // the query of the results on screen
+  let searchSeq = 0;
+
+  function nameOf(m) {
+    return m.name || `molecule ${m.id}`;
+  }
+
+  function summaryLine(p) {
+    return `MW ${M.show("mw", p.mw).replace(" g/mol", "")} · logP ${M.show("logp", p.logp)}`;
+  }
+
+  // -- cards ------------------------------------------------------------------------------------
+  function hitCard(hit) {
+    const name = nameOf(hit);
+    const score = hit.similarity === null || hit.similarity === undefined ? null : `Tanimoto ${B.score(hit.similarity, 3)}`;
+    const rank = hit.rank ? `#${hit.rank}` : null;
+    const first = [rank, score].filter(Boolean).join(" · ");
+    return el("li", {}, B.card({
+      media: B.img(hit.svg_url, `structure of ${name}`), title: name, data: { id: hit.id },
+      lines: [first, summaryLine(hit.properties)],
+      label: `${name}${score ? `, ${score}` : ""}${rank ? `, rank ${hit.rank}` : ""}`,
+      onOpen: (button) => openDetails(hit, button),
+    }));
+  }
+
+  // -- details ----------------------------------------------------------------------------------
+  /** A larger drawing of the same molecule (and the same highlight) as a result's svg_url. */
+  function largeUrl(svgUrl) {
+    return `${svgUrl}${svgUrl.includes("?") ? "&" : "?"}width=640&height=440`;
+  }
+
+  /** Fetch a drawing into `box`: says whether the highlight was drawn (a time limit may stop it). */
+  async function draw(box, caption, url, alt, highlighted) {
+    box.dataset.src = url;
+    let response;
+    try {
+      response = await fetch(url, { headers: B.authHeaders() });
+    } catch (_) {
+      response = null;
+    }
+    if (!response || !response.ok) {
+      box.replaceChildren(el("span", { class: "img-missing", text: "drawing not available" }));
+      return null;
+    }
+    const blobUrl = URL.createObjectURL(await response.blob());
+    box.replaceChildren(el("img", { src: blobUrl, alt, decoding: "async" }));
+    const complete = response.headers.get("x-highlight-complete") !== "false";
+    if (highlighted) {
+      caption.textContent = complete ? "The match of the query is highlighted."
+        : "The time limit was reached before the match could be drawn: shown without highlight.";
+      caption.className = complete ? "hint" : "status warn";
+    }
+    return blobUrl;
+  }
+
+  async function openDetails(hit) {
+    let item;
+    try {
+      item = await api(`items/${hit.id}`);
+    } catch (err) {
+      say(results.status, err.message, "error");
+      return;
+    }
+    const name = nameOf(item);
+    const highlighted = (hit.svg_url || "").includes("highlight=");
+    const media = el("div", { class: "details-media mol-large" }, el("span", { class: "hint", text: "Drawing…" }));
+    const caption = el("p", { class: "hint" });
+    const smilesBox = el("input", { type: "text", id: "details-smiles", readOnly: true, value: item.smiles,
+      spellcheck: false, attrs: { "aria-label": "SMILES (canonical)" } });
+    const copied = el("span", { class: "status", attrs: { role: "status", "aria-live": "polite" } });
+    const copy = el("button", { type: "button", class: "secondary", text: "Copy", attrs: { "aria-label": "Copy the SMILES" },
+      onclick: () => copyText(item.smiles, smilesBox, copied) });
+    const props = B.details.facts(M.PROPERTIES.map((p) => [p.label, M.show(p.key, item.properties[p.key])]));
+    props.classList.add("props");
+    const fields = Object.entries(item.fields || {});
+    const body = el("div", { class: "details-layout" },
+      el("div", {}, media, caption),
+      el("div", {},
+        el("div", { class: "field smiles-copy" }, el("label", { htmlFor: "details-smiles", text: "SMILES" }),
+          el("div", { class: "row nowrap" }, smilesBox, copy), copied),
+        hit.similarity !== null && hit.similarity !== undefined
+          ? el("p", { class: "similarity" }, "Tanimoto similarity to the query: ", el("strong", { text: B.score(hit.similarity, 3) })) : null,
+        el("h3", { text: "Properties (RDKit)" }), props,
+        fields.length ? [el("h3", { text: "Fields of the record" }), B.details.facts(fields)] : null,
+        el("h3", { text: "Record" }),
+        B.details.facts([["Name", item.name || "(none)"], ["Id", el("span", { class: "mono", text: String(item.id) })],
+          ["Source", item.source], ["Added", B.when(item.added_at)]])));
+    const similar = el("button", { type: "button", text: "Find similar molecules", onclick: () => {
+      B.details.close();
+      runWith(item.smiles, "similarity");
+    } });
+    const drawing = el("a", { class: "button secondary", href: largeUrl(item.svg_url), target: "_blank", rel: "noopener",
+      text: "Open the drawing (SVG)" });
+    const remove = el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
+      if (!(await B.confirm(`Delete ${name}?`, { detail: "It is removed from the search index and the database." }))) return;
+      try {
+        await api(`items/${item.id}`, { method: "DELETE" });
+      } catch (err) {
+        say(copied, err.message, "error");
+        return;
+      }
+      B.details.close();
+      forget(item);
+      B.refreshCount();
+    } });
+    let blobUrl = null;
+    B.details.open({ title: name, body, actions: [similar, drawing, remove],
+      onClose: () => { if (blobUrl) URL.revokeObjectURL(blobUrl); } });
+    blobUrl = await draw(media, caption, largeUrl(hit.svg_url || item.svg_url), `structure of ${name}`, highlighted);
+  }
+
+  async function copyText(text, input, status) {
+    try {
+      await navigator.clipboard.writeText(text);
+      say(status, "Copied.", "ok");
+    } catch (_) {
+      input.focus();
+      input.select();
+      say(status, document.execCommand("copy") ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.", "ok");
+    }
+  }
+
+  /** A deleted molecule leaves every list on the page. */
+  function forget(item) {
+    if (!item) { results.clear(); note.textContent = ""; return; }
+    for (const node of document.querySelectorAll(`#results [data-id="${item.id}"], #batch-groups [data-id="${item.id}"]`)) {
+      node.closest("li").remove();
+    }
+  }
+
+  // -- search -----------------------------------------------------------------------------------
+  const results = B.Results($("results"), { render: hitCard, label: "search results" });
 
   function syncMode() {
-    $("min-sim-label").hidden = mode() !== "similarity";
+    const m = mode();
+    $("mode-hint").textContent = MODES[m].hint;
+    $("min-sim-field").hidden = m !== "similarity";
+    $("time-field").hidden = !(m === "substructure" || m === "superstructure");
+    $("smarts-note").hidden = m !== "substructure";
   }
 
-  function fmt(x, digits = 2) {
-    return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
-  }
-
-  function card(hit, index, searchMode) {
-    const li = document.createElement("li");
-    li.className = "result";
-    li.dataset.id = String(hit.id);
-    const img = document.createElement("img");
-    img.src = hit.svg_url;
-    img.alt = `structure of ${hit.name || hit.smiles}`;
-    img.loading = "lazy";
-    const score = document.createElement("div");
-    score.className = "score";
-    score.textContent = searchMode === "similarity" || hit.similarity !== null
-      ? `#${index + 1} · Tanimoto ${fmt(hit.similarity, 3)}` : `#${index + 1}`;
-    const name = document.createElement("div");
-    name.className = "name";
-    name.textContent = hit.name || "(no name)";
-    const smiles = document.createElement("div");
-    smiles.className = "smiles";
-    smiles.textContent = hit.smiles;
-    const props = document.createElement("div");
-    props.className = "props";
-    const p = hit.properties || {};
-    props.textContent = `MW ${fmt(p.mw, 1)} · logP ${fmt(p.logp, 2)} · HBD ${p.hbd} · HBA ${p.hba}`;
-    li.append(img, score, name, smiles, props);
-    return li;
-  }
-
-  async function runSearch() {
-    const smiles = query.value.trim();
-    if (!smiles) return;
-    const body = { smiles, mode: mode(), top_k: Number($("top-k").value) || 10 };
+  /** The mode, filters and limits of the form, as the API's request fields. */
+  function params() {
+    const m = mode();
+    const out = { mode: m };
+    const f = filters.value();
+    if (f) out.filters = f;
     const minSim = Number($("min-sim").value);
-    if (body.mode === "similarity" && minSim > 0) body.min_similarity = minSim;
-    status.className = "status";
-    status.textContent = "searching…";
-    $("search-btn").disabled = true;
-    preview.hidden = false;
-    preview.src = `depict?smiles=${encodeURIComponent(smiles)}`;
-    try {
-      const res = await Bootcamp.api("search", { json: body });
-      results.replaceChildren(...res.results.map((h, i) => card(h, i, body.mode)));
-      let text = `${res.results.length} result(s) in ${res.took_ms} ms`;
-      if (body.mode === "substructure" || body.mode === "superstructure") {
-        text += ` · ${res.candidates} of ${res.total} passed the fingerprint screen, ${res.scanned} verified`;
-        text += ` · query read as ${res.query_kind}`;
-        if (!res.complete) text += " · time budget reached: partial results";
-      }
-      status.textContent = text;
-      status.className = "status " + (res.complete === false ? "error" : "ok");
-    } catch (err) {
-      results.replaceChildren();
-      preview.hidden = true;
-      status.className = "status error";
-      status.textContent = err.message;
-    } finally {
-      $("search-btn").disabled = false;
+    if (m === "similarity" && $("min-sim").value.trim() !== "" && minSim > 0) out.min_similarity = minSim;
+    const limit = Number($("time-limit").value);
+    if ((m === "substructure" || m === "superstructure") && limit > 0) out.timeout_ms = Math.max(1, Math.round(limit * 1000));
+    return out;
+  }
+
+  function showNote(answer, mine, filterText) {
+    if (mine !== searchSeq) return;
+    const searched = `${answer.total.toLocaleString("en")} molecules`;
+    const within = filterText ? ` (filters: ${filterText})` : "";
+    if (answer.mode === "substructure" || answer.mode === "superstructure") {
+      const screen = `Read as ${answer.query_kind === "smarts" ? "SMARTS" : "SMILES"}: ${answer.candidates.toLocaleString("en")} of ${searched}`
+        + ` passed the fingerprint screen${within}, ${answer.scanned.toLocaleString("en")} checked by RDKit.`;
+      if (answer.complete === false) {
+        say(note, `Stopped at the time limit: ${answer.scanned.toLocaleString("en")} of ${answer.candidates.toLocaleString("en")} `
+          + "candidates were checked, so these are the matches found so far and there may be more. Raise the time "
+          + "limit, add filters or make the query more specific.", "warn");
+      } else say(note, screen);
+    } else {
+      say(note, `Searched ${searched}${within}.`);
     }
   }
 
-  form.addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
-  form.querySelectorAll("input[name=mode]").forEach((r) => r.addEventListener("change", syncMode));
-  document.querySelectorAll("button.example").forEach((b) => b.addEventListener("click", () => {
-    query.value = b.dataset.smiles;
-    form.querySelector(`input[name=mode][value=${b.dataset.mode}]`).checked = true;
-    syncMode();
-    runSearch();
-  }));
-
-  Bootcamp.loadPanel({
-    zone: $("dropzone"), input: $("file-input"), pathForm: $("path-form"), pathInput: $("path-input"),
-    progress: $("progress"), status: $("load-status"), errors: $("load-errors"),
-    onDone: () => Bootcamp.refreshCount($("count")),
-  });
-
-  $("clear-btn").addEventListener("click", async () => {
-    if (!confirm("Delete every stored molecule?")) return;
-    try {
-      const { dropped } = await Bootcamp.api("data", { method: "DELETE" });
-      $("load-status").textContent = `deleted ${dropped} molecule(s)`;
-      results.replaceChildren();
-    } catch (err) {
-      $("load-status").textContent = err.message;
+  async function search() {
+    const smiles = smilesInput.value.trim();
+    help.hidden = true;
+    $("query-view").hidden = true;
+    if (!smiles) {
+      results.clear();
+      say(note, "Type a SMILES first, or pick one of the examples.", "error");
+      smilesInput.focus();
+      return;
     }
-    Bootcamp.refreshCount($("count"));
+    const mine = ++searchSeq;
+    const problem = filters.problem();
+    if (problem) {
+      results.clear();
+      say(note, problem, "error");
+      $("filters").open = true;
+      return;
+    }
+    const request = params();
+    const filterText = filters.text();
+    lastSearch = { smiles, mode: request.mode };
+    say(note, "");
+    let failed = null, last = null;
+    const noMatch = MODES[request.mode].noMatch + (filterText ? ` Filters are on (${filterText}): clear them to search every molecule.` : "");
+    await results.run(async (offset, limit) => {
+      let answer;
+      try {
+        answer = await api("search", { json: { ...request, smiles, top_k: limit, offset } });
+      } catch (err) {
+        failed = err;
+        throw err;
+      }
+      last = answer;
+      showNote(answer, mine, filterText);
+      return { items: answer.results.map((hit, i) => ({ ...hit, rank: offset + i + 1 })), took_ms: answer.took_ms };
+    }, { pageSize: Number($("page-size").value), noMatch });
+    if (mine !== searchSeq) return;
+    if (failed) {
+      lastSearch = null;
+      say(note, "");
+      suggest(failed);
+      return;
+    }
+    if (last && last.complete === false && !results.list.children.length) {
+      const empty = $("results").querySelector(".empty p");
+      if (empty && B.count()) empty.textContent = "No match among the candidates checked before the time limit.";
+    }
+    showQuery(smiles, last ? last.query_kind : "smiles");
+  }
+
+  /** A rejected query: the API said why (in the results' status); offer its example as a button. */
+  function suggest(err) {
+    const detail = typeof err.detail === "string" ? err.detail : "";
+    const example = detail.match(/e\.g\. (\S+) for ([^)]+)\)/);
+    if (!example) return;
+    help.replaceChildren(el("span", { text: "Try a SMILES instead: " }),
+      el("button", { type: "button", class: "secondary", text: `${example[1]} (${example[2]})`,
+        onclick: () => runWith(example[1], "similarity") }));
+    help.hidden = false;
+  }
+
+  function showQuery(smiles, kind) {
+    const url = B.withQuery("depict", { smiles, width: 240, height: 160 });
+    $("query-tile").replaceChildren(B.img(url, `the query, ${smiles}`));
+    $("query-caption").textContent = `Your query, read as ${kind === "smarts" ? "a SMARTS pattern" : "a SMILES"}.`;
+    $("query-view").hidden = false;
+  }
+
+  function runWith(smiles, m) {
+    smilesInput.value = smiles;
+    form.querySelector(`input[name=mode][value=${m}]`).checked = true;
+    syncMode();
+    $("search").scrollIntoView({ block: "start" });
+    search();
+  }
+
+  form.addEventListener("submit", (e) => { e.preventDefault(); search(); });
+  for (const radio of form.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", () => { syncMode(); if (lastSearch && smilesInput.value.trim()) search(); });
+  }
+  $("page-size").addEventListener("change", () => { if (lastSearch) search(); });
+  $("rule-of-five").addEventListener("click", () => filters.ruleOfFive());
+  $("filters-clear").addEventListener("click", () => filters.clear());
+  form.querySelector(".examples").append(...EXAMPLES.map(([label, smiles, m]) => el("button", {
+    type: "button", class: "secondary example", text: label, title: `${m}: ${smiles}`, dataset: { smiles, mode: m },
+    onclick: () => runWith(smiles, m) })));
+  if (B.narrow()) $("page-size").value = "12"; else $("filters").open = true;
+  syncMode();
+
+  // -- batch, library, load -------------------------------------------------------------------------
+  M.Batch({ form: $("batch-form"), textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"),
+    top: $("batch-top"), status: $("batch-status"), groups: $("batch-groups"), download: $("batch-download"),
+    params, renderHit: hitCard, check: () => filters.problem() });
+
+  B.Library($("library-box"), {
+    noun: "molecule", pageSize: B.narrow() ? 12 : 24, name: nameOf,
+    card: (item) => B.card({
+      media: B.img(item.svg_url, `structure of ${nameOf(item)}`), title: nameOf(item), data: { id: item.id },
+      lines: [summaryLine(item.properties), el("span", { class: "mono clip", text: item.smiles })],
+      onOpen: (button) => openDetails(item, button),
+    }),
+    onDeleted: forget,
   });
 
-  syncMode();
-  Bootcamp.refreshCount($("count"));
+  B.LoadPanel($("load"), {
+    noun: "molecule", accept: ".smi,.smiles,.ism,.can,.csv,.tsv,.jsonl,.sdf,.sd,.mol,.txt,.zip",
+    formats: ".smi (a SMILES and an optional name a line), .csv/.tsv/.jsonl (a smiles column; other columns are kept "
+      + "as fields), .sdf, or a .zip of them. Invalid records are reported with their line; a molecule already stored "
+      + "(same canonical SMILES) is stored once.",
+    sample: "4,999 molecules of the NCI set bundled with RDKit, six common drugs and two steroids.",
+    next: { href: "#search", text: "Now search them ↑" },
+  });
+
+  B.setup({ noun: "molecule", load: $("load"), search: $("search") });
 })();

@@ -1,59 +1,474 @@
-"""The /molecule/ page in headless Chromium: upload with progress, similarity and substructure searches."""
+"""The /molecule/ page in headless Chromium at desktop and phone size: first visit and sample data, the four
+search modes with property filters, load more, the time limit, details with the highlighted match and every
+property, a name typed instead of a SMILES, many queries at once, the library, keyboard use, and how it looks
+(fit, two columns on phones, contrast, dark theme with legible structures)."""
 
 from __future__ import annotations
 
+import uuid
+
+import httpx
 import pytest
 
 from common.web.launcher import build_app
+from tests.browser_support import (
+    NON_TEXT_AA,
+    TEXT_AA,
+    Traffic,
+    assert_fits,
+    assert_inner_fits,
+    background_of,
+    border_contrast,
+    contrast,
+    focus_ring_contrast,
+    open_page,
+    progress_between,
+    record_progress,
+    serve,
+    text_contrast,
+)
 from tests.conftest import Backend
+from tests.support import wait_task
 
-from .helpers import copy_nci, make_app
+from .helpers import make_app
+
+pytestmark = pytest.mark.browser
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+BENZOIC = "c1ccccc1C(=O)[OH]"
+HIGHLIGHT = "#FF7F7F"  # RDKit's highlight colour in the drawings
+PROPERTY_LABELS = {"mw": "Molecular weight", "logp": "logP (Crippen)", "tpsa": "Polar surface area",
+                   "hbd": "H-bond donors", "hba": "H-bond acceptors", "rotatable_bonds": "Rotatable bonds",
+                   "heavy_atoms": "Heavy atoms", "rings": "Rings"}
 
 
-@pytest.mark.browser
-def test_page_upload_and_search(tmp_path, unique, live_server, browser_page):
-    files = tmp_path / "files"
-    copy_nci(files / "nci.smi", limit=400)
-    (files / "drugs.csv").write_text("smiles,name\nCC(=O)Oc1ccccc1C(=O)O,aspirin\nC1CC,broken\n", encoding="utf-8")
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path)
-    base = live_server(build_app(services={"molecular_search": app}))
-    page = browser_page
+def _service(tmp_path_factory, loaded: bool):
+    tmp = tmp_path_factory.mktemp("molecule-page")
+    app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp)
+    with serve(build_app(services={"molecular_search": app})) as base, \
+            httpx.Client(base_url=base + "/molecule", timeout=60) as client:
+        if loaded:
+            wait_task(client, client.post("/samples").json()["task_id"], timeout=600)
+        yield base, client, app
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """One service with the sample molecules, shared by the module (tests that delete leave the rest)."""
+    yield from _service(tmp_path_factory, loaded=True)
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A service the first-visit tests empty before they start."""
+    yield from _service(tmp_path_factory, loaded=False)
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def size(request) -> str:
+    return request.param
+
+
+def goto(page, base: str) -> Traffic:
+    traffic = Traffic.watch(page, base)
     page.goto(base + "/molecule/")
-    assert page.title() == "Molecular search"
-    page.locator("#count").filter(has_text="0").wait_for(timeout=10_000)
+    page.locator("[data-count]").filter(has_text="stored").wait_for()
+    return traffic
 
-    page.set_input_files("#file-input", [str(files / "nci.smi"), str(files / "drugs.csv")])
-    status = page.locator("#load-status")
-    status.filter(has_text="succeeded").wait_for(timeout=60_000)
-    assert "1 failed" in status.inner_text()
-    assert "drugs.csv:3" in page.locator("#load-errors").inner_text()
-    progress = page.locator("#progress")
-    assert progress.get_attribute("value") == progress.get_attribute("max")
-    stored = int(page.locator("#count").inner_text())
-    assert 380 < stored <= 401
 
-    # similarity: the aspirin example finds aspirin itself first, drawn as an SVG
-    page.get_by_role("button", name="aspirin").click()
-    first = page.locator("#results li").first
-    first.wait_for(timeout=15_000)
-    assert "aspirin" in first.inner_text() and "Tanimoto 1.000" in first.inner_text()
-    assert page.locator("#results li").count() == 12
-    page.wait_for_function("() => [...document.querySelectorAll('#results img')].slice(0, 3)"
-                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
+def per_page(size: str) -> int:
+    return 24 if size == "desktop" else 12
 
-    # substructure with a SMARTS typed in, highlighted drawings, honest status line
-    page.fill("#query", "c1ccccc1C(=O)[OH]")
-    page.check("input[name=mode][value=substructure]")
-    assert page.locator("#min-sim-label").is_hidden()
-    page.click("#search-btn")
-    page.locator("#search-status").filter(has_text="verified").wait_for(timeout=15_000)
-    assert "highlight=" in page.locator("#results li img").first.get_attribute("src")
-    assert page.locator("#results li").count() >= 1
 
-    # an invalid SMILES shows the API's 422 message, no results
-    page.fill("#query", "C1CC")
-    page.check("input[name=mode][value=similarity]")
-    page.click("#search-btn")
-    page.locator("#search-status.error").wait_for(timeout=10_000)
-    assert "422" in page.locator("#search-status").inner_text()
-    assert page.locator("#results li").count() == 0
+def card_ids(page, selector: str = "#results .card") -> list[str]:
+    return page.eval_on_selector_all(selector, "(cards) => cards.map(c => c.dataset.id)")
+
+
+def wait_ids(page, ids: list[int], selector: str = "#results .card") -> None:
+    """Wait until the cards show exactly these ids, in this order."""
+    page.wait_for_function("([sel, want]) => JSON.stringify([...document.querySelectorAll(sel)]"
+                           ".map(c => c.dataset.id)) === JSON.stringify(want)", arg=[selector, [str(i) for i in ids]])
+
+
+def api_ids(client, **body) -> list[int]:
+    response = client.post("/search", json=body)
+    assert response.status_code == 200, response.text
+    return [hit["id"] for hit in response.json()["results"]]
+
+
+def search(page, smiles: str, mode: str = "similarity") -> None:
+    page.fill("#smiles", smiles)
+    page.check(f"input[name=mode][value={mode}]")
+    page.get_by_role("button", name="Search", exact=True).click()
+
+
+def open_filters(page) -> None:
+    if not page.locator("#filters").evaluate("(d) => d.open"):
+        page.locator("#filters summary").click()
+
+
+def no_broken_images(page) -> None:
+    broken = page.evaluate("() => [...document.images].filter(i => i.getAttribute('src') && i.complete"
+                           " && i.naturalWidth === 0 && i.offsetParent !== null).map(i => i.src)")
+    assert broken == []
+
+
+def section_order(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
+
+
+def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, fresh, size):
+    base, client, _ = fresh
+    client.delete("/data")
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        assert page.locator("[data-count]").inner_text() == "No molecules stored yet"
+        order = section_order(page)
+        assert order.index("load") < order.index("search"), order
+        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
+        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+        roots = client.get("/info").json()["data_roots"]
+        assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
+        assert roots[0] in page.locator("#load-roots").inner_text()
+        # searching an empty collection says what to do, not "0 results in 3 ms"
+        search(page, ASPIRIN)
+        empty = page.locator("#results .empty")
+        empty.wait_for()
+        assert "Nothing loaded yet" in empty.inner_text()
+        assert "0 result" not in page.locator("#results").inner_text()
+
+        record_progress(page)
+        page.get_by_role("button", name="Load sample data").click()
+        status = page.locator("#load .task .status")
+        status.filter(has_text="Done:").wait_for(timeout=180_000)
+        task = client.get("/tasks?limit=1").json()["tasks"][0]
+        assert task["new"] > 4800 and task["duplicates"] > 0 and task["failed"] > 0  # the NCI set has both
+        tally = f"{task['new']} new, {task['duplicates']} already stored, {task['failed']} failed"
+        assert status.inner_text() == f"Done: {tally}."
+        assert progress_between(page), "the progress bar went from empty to full without moving in between"
+        assert page.locator("#load .problems li.error").count() == task["failed"]  # every bad record, with its line
+        assert page.locator("[data-count]").inner_text() == f"{task['new']:,} molecules stored"
+        page.locator("#library-box .card").first.wait_for()
+        assert not page.locator("#load .welcome").is_visible()
+        assert_fits(page)
+
+        # the load survives a reload in the recent loads; search now comes first
+        page.reload()
+        recent = page.locator("#load .recent-item").first
+        recent.wait_for()
+        assert "sample data" in recent.inner_text() and "done" in recent.inner_text() and tally in recent.inner_text()
+        order = section_order(page)
+        assert order.index("search") < order.index("load"), order
+        traffic.check()
+
+
+def test_each_mode_with_a_property_filter(browser, loaded, size):
+    base, client, _ = loaded
+    n = per_page(size)
+    cases = [  # mode, query, filters; each filter changes the answer
+        ("similarity", ASPIRIN, {"mw": [None, 170]}),
+        ("substructure", BENZOIC, {"heavy_atoms": [12, None]}),  # the smallest come first unfiltered
+        ("superstructure", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", {"rings": [1, None]}),
+        ("exact", "CN1CCC[C@H]1c1cccnc1", {"mw": [100, 200]}),
+    ]
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        open_filters(page)
+        for mode, smiles, filters in cases:
+            (name, (lo, hi)), = filters.items()
+            page.get_by_role("button", name="Clear filters").click()
+            page.fill(f"#f-{name}-min", "" if lo is None else str(lo))
+            page.fill(f"#f-{name}-max", "" if hi is None else str(hi))
+            assert page.locator("#filter-count").inner_text() == "1 active"
+            search(page, smiles, mode)
+            want = api_ids(client, smiles=smiles, mode=mode, top_k=n, filters=filters)
+            if mode != "exact":  # exact: the filter that leaves nicotine out is tried below
+                unfiltered = api_ids(client, smiles=smiles, mode=mode, top_k=n)
+                assert want and want != unfiltered, f"{mode}: the filter has no effect"
+            wait_ids(page, want)
+            page.locator("#results .status.ok").wait_for()
+            note = page.locator("#search-note").inner_text()
+            assert "filters:" in note, note
+            if mode == "substructure":
+                assert "passed the fingerprint screen" in note and "time limit" not in note
+                assert all("highlight=" in (src or "") for src in
+                           page.eval_on_selector_all("#results .card img", "(i) => i.map(x => x.getAttribute('src'))"))
+            if mode == "similarity":  # aspirin itself weighs 180: the best hit under 170 is another molecule
+                best = client.post("/search", json={"smiles": smiles, "top_k": 1, "filters": filters}).json()
+                line = page.locator("#results .card").first.locator(".card-line").first.inner_text()
+                assert line == f"#1 · Tanimoto {best['results'][0]['similarity']:.3f}" and "1.000" not in line
+
+        # a range upside down is caught on the page, before any request
+        page.fill("#f-mw-min", "300")
+        page.locator("#f-mw-min").blur()
+        problem = page.locator("#search-note.error")
+        problem.wait_for()
+        assert problem.inner_text() == "Molecular weight: the minimum 300 is above the maximum 200."
+        assert page.locator("#results .card").count() == 0
+
+        # the exact molecule outside the filter: an honest "not stored" that names the filters
+        page.fill("#f-mw-max", "")
+        search(page, "CN1CCC[C@H]1c1cccnc1", "exact")
+        empty = page.locator("#results .empty")
+        empty.filter(has_text="Filters are on").wait_for()
+        assert "not stored" in empty.inner_text()
+
+        # load more: two pages equal one longer query
+        page.get_by_role("button", name="Clear filters").click()
+        search(page, ASPIRIN, "similarity")
+        wait_ids(page, api_ids(client, smiles=ASPIRIN, top_k=n))
+        page.get_by_role("button", name="Load more").click()
+        wait_ids(page, api_ids(client, smiles=ASPIRIN, top_k=2 * n))
+        assert_fits(page)
+        traffic.check()
+
+
+def test_a_search_stopped_by_the_time_limit_says_so(browser, loaded, size):
+    base, client, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        page.check("input[name=mode][value=substructure]")
+        page.fill("#time-limit", "0.001")
+        page.select_option("#page-size", "96")  # 96 matches need more than one round of RDKit work: > 1 ms
+        search(page, "c1ccccc1", "substructure")
+        assert client.post("/search", json={"smiles": "c1ccccc1", "mode": "substructure", "top_k": 96,
+                                            "timeout_ms": 1}).json()["complete"] is False
+        note = page.locator("#search-note.warn")
+        note.wait_for()
+        assert "Stopped at the time limit" in note.inner_text() and "there may be more" in note.inner_text()
+        assert "not stored" not in page.locator("#results").inner_text()
+        # with the server's own limit the same search completes, and the warning goes
+        page.fill("#time-limit", "")
+        search(page, "c1ccccc1", "substructure")
+        page.locator("#search-note").filter(has_text="checked by RDKit").wait_for()
+        assert "warn" not in (page.locator("#search-note").get_attribute("class") or "")
+        traffic.check()
+
+
+def test_details_show_the_highlighted_match_every_property_and_copy_the_smiles(browser, loaded, size):
+    base, client, _ = loaded
+    with open_page(browser, size) as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        traffic = goto(page, base)
+        search(page, BENZOIC, "substructure")
+        first = page.locator("#results .card").first
+        first.wait_for()
+        item = client.get(f"/items/{first.get_attribute('data-id')}").json()
+        first.click()
+        dialog = page.locator("dialog.details[open]")
+        dialog.wait_for()
+        assert dialog.locator("#details-title").inner_text() == (item["name"] or f"molecule {item['id']}")
+        drawing = dialog.locator(".mol-large img")
+        drawing.wait_for()
+        page.wait_for_function("() => { const i = document.querySelector('dialog.details .mol-large img');"
+                               " return i && i.complete && i.naturalWidth > 0; }")
+        assert "highlight=" in dialog.locator(".mol-large").get_attribute("data-src")
+        shown = drawing.evaluate("(img) => fetch(img.src).then(r => r.text())")
+        assert HIGHLIGHT in shown, "the large drawing has no highlighted match"
+        assert HIGHLIGHT not in client.get(f"/items/{item['id']}/svg").text  # only the match is coloured
+        assert drawing.evaluate("(img) => img.getBoundingClientRect().width") >= 300
+        assert "highlighted" in dialog.inner_text()
+        text = dialog.inner_text()
+        for key, label in PROPERTY_LABELS.items():
+            value = item["properties"][key]
+            shown_value = {"mw": f"{value:.2f} g/mol", "logp": f"{value:.2f}",
+                           "tpsa": f"{value:.1f} Å²"}.get(key, str(value))
+            assert f"{label}\t{shown_value}" in text or f"{label}\n{shown_value}" in text, (label, shown_value)
+        for expected in (item["source"], str(item["id"])):
+            assert expected in text
+        assert dialog.locator("#details-smiles").input_value() == item["smiles"]
+        dialog.get_by_role("button", name="Copy the SMILES").click()
+        dialog.locator(".smiles-copy .status").filter(has_text="Copied").wait_for()
+        assert page.evaluate("() => navigator.clipboard.readText()") == item["smiles"]
+        assert_inner_fits(page, "dialog .details-body")
+        assert_fits(page)
+        page.keyboard.press("Escape")
+        page.locator("dialog.details").wait_for(state="hidden")
+        assert first.evaluate("(el) => el === document.activeElement"), "focus did not return to the result"
+
+        # a record's own fields (a CSV column) are shown too; "Find similar" searches with its SMILES
+        search(page, ASPIRIN, "similarity")
+        aspirin = page.locator("#results .card").filter(has_text="aspirin").first
+        aspirin.wait_for()
+        aspirin.click()
+        dialog.locator("text=indication").wait_for()
+        assert "pain" in dialog.inner_text() and "drugs.csv" in dialog.inner_text()
+        assert "Tanimoto similarity to the query: 1.000" in dialog.inner_text()
+        dialog.get_by_role("button", name="Find similar molecules").click()
+        page.locator("dialog.details").wait_for(state="hidden")
+        assert page.locator("#smiles").input_value() == ASPIRIN
+        traffic.check()
+
+
+def test_cards_are_reached_and_opened_with_the_keyboard(browser, loaded, size):
+    base, _, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        page.locator("#smiles").focus()
+        page.keyboard.type(ASPIRIN)
+        page.keyboard.press("Enter")
+        page.locator("#results .status.ok").wait_for()
+        for _ in range(80):  # Tab from the query box to the first result
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.matches('#results .card')"):
+                break
+        else:
+            pytest.fail("Tab never reached a result card")
+        assert page.evaluate("() => document.activeElement.matches(':focus-visible')")
+        page.keyboard.press("Enter")
+        dialog = page.locator("dialog.details[open]")
+        dialog.wait_for()
+        page.keyboard.press("Escape")
+        page.locator("dialog.details").wait_for(state="hidden")
+        page.keyboard.press("Tab")  # the next card, opened with Space
+        second = page.locator("#results .card").nth(1)
+        assert second.evaluate("(el) => el === document.activeElement")
+        page.keyboard.press("Space")
+        dialog.wait_for()
+        assert dialog.locator("#details-title").inner_text() == second.locator(".card-title").inner_text()
+        page.get_by_role("button", name="Close").click()
+        page.locator("dialog.details").wait_for(state="hidden")
+        assert second.evaluate("(el) => el === document.activeElement")
+        traffic.check()
+
+
+def test_a_name_instead_of_a_smiles_gets_a_helpful_message_and_an_example(browser, loaded, size):
+    base, _, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        search(page, ASPIRIN)
+        page.locator("#results .card").first.wait_for()
+        traffic.allow(422, "/molecule/search")
+        search(page, "aspirin")
+        error = page.locator("#results .status.error")
+        error.wait_for()
+        message = error.inner_text()
+        assert "enter a SMILES, not a name" in message and "422" not in message, message
+        assert page.locator("#results .card").count() == 0
+        assert not page.locator("#query-view").is_visible()  # no drawing of a query that was rejected
+        no_broken_images(page)
+        example = page.locator("#search-help button")
+        assert ASPIRIN in example.inner_text()
+        example.click()
+        page.locator("#results .status.ok").wait_for()
+        assert page.locator("#results .card").first.locator(".card-title").inner_text() == "aspirin"
+        assert not page.locator("#search-help").is_visible()
+        page.wait_for_function("() => { const i = document.querySelector('#query-view img');"
+                               " return i && i.complete && i.naturalWidth > 0; }")
+        assert_fits(page)
+        traffic.check()
+
+
+def test_batch_queries_use_the_mode_and_filters_and_get_their_own_errors(browser, loaded, size, tmp_path):
+    base, client, _ = loaded
+    queries = tmp_path / "queries.smi"
+    queries.write_text("smiles name\n# a comment\nCCO ethanol\naspirin\nc1ccccc1C(=O)O benzoic\n", encoding="utf-8")
+    filters = {"heavy_atoms": [None, 12]}
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        page.check("input[name=mode][value=substructure]")
+        open_filters(page)
+        page.fill("#f-heavy_atoms-max", "12")
+        page.set_input_files("#batch-file", str(queries))
+        groups = page.locator(".batch-group")
+        groups.nth(2).wait_for(timeout=60_000)
+        assert groups.count() == 3
+        assert "3 queries (substructure)" in page.locator("#batch-status").inner_text()
+        assert groups.nth(0).locator(".batch-query").inner_text() == "ethanol — CCO"
+        assert "enter a SMILES, not a name" in groups.nth(1).locator(".status.error").inner_text()
+        answer = client.post("/search/batch", json={"queries": ["CCO", "aspirin", "c1ccccc1C(=O)O"],
+                                                    "mode": "substructure", "top_k": 6, "filters": filters}).json()
+        for i in (0, 2):
+            want = [str(h["id"]) for h in answer["results"][i]["results"]]
+            assert want and card_ids(page, f".batch-group:nth-child({i + 1}) .card") == want
+        assert page.get_by_role("link", name="Download the results (JSON)").is_visible()
+        assert_fits(page)
+        traffic.check()
+
+
+def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
+    base, client, _ = loaded
+    total = client.get("/count").json()["count"]
+    n = per_page(size)
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        cards = page.locator("#library-box .library-item")
+        cards.first.wait_for()
+        assert cards.count() == n
+        where = page.locator("#library-box .pager-where")
+        assert where.inner_text() == f"1–{n} of {total:,}"
+        newest = client.get(f"/items?limit={2 * n}").json()["items"]
+        assert card_ids(page, "#library-box .card") == [str(i["id"]) for i in newest[:n]]
+        assert cards.first.locator(".card-title").inner_text() == newest[0]["name"]
+        page.get_by_role("button", name="Next ›").click()
+        where.filter(has_text=f"{n + 1}–{2 * n} of").wait_for()
+        assert card_ids(page, "#library-box .card") == [str(i["id"]) for i in newest[n:2 * n]]
+        page.get_by_role("button", name="‹ Previous").click()
+        where.filter(has_text=f"1–{n} of").wait_for()
+
+        victim = newest[0]
+        delete = page.get_by_role("button", name=f"Delete {victim['name']}", exact=True)
+        delete.click()
+        confirm = page.locator("dialog.confirm[open]")
+        assert victim["name"] in confirm.inner_text()
+        confirm.get_by_role("button", name="Cancel").click()
+        assert client.get(f"/items/{victim['id']}").status_code == 200
+        delete.click()
+        page.keyboard.press("Escape")
+        assert client.get(f"/items/{victim['id']}").status_code == 200
+        delete.click()
+        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
+        page.locator("[data-count]").filter(has_text=f"{total - 1:,} molecules stored").wait_for()
+        assert client.get(f"/items/{victim['id']}").status_code == 404
+        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
+        assert cards.first.locator(".card-title").inner_text() == newest[1]["name"]
+        assert page.get_by_role("link", name="Export (JSON Lines)").get_attribute("href") == "export"
+        assert_fits(page)
+        traffic.check()
+
+
+def test_results_fit_the_screen_two_columns_on_a_phone(browser, loaded, size):
+    base, _, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        search(page, BENZOIC, "substructure")
+        page.locator("#results .status.ok").wait_for()
+        lefts = page.eval_on_selector_all("#results .card",
+                                          "(cs) => cs.slice(0, 8).map(c => Math.round(c.getBoundingClientRect().left))")
+        columns = len(set(lefts))
+        assert columns == 2 if size == "phone" else columns >= 4, lefts
+        right = page.locator("#smiles").evaluate("(el) => el.getBoundingClientRect().right")
+        assert right <= page.viewport_size["width"] - 8, f"the SMILES box reaches {right} px"
+        page.wait_for_function("() => [...document.querySelectorAll('#results .card img')].slice(0, 4)"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
+        assert_fits(page)
+        page.locator("#results .card").first.click()
+        page.locator("dialog.details[open] .mol-large img").wait_for()
+        assert_inner_fits(page, "dialog .details-body")
+        assert_fits(page)
+        traffic.check()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_aa_contrast_in_both_themes_and_structures_on_a_light_tile(browser, loaded, size, scheme):
+    base, _, _ = loaded
+    with open_page(browser, size, scheme) as page:
+        traffic = goto(page, base)
+        page.locator("#library-box .card").first.wait_for()
+        open_filters(page)
+        assert_fits(page)
+        body = background_of(page, "main")
+        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body  # the theme follows the system
+        # RDKit draws black bonds: the tiles stay light in the dark theme too
+        for selector in ("#library-box .card-media",):
+            assert contrast(background_of(page, selector, self=True), "rgb(0, 0, 0)") >= 15, selector
+        for selector in ("#smiles", "#f-mw-min", "#min-sim", "#batch-queries", "#load-path", "#load .dropzone",
+                         ".mode-choices label"):
+            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("#smiles", "input[name=mode]", "#f-mw-max", "#library-box .card", "#load .sample",
+                         ".library-item .delete", ".examples button"):
+            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("body", "header.top p", ".hint", "#mode-hint", ".range legend", ".range .to",
+                         "#library-box .card-line", "#library-box .card-title", ".examples button",
+                         "header.top nav a", "#load .sample", "button.secondary", "button.danger"):
+            assert text_contrast(page, selector) >= TEXT_AA, selector
+        traffic.check()
