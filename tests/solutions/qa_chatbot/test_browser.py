@@ -67,18 +67,18 @@ def service(tmp_path_factory, qa_models):
     with serve(build_app(services={"qa_chatbot": app})) as base, \
             httpx.Client(base_url=base + "/qa", timeout=120) as client:
         app.state.pipeline.__class__ = TwoChapterSamples  # POST samples writes the subset
-        yield base, client
+        yield base, client, app
 
 
 @pytest.fixture
 def loaded(service):
     """The service with the (subset) sample data stored; loading it again when a test deleted some."""
-    base, client = service
+    base, client, app = service
     if client.get("/count").json()["count"] != SAMPLES:
         task = wait_task(client, client.post("/samples").json()["task_id"], timeout=600)
         assert task["failed"] == 0, task
     assert client.get("/count").json()["count"] == SAMPLES
-    return base, client
+    return base, client, app
 
 
 @pytest.fixture(params=["desktop", "phone"])
@@ -107,7 +107,7 @@ def chars(text: str, start: int, end: int) -> str:
 
 
 def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, service, size):
-    base, client = service
+    base, client, _ = service
     client.delete("/data")
     with open_page(browser, size) as page:
         traffic = goto(page, base)
@@ -150,7 +150,7 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, s
 
 
 def test_an_answer_shows_its_highlight_and_its_source(browser, loaded, size):
-    base, client = loaded
+    base, client, _ = loaded
     with open_page(browser, size) as page:
         traffic = goto(page, base)
         log = page.locator("#conversation")
@@ -168,7 +168,7 @@ def test_an_answer_shows_its_highlight_and_its_source(browser, loaded, size):
         assert page.evaluate("() => document.activeElement.id") == "question"  # ready for the next question
         assert page.locator("#question").input_value() == ""
 
-        # keyboard only: Tab from the question box reaches the source; Enter opens the FAQ entry; Esc closes
+        # keyboard: the source is a button; Enter opens the FAQ entry, Esc closes it and gives the focus back
         page.keyboard.press("Shift")
         source = bot.get_by_role("button", name="Show the FAQ entry")
         source.focus()
@@ -206,7 +206,7 @@ def test_an_answer_shows_its_highlight_and_its_source(browser, loaded, size):
 
 
 def test_an_off_topic_question_gets_an_honest_i_dont_know(browser, loaded, size):
-    base, client = loaded
+    base, client, _ = loaded
     expected = client.post("/answer", json={"query": OFF_TOPIC}).json()
     assert not expected["confident"] and expected["answer"] is None
     assert expected["alternatives"], "the API offers alternatives; the page must judge them"
@@ -237,8 +237,38 @@ def test_an_off_topic_question_gets_an_honest_i_dont_know(browser, loaded, size)
         traffic.check()
 
 
+def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
+    """With a stricter threshold the FAQ question is refused; alternatives scoring at least half the threshold are
+    offered (and ask their question when pressed), the others are not."""
+    base, client, app = loaded
+    settings = app.state.pipeline.settings
+    normal = settings.answer_threshold
+    settings.answer_threshold = 0.99
+    try:
+        expected = client.post("/answer", json={"query": FAQ_QUESTION}).json()
+        assert not expected["confident"] and expected["threshold"] == 0.99
+        close = [a for a in expected["alternatives"] if a["score"] >= 0.99 * CLOSE_FRACTION]
+        assert close and len(close) < len(expected["alternatives"]), expected["alternatives"]
+        with open_page(browser, size) as page:
+            traffic = goto(page, base)
+            bot = ask(page, FAQ_QUESTION)
+            assert bot.locator(".answer").inner_text() == "I don't know."
+            buttons = bot.locator("button.alt")
+            assert buttons.count() == len({a["question"] for a in close})
+            first = close[0]
+            asked = first["question"] if first["kind"] == "faq" else first["question"].split(" › ")[-1]
+            assert buttons.first.inner_text().startswith(asked)
+            buttons.first.focus()
+            page.keyboard.press("Enter")
+            page.wait_for_function("() => document.querySelectorAll('#conversation .turn.user').length === 2")
+            assert page.locator("#conversation .turn.user .said").last.inner_text() == asked
+            traffic.check()
+    finally:
+        settings.answer_threshold = normal
+
+
 def test_search_load_more_and_batch_questions(browser, loaded, size):
-    base, client = loaded
+    base, client, _ = loaded
     query = "package"
     ranking = client.post("/search", json={"query": query, "top_k": 20}).json()["results"]
     assert len(ranking) == 20
@@ -277,7 +307,7 @@ def test_search_load_more_and_batch_questions(browser, loaded, size):
 
 
 def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
-    base, client = loaded
+    base, client, _ = loaded
     with open_page(browser, size) as page:
         traffic = goto(page, base)
         rows = page.locator("#library-box .library-item")
@@ -322,7 +352,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
 
 
 def test_details_of_a_document_and_a_faq_entry_from_the_library(browser, loaded, size):
-    base, client = loaded
+    base, client, _ = loaded
     items = client.get("/items?limit=50").json()["items"]
     doc = next(i for i in items if i["kind"] == "document")
     faq = next(i for i in items if i["kind"] == "faq")
@@ -364,7 +394,7 @@ def test_details_of_a_document_and_a_faq_entry_from_the_library(browser, loaded,
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
-    base, _ = loaded
+    base, _, _ = loaded
     with open_page(browser, size, scheme) as page:
         traffic = goto(page, base)
         ask(page, FAQ_QUESTION)
