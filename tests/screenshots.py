@@ -95,10 +95,37 @@ def molecule_pages(base: str, browser: Any, docs: Path, tmp: Path) -> None:
                 shoot(page, docs / "molecule-details.jpg")
 
 
+def qa_pages(base: str, browser: Any, docs: Path, tmp: Path) -> None:
+    questions = ("how can I find out which debian release I am running?", "who painted the mona lisa",
+                 "what is a virtual package?")
+    for size in ("desktop", "phone"):
+        with open_page(browser, size) as page:
+            page.goto(base + "/qa/")
+            page.locator("#library-box .card").first.wait_for()
+            for n, question in enumerate(questions, 1):
+                page.fill("#question", question)
+                page.press("#question", "Enter")
+                page.wait_for_function("(n) => document.querySelectorAll('#conversation .turn.bot').length === n",
+                                       arg=n)
+            if size == "phone":  # the last question, its answer and source
+                page.evaluate("() => { const turns = document.querySelectorAll('#conversation .turn.user');"
+                              " const last = turns[turns.length - 1];"
+                              " window.scrollTo(0, last.getBoundingClientRect().top + scrollY - 8); }")
+            else:
+                scroll_to(page, "#chat")
+            shoot(page, docs / f"qa-{size}.jpg")
+            if size == "desktop":
+                answer = page.locator("#conversation .turn.bot").last
+                answer.get_by_role("button", name="Show the passage in its document").click()
+                page.locator("dialog.details[open] .passage.current").wait_for()
+                shoot(page, docs / "qa-details.jpg")
+
+
 DEMOS: dict[str, tuple[str, Callable[[str, Any, Path, Path], None]]] = {
     "image_search": ("solutions.image_search", image_pages),
     "molecular_search": ("solutions.molecular_search", molecule_pages),
     "video_analysis": ("solutions.video_analysis", video_pages),
+    "qa_chatbot": ("solutions.qa_chatbot", qa_pages),
 }
 
 

@@ -1,63 +1,418 @@
-"""The /qa/ page in headless Chromium: upload with progress, chat with matched question, refusal, alternatives."""
+"""The /qa/ page in headless Chromium at desktop and phone size: first visit and the sample data, asking (the
+highlighted answer and its source, an honest refusal, readable errors), search with load more, batches, the
+library (paging, delete after a confirmation), the details of a source, keyboard use, and how it looks (fit,
+contrast, dark theme).
+
+The service's sample data here is a real subset of the demo's (the base-files and procps FAQ CSV and two Debian
+FAQ chapters, 20 items): the page does the same with all of it, and loading 17 chapters on a shared 2-core
+machine would make each first-visit run minutes long. The full sample set is what tests/screenshots.py loads.
+"""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
+import httpx
 import pytest
 
+from common.pipeline import SampleData
 from common.web.launcher import build_app
+from solutions.qa_chatbot.pipeline import QAPipeline
+from solutions.qa_chatbot.samples import write_sample_data
+from tests.browser_support import (
+    NON_TEXT_AA,
+    TEXT_AA,
+    Traffic,
+    assert_fits,
+    assert_inner_fits,
+    background_of,
+    border_contrast,
+    contrast,
+    focus_ring_contrast,
+    open_page,
+    serve,
+    text_contrast,
+)
 from tests.conftest import Backend
+from tests.support import wait_task
 
-from .helpers import faq_csv, make_app
+from .helpers import make_app
+
+pytestmark = pytest.mark.browser
+CHAPTERS = ("basic-defs.html", "pkg-basics.html")
+SAMPLES = 18 + len(CHAPTERS)  # the FAQ CSV's questions and the chapters
+FAQ_QUESTION = "how can I find out which debian release I am running?"
+PASSAGE_QUESTION = "what is a virtual package?"
+OFF_TOPIC = "who painted the mona lisa"
+CLOSE_FRACTION = 0.5  # app.js: alternatives of a refusal scoring under half the threshold are not offered
 
 
-@pytest.mark.browser
-def test_page_upload_and_chat(tmp_path, unique, live_server, browser_page, qa_models):
-    files = tmp_path / "files"
-    sample = faq_csv(files)
-    (files / "broken.csv").write_text("question,answer\nA question without answer,\n", encoding="utf-8")
-    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, qa_models)
-    base = live_server(build_app(services={"qa_chatbot": app}))
-    page = browser_page
+class TwoChapterSamples(QAPipeline):
+    """The demo's sample data with two of the Debian FAQ's 17 chapters."""
+
+    @classmethod
+    def sample_data(cls, dest: Path) -> SampleData:
+        sample = write_sample_data(dest)
+        for chapter in (dest / "debian-faq").glob("*.html"):
+            if chapter.name not in CHAPTERS:
+                chapter.unlink()
+        return sample
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, qa_models):
+    tmp = tmp_path_factory.mktemp("qa-page")
+    app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, qa_models)
+    with serve(build_app(services={"qa_chatbot": app})) as base, \
+            httpx.Client(base_url=base + "/qa", timeout=120) as client:
+        app.state.pipeline.__class__ = TwoChapterSamples  # POST samples writes the subset
+        yield base, client, app
+
+
+@pytest.fixture
+def loaded(service):
+    """The service with the (subset) sample data stored; loading it again when a test deleted some."""
+    base, client, app = service
+    if client.get("/count").json()["count"] != SAMPLES:
+        task = wait_task(client, client.post("/samples").json()["task_id"], timeout=600)
+        assert task["failed"] == 0, task
+    assert client.get("/count").json()["count"] == SAMPLES
+    return base, client, app
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def size(request) -> str:
+    return request.param
+
+
+def goto(page, base: str) -> Traffic:
+    traffic = Traffic.watch(page, base)
     page.goto(base + "/qa/")
-    assert page.title() == "FAQ chatbot"
-    page.locator("#count").filter(has_text="0").wait_for(timeout=10_000)
+    page.locator("[data-count]").filter(has_text="stored").wait_for()
+    return traffic
 
-    page.set_input_files("#file-input", [str(sample), str(files / "broken.csv")])
-    status = page.locator("#load-status")
-    status.filter(has_text="succeeded").wait_for(timeout=90_000)
-    assert "1 failed" in status.inner_text()
-    assert "broken.csv:2" in page.locator("#load-errors").inner_text()
-    progress = page.locator("#progress")
-    assert progress.get_attribute("value") == progress.get_attribute("max")
-    page.locator("#count").filter(has_text="18").wait_for(timeout=10_000)
 
-    question = "how can I find out which debian distribution I am running?"
-    page.fill("#query", question)
-    page.click("#ask-btn")
-    bot = page.locator("#chat li.bot").first
-    bot.wait_for(timeout=15_000)
-    assert "/etc/debian_version" in bot.inner_text()
-    assert "Matched question: “Ok, but how do I know which distribution I'm running?” — score 0." in bot.inner_text()
-    assert page.locator("#chat li.user").first.inner_text() == question
+def ask(page, question: str):
+    """Type a question and press Enter, as a person would; the new answer bubble."""
+    before = page.locator("#conversation .turn.bot").count()
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    page.wait_for_function("(n) => document.querySelectorAll('#conversation .turn.bot').length > n", arg=before)
+    return page.locator("#conversation .turn.bot").last
 
-    page.fill("#query", "who painted the mona lisa")
-    page.click("#ask-btn")
-    unsure = page.locator("#chat li.bot.unsure")
-    unsure.wait_for(timeout=15_000)
-    assert "not sure" in unsure.inner_text()
-    alt = unsure.locator("button.alt").first
-    alt_question = alt.inner_text().rsplit(" (", 1)[0]
-    alt.click()  # "did you mean": asks the suggested question
-    page.locator("#chat li.bot").nth(2).wait_for(timeout=15_000)
-    assert page.locator("#chat li.user").nth(2).inner_text() == alt_question
-    assert page.locator("#chat li").count() == 6
 
-    # history survives a reload of the page
-    page.reload()
-    page.locator("#chat li").nth(5).wait_for(timeout=10_000)
+def chars(text: str, start: int, end: int) -> str:
+    return text[start:end]  # Python counts code points, as app.js does with Array.from
 
-    # an empty (whitespace) question shows the API's 422
-    page.fill("#query", "   ")
-    page.click("#ask-btn")
-    page.locator("#ask-status.error").wait_for(timeout=10_000)
-    assert "422" in page.locator("#ask-status").inner_text()
+
+def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, service, size):
+    base, client, _ = service
+    client.delete("/data")
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        assert page.locator("[data-count]").inner_text() == "No FAQ entries and documents stored yet"
+        order = page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
+        assert order.index("load") < order.index("chat"), order
+        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
+        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+        roots = client.get("/info").json()["data_roots"]
+        assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
+        assert roots[0] in page.locator("#load-roots").inner_text()
+        # asking with nothing stored: an honest answer that says what to do, not a guess
+        empty = ask(page, FAQ_QUESTION)
+        assert empty.locator(".answer").inner_text() == "I don't know."
+        assert "Nothing is stored yet" in empty.inner_text()
+        assert empty.get_by_role("link", name="Load the sample data or your own files").is_visible()
+
+        page.get_by_role("button", name="Load sample data").click()
+        status = page.locator("#load .task .status")
+        status.filter(has_text="Done:").wait_for(timeout=600_000)
+        assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
+        assert page.locator("[data-count]").inner_text() == f"{SAMPLES} FAQ entries and documents stored"
+        assert page.get_by_role("link", name="Now ask a question ↑").is_visible()
+        page.locator("#library-box .card").first.wait_for()
+        assert not page.locator("#load .welcome").is_visible()
+        assert_fits(page)
+
+        # loading it again stores nothing twice, and says so
+        page.get_by_role("button", name="Load sample data").click()
+        status.filter(has_text=f"Done: 0 new, {SAMPLES} already stored").wait_for(timeout=600_000)
+        # the recent loads come from the server's task history: they survive a reload of the page
+        page.reload()
+        recent = page.locator("#load .recent-item")
+        recent.nth(1).wait_for()
+        assert "sample data" in recent.nth(1).inner_text() and f"{SAMPLES} new" in recent.nth(1).inner_text()
+        assert f"0 new, {SAMPLES} already stored, 0 failed" in recent.first.inner_text()
+        # ... and so does the conversation (this tab's session)
+        assert page.locator("#conversation .turn.bot").count() == 1
+        traffic.check()
+
+
+def test_an_answer_shows_its_highlight_and_its_source(browser, loaded, size):
+    base, client, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        log = page.locator("#conversation")
+        assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
+
+        expected = client.post("/answer", json={"query": FAQ_QUESTION}).json()
+        assert expected["confident"] and expected["kind"] == "faq" and expected["highlight"]
+        bot = ask(page, FAQ_QUESTION)
+        assert page.locator("#conversation .turn.user").last.locator(".said").inner_text() == FAQ_QUESTION
+        assert bot.locator(".answer").inner_text() == expected["answer"]
+        marks = bot.locator(".answer mark").all_inner_texts()
+        assert marks == [chars(expected["answer"], s, e) for s, e in expected["highlight"]]
+        assert expected["question"] in bot.locator(".source").inner_text()
+        assert f"confidence {expected['score']:.2f}" in bot.inner_text()
+        assert page.evaluate("() => document.activeElement.id") == "question"  # ready for the next question
+        assert page.locator("#question").input_value() == ""
+
+        # keyboard: the source is a button; Enter opens the FAQ entry, Esc closes it and gives the focus back
+        page.keyboard.press("Shift")
+        source = bot.get_by_role("button", name="Show the FAQ entry")
+        source.focus()
+        page.keyboard.press("Enter")
+        dialog = page.locator("dialog.details[open]")
+        dialog.wait_for()
+        assert dialog.locator("#details-title").inner_text() == expected["question"]
+        assert dialog.locator(".faq-answer").inner_text() == expected["answer"]
+        assert dialog.locator("dl.facts").filter(has_text="package").is_visible()  # the CSV's extra column
+        assert_inner_fits(page, "dialog .details-body")
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="hidden")
+        assert source.evaluate("(el) => el === document.activeElement"), "focus did not return to the source"
+
+        # a passage: the link opens the stored document at its section; the details show it in its document
+        expected = client.post("/answer", json={"query": PASSAGE_QUESTION}).json()
+        assert expected["confident"] and expected["kind"] == "passage"
+        bot = ask(page, PASSAGE_QUESTION)
+        marks = bot.locator(".answer mark").all_inner_texts()
+        assert marks == [chars(expected["answer"], s, e) for s, e in expected["highlight"]]
+        link = bot.locator(".source a")
+        assert link.get_attribute("href") == expected["source"]["url"]
+        assert page.request.get(base + "/qa/" + expected["source"]["url"].split("#")[0]).ok
+        bot.get_by_role("button", name="Show the passage in its document").click()
+        current = page.locator("dialog.details[open] .passage.current")
+        current.wait_for()
+        assert current.locator(".passage-text").inner_text() == expected["answer"]
+        assert int(current.get_attribute("data-position")) == expected["source"]["position"]
+        assert current.is_visible() and current.evaluate(
+            "(el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
+        assert_inner_fits(page, "dialog .details-body")
+        page.get_by_role("button", name="Close").click()
+        assert_fits(page)
+        traffic.check()
+
+
+def test_an_off_topic_question_gets_an_honest_i_dont_know(browser, loaded, size):
+    base, client, _ = loaded
+    expected = client.post("/answer", json={"query": OFF_TOPIC}).json()
+    assert not expected["confident"] and expected["answer"] is None
+    assert expected["alternatives"], "the API offers alternatives; the page must judge them"
+    close = [a for a in expected["alternatives"] if a["score"] >= expected["threshold"] * CLOSE_FRACTION]
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        bot = ask(page, OFF_TOPIC)
+        assert bot.locator(".answer").inner_text() == "I don't know."
+        assert "unsure" in bot.get_attribute("class")
+        assert f"scores {expected['score']:.2f}, under the {expected['threshold']:.2f}" in bot.inner_text()
+        assert bot.locator("mark").count() == 0
+        assert bot.locator("button.alt").count() == len(close)
+        assert "Did you mean" not in bot.inner_text()
+        if not close:
+            assert "Try other words" in bot.inner_text()
+
+        # a question over the length limit: the API's reason in words, no status code
+        traffic.allow(422, "/qa/answer")
+        page.evaluate("() => document.getElementById('question').removeAttribute('maxlength')")
+        page.fill("#question", "why " * 300)
+        page.press("#question", "Enter")
+        error = page.locator("#ask-status.error")
+        error.wait_for()
+        assert "1000 characters" in error.inner_text() and "422" not in error.inner_text()
+        page.fill("#question", "   ")
+        page.press("#question", "Enter")
+        error.filter(has_text="Type a question first").wait_for()
+        traffic.check()
+
+
+def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
+    """With a stricter threshold the FAQ question is refused; alternatives scoring at least half the threshold are
+    offered (and ask their question when pressed), the others are not."""
+    base, client, app = loaded
+    settings = app.state.pipeline.settings
+    normal = settings.answer_threshold
+    settings.answer_threshold = 0.99
+    try:
+        expected = client.post("/answer", json={"query": FAQ_QUESTION}).json()
+        assert not expected["confident"] and expected["threshold"] == 0.99
+        close = [a for a in expected["alternatives"] if a["score"] >= 0.99 * CLOSE_FRACTION]
+        assert close and len(close) < len(expected["alternatives"]), expected["alternatives"]
+        with open_page(browser, size) as page:
+            traffic = goto(page, base)
+            bot = ask(page, FAQ_QUESTION)
+            assert bot.locator(".answer").inner_text() == "I don't know."
+            buttons = bot.locator("button.alt")
+            assert buttons.count() == len({a["question"] for a in close})
+            first = close[0]
+            asked = first["question"] if first["kind"] == "faq" else first["question"].split(" › ")[-1]
+            assert buttons.first.inner_text().startswith(asked)
+            buttons.first.focus()
+            page.keyboard.press("Enter")
+            page.wait_for_function("() => document.querySelectorAll('#conversation .turn.user').length === 2")
+            assert page.locator("#conversation .turn.user .said").last.inner_text() == asked
+            traffic.check()
+    finally:
+        settings.answer_threshold = normal
+
+
+def test_search_load_more_and_batch_questions(browser, loaded, size):
+    base, client, _ = loaded
+    query = "package"
+    ranking = client.post("/search", json={"query": query, "top_k": 20}).json()["results"]
+    assert len(ranking) == 20
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        page.fill("#search-q", query)
+        page.press("#search-q", "Enter")
+        cards = page.locator("#results .card")
+        page.locator("#results .status.ok").wait_for()
+        assert cards.count() == 10
+        page.get_by_role("button", name="Load more").click()
+        page.wait_for_function("() => document.querySelectorAll('#results .card').length === 20")
+        assert [c.get_attribute("data-id") for c in cards.all()] == [str(h["id"]) for h in ranking]
+        first = ranking[0]
+        marks = cards.first.locator("mark").all_inner_texts()
+        assert marks and all(m in first["answer"] for m in marks)
+        assert f"score {first['score']:.3f}" in cards.first.inner_text()
+        # the 11th result has the focus after "Load more", so a keyboard user goes on from there
+        assert cards.nth(10).evaluate("(el) => el === document.activeElement")
+
+        # many questions at once: each its own results, or its own readable error
+        page.fill("#batch-queries", f"{FAQ_QUESTION}\n{PASSAGE_QUESTION}\n{'why ' * 300}")
+        page.get_by_role("button", name="Search them all").click()
+        groups = page.locator(".batch-group")
+        groups.nth(2).wait_for()
+        batch = client.post("/search/batch", json={"queries": [FAQ_QUESTION, PASSAGE_QUESTION], "top_k": 3}).json()
+        for k in range(2):
+            shown = [c.get_attribute("data-id") for c in groups.nth(k).locator(".card").all()]
+            assert shown == [str(h["id"]) for h in batch["results"][k]["results"]]
+        error = groups.nth(2).locator(".status.error").inner_text()
+        assert error.startswith("The query is longer than 1000 characters"), error
+        assert "1 could not be searched" in page.locator("#batch-status").inner_text()
+        assert page.get_by_role("link", name="Download the results (JSON)").is_visible()
+        assert_fits(page)
+        traffic.check()
+
+
+def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
+    base, client, _ = loaded
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        rows = page.locator("#library-box .library-item")
+        rows.first.wait_for()
+        assert rows.count() == 12
+        where = page.locator("#library-box .pager-where")
+        assert where.inner_text() == f"1–12 of {SAMPLES}"
+        newest = client.get("/items?limit=50").json()["items"]
+
+        def title(item):
+            return item["question"] if item["kind"] == "faq" else item["title"]
+
+        assert rows.first.locator(".card-title").inner_text() == title(newest[0])
+        page.get_by_role("button", name="Next ›").click()
+        where.filter(has_text=f"13–{SAMPLES} of {SAMPLES}").wait_for()
+        assert rows.first.locator(".card-title").inner_text() == title(newest[12])
+        assert page.get_by_role("button", name="Next ›").is_disabled()
+        page.get_by_role("button", name="‹ Previous").click()
+        where.filter(has_text="1–12 of").wait_for()
+        assert page.get_by_role("link", name="Export (JSON Lines)").get_attribute("href") == "export"
+
+        victim = newest[0]
+        delete = page.get_by_role("button", name=f"Delete {victim['name']}")
+        delete.click()
+        confirm = page.locator("dialog.confirm[open]")
+        assert victim["name"] in confirm.inner_text()
+        confirm.get_by_role("button", name="Cancel").click()
+        assert client.get(f"/items/{victim['id']}").status_code == 200
+        delete.click()
+        page.keyboard.press("Escape")
+        assert client.get(f"/items/{victim['id']}").status_code == 200
+        delete.click()
+        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
+        page.locator("[data-count]").filter(has_text=f"{SAMPLES - 1} FAQ entries and documents stored").wait_for()
+        assert client.get(f"/items/{victim['id']}").status_code == 404
+        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
+        assert rows.first.locator(".card-title").inner_text() == title(newest[1])
+        # the focus stays in the list (on the card now in the deleted one's place), not lost on <body>
+        assert page.evaluate("() => document.activeElement.classList.contains('card')")
+        assert_fits(page)
+        traffic.check()
+
+
+def test_details_of_a_document_and_a_faq_entry_from_the_library(browser, loaded, size):
+    base, client, _ = loaded
+    items = client.get("/items?limit=50").json()["items"]
+    doc = next(i for i in items if i["kind"] == "document")
+    faq = next(i for i in items if i["kind"] == "faq")
+    passages = client.get(f"/items/{doc['id']}/passages?limit=500").json()["passages"]
+    with open_page(browser, size) as page:
+        traffic = goto(page, base)
+        card = page.locator(f"#library-box .card[data-id='{doc['id']}']")
+        card.focus()
+        scrolled = page.evaluate("() => scrollY")
+        page.keyboard.press("Enter")
+        dialog = page.locator("dialog.details[open]")
+        dialog.wait_for()
+        assert dialog.locator("#details-title").inner_text() == doc["title"]
+        dialog.locator(".passage").first.wait_for()
+        assert dialog.locator(".passage").count() == min(len(passages), 50)
+        assert dialog.locator(".passage-text").first.inner_text() == passages[0]["text"]
+        text = dialog.inner_text()
+        for expected in (doc["name"], doc["sha256"], str(doc["passages"])):
+            assert expected in text
+        assert dialog.get_by_role("link", name="Open the document").get_attribute("href") == doc["file_url"]
+        assert_inner_fits(page, "dialog .details-body")
+        page.keyboard.press("Escape")
+        page.locator("dialog.details").wait_for(state="hidden")
+        assert card.evaluate("(el) => el === document.activeElement")
+        assert page.evaluate("() => scrollY") == scrolled
+
+        page.get_by_role("button", name="Next ›").click()
+        page.locator("#library-box .pager-where").filter(has_text="13–").wait_for()
+        faq_card = page.locator(f"#library-box .card[data-id='{faq['id']}']")
+        if not faq_card.count():
+            page.get_by_role("button", name="‹ Previous").click()
+        faq_card.click()
+        dialog.wait_for()
+        assert dialog.locator("#details-title").inner_text() == faq["question"]
+        assert dialog.locator(".faq-answer").inner_text() == faq["answer"]
+        assert faq["name"] in dialog.inner_text()
+        traffic.check()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
+    base, _, _ = loaded
+    with open_page(browser, size, scheme) as page:
+        traffic = goto(page, base)
+        ask(page, FAQ_QUESTION)
+        ask(page, OFF_TOPIC)
+        page.fill("#search-q", "virtual package")
+        page.press("#search-q", "Enter")
+        page.locator("#results .card").first.wait_for()
+        page.locator("#library-box .card").first.wait_for()
+        assert_fits(page)
+        body = background_of(page, "main")
+        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body
+        for selector in ("#question", "#search-q", "#batch-queries", "#load-path", "#load .dropzone"):
+            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("#question", "#conversation .source-open", "#results .card", "#library-box .card",
+                         ".library-item .delete", "#load .sample", "#clear-chat"):
+            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
+        for selector in ("body", "header.top p", ".hint", ".turn.user .said", ".turn.bot .said", ".turn .meta",
+                         ".turn.bot mark", "#results mark", "#results .card-line", ".alt-score, .turn.unsure .meta",
+                         "#library-box .card-title", ".badge", "button.secondary", "button.danger"):
+            assert text_contrast(page, selector) >= TEXT_AA, selector
+        traffic.check()
