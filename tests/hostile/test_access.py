@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.common.toy.app import create_app
 from tests.common.toy.pipeline import ToySettings
+from tests.support import wait_task
 
 from .conftest import LITE, assert_consistent
 
@@ -60,5 +61,7 @@ def test_allowed_hosts_star_and_cors_origins_open_it_up(tmp_path, unique):
     with make_client(tmp_path, unique, allowed_hosts=["*"], cors_origins=["https://app.example"]) as client:
         assert client.get("/count", headers={"host": "bootcamp.internal"}).status_code == 200
         files = [("files", ("n.txt", b"note", "text/plain"))]
-        assert client.post("/upload", files=files, headers={"origin": "https://app.example"}).status_code == 202
-        assert_consistent(client, client.app)  # type: ignore[arg-type]
+        upload = client.post("/upload", files=files, headers={"origin": "https://app.example"})
+        assert upload.status_code == 202
+        assert wait_task(client, upload.json()["task_id"])["new"] == 1
+        assert assert_consistent(client, client.app) == 1  # type: ignore[arg-type]
