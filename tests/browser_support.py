@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 #: the two sizes issue 17 names: a laptop and a phone (touch, no hover)
 SIZES: dict[str, dict[str, Any]] = {
     "desktop": {"viewport": {"width": 1280, "height": 800}},
@@ -47,6 +49,29 @@ def serve(app: Any, timeout: float = 300) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def served(name: str, app: Any, prefix: str, samples: bool = False, timeout: float = 60,
+           samples_timeout: float = 180) -> Iterator[tuple[str, httpx.Client]]:
+    """Serve one demo ``app`` (registry ``name``) behind the launcher; yields the base URL and a client of
+    ``prefix`` (``/image``). With ``samples`` its sample data is loaded first (POST /samples, waited for)."""
+    from common.web.launcher import build_app
+    from tests.support import wait_task
+
+    with serve(build_app(services={name: app})) as base, \
+            httpx.Client(base_url=base + prefix, timeout=timeout) as client:
+        if samples:
+            wait_task(client, client.post("/samples").json()["task_id"], timeout=samples_timeout)
+        yield base, client
+
+
+def visit(page: Any, base: str, prefix: str) -> Traffic:
+    """Open a demo's page (``prefix`` such as ``/image``) and wait for its count; the traffic it makes."""
+    traffic = Traffic.watch(page, base)
+    page.goto(f"{base}{prefix}/")
+    page.locator("[data-count]").filter(has_text="stored").wait_for()
+    return traffic
 
 
 @contextlib.contextmanager
@@ -187,6 +212,23 @@ def text_contrast(page: Any, selector: str) -> float:
     return contrast(style(page, selector, "color"), background_of(page, selector, self=True))
 
 
+def assert_theme(page: Any, scheme: str) -> None:
+    """The page follows the system's colour scheme: a dark background behind ``main`` exactly when dark."""
+    body = background_of(page, "main")
+    assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body
+
+
+def assert_aa(page: Any, borders: tuple[str, ...] = (), focus: tuple[str, ...] = (),
+              text: tuple[str, ...] = ()) -> None:
+    """WCAG AA for each selector: the ``borders`` of controls and the ``focus`` rings 3:1, the ``text`` 4.5:1."""
+    for selector in borders:
+        assert border_contrast(page, selector) >= NON_TEXT_AA, selector
+    for selector in focus:
+        assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
+    for selector in text:
+        assert text_contrast(page, selector) >= TEXT_AA, selector
+
+
 def focus_ring_contrast(page: Any, selector: str) -> float:
     """Focus ``selector`` as a keyboard user would (focus-visible) and measure its outline against the background
     around it; fails when no visible ring is drawn."""
@@ -197,6 +239,26 @@ def focus_ring_contrast(page: Any, selector: str) -> float:
     width = float(style(page, selector, "outlineWidth").removesuffix("px"))
     assert style(page, selector, "outlineStyle") != "none" and width >= 2, f"{selector}: no focus ring"
     return contrast(style(page, selector, "outlineColor"), background_of(page, selector))
+
+
+def delete_after_a_confirmation(page: Any, client: httpx.Client, victim: dict[str, Any], stored: str,
+                                exact: bool = False) -> None:
+    """Delete ``victim`` (an item of GET /items) from the library: Cancel and Esc keep it, Delete removes it,
+    the count then reads ``stored`` and its row leaves the library."""
+    delete = page.get_by_role("button", name=f"Delete {victim['name']}", exact=exact)
+    delete.click()
+    confirm = page.locator("dialog.confirm[open]")
+    assert victim["name"] in confirm.inner_text()
+    confirm.get_by_role("button", name="Cancel").click()
+    assert client.get(f"/items/{victim['id']}").status_code == 200
+    delete.click()
+    page.keyboard.press("Escape")  # Esc cancels too
+    assert client.get(f"/items/{victim['id']}").status_code == 200
+    delete.click()
+    page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
+    page.locator("[data-count]").filter(has_text=stored).wait_for()
+    assert client.get(f"/items/{victim['id']}").status_code == 404
+    page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
 
 
 def record_progress(page: Any, selector: str = ".load-panel progress") -> None:

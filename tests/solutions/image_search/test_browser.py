@@ -6,28 +6,22 @@ from __future__ import annotations
 import threading
 import uuid
 
-import httpx
 import pytest
 
-from common.web.launcher import build_app
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
     Traffic,
+    assert_aa,
     assert_fits,
     assert_inner_fits,
-    background_of,
-    border_contrast,
-    contrast,
-    focus_ring_contrast,
+    assert_theme,
+    delete_after_a_confirmation,
     open_page,
     progress_between,
     record_progress,
-    serve,
-    text_contrast,
+    served,
+    visit,
 )
 from tests.conftest import Backend
-from tests.support import wait_task
 
 from .helpers import DATA, make_app, perturb
 
@@ -38,10 +32,7 @@ SAMPLES = 91  # the JPEG and PNG files of Debian opencv-doc
 def _service(tmp_path_factory, model_cache, loaded: bool):
     tmp = tmp_path_factory.mktemp("image-page")
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, model_cache)
-    with serve(build_app(services={"image_search": app})) as base, \
-            httpx.Client(base_url=base + "/image", timeout=60) as client:
-        if loaded:
-            wait_task(client, client.post("/samples").json()["task_id"])
+    with served("image_search", app, "/image", samples=loaded) as (base, client):
         yield base, client, app
 
 
@@ -57,16 +48,8 @@ def fresh(tmp_path_factory, model_cache):
     yield from _service(tmp_path_factory, model_cache, loaded=False)
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
 def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/image/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
+    return visit(page, base, "/image")
 
 
 def section_order(page) -> list[str]:
@@ -173,21 +156,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
         page.get_by_role("button", name="‹ Previous").click()
         where.filter(has_text=f"1–{per_page} of").wait_for()
 
-        victim = newest[0]
-        delete = page.get_by_role("button", name=f"Delete {victim['name']}")
-        delete.click()
-        confirm = page.locator("dialog.confirm[open]")
-        assert victim["name"] in confirm.inner_text()
-        confirm.get_by_role("button", name="Cancel").click()
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.keyboard.press("Escape")  # Esc cancels too
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
-        page.locator("[data-count]").filter(has_text=f"{total - 1} images stored").wait_for()
-        assert client.get(f"/items/{victim['id']}").status_code == 404
-        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
+        delete_after_a_confirmation(page, client, newest[0], f"{total - 1} images stored")
         assert cards.first.locator(".card-title").inner_text() == newest[1]["name"]
         assert_fits(page)
         traffic.check()
@@ -307,16 +276,13 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
         traffic = goto(page, base)
         page.locator("#library-box .card").first.wait_for()
         assert_fits(page)
-        body = background_of(page, "main")
-        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body  # the theme follows the system
-        for selector in ("#words", "#label-filter", "#load-path", "#query-zone", "#load .dropzone"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#words", "#query-zone button", "#library-box .card", "#load .sample",
-                         ".library-item .delete"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", "header.top p", ".hint", "#library-box .card-line", "#library-box .card-title",
-                         "header.top nav a", "#load .sample", "button.secondary", "button.danger"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
+        assert_theme(page, scheme)
+        assert_aa(page,
+                  borders=("#words", "#label-filter", "#load-path", "#query-zone", "#load .dropzone"),
+                  focus=("#words", "#query-zone button", "#library-box .card", "#load .sample",
+                         ".library-item .delete"),
+                  text=("body", "header.top p", ".hint", "#library-box .card-line", "#library-box .card-title",
+                        "header.top nav a", "#load .sample", "button.secondary", "button.danger"))
         icon = page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
         assert icon == 200
         traffic.check()

@@ -7,28 +7,24 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 
-from common.web.launcher import build_app
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
     Traffic,
+    assert_aa,
     assert_fits,
     assert_inner_fits,
+    assert_theme,
     background_of,
-    border_contrast,
     contrast,
-    focus_ring_contrast,
+    delete_after_a_confirmation,
     open_page,
     progress_between,
     record_progress,
-    serve,
-    text_contrast,
+    served,
+    visit,
 )
 from tests.conftest import Backend
-from tests.support import wait_task
 
 from .helpers import make_app
 
@@ -44,10 +40,7 @@ PROPERTY_LABELS = {"mw": "Molecular weight", "logp": "logP (Crippen)", "tpsa": "
 def _service(tmp_path_factory, loaded: bool):
     tmp = tmp_path_factory.mktemp("molecule-page")
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp)
-    with serve(build_app(services={"molecular_search": app})) as base, \
-            httpx.Client(base_url=base + "/molecule", timeout=60) as client:
-        if loaded:
-            wait_task(client, client.post("/samples").json()["task_id"], timeout=600)
+    with served("molecular_search", app, "/molecule", samples=loaded, samples_timeout=600) as (base, client):
         yield base, client, app
 
 
@@ -63,16 +56,8 @@ def fresh(tmp_path_factory):
     yield from _service(tmp_path_factory, loaded=False)
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
 def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/molecule/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
+    return visit(page, base, "/molecule")
 
 
 def per_page(size: str) -> int:
@@ -405,21 +390,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
         page.get_by_role("button", name="‹ Previous").click()
         where.filter(has_text=f"1–{n} of").wait_for()
 
-        victim = newest[0]
-        delete = page.get_by_role("button", name=f"Delete {victim['name']}", exact=True)
-        delete.click()
-        confirm = page.locator("dialog.confirm[open]")
-        assert victim["name"] in confirm.inner_text()
-        confirm.get_by_role("button", name="Cancel").click()
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.keyboard.press("Escape")
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
-        page.locator("[data-count]").filter(has_text=f"{total - 1:,} molecules stored").wait_for()
-        assert client.get(f"/items/{victim['id']}").status_code == 404
-        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
+        delete_after_a_confirmation(page, client, newest[0], f"{total - 1:,} molecules stored", exact=True)
         assert cards.first.locator(".card-title").inner_text() == newest[1]["name"]
         assert page.get_by_role("link", name="Export (JSON Lines)").get_attribute("href") == "export"
         assert_fits(page)
@@ -456,19 +427,16 @@ def test_aa_contrast_in_both_themes_and_structures_on_a_light_tile(browser, load
         page.locator("#library-box .card").first.wait_for()
         open_filters(page)
         assert_fits(page)
-        body = background_of(page, "main")
-        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body  # the theme follows the system
+        assert_theme(page, scheme)
         # RDKit draws black bonds: the tiles stay light in the dark theme too
-        for selector in ("#library-box .card-media",):
-            assert contrast(background_of(page, selector, self=True), "rgb(0, 0, 0)") >= 15, selector
-        for selector in ("#smiles", "#f-mw-min", "#min-sim", "#batch-queries", "#load-path", "#load .dropzone",
-                         ".mode-choices label"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#smiles", "input[name=mode]", "#f-mw-max", "#library-box .card", "#load .sample",
-                         ".library-item .delete", ".examples button"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", "header.top p", ".hint", "#mode-hint", ".range legend", ".range .to",
-                         "#library-box .card-line", "#library-box .card-title", ".examples button",
-                         "header.top nav a", "#load .sample", "button.secondary", "button.danger"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
+        tile = background_of(page, "#library-box .card-media", self=True)
+        assert contrast(tile, "rgb(0, 0, 0)") >= 15, tile
+        assert_aa(page,
+                  borders=("#smiles", "#f-mw-min", "#min-sim", "#batch-queries", "#load-path", "#load .dropzone",
+                           ".mode-choices label"),
+                  focus=("#smiles", "input[name=mode]", "#f-mw-max", "#library-box .card", "#load .sample",
+                         ".library-item .delete", ".examples button"),
+                  text=("body", "header.top p", ".hint", "#mode-hint", ".range legend", ".range .to",
+                        "#library-box .card-line", "#library-box .card-title", ".examples button",
+                        "header.top nav a", "#load .sample", "button.secondary", "button.danger"))
         traffic.check()

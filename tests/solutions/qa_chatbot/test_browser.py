@@ -13,26 +13,21 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from common.pipeline import SampleData
-from common.web.launcher import build_app
 from solutions.qa_chatbot.pipeline import QAPipeline
 from solutions.qa_chatbot.samples import write_sample_data
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
     Traffic,
+    assert_aa,
     assert_fits,
     assert_inner_fits,
-    background_of,
-    border_contrast,
-    contrast,
-    focus_ring_contrast,
+    assert_theme,
+    delete_after_a_confirmation,
     open_page,
-    serve,
-    text_contrast,
+    served,
+    visit,
 )
 from tests.conftest import Backend
 from tests.support import wait_task
@@ -64,8 +59,7 @@ class TwoChapterSamples(QAPipeline):
 def service(tmp_path_factory, qa_models):
     tmp = tmp_path_factory.mktemp("qa-page")
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, qa_models)
-    with serve(build_app(services={"qa_chatbot": app})) as base, \
-            httpx.Client(base_url=base + "/qa", timeout=120) as client:
+    with served("qa_chatbot", app, "/qa", timeout=120) as (base, client):
         app.state.pipeline.__class__ = TwoChapterSamples  # POST samples writes the subset
         yield base, client, app
 
@@ -81,16 +75,8 @@ def loaded(service):
     return base, client, app
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
 def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/qa/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
+    return visit(page, base, "/qa")
 
 
 def ask(page, question: str):
@@ -329,21 +315,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
         where.filter(has_text="1–12 of").wait_for()
         assert page.get_by_role("link", name="Export (JSON Lines)").get_attribute("href") == "export"
 
-        victim = newest[0]
-        delete = page.get_by_role("button", name=f"Delete {victim['name']}")
-        delete.click()
-        confirm = page.locator("dialog.confirm[open]")
-        assert victim["name"] in confirm.inner_text()
-        confirm.get_by_role("button", name="Cancel").click()
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.keyboard.press("Escape")
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
-        page.locator("[data-count]").filter(has_text=f"{SAMPLES - 1} FAQ entries and documents stored").wait_for()
-        assert client.get(f"/items/{victim['id']}").status_code == 404
-        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
+        delete_after_a_confirmation(page, client, newest[0], f"{SAMPLES - 1} FAQ entries and documents stored")
         assert rows.first.locator(".card-title").inner_text() == title(newest[1])
         # the focus stays in the list (on the card now in the deleted one's place), not lost on <body>
         assert page.evaluate("() => document.activeElement.classList.contains('card')")
@@ -404,15 +376,12 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
         page.locator("#results .card").first.wait_for()
         page.locator("#library-box .card").first.wait_for()
         assert_fits(page)
-        body = background_of(page, "main")
-        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body
-        for selector in ("#question", "#search-q", "#batch-queries", "#load-path", "#load .dropzone"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#question", "#conversation .source-open", "#results .card", "#library-box .card",
-                         ".library-item .delete", "#load .sample", "#clear-chat"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", "header.top p", ".hint", ".turn.user .said", ".turn.bot .said", ".turn .meta",
-                         ".turn.bot mark", "#results mark", "#results .card-line", ".alt-score, .turn.unsure .meta",
-                         "#library-box .card-title", ".badge", "button.secondary", "button.danger"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
+        assert_theme(page, scheme)
+        assert_aa(page,
+                  borders=("#question", "#search-q", "#batch-queries", "#load-path", "#load .dropzone"),
+                  focus=("#question", "#conversation .source-open", "#results .card", "#library-box .card",
+                         ".library-item .delete", "#load .sample", "#clear-chat"),
+                  text=("body", "header.top p", ".hint", ".turn.user .said", ".turn.bot .said", ".turn .meta",
+                        ".turn.bot mark", "#results mark", "#results .card-line", ".alt-score, .turn.unsure .meta",
+                        "#library-box .card-title", ".badge", "button.secondary", "button.danger"))
         traffic.check()

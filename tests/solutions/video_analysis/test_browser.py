@@ -10,24 +10,19 @@ import uuid
 from pathlib import Path
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
-from common.web.launcher import build_app
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
     Traffic,
+    assert_aa,
     assert_fits,
     assert_inner_fits,
-    border_contrast,
-    focus_ring_contrast,
     open_page,
     progress_between,
     record_progress,
-    serve,
-    text_contrast,
+    served,
+    visit,
 )
 from tests.conftest import Backend
 from tests.support import wait_task
@@ -50,9 +45,9 @@ def write_small_clip(path: Path, seed: int, seconds: float = 2.0, fps: float = 1
     return path
 
 
-def _start(tmp: Path, models, model_cache, **settings):
+def _served(tmp: Path, models, model_cache, **settings):
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, models, model_cache, **settings)
-    return app, serve(build_app(services={"video_analysis": app}))
+    return app, served("video_analysis", app, "/video")
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +59,8 @@ def loaded(tmp_path_factory, models, model_cache):
     write_face_video(extra / "face.avi")
     for i in range(CLIPS):
         write_small_clip(extra / f"clip-{i}.avi", seed=i)
-    _, server = _start(tmp, models, model_cache, playable_proxy=True)
-    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+    _, server = _served(tmp, models, model_cache, playable_proxy=True)
+    with server as (base, client):
         wait_task(client, client.post("/samples").json()["task_id"])
         wait_task(client, client.post("/load", json={"path": str(extra)}).json()["task_id"])
         yield base, client, tmp
@@ -76,21 +71,13 @@ def fresh(tmp_path_factory, models, model_cache):
     """A service the first-visit tests empty before they start (keyframes analysed 8 at a time)."""
     tmp = tmp_path_factory.mktemp("video-fresh")
     shutil.copyfile(OPENCV_DATA / "vtest.avi", tmp / "vtest.avi")
-    app, server = _start(tmp, models, model_cache, playable_proxy=False, chunk_keyframes=8)
-    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+    app, server = _served(tmp, models, model_cache, playable_proxy=False, chunk_keyframes=8)
+    with server as (base, client):
         yield base, client, tmp, app
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
 def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/video/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
+    return visit(page, base, "/video")
 
 
 def wait_playing_source(page, name: str, at: float, longer_than: float) -> None:
@@ -234,8 +221,8 @@ def test_player_waits_for_the_playable_copy_without_playing_the_previous_video_o
     (2) the page scrolled back to the player every 1.5 s during that wait."""
     write_clip(tmp_path / "clip.webm", "VP80")  # browsers play it as uploaded
     shutil.copyfile(OPENCV_DATA / "Megamind.avi", tmp_path / "Megamind.avi")  # needs a WebM copy
-    app, server = _start(tmp_path, models, model_cache, playable_proxy=True)
-    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+    app, server = _served(tmp_path, models, model_cache, playable_proxy=True)
+    with server as (base, client):
         proxies = app.state.pipeline.proxies
         held: list[int] = []
         proxies.submit = held.append  # the copy of Megamind.avi stays pending until released below
@@ -342,18 +329,15 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
         traffic = goto(page, base)
         page.locator("#library-box .card").first.wait_for()
         assert_fits(page)
-        for selector in ("#words", "#label", "#person", "#person-name", "#person-photos", "#query-zone",
-                         "#load .dropzone"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#words", "#library-box .card", "#person-form button", "#load .sample"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", ".hint", "#library-box .card-line", "header.top nav a", "label"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
+        assert_aa(page,
+                  borders=("#words", "#label", "#person", "#person-name", "#person-photos", "#query-zone",
+                           "#load .dropzone"),
+                  focus=("#words", "#library-box .card", "#person-form button", "#load .sample"),
+                  text=("body", ".hint", "#library-box .card-line", "header.top nav a", "label"))
         page.locator("#library-box .card").first.click()
         page.locator("dialog .timeline").wait_for()
         assert_fits(page)
         assert_inner_fits(page, "dialog .details-body")
-        assert focus_ring_contrast(page, "dialog .tl-span") >= NON_TEXT_AA
-        assert text_contrast(page, "dialog .tl-tick") >= TEXT_AA
+        assert_aa(page, focus=("dialog .tl-span",), text=("dialog .tl-tick",))
         page.keyboard.press("Escape")
         traffic.check()
