@@ -75,6 +75,17 @@ def visit(page: Any, base: str, prefix: str) -> Traffic:
 
 
 @contextlib.contextmanager
+def demo_page(browser: Any, base: str, prefix: str, size: str = "desktop",
+              scheme: str = "light") -> Iterator[tuple[Any, Traffic]]:
+    """A demo's page (:func:`open_page`, then :func:`visit`) and its traffic, checked when the block ends: no
+    request left the server and none failed."""
+    with open_page(browser, size, scheme) as page:
+        traffic = visit(page, base, prefix)
+        yield page, traffic
+        traffic.check()
+
+
+@contextlib.contextmanager
 def open_page(browser: Any, size: str = "desktop", scheme: str = "light") -> Iterator[Any]:
     """A page in a fresh browser context at ``size`` ("desktop" or "phone") in the ``scheme`` colour scheme."""
     context = browser.new_context(color_scheme=scheme, **SIZES[size])
@@ -218,6 +229,15 @@ def assert_theme(page: Any, scheme: str) -> None:
     assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body
 
 
+def assert_fits_with_aa(page: Any, scheme: str, borders: tuple[str, ...] = (), focus: tuple[str, ...] = (),
+                        text: tuple[str, ...] = ()) -> None:
+    """How the page looks in the ``scheme`` the system asks for: it fits the window (:func:`assert_fits`), follows
+    the scheme (:func:`assert_theme`) and meets WCAG AA (:func:`assert_aa`)."""
+    assert_fits(page)
+    assert_theme(page, scheme)
+    assert_aa(page, borders, focus, text)
+
+
 def assert_aa(page: Any, borders: tuple[str, ...] = (), focus: tuple[str, ...] = (),
               text: tuple[str, ...] = ()) -> None:
     """WCAG AA for each selector: the ``borders`` of controls and the ``focus`` rings 3:1, the ``text`` 4.5:1."""
@@ -239,6 +259,73 @@ def focus_ring_contrast(page: Any, selector: str) -> float:
     width = float(style(page, selector, "outlineWidth").removesuffix("px"))
     assert style(page, selector, "outlineStyle") != "none" and width >= 2, f"{selector}: no focus ring"
     return contrast(style(page, selector, "outlineColor"), background_of(page, selector))
+
+
+def section_order(page: Any) -> list[str]:
+    """The ids of the page's sections, in the order they show."""
+    return list(page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)"))
+
+
+def assert_first_visit(page: Any, client: httpx.Client, size: str, count: str, before: str = "search") -> None:
+    """What an empty demo shows on a first visit: the count says ``count``, the load section comes first (before
+    ``before``) with its welcome, "Drop ..." wording only where there is a mouse, and the server-path box suggests
+    a path the server may read and says which it may."""
+    assert page.locator("[data-count]").inner_text() == count
+    order = section_order(page)
+    assert order.index("load") < order.index(before), order
+    assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
+    assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+    roots = client.get("/info").json()["data_roots"]
+    assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
+    assert roots[0] in page.locator("#load-roots").inner_text()
+
+
+def enter(page: Any, selector: str, text: str) -> None:
+    """Type ``text`` into the field ``selector`` and press Enter, as a person would."""
+    page.fill(selector, text)
+    page.press(selector, "Enter")
+
+
+def assert_says_nothing_loaded(page: Any) -> None:
+    """A search of an empty collection says what to do (load something), not "0 results in 49 ms"."""
+    empty = page.locator("#results .empty")
+    empty.wait_for()
+    assert "Nothing loaded yet" in empty.inner_text()
+    assert "0 result" not in page.locator("#results").inner_text()
+
+
+def load_sample_data(page: Any, timeout: float) -> Any:
+    """Press "Load sample data" with the progress bar sampled (:func:`progress_between`) and wait up to ``timeout``
+    ms for the load panel to say "Done:"; returns its status line."""
+    record_progress(page)
+    page.get_by_role("button", name="Load sample data").click()
+    status = page.locator("#load .task .status")
+    status.filter(has_text="Done:").wait_for(timeout=timeout)
+    return status
+
+
+def assert_library_pages(page: Any, client: httpx.Client, per_page: int, total: int) -> list[dict[str, Any]]:
+    """The library shows the newest of ``total`` items ``per_page`` at a time, says where it stands ("1–24 of 91")
+    and pages forward and back; returns its first two pages' items (GET /items)."""
+    cards = page.locator("#library-box .library-item")
+    cards.first.wait_for()
+    assert cards.count() == per_page
+    where = page.locator("#library-box .pager-where")
+    assert where.inner_text() == f"1–{per_page} of {total:,}"
+    newest: list[dict[str, Any]] = client.get(f"/items?limit={2 * per_page}").json()["items"]
+
+    def shown() -> list[str]:
+        return list(page.eval_on_selector_all("#library-box .card", "(cards) => cards.map(c => c.dataset.id)"))
+
+    assert shown() == [str(item["id"]) for item in newest[:per_page]]
+    assert cards.first.locator(".card-title").inner_text() == newest[0]["name"]
+    page.get_by_role("button", name="Next ›").click()
+    where.filter(has_text=f"{per_page + 1}–{2 * per_page} of").wait_for()
+    assert shown() == [str(item["id"]) for item in newest[per_page:2 * per_page]]
+    assert cards.first.locator(".card-title").inner_text() == newest[per_page]["name"]
+    page.get_by_role("button", name="‹ Previous").click()
+    where.filter(has_text=f"1–{per_page} of").wait_for()
+    return newest
 
 
 def delete_after_a_confirmation(page: Any, client: httpx.Client, victim: dict[str, Any], stored: str,

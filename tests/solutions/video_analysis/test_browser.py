@@ -16,11 +16,15 @@ import pytest
 from tests.browser_support import (
     Traffic,
     assert_aa,
+    assert_first_visit,
     assert_fits,
+    assert_fits_with_aa,
     assert_inner_fits,
+    demo_page,
+    enter,
+    load_sample_data,
     open_page,
     progress_between,
-    record_progress,
     served,
     visit,
 )
@@ -80,6 +84,11 @@ def goto(page, base: str) -> Traffic:
     return visit(page, base, "/video")
 
 
+def opened(browser, base: str, size: str = "desktop", scheme: str = "light"):
+    """The page at ``size`` in ``scheme`` and its traffic (checked when the block ends)."""
+    return demo_page(browser, base, "/video", size, scheme)
+
+
 def wait_playing_source(page, name: str, at: float, longer_than: float) -> None:
     """The player shows ``name``, has its stream loaded (longer than ``longer_than`` s) and stands at ``at`` s."""
     page.locator("#details-title").filter(has_text=name).wait_for()
@@ -92,18 +101,10 @@ def wait_playing_source(page, name: str, at: float, longer_than: float) -> None:
 def test_first_visit_loads_the_samples_with_progress_inside_a_video(browser, fresh, size):
     base, client, _, _ = fresh
     client.delete("/data")
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        assert page.locator("[data-count]").inner_text() == "No videos stored yet"
-        order = page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
-        assert order.index("load") < order.index("search"), order
-        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
-        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+    with opened(browser, base, size) as (page, _traffic):
+        assert_first_visit(page, client, size, "No videos stored yet")
 
-        record_progress(page)
-        page.get_by_role("button", name="Load sample data").click()
-        status = page.locator("#load .task .status")
-        status.filter(has_text="Done:").wait_for(timeout=180_000)
+        status = load_sample_data(page, timeout=180_000)
         assert status.inner_text() == "Done: 3 new, 0 already stored, 0 failed, 1 warning."
         warning = page.locator("#load .problems li.warning")
         assert "tree.avi" in warning.inner_text() and "truncated" in warning.inner_text()
@@ -115,7 +116,6 @@ def test_first_visit_loads_the_samples_with_progress_inside_a_video(browser, fre
         tree = rows.filter(has_text="tree.avi")
         assert "truncated" in tree.inner_text() and "readable of" in tree.inner_text()
         assert_fits(page)
-        traffic.check()
 
 
 def test_cancel_stops_a_running_load(browser, fresh):
@@ -130,8 +130,7 @@ def test_cancel_stops_a_running_load(browser, fresh):
 
     pipeline.process_batch = held
     try:
-        with open_page(browser, "desktop") as page:
-            traffic = goto(page, base)
+        with opened(browser, base, "desktop") as (page, _traffic):
             page.fill("#load-path", str(tmp / "vtest.avi"))
             page.get_by_role("button", name="Load", exact=True).click()
             status = page.locator("#load .task .status")
@@ -141,7 +140,6 @@ def test_cancel_stops_a_running_load(browser, fresh):
             status.filter(has_text="Cancelled").wait_for(timeout=60_000)
             assert client.get("/count").json()["count"] == 0  # the video being analysed is removed whole
             assert not page.get_by_role("button", name="Cancel").is_visible()
-            traffic.check()
     finally:
         gate.set()
         del pipeline.process_batch
@@ -154,8 +152,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size, t
     assert wait_task(client, task["task_id"])["new"] == 1
     total = client.get("/count").json()["count"]
     assert total > 10
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         rows = page.locator("#library-box .library-item")
         rows.first.wait_for()
         assert rows.count() == 10
@@ -174,15 +171,12 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size, t
         page.locator("[data-count]").filter(has_text=f"{total - 1} videos stored").wait_for()
         rows.filter(has_text=doomed.name).wait_for(state="detached")
         assert_fits(page)
-        traffic.check()
 
 
 def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(browser, loaded, size):
     base, client, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        page.fill("#words", "a candle")
-        page.press("#words", "Enter")
+    with opened(browser, base, size) as (page, _traffic):
+        enter(page, "#words", "a candle")
         first = page.locator("#results .card").first
         first.wait_for(timeout=60_000)
         assert "candle" in first.inner_text() and "Megamind.avi" in first.inner_text()
@@ -212,7 +206,6 @@ def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(brows
         assert first.evaluate("(el) => el === document.activeElement")
         assert page.evaluate("() => [...document.querySelectorAll('video')].every(v => v.paused)")
         assert page.evaluate("() => scrollY") == scrolled
-        traffic.check()
 
 
 def test_player_waits_for_the_playable_copy_without_playing_the_previous_video_or_scrolling(
@@ -266,8 +259,7 @@ def test_moments_by_label_and_person_and_load_more(browser, loaded, size, tmp_pa
     base, client, _ = loaded
     query = tmp_path / "query.jpg"
     query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0), 80))
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         # by label: the choices are the labels seen in the videos
         page.wait_for_function("() => [...document.querySelectorAll('#label-list option')]"
                                ".some(o => o.value === 'candle')")
@@ -302,7 +294,6 @@ def test_moments_by_label_and_person_and_load_more(browser, loaded, size, tmp_pa
         person = next(p for p in client.get("/people").json()["people"] if p["name"] == f"Lionel {size}")
         client.delete(f"/people/{person['id']}")
         assert_fits(page)
-        traffic.check()
 
 
 def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path):
@@ -311,33 +302,27 @@ def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path)
     query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0), 80))
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image", encoding="utf-8")
-    with open_page(browser, "phone") as page:
-        traffic = goto(page, base)
+    with opened(browser, base, "phone") as (page, _traffic):
         page.set_input_files("#batch-input", [str(query), str(notes)])
         groups = page.locator(".batch-group")
         groups.nth(1).wait_for(timeout=60_000)
         assert "vtest.avi" in groups.nth(0).locator(".card").first.inner_text()
         assert groups.nth(1).locator(".status.error").inner_text()
         assert_fits(page)
-        traffic.check()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
     base, _, _ = loaded
-    with open_page(browser, size, scheme) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size, scheme) as (page, _traffic):
         page.locator("#library-box .card").first.wait_for()
-        assert_fits(page)
-        assert_aa(page,
-                  borders=("#words", "#label", "#person", "#person-name", "#person-photos", "#query-zone",
-                           "#load .dropzone"),
-                  focus=("#words", "#library-box .card", "#person-form button", "#load .sample"),
-                  text=("body", ".hint", "#library-box .card-line", "header.top nav a", "label"))
+        assert_fits_with_aa(
+            page, scheme,
+            borders=("#words", "#label", "#person", "#person-name", "#person-photos", "#query-zone", "#load .dropzone"),
+            focus=("#words", "#library-box .card", "#person-form button", "#load .sample"),
+            text=("body", ".hint", "#library-box .card-line", "header.top nav a", "label"))
         page.locator("#library-box .card").first.click()
         page.locator("dialog .timeline").wait_for()
         assert_fits(page)
         assert_inner_fits(page, "dialog .details-body")
         assert_aa(page, focus=("dialog .tl-span",), text=("dialog .tl-tick",))
         page.keyboard.press("Escape")
-        traffic.check()
