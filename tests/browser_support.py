@@ -304,6 +304,18 @@ def load_sample_data(page: Any, timeout: float) -> Any:
     return status
 
 
+def open_first_result(page: Any, client: httpx.Client) -> tuple[Any, dict[str, Any], Any]:
+    """Click the first result card once it shows; returns the card, its item (GET /items/{id}) and the details
+    dialog it opened."""
+    first = page.locator("#results .card").first
+    first.wait_for()
+    item: dict[str, Any] = client.get(f"/items/{first.get_attribute('data-id')}").json()
+    first.click()
+    dialog = page.locator("dialog.details[open]")
+    dialog.wait_for()
+    return first, item, dialog
+
+
 def assert_library_pages(page: Any, client: httpx.Client, per_page: int, total: int) -> list[dict[str, Any]]:
     """The library shows the newest of ``total`` items ``per_page`` at a time, says where it stands ("1–24 of 91")
     and pages forward and back; returns its first two pages' items (GET /items)."""

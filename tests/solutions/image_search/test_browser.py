@@ -19,6 +19,7 @@ from tests.browser_support import (
     demo_page,
     enter,
     load_sample_data,
+    open_first_result,
     progress_between,
     served,
 )
@@ -132,13 +133,7 @@ def test_details_open_by_click_and_keyboard_and_close_with_escape(browser, loade
     base, client, _ = loaded
     with opened(browser, base, size) as (page, _traffic):
         enter(page, "#words", "fruit")
-        first = page.locator("#results .card").first
-        first.wait_for()
-        item = client.get(f"/items/{first.get_attribute('data-id')}").json()
-
-        first.click()
-        dialog = page.locator("dialog.details[open]")
-        dialog.wait_for()
+        first, item, dialog = open_first_result(page, client)
         assert dialog.locator("#details-title").inner_text() == item["name"]
         page.wait_for_function("() => { const i = document.querySelector('dialog.details .details-media img');"
                                " return i && i.complete && i.naturalWidth > 0; }")

@@ -22,6 +22,7 @@ from tests.browser_support import (
     delete_after_a_confirmation,
     demo_page,
     load_sample_data,
+    open_first_result,
     open_page,
     progress_between,
     section_order,
@@ -221,12 +222,7 @@ def test_details_show_the_highlighted_match_every_property_and_copy_the_smiles(b
         page.context.grant_permissions(["clipboard-read", "clipboard-write"])
         traffic = goto(page, base)
         search(page, BENZOIC, "substructure")
-        first = page.locator("#results .card").first
-        first.wait_for()
-        item = client.get(f"/items/{first.get_attribute('data-id')}").json()
-        first.click()
-        dialog = page.locator("dialog.details[open]")
-        dialog.wait_for()
+        first, item, dialog = open_first_result(page, client)
         assert dialog.locator("#details-title").inner_text() == (item["name"] or f"molecule {item['id']}")
         drawing = dialog.locator(".mol-large img")
         drawing.wait_for()
