@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.image_search_data import collect_images
 from bench.perturb import DESCRIPTION, perturb_bytes
-from bench.results import RESULTS, rewrite_readme, save
+from bench.results import RESULTS, parse_or_rewrite, save
+from bench.results import readme as readme_texts
 from common.images import CALIBRATION_DIR, ImageEncoder, calibration_split, decode_image, preprocess
 from common.pipeline import load_job
 from common.resources import Resources
@@ -68,10 +69,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3, help="alternating encoder-only / end-to-end rounds")
     ap.add_argument("--limit", type=int, default=0, help="smoke run: at most this many images, queries, items")
-    ap.add_argument("--readme-only", action="store_true", help="re-render the README text from the saved result")
-    args = ap.parse_args()
-    if args.readme_only:
-        print(f"rewrote {rewrite_readme('image_search', readme)}")
+    args = parse_or_rewrite(ap, readme, "image_search")
+    if args is None:
         return
     if args.limit:
         args.images, args.queries = min(args.images, args.limit), min(args.queries or args.limit, args.limit)
@@ -300,10 +299,9 @@ def readme(out: dict[str, Any]) -> dict[str, str]:
     ingest, quality = out["ingest"][default], out["quality"][default]["re-ranked"]
     warm = out["http_latency"]["1"]["warm"] if "1" in out["http_latency"] else None
     latency = f", search p50 {warm['p50_ms']:.0f} ms at {out['scale_items']:,} images" if warm else ""
-    headline = (f"| [Reverse image search](solutions/image_search/README.md) | ingest {ingest['img_s']:.0f} "
-                f"img/s ({default.upper()}){latency} | recall@1 {quality['recall@1']:.3f} on "
-                f"{out['queries']} edited copies |\n")
-    return {"summary": summary(out), "headline": headline}
+    return readme_texts(summary(out), "image_search", "Reverse image search",
+                        f"ingest {ingest['img_s']:.0f} img/s ({default.upper()}){latency}",
+                        f"recall@1 {quality['recall@1']:.3f} on {out['queries']} edited copies")
 
 
 def summary(out: dict[str, Any]) -> str:

@@ -49,7 +49,8 @@ from bench.molecular_search_engine import (  # noqa: E402
     ms,
     run_worker,
 )
-from bench.results import rewrite_readme, save  # noqa: E402
+from bench.results import parse_or_rewrite, save  # noqa: E402
+from bench.results import readme as readme_texts  # noqa: E402
 
 SUBSTRUCTURE_QUERIES = ["c1ccccc1C(=O)N", "c1ccncc1", "S(=O)(=O)N", "[Cl,Br,I]c", "C1CCCCC1", "[OH]c1ccccc1"]
 FILTERS: dict[str, dict[str, list[float | None]] | None] = {
@@ -458,12 +459,11 @@ def free_port() -> int:
 def readme(r: dict[str, Any]) -> dict[str, str]:
     """What the READMEs quote (bench/report.py): the tutorial's table and the top-level headline row."""
     mem, fp, ing = r["restart_1m"], r["fpsim2"], r["ingest"]
-    headline = (f"| [Molecular search](solutions/molecular_search/README.md) | exact top-10 similarity at "
-                f"{r['n']:,}: p50 {mem['similarity_after_restart']['p50_ms']} ms (FPSim2 {fp['p50_ms']} ms in the "
-                f"same run); ingest {ing['molecules_per_s_wall']} mol/s wall | exact Tanimoto (no approximation); "
-                f"RSS growth {mem['rss_growth_mb']['server_after_similarity']} MB vs FPSim2 {fp['rss_growth_mb']} "
-                f"MB |\n")
-    return {"summary": summary(r), "headline": headline}
+    return readme_texts(summary(r), "molecular_search", "Molecular search",
+                        f"exact top-10 similarity at {r['n']:,}: p50 {mem['similarity_after_restart']['p50_ms']} ms "
+                        f"(FPSim2 {fp['p50_ms']} ms in the same run); ingest {ing['molecules_per_s_wall']} mol/s wall",
+                        f"exact Tanimoto (no approximation); RSS growth "
+                        f"{mem['rss_growth_mb']['server_after_similarity']} MB vs FPSim2 {fp['rss_growth_mb']} MB")
 
 
 def summary(r: dict[str, Any]) -> str:
@@ -523,10 +523,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="the service's port (default: a free one)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/molecule_service_bench"))
     parser.add_argument("--name", default="molecular_search", help="result file bench/results/<name>.json")
-    parser.add_argument("--readme-only", action="store_true", help="re-render the README text from the saved result")
-    args = parser.parse_args()
-    if args.readme_only:
-        print(f"rewrote {rewrite_readme(args.name, readme)}")
+    args = parse_or_rewrite(parser, readme)
+    if args is None:
         return 0
     import importlib.util
     import shutil

@@ -44,6 +44,7 @@ import httpx
 from bench import qa_chatbot_eval as ev
 from bench.qa_chatbot_docs import collection
 from bench.qa_chatbot_faq import parse_faq, parse_report_faq
+from bench.results import readme as readme_texts
 from bench.results import save
 from common.pipeline import NullMonitor, batched
 from common.resources import Resources
@@ -330,11 +331,11 @@ def readme(out: dict[str, Any]) -> dict[str, str]:
     docs = "; ".join(f"top-1 / top-3 {d['method']['top1']:.2f} / {d['method']['top3']:.2f}"
                      for d in r["documents"].values())
     f, e = r["faq"], out["load"]["end_to_end"]
-    headline = (f"| [QA chatbot](solutions/qa_chatbot/README.md) | FAQ load {e['pairs_per_s']} pairs/s wall "
-                f"({e['pairs_per_cpu_s_times_cores']} per CPU-second × cores) | documents {docs}; FAQ paraphrases "
-                f"top-1 {f['method']['top1']:.2f} ({f['top1_gain_points']:+.1f} points over plain embeddings); "
-                f"report sets, not tuned on |\n")
-    return {"summary": summary(out), "headline": headline}
+    return readme_texts(summary(out), "qa_chatbot", "QA chatbot",
+                        f"FAQ load {e['pairs_per_s']} pairs/s wall ({e['pairs_per_cpu_s_times_cores']} per CPU-second "
+                        f"× cores)",
+                        f"documents {docs}; FAQ paraphrases top-1 {f['method']['top1']:.2f} "
+                        f"({f['top1_gain_points']:+.1f} points over plain embeddings); report sets, not tuned on")
 
 
 def summary(out: dict[str, Any]) -> str:

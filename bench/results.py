@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -34,6 +35,24 @@ def save(name: str, result: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **result}, indent=2, default=float) + "\n", encoding="utf-8")
     return path
+
+
+def readme(summary: str, name: str, title: str, *cells: str) -> dict[str, str]:
+    """What the READMEs quote (bench/report.py): the tutorial's ``summary`` table, and the ``headline`` row of the
+    top-level README's table for the demo ``name``: a link to its tutorial, then ``cells``."""
+    return {"summary": summary, "headline": f"| [{title}](solutions/{name}/README.md) | {' | '.join(cells)} |\n"}
+
+
+def parse_or_rewrite(parser: argparse.ArgumentParser, render: Callable[[dict[str, Any]], dict[str, str]],
+                     name: str | None = None) -> argparse.Namespace | None:
+    """A benchmark's arguments; ``None`` when ``--readme-only`` asked to re-render the README text of its saved
+    result (``bench/results/<name or --name>.json``) instead of measuring, which is then done."""
+    parser.add_argument("--readme-only", action="store_true", help="re-render the README text from the saved result")
+    args = parser.parse_args()
+    if not args.readme_only:
+        return args
+    print(f"rewrote {rewrite_readme(name or args.name, render)}")
+    return None
 
 
 def rewrite_readme(name: str, render: Callable[[dict[str, Any]], dict[str, str]]) -> Path:

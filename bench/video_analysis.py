@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.perturb import DESCRIPTION, perturb_array  # noqa: E402
-from bench.results import RESULTS, rewrite_readme, save  # noqa: E402
+from bench.results import RESULTS, parse_or_rewrite, save  # noqa: E402
+from bench.results import readme as readme_texts  # noqa: E402
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 CLIPS = ("vtest.avi", "Megamind.avi", "tree.avi")
@@ -74,10 +75,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="ingest rounds (each loads every clip per precision)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--name", default="video_analysis", help="result file stem under bench/results")
-    parser.add_argument("--readme-only", action="store_true", help="re-render the README text from the saved result")
-    args = parser.parse_args()
-    if args.readme_only:
-        print(f"rewrote {rewrite_readme(args.name, readme)}")
+    args = parse_or_rewrite(parser, readme)
+    if args is None:
         return 0
 
     cores = sorted(os.sched_getaffinity(0))[: args.cores]
@@ -266,11 +265,11 @@ def readme(out: dict[str, Any]) -> dict[str, str]:
     default = out["default_precision"]
     ing, acc = out["ingest"][default], out["accuracy"][default]
     slowest = min(ing["clips"], key=lambda c: c["x_realtime_per_cpu_second"])
-    headline = (f"| [Video analysis](solutions/video_analysis/README.md) | ingest {ing['x_realtime']:.1f}x real time "
-                f"on 2 shared cores ({ing['x_realtime_per_cpu_second']:.1f}x per CPU-second; slowest clip "
-                f"{slowest['x_realtime_per_cpu_second']:.1f}x) | right video within ±2 s: "
-                f"{acc['right_video_within_2s']:.3f} of perturbed frames |\n")
-    return {"summary": summary(out), "headline": headline}
+    return readme_texts(summary(out), "video_analysis", "Video analysis",
+                        f"ingest {ing['x_realtime']:.1f}x real time on 2 shared cores "
+                        f"({ing['x_realtime_per_cpu_second']:.1f}x per CPU-second; slowest clip "
+                        f"{slowest['x_realtime_per_cpu_second']:.1f}x)",
+                        f"right video within ±2 s: {acc['right_video_within_2s']:.3f} of perturbed frames")
 
 
 def summary(out: dict[str, Any]) -> str:

@@ -228,7 +228,7 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
             number += 1
             if len(line) > MAX_RECORD_BYTES:
                 yield number, f"line longer than {MAX_RECORD_BYTES} characters"
-                _skip_line(fh)
+                skip_line(fh)
                 continue
             if not line.strip():
                 continue
@@ -240,9 +240,10 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
             yield number, _normalised(record)
 
 
-def _skip_line(fh: io.TextIOWrapper) -> None:
+def skip_line(fh: io.TextIOWrapper, chunk: int = MAX_RECORD_BYTES) -> None:
+    """Read past the rest of the current line, ``chunk`` characters at a time (a long line is never held)."""
     while True:
-        rest = fh.readline(MAX_RECORD_BYTES)
+        rest = fh.readline(chunk)
         if not rest or rest.endswith("\n"):
             return
 

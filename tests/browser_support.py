@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 #: the two sizes issue 17 names: a laptop and a phone (touch, no hover)
 SIZES: dict[str, dict[str, Any]] = {
     "desktop": {"viewport": {"width": 1280, "height": 800}},
@@ -47,6 +49,40 @@ def serve(app: Any, timeout: float = 300) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def served(name: str, app: Any, prefix: str, samples: bool = False, timeout: float = 60,
+           samples_timeout: float = 180) -> Iterator[tuple[str, httpx.Client]]:
+    """Serve one demo ``app`` (registry ``name``) behind the launcher; yields the base URL and a client of
+    ``prefix`` (``/image``). With ``samples`` its sample data is loaded first (POST /samples, waited for)."""
+    from common.web.launcher import build_app
+    from tests.support import wait_task
+
+    with serve(build_app(services={name: app})) as base, \
+            httpx.Client(base_url=base + prefix, timeout=timeout) as client:
+        if samples:
+            wait_task(client, client.post("/samples").json()["task_id"], timeout=samples_timeout)
+        yield base, client
+
+
+def visit(page: Any, base: str, prefix: str) -> Traffic:
+    """Open a demo's page (``prefix`` such as ``/image``) and wait for its count; the traffic it makes."""
+    traffic = Traffic.watch(page, base)
+    page.goto(f"{base}{prefix}/")
+    page.locator("[data-count]").filter(has_text="stored").wait_for()
+    return traffic
+
+
+@contextlib.contextmanager
+def demo_page(browser: Any, base: str, prefix: str, size: str = "desktop",
+              scheme: str = "light") -> Iterator[tuple[Any, Traffic]]:
+    """A demo's page (:func:`open_page`, then :func:`visit`) and its traffic, checked when the block ends: no
+    request left the server and none failed."""
+    with open_page(browser, size, scheme) as page:
+        traffic = visit(page, base, prefix)
+        yield page, traffic
+        traffic.check()
 
 
 @contextlib.contextmanager
@@ -187,6 +223,32 @@ def text_contrast(page: Any, selector: str) -> float:
     return contrast(style(page, selector, "color"), background_of(page, selector, self=True))
 
 
+def assert_theme(page: Any, scheme: str) -> None:
+    """The page follows the system's colour scheme: a dark background behind ``main`` exactly when dark."""
+    body = background_of(page, "main")
+    assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body
+
+
+def assert_fits_with_aa(page: Any, scheme: str, borders: tuple[str, ...] = (), focus: tuple[str, ...] = (),
+                        text: tuple[str, ...] = ()) -> None:
+    """How the page looks in the ``scheme`` the system asks for: it fits the window (:func:`assert_fits`), follows
+    the scheme (:func:`assert_theme`) and meets WCAG AA (:func:`assert_aa`)."""
+    assert_fits(page)
+    assert_theme(page, scheme)
+    assert_aa(page, borders, focus, text)
+
+
+def assert_aa(page: Any, borders: tuple[str, ...] = (), focus: tuple[str, ...] = (),
+              text: tuple[str, ...] = ()) -> None:
+    """WCAG AA for each selector: the ``borders`` of controls and the ``focus`` rings 3:1, the ``text`` 4.5:1."""
+    for selector in borders:
+        assert border_contrast(page, selector) >= NON_TEXT_AA, selector
+    for selector in focus:
+        assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
+    for selector in text:
+        assert text_contrast(page, selector) >= TEXT_AA, selector
+
+
 def focus_ring_contrast(page: Any, selector: str) -> float:
     """Focus ``selector`` as a keyboard user would (focus-visible) and measure its outline against the background
     around it; fails when no visible ring is drawn."""
@@ -197,6 +259,105 @@ def focus_ring_contrast(page: Any, selector: str) -> float:
     width = float(style(page, selector, "outlineWidth").removesuffix("px"))
     assert style(page, selector, "outlineStyle") != "none" and width >= 2, f"{selector}: no focus ring"
     return contrast(style(page, selector, "outlineColor"), background_of(page, selector))
+
+
+def section_order(page: Any) -> list[str]:
+    """The ids of the page's sections, in the order they show."""
+    return list(page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)"))
+
+
+def assert_first_visit(page: Any, client: httpx.Client, size: str, count: str, before: str = "search") -> None:
+    """What an empty demo shows on a first visit: the count says ``count``, the load section comes first (before
+    ``before``) with its welcome, "Drop ..." wording only where there is a mouse, and the server-path box suggests
+    a path the server may read and says which it may."""
+    assert page.locator("[data-count]").inner_text() == count
+    order = section_order(page)
+    assert order.index("load") < order.index(before), order
+    assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
+    assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+    roots = client.get("/info").json()["data_roots"]
+    assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
+    assert roots[0] in page.locator("#load-roots").inner_text()
+
+
+def enter(page: Any, selector: str, text: str) -> None:
+    """Type ``text`` into the field ``selector`` and press Enter, as a person would."""
+    page.fill(selector, text)
+    page.press(selector, "Enter")
+
+
+def assert_says_nothing_loaded(page: Any) -> None:
+    """A search of an empty collection says what to do (load something), not "0 results in 49 ms"."""
+    empty = page.locator("#results .empty")
+    empty.wait_for()
+    assert "Nothing loaded yet" in empty.inner_text()
+    assert "0 result" not in page.locator("#results").inner_text()
+
+
+def load_sample_data(page: Any, timeout: float) -> Any:
+    """Press "Load sample data" with the progress bar sampled (:func:`progress_between`) and wait up to ``timeout``
+    ms for the load panel to say "Done:"; returns its status line."""
+    record_progress(page)
+    page.get_by_role("button", name="Load sample data").click()
+    status = page.locator("#load .task .status")
+    status.filter(has_text="Done:").wait_for(timeout=timeout)
+    return status
+
+
+def open_first_result(page: Any, client: httpx.Client) -> tuple[Any, dict[str, Any], Any]:
+    """Click the first result card once it shows; returns the card, its item (GET /items/{id}) and the details
+    dialog it opened."""
+    first = page.locator("#results .card").first
+    first.wait_for()
+    item: dict[str, Any] = client.get(f"/items/{first.get_attribute('data-id')}").json()
+    first.click()
+    dialog = page.locator("dialog.details[open]")
+    dialog.wait_for()
+    return first, item, dialog
+
+
+def assert_library_pages(page: Any, client: httpx.Client, per_page: int, total: int) -> list[dict[str, Any]]:
+    """The library shows the newest of ``total`` items ``per_page`` at a time, says where it stands ("1–24 of 91")
+    and pages forward and back; returns its first two pages' items (GET /items)."""
+    cards = page.locator("#library-box .library-item")
+    cards.first.wait_for()
+    assert cards.count() == per_page
+    where = page.locator("#library-box .pager-where")
+    assert where.inner_text() == f"1–{per_page} of {total:,}"
+    newest: list[dict[str, Any]] = client.get(f"/items?limit={2 * per_page}").json()["items"]
+
+    def shown() -> list[str]:
+        return list(page.eval_on_selector_all("#library-box .card", "(cards) => cards.map(c => c.dataset.id)"))
+
+    assert shown() == [str(item["id"]) for item in newest[:per_page]]
+    assert cards.first.locator(".card-title").inner_text() == newest[0]["name"]
+    page.get_by_role("button", name="Next ›").click()
+    where.filter(has_text=f"{per_page + 1}–{2 * per_page} of").wait_for()
+    assert shown() == [str(item["id"]) for item in newest[per_page:2 * per_page]]
+    assert cards.first.locator(".card-title").inner_text() == newest[per_page]["name"]
+    page.get_by_role("button", name="‹ Previous").click()
+    where.filter(has_text=f"1–{per_page} of").wait_for()
+    return newest
+
+
+def delete_after_a_confirmation(page: Any, client: httpx.Client, victim: dict[str, Any], stored: str,
+                                exact: bool = False) -> None:
+    """Delete ``victim`` (an item of GET /items) from the library: Cancel and Esc keep it, Delete removes it,
+    the count then reads ``stored`` and its row leaves the library."""
+    delete = page.get_by_role("button", name=f"Delete {victim['name']}", exact=exact)
+    delete.click()
+    confirm = page.locator("dialog.confirm[open]")
+    assert victim["name"] in confirm.inner_text()
+    confirm.get_by_role("button", name="Cancel").click()
+    assert client.get(f"/items/{victim['id']}").status_code == 200
+    delete.click()
+    page.keyboard.press("Escape")  # Esc cancels too
+    assert client.get(f"/items/{victim['id']}").status_code == 200
+    delete.click()
+    page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
+    page.locator("[data-count]").filter(has_text=stored).wait_for()
+    assert client.get(f"/items/{victim['id']}").status_code == 404
+    page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
 
 
 def record_progress(page: Any, selector: str = ".load-panel progress") -> None:

@@ -264,6 +264,24 @@ const Bootcamp = (() => {
     datalist.replaceChildren(...sorted.map(([value, n]) => el("option", { value, label: plural(n, noun) })));
   }
 
+  /** `api(path, options)`, or null once `fail(message)` has shown why it failed (a view that cannot go on without). */
+  async function apiOr(fail, path, options = {}) {
+    try {
+      return await api(path, options);
+    } catch (err) {
+      fail(err.message);
+      return null;
+    }
+  }
+
+  /** Give a page's <section> its heading (an h2 with id "<section id>-h" that labels it), before its content. */
+  function heading(section, text) {
+    const h2 = el("h2", { id: `${section.id}-h`, text });
+    section.prepend(h2);
+    section.setAttribute("aria-labelledby", h2.id);
+    return section;
+  }
+
   /** Touch screen without a mouse: no "drop" wording, bigger targets (CSS does the rest). */
   function touch() {
     return window.matchMedia("(hover: none) and (pointer: coarse)").matches;
@@ -274,6 +292,6 @@ const Bootcamp = (() => {
     return window.matchMedia("(max-width: 640px)").matches;
   }
 
-  return { narrow, el, $, img, plural, bytes, clock, score, when, capitalize, humanize, ApiError, api, withQuery, upload,
-    authHeaders, fillChoices, info, refreshCount, setCount, onCount, count, countText, setup, say, touch };
+  return { narrow, el, $, img, plural, bytes, clock, score, when, capitalize, humanize, ApiError, api, apiOr, withQuery, upload,
+    authHeaders, fillChoices, heading, info, refreshCount, setCount, onCount, count, countText, setup, say, touch };
 })();

@@ -3,14 +3,17 @@
 "use strict";
 
 (() => {
-  const { el, api, say, plural, refreshCount, onCount, confirm, NOTHING_LOADED } = Bootcamp;
+  const { el, api, say, plural, refreshCount, onCount, confirm, heading, NOTHING_LOADED } = Bootcamp;
 
   /**
-   * Bootcamp.Library(container, {noun, nouns, pageSize, layout, card(item) -> button, name(item), onDeleted})
+   * Bootcamp.Library(section, {heading, noun, nouns, pageSize, layout, card(item) -> button, name(item), onDeleted})
+   * fills the page's empty <section> (id "library"): its heading and a box "<id>-box" with the stored items.
    * card(item) builds the item's card (see Bootcamp.card); the library adds its delete button.
    */
-  function Library(container, { noun = "item", nouns = `${noun}s`, pageSize = 24, layout = "grid", card,
-    name = (item) => item.name, onDeleted = () => {}, loadHref = "#load" }) {
+  function Library(section, { heading: headingText = "Library", noun = "item", nouns = `${noun}s`, pageSize = 24,
+    layout = "grid", card, name = (item) => item.name, onDeleted = () => {}, loadHref = "#load" }) {
+    const container = el("div", { id: `${section.id}-box` });
+    heading(section, headingText).append(container);
     const status = el("p", { class: "status", attrs: { role: "status", "aria-live": "polite" } });
     const exportLink = el("a", { class: "button secondary", href: "export", download: "", text: "Export (JSON Lines)",
       title: `every stored ${noun}'s metadata, one JSON object per line` });

@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const { el, api, upload, say, plural, bytes, when, info, refreshCount } = Bootcamp;
+  const { el, api, upload, say, plural, bytes, when, info, refreshCount, heading } = Bootcamp;
   const LIVE = new Set(["queued", "running"]);
   const POLL_MS = 500;
   const SHOWN_PROBLEMS = 50;
@@ -41,12 +41,12 @@
   const STATE_WORDS = { queued: "waiting", running: "running", succeeded: "done", cancelled: "cancelled", failed: "failed" };
 
   /**
-   * Bootcamp.LoadPanel(section, {noun, nouns, accept, formats, sample, next, onLoaded})
-   * accept: the file input's accept attribute; formats: a sentence on what is read; sample: what the
+   * Bootcamp.LoadPanel(section, {noun, nouns, heading, accept, formats, sample, next, onLoaded}) fills the page's empty
+   * <section> (id "load"), under its heading ("Load <nouns>" unless given). accept: the file input's accept attribute; formats: a sentence on what is read; sample: what the
    * sample data is; next: {href, text} of the step after a first load; onLoaded(task) after every load.
    */
-  function LoadPanel(section, { noun = "item", nouns = `${noun}s`, accept = "", formats = "", sample = "",
-    next = null, onLoaded = () => {} } = {}) {
+  function LoadPanel(section, { noun = "item", nouns = `${noun}s`, heading: headingText = `Load ${nouns}`, accept = "",
+    formats = "", sample = "", next = null, onLoaded = () => {} } = {}) {
     const ids = (name) => `${section.id || "load"}-${name}`;
     const input = el("input", { type: "file", multiple: true, accept, hidden: true, id: ids("files") });
     const choose = el("button", { type: "button", class: "secondary choose", text: "Choose files",
@@ -73,7 +73,7 @@
     const recentList = el("ol", { class: "recent-list" });
     const recent = el("div", { class: "recent", hidden: true }, el("h3", { text: "Recent loads" }), recentList);
 
-    section.classList.add("load-panel");
+    heading(section, headingText).classList.add("load-panel");
     section.append(
       el("div", { class: "welcome" }, el("p", { text: "Nothing loaded yet — load the sample data or your own files." })),
       el("div", { class: "row sample-row" }, sampleButton, sample ? el("span", { class: "hint", text: sample }) : null),

@@ -20,7 +20,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import BackendUnavailable, BootcampError
@@ -31,6 +31,7 @@ from ..resources import Resources
 from ..settings import ServiceSettings
 from .docs import COMMON_STATIC, install_favicon, install_offline_docs
 from .middleware import AccessGuard, BodySizeLimit
+from .pages import render as render_page
 from .routes import router as common_router
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,8 @@ def create_service_app(
         index = static_dir / "index.html"
 
         @app.get("/", include_in_schema=False)
-        async def page() -> FileResponse:
-            return FileResponse(index, media_type="text/html")
+        async def page() -> HTMLResponse:
+            return HTMLResponse(render_page(index))
 
     return app
 

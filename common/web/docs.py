@@ -7,6 +7,7 @@ FastAPI's defaults load them from a CDN, which leaves the pages blank offline. U
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import fastapi_offline
@@ -31,29 +32,29 @@ def _redoc_bundle() -> bytes:
 def install_offline_docs(app: FastAPI) -> None:
     app.mount("/assets/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} · API",
-            swagger_js_url=f"{root}/assets/docs/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}/assets/docs/swagger-ui.css",
-            swagger_favicon_url=f"{root}/favicon.svg",
-        )
+    def docs_page(path: str, render: Callable[[str, str], HTMLResponse]) -> None:
+        """GET ``path``: the page ``render(root, openapi_url)`` makes, its links under the app's mount prefix."""
+
+        async def page(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "").rstrip("/")
+            return render(root, f"{root}{app.openapi_url}")
+
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+
+    docs_page("/docs", lambda root, openapi_url: get_swagger_ui_html(
+        openapi_url=openapi_url, title=f"{app.title} · API",
+        swagger_js_url=f"{root}/assets/docs/swagger-ui-bundle.js", swagger_css_url=f"{root}/assets/docs/swagger-ui.css",
+        swagger_favicon_url=f"{root}/favicon.svg",
+    ))
+    docs_page("/redoc", lambda root, openapi_url: get_redoc_html(
+        openapi_url=openapi_url, title=f"{app.title} · ReDoc", redoc_js_url=f"{root}/assets/redoc.standalone.js",
+        redoc_favicon_url=f"{root}/favicon.svg", with_google_fonts=False,
+    ))
 
     @app.get("/assets/redoc.standalone.js", include_in_schema=False)
     async def redoc_bundle() -> Response:
         return Response(_redoc_bundle(), media_type="text/javascript",
                         headers={"Cache-Control": "public, max-age=86400"})
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        return get_redoc_html(
-            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} · ReDoc",
-            redoc_js_url=f"{root}/assets/redoc.standalone.js",
-            redoc_favicon_url=f"{root}/favicon.svg", with_google_fonts=False,
-        )
 
 
 def install_favicon(app: FastAPI) -> None:

@@ -26,6 +26,7 @@ from ..resources import Resources
 from ..settings import ServiceSettings
 from .docs import COMMON_STATIC, install_favicon, install_offline_docs
 from .middleware import AccessGuard
+from .pages import render as render_page
 
 log = logging.getLogger("bootcamp")
 
@@ -102,7 +103,7 @@ def _landing_page(services: dict[str, FastAPI], entries: dict[str, Demo]) -> str
         )
     missing = [d.name for d in registry.DEMOS if d.name not in services]
     note = f'<p class="muted">Not served here: {html.escape(", ".join(missing))}.</p>' if missing else ""
-    return (COMMON_STATIC / "landing.html").read_text(encoding="utf-8").replace(
+    return render_page(COMMON_STATIC / "landing.html").replace(
         "<!--SERVICES-->", "\n".join(cards) or "<li>No demo is installed.</li>"
     ).replace("<!--NOTE-->", note)
 

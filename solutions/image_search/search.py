@@ -60,17 +60,16 @@ def rank(cands: list[Candidate], min_inliers: int, min_ncc: float) -> list[dict[
     return out
 
 
+@dataclass(eq=False)
 class CopySearch:
     """The query side of the image search (thread-safe; the pipeline owns one)."""
 
-    def __init__(self, settings: ImageSettings, encoder: ImageEncoder, vectors: VectorStore, collection: str,
-                 matcher: LocalMatcher, local: LocalFeatureCache) -> None:
-        self.settings = settings
-        self.encoder = encoder
-        self.vectors = vectors
-        self.collection = collection
-        self.matcher = matcher
-        self.local = local
+    settings: ImageSettings
+    encoder: ImageEncoder
+    vectors: VectorStore
+    collection: str
+    matcher: LocalMatcher
+    local: LocalFeatureCache
 
     def decode(self, data: bytes) -> np.ndarray:
         """The query's pixels (at most ``orb_max_side`` for JPEGs); 415 for a non-image, 413 over the pixel cap."""

@@ -11,6 +11,7 @@ searchable one always listed (search results without a row are left out meanwhil
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +53,14 @@ def estimate_records(path: Path) -> int:
     return total
 
 
+@dataclass(eq=False)
 class MoleculeLoader:
     """``process_batch`` of the molecule pipeline (see the module docstring)."""
 
-    def __init__(self, sql: SQLStore, catalog: Catalog, keeper: IndexKeeper, preparer: Preparer) -> None:
-        self.sql = sql
-        self.catalog = catalog
-        self.keeper = keeper
-        self.preparer = preparer
+    sql: SQLStore
+    catalog: Catalog
+    keeper: IndexKeeper
+    preparer: Preparer
 
     def process(self, items: list[WorkItem], monitor: Monitor) -> list[Outcome]:
         self.keeper.begin_load(monitor.cancelled)

@@ -16,13 +16,12 @@ RDKit has not looked at a record yet: :mod:`.ingest` parses and sanitises it.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.files import open_text
+from common.files import open_text, skip_line
 from common.files import read_records as read_table
 
 SMILES_COLUMNS = ("smiles", "canonical_smiles", "smi", "isomeric_smiles")
@@ -106,7 +105,7 @@ def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
             number += 1
             if len(raw) > MAX_LINE_CHARS and not raw.endswith("\n"):
                 yield number, f"line longer than {MAX_LINE_CHARS} characters"
-                _skip_line(fh)
+                skip_line(fh, MAX_LINE_CHARS)
                 continue
             line = raw.strip()
             if not line or line.startswith("#"):
@@ -116,13 +115,6 @@ def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
                 continue  # a header line
             name = parts[1].strip() if len(parts) > 1 else ""
             yield number, Record("smiles", parts[0], name=name[:MAX_NAME_CHARS])
-
-
-def _skip_line(fh: io.TextIOWrapper) -> None:
-    while True:
-        rest = fh.readline(MAX_LINE_CHARS)
-        if not rest or rest.endswith("\n"):
-            return
 
 
 def _read_table(path: Path) -> Iterator[tuple[int, Record | str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -35,14 +36,14 @@ def checked(call: Callable[[], T]) -> T:
         raise InvalidInput(str(exc)) from exc
 
 
+@dataclass(eq=False)
 class MoleculeSearch:
     """Requests → engine → results with their rows (see the module docstring)."""
 
-    def __init__(self, engine: MoleculeEngine, keeper: IndexKeeper, rows: Rows, settings: MoleculeSettings) -> None:
-        self.engine = engine
-        self.keeper = keeper
-        self.rows = rows
-        self.settings = settings
+    engine: MoleculeEngine
+    keeper: IndexKeeper
+    rows: Rows
+    settings: MoleculeSettings
 
     def budget_ms(self, timeout_ms: int | None) -> int:
         """The time limit of a structure search or a highlighted drawing (``MOLECULE_TIMEOUT_MS`` by default)."""

@@ -44,21 +44,31 @@ def wait_state(client, task_id: str, states: tuple[str, ...], timeout: float = 3
     raise AssertionError(f"task never reached {states}: {task}")
 
 
+def start_load(client, app, path, batch_seconds: float, running_for: float) -> str:
+    """A load of ``path``, slowed down to ``batch_seconds`` a batch, that has been running for ``running_for``
+    seconds; returns its task id."""
+    slow_down(app, batch_seconds)
+    task_id = client.post("/load", json={"path": str(path)}).json()["task_id"]
+    wait_state(client, task_id, ("running",))
+    time.sleep(running_for)
+    return task_id
+
+
 def start_slow_load(client, app, root, notes: int = 200) -> str:
     """A load of ``notes`` files, 50 ms a batch, that has been running for a while; returns its task id."""
     write_notes(root, notes)
-    slow_down(app, 0.05)
-    task_id = client.post("/load", json={"path": str(root / "notes")}).json()["task_id"]
-    wait_state(client, task_id, ("running",))
-    time.sleep(0.3)
-    return task_id
+    return start_load(client, app, root / "notes", batch_seconds=0.05, running_for=0.3)
+
+
+def cancel(client, task_id: str) -> dict:
+    """Cancel a running task (202 Accepted) and wait for it to end; returns the ended task."""
+    assert client.post(f"/tasks/{task_id}/cancel").status_code == 202
+    return wait_task(client, task_id)
 
 
 def test_a_running_load_can_be_cancelled(toy):
     client, app, root = toy
-    task_id = start_slow_load(client, app, root)
-    assert client.post(f"/tasks/{task_id}/cancel").status_code == 202
-    task = wait_task(client, task_id)
+    task = cancel(client, start_slow_load(client, app, root))
     assert task["state"] == "cancelled" and 0 < task["done"] < 200
     assert assert_consistent(client, app) == task["new"]
 

@@ -18,10 +18,10 @@ from common.vectors import int_list
 from solutions.qa_chatbot.app import create_app
 from solutions.qa_chatbot.config import QASettings
 from tests.solutions.qa_chatbot.helpers import pdf_with_stream, text_pdf
-from tests.support import load, wait_task
+from tests.support import load
 
 from .conftest import LITE, staging_leftovers
-from .test_interrupted import slow_down, wait_state
+from .test_interrupted import cancel, start_load
 
 PROSE = " ".join(f"Sentence {i} says one more thing about the configuration." for i in range(40))
 
@@ -117,13 +117,8 @@ def test_a_cancelled_document_load_lists_only_complete_documents(qa):
     (root / "docs").mkdir()
     for i in range(12):
         (root / "docs" / f"doc{i:02d}.md").write_text(f"# Doc {i}\n\nDocument number {i}. " + PROSE, encoding="utf-8")
-    slow_down(app, 0.4)
     app.state.pipeline.batch_size = 2
-    task_id = client.post("/load", json={"path": str(root / "docs")}).json()["task_id"]
-    wait_state(client, task_id, ("running",))
-    time.sleep(1.5)
-    assert client.post(f"/tasks/{task_id}/cancel").status_code == 202
-    task = wait_task(client, task_id)
+    task = cancel(client, start_load(client, app, root / "docs", batch_seconds=0.4, running_for=1.5))
     assert task["state"] == "cancelled" and 0 < task["new"] < 12
     assert assert_qa_consistent(client, app) == task["new"]
 
@@ -132,11 +127,8 @@ def test_delete_data_during_a_faq_load_leaves_nothing_half_written(qa):
     client, app, root = qa
     rows = "".join(f"Question number {i} about topic {i % 9}?,Answer {i}.\n" for i in range(400))
     (root / "faq.csv").write_text("question,answer\n" + rows, encoding="utf-8")
-    slow_down(app, 0.3)
     app.state.pipeline.batch_size = 20
-    task_id = client.post("/load", json={"path": str(root / "faq.csv")}).json()["task_id"]
-    wait_state(client, task_id, ("running",))
-    time.sleep(1.0)
+    task_id = start_load(client, app, root / "faq.csv", batch_seconds=0.3, running_for=1.0)
     assert client.delete("/data").json()["dropped"] > 0
     assert client.get(f"/tasks/{task_id}").json()["state"] == "cancelled"
     assert assert_qa_consistent(client, app) == 0

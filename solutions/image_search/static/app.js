@@ -32,13 +32,8 @@
 
   // -- details ----------------------------------------------------------------------------------
   async function openDetails(id) {
-    let item;
-    try {
-      item = await api(`items/${id}`);
-    } catch (err) {
-      results.error(err.message);
-      return;
-    }
+    const item = await B.apiOr((message) => results.error(message), `items/${id}`);
+    if (!item) return;
     const labels = el("ul", { class: "scores", attrs: { "aria-label": "top-5 labels" } }, ...item.labels.map((l) =>
       el("li", {}, el("span", { text: l.label }), el("span", { class: "mono", text: B.score(l.score) }),
         el("span", { class: "bar", attrs: { "aria-hidden": "true" } }, el("span", { style: `width:${Math.round(l.score * 100)}%` })))));
@@ -122,12 +117,9 @@
 
   /** The labels of the newest stored images, most frequent first, as the filter's choices. */
   async function refreshLabels() {
-    let items;
-    try {
-      ({ items } = await api(`items?limit=${LABELS_FROM}`));
-    } catch (_) {
-      return;
-    }
+    const answer = await B.apiOr(() => {}, `items?limit=${LABELS_FROM}`); // on failure the choices stay as they are
+    if (!answer) return;
+    const { items } = answer;
     B.fillChoices($("label-list"), items.flatMap((item) => (item.labels || []).map((l) => l.label)), "image");
   }
 
@@ -137,7 +129,7 @@
     fields: () => ({ top_k: 6, label: labelFilter.value.trim() }),
   });
 
-  B.Library($("library-box"), {
+  B.Library($("library"), {
     noun: "image", pageSize: B.narrow() ? 12 : 24,
     card: (item) => B.card({
       media: thumb(item), title: item.name, data: { id: item.id },

@@ -91,13 +91,8 @@
   }
 
   async function openDetails(hit) {
-    let item;
-    try {
-      item = await api(`items/${hit.id}`);
-    } catch (err) {
-      say(results.status, err.message, "error");
-      return;
-    }
+    const item = await B.apiOr((message) => say(results.status, message, "error"), `items/${hit.id}`);
+    if (!item) return;
     const name = nameOf(item);
     const highlighted = (hit.svg_url || "").includes("highlight=");
     const media = el("div", { class: "details-media mol-large" }, el("span", { class: "hint", text: "Drawing…" }));
@@ -300,7 +295,7 @@
     top: $("batch-top"), status: $("batch-status"), groups: $("batch-groups"), download: $("batch-download"),
     params, renderHit: hitCard, check: () => filters.problem() });
 
-  B.Library($("library-box"), {
+  B.Library($("library"), {
     noun: "molecule", pageSize: B.narrow() ? 12 : 24, name: nameOf,
     card: (item) => B.card({
       media: B.img(item.svg_url, `structure of ${nameOf(item)}`), title: nameOf(item), data: { id: item.id },

@@ -196,13 +196,8 @@
   const detailsStatus = () => el("p", { id: "details-status", class: "status", attrs: { role: "status", "aria-live": "polite" } });
 
   async function openFaq(id) {
-    let item;
-    try {
-      item = await api(`items/${id}`);
-    } catch (err) {
-      B.say(askStatus, err.message, "error");
-      return;
-    }
+    const item = await B.apiOr((message) => B.say(askStatus, message, "error"), `items/${id}`);
+    if (!item) return;
     const metadata = Object.entries(item.metadata || {}).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]);
     const body = el("div", { class: "faq-details" },
       el("h3", { text: "Question" }), el("p", { class: "faq-question", text: item.question }),
@@ -216,13 +211,8 @@
 
   /** A document's details: its facts and its passages, the page holding `position` first, that passage marked. */
   async function openDocument(id, position = null, highlight = []) {
-    let doc;
-    try {
-      doc = await api(`items/${id}`);
-    } catch (err) {
-      B.say(askStatus, err.message, "error");
-      return;
-    }
+    const doc = await B.apiOr((message) => B.say(askStatus, message, "error"), `items/${id}`);
+    if (!doc) return;
     const list = el("ol", { class: "passages", attrs: { "aria-label": `passages of ${doc.name}` } });
     const where = el("span", { class: "pager-where" });
     const prev = el("button", { type: "button", class: "secondary", text: "‹ Earlier passages" });
@@ -238,13 +228,9 @@
     B.details.open({ title: doc.title || doc.name, body, actions: [original, deleteButton(doc, "document")] });
 
     async function show(offset, focus = false) {
-      let page;
-      try {
-        page = await api(`items/${id}/passages?offset=${offset}&limit=${PASSAGE_PAGE}`);
-      } catch (err) {
-        B.say(status, err.message, "error");
-        return;
-      }
+      const page = await B.apiOr((message) => B.say(status, message, "error"),
+        `items/${id}/passages?offset=${offset}&limit=${PASSAGE_PAGE}`);
+      if (!page) return;
       list.replaceChildren(...page.passages.map((p) => el("li", { class: `passage${p.position === position ? " current" : ""}`,
         dataset: { position: p.position } },
         el("h4", {}, p.anchor ? el("a", { href: `${doc.file_url}#${encodeURIComponent(p.anchor)}`, target: "_blank",
@@ -312,13 +298,9 @@
     B.say(status, `Searching with ${B.plural(queries.length, "question")}…`, "busy");
     $("batch-groups").replaceChildren();
     $("batch-download").hidden = true;
-    let answer;
-    try {
-      answer = await api("search/batch", { json: { queries, top_k: BATCH_TOP_K } });
-    } catch (err) {
-      B.say(status, err.message, "error");
-      return;
-    }
+    const answer = await B.apiOr((message) => B.say(status, message, "error"), "search/batch",
+      { json: { queries, top_k: BATCH_TOP_K } });
+    if (!answer) return;
     const failed = answer.results.filter((r) => r.error).length;
     B.say(status, `${B.plural(answer.results.length, "question")} in ${Math.round(answer.took_ms)} ms`
       + (failed ? `, ${failed} could not be searched` : "") + (left ? ` (${left} beyond ${BATCH_MAX} left out)` : ""), failed ? "" : "ok");
@@ -334,7 +316,7 @@
   });
 
   // -- library, load --------------------------------------------------------------------------------
-  B.Library($("library-box"), {
+  B.Library($("library"), {
     noun: "FAQ entry or document", nouns: "FAQ entries and documents", pageSize: 12, layout: "rows",
     name: (item) => item.name,
     card: (item) => B.card({
@@ -349,7 +331,8 @@
   });
 
   B.LoadPanel($("load"), {
-    noun: "file", accept: ".csv,.tsv,.jsonl,.ndjson,.json,.md,.markdown,.rst,.txt,.html,.htm,.pdf,.zip",
+    heading: "Load a FAQ or documents", noun: "file",
+    accept: ".csv,.tsv,.jsonl,.ndjson,.json,.md,.markdown,.rst,.txt,.html,.htm,.pdf,.zip",
     formats: "A FAQ: CSV with question and answer columns (other columns are kept), or JSON Lines with the same "
       + "fields. Documents: Markdown, reStructuredText, text, HTML or PDF, split into passages along their headings. "
       + "Bad rows and unreadable files are reported; what is already stored is stored once.",

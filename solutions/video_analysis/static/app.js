@@ -43,13 +43,8 @@
 
   /** Open video `id` in the details panel, at `t` seconds. The page itself never scrolls. */
   async function openVideo(id, t = 0) {
-    let v;
-    try {
-      v = await api(`videos/${id}`);
-    } catch (err) {
-      results.error(err.message);
-      return;
-    }
+    const v = await B.apiOr((message) => results.error(message), `videos/${id}`);
+    if (!v) return;
     stopPlayer();
     const player = el("video", { id: "player", controls: true, muted: true, playsInline: true, preload: "metadata",
       poster: nearestFrame(v, t), style: `aspect-ratio: ${v.width} / ${v.height}` }); // no jump when it loads
@@ -180,12 +175,9 @@
 
   // -- label choices, library ----------------------------------------------------------------------
   async function refreshLabels() {
-    let items;
-    try {
-      ({ items } = await api(`items?limit=${LABELS_FROM}`));
-    } catch (_) {
-      return;
-    }
+    const answer = await B.apiOr(() => {}, `items?limit=${LABELS_FROM}`); // on failure the choices stay as they are
+    if (!answer) return;
+    const { items } = answer;
     const all = await Promise.allSettled(items.map((v) => detailsOf(v.id)));
     const labels = all.filter((r) => r.status === "fulfilled").flatMap((r) => r.value.labels.map((s) => s.label));
     B.fillChoices($("label-list"), labels, "moment");
@@ -206,8 +198,8 @@
     });
   }
 
-  B.Library($("library-box"), {
-    noun: "video", pageSize: 10, layout: "rows", card: videoCard,
+  B.Library($("library"), {
+    heading: "Videos", noun: "video", pageSize: 10, layout: "rows", card: videoCard,
     onDeleted: (v) => { if (v) posters.delete(v.id); else posters.clear(); results.clear(); },
   });
 

@@ -6,28 +6,24 @@ from __future__ import annotations
 import threading
 import uuid
 
-import httpx
 import pytest
 
-from common.web.launcher import build_app
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
-    Traffic,
+    assert_first_visit,
     assert_fits,
+    assert_fits_with_aa,
     assert_inner_fits,
-    background_of,
-    border_contrast,
-    contrast,
-    focus_ring_contrast,
-    open_page,
+    assert_library_pages,
+    assert_says_nothing_loaded,
+    delete_after_a_confirmation,
+    demo_page,
+    enter,
+    load_sample_data,
+    open_first_result,
     progress_between,
-    record_progress,
-    serve,
-    text_contrast,
+    served,
 )
 from tests.conftest import Backend
-from tests.support import wait_task
 
 from .helpers import DATA, make_app, perturb
 
@@ -38,10 +34,7 @@ SAMPLES = 91  # the JPEG and PNG files of Debian opencv-doc
 def _service(tmp_path_factory, model_cache, loaded: bool):
     tmp = tmp_path_factory.mktemp("image-page")
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, model_cache)
-    with serve(build_app(services={"image_search": app})) as base, \
-            httpx.Client(base_url=base + "/image", timeout=60) as client:
-        if loaded:
-            wait_task(client, client.post("/samples").json()["task_id"])
+    with served("image_search", app, "/image", samples=loaded) as (base, client):
         yield base, client, app
 
 
@@ -57,51 +50,24 @@ def fresh(tmp_path_factory, model_cache):
     yield from _service(tmp_path_factory, model_cache, loaded=False)
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
-def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/image/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
-
-
-def section_order(page) -> list[str]:
-    return page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
+def opened(browser, base: str, size: str = "desktop", scheme: str = "light"):
+    """The page at ``size`` in ``scheme`` and its traffic (checked when the block ends)."""
+    return demo_page(browser, base, "/image", size, scheme)
 
 
 def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, fresh, size):
     base, client, _ = fresh
     client.delete("/data")
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        assert page.locator("[data-count]").inner_text() == "No images stored yet"
-        order = section_order(page)
-        assert order.index("load") < order.index("search"), order
+    with opened(browser, base, size) as (page, _traffic):
+        assert_first_visit(page, client, size, "No images stored yet")
         assert page.locator("#load .welcome").is_visible()
-        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
-        # a phone has nothing to drop from: no "Drop ..." wording there, a button to choose files everywhere
-        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+        # a phone has nothing to drop from, but a button to choose files is everywhere
         assert page.get_by_role("button", name="Choose files").is_visible()
-        # the server-path box suggests a path that is allowed and says which are
-        roots = client.get("/info").json()["data_roots"]
-        assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
-        assert roots[0] in page.locator("#load-roots").inner_text()
         # searching an empty collection says what to do, not "0 results in 49 ms"
-        page.fill("#words", "fruit")
-        page.press("#words", "Enter")
-        empty = page.locator("#results .empty")
-        empty.wait_for()
-        assert "Nothing loaded yet" in empty.inner_text()
-        assert "0 result" not in page.locator("#results").inner_text()
+        enter(page, "#words", "fruit")
+        assert_says_nothing_loaded(page)
 
-        record_progress(page)
-        page.get_by_role("button", name="Load sample data").click()
-        status = page.locator("#load .task .status")
-        status.filter(has_text="Done:").wait_for(timeout=120_000)
+        status = load_sample_data(page, timeout=120_000)
         assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
         assert progress_between(page), "the progress bar went from empty to full without moving in between"
         assert page.locator("[data-count]").inner_text() == f"{SAMPLES} images stored"
@@ -109,7 +75,6 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, f
         page.locator("#library-box .card").first.wait_for()
         assert not page.locator("#load .welcome").is_visible()
         assert_fits(page)
-        traffic.check()
 
 
 def test_a_reload_resumes_a_running_load_and_a_new_load_clears_the_old_error(browser, fresh):
@@ -124,8 +89,7 @@ def test_a_reload_resumes_a_running_load_and_a_new_load_clears_the_old_error(bro
 
     pipeline.process_batch = held
     try:
-        with open_page(browser, "desktop") as page:
-            traffic = goto(page, base)
+        with opened(browser, base, "desktop") as (page, traffic):
             traffic.allow(403, "/image/load")
             page.get_by_role("button", name="Load", exact=True).click()  # an empty box says what to type
             status = page.locator("#load .task .status")
@@ -148,7 +112,6 @@ def test_a_reload_resumes_a_running_load_and_a_new_load_clears_the_old_error(bro
             assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
             recent = page.locator("#load .recent-item").first
             assert "sample data" in recent.inner_text() and "done" in recent.inner_text()
-            traffic.check()
     finally:
         gate.set()
         del pipeline.process_batch
@@ -158,54 +121,19 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
     base, client, _ = loaded
     total = client.get("/count").json()["count"]
     per_page = 24 if size == "desktop" else 12
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        cards = page.locator("#library-box .library-item")
-        cards.first.wait_for()
-        assert cards.count() == per_page
-        where = page.locator("#library-box .pager-where")
-        assert where.inner_text() == f"1–{per_page} of {total}"
-        newest = client.get(f"/items?limit={2 * per_page}").json()["items"]
-        assert cards.first.locator(".card-title").inner_text() == newest[0]["name"]
-        page.get_by_role("button", name="Next ›").click()
-        where.filter(has_text=f"{per_page + 1}–{2 * per_page} of").wait_for()
-        assert cards.first.locator(".card-title").inner_text() == newest[per_page]["name"]
-        page.get_by_role("button", name="‹ Previous").click()
-        where.filter(has_text=f"1–{per_page} of").wait_for()
-
-        victim = newest[0]
-        delete = page.get_by_role("button", name=f"Delete {victim['name']}")
-        delete.click()
-        confirm = page.locator("dialog.confirm[open]")
-        assert victim["name"] in confirm.inner_text()
-        confirm.get_by_role("button", name="Cancel").click()
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.keyboard.press("Escape")  # Esc cancels too
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
-        page.locator("[data-count]").filter(has_text=f"{total - 1} images stored").wait_for()
-        assert client.get(f"/items/{victim['id']}").status_code == 404
-        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
-        assert cards.first.locator(".card-title").inner_text() == newest[1]["name"]
+    with opened(browser, base, size) as (page, _traffic):
+        newest = assert_library_pages(page, client, per_page, total)
+        delete_after_a_confirmation(page, client, newest[0], f"{total - 1} images stored")
+        first = page.locator("#library-box .library-item").first
+        assert first.locator(".card-title").inner_text() == newest[1]["name"]
         assert_fits(page)
-        traffic.check()
 
 
 def test_details_open_by_click_and_keyboard_and_close_with_escape(browser, loaded, size):
     base, client, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        page.fill("#words", "fruit")
-        page.press("#words", "Enter")
-        first = page.locator("#results .card").first
-        first.wait_for()
-        item = client.get(f"/items/{first.get_attribute('data-id')}").json()
-
-        first.click()
-        dialog = page.locator("dialog.details[open]")
-        dialog.wait_for()
+    with opened(browser, base, size) as (page, _traffic):
+        enter(page, "#words", "fruit")
+        first, item, dialog = open_first_result(page, client)
         assert dialog.locator("#details-title").inner_text() == item["name"]
         page.wait_for_function("() => { const i = document.querySelector('dialog.details .details-media img');"
                                " return i && i.complete && i.naturalWidth > 0; }")
@@ -229,7 +157,6 @@ def test_details_open_by_click_and_keyboard_and_close_with_escape(browser, loade
         page.locator("dialog.details").wait_for(state="hidden")
         assert second.evaluate("(el) => el === document.activeElement")
         assert page.evaluate("() => scrollY") == scrolled  # opening and closing did not move the page
-        traffic.check()
 
 
 def test_search_by_image_label_filter_load_more_and_a_rejected_query(browser, loaded, size, tmp_path):
@@ -238,8 +165,7 @@ def test_search_by_image_label_filter_load_more_and_a_rejected_query(browser, lo
     query.write_bytes(perturb((DATA / "building.jpg").read_bytes(), 3))
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image", encoding="utf-8")
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, traffic):
         per_page = 24 if size == "desktop" else 12
         page.set_input_files("#query-input", str(query))
         cards = page.locator("#results .card")
@@ -260,8 +186,7 @@ def test_search_by_image_label_filter_load_more_and_a_rejected_query(browser, lo
         options = page.locator("#label-list option")
         assert options.count() > 20
         label = options.first.get_attribute("value")
-        page.fill("#label-filter", label)
-        page.press("#label-filter", "Enter")
+        enter(page, "#label-filter", label)
         page.locator("#label-filter").blur()
         page.wait_for_function("(n) => document.querySelectorAll('#results .card').length < n", arg=2 * per_page)
         page.locator("#results .status.ok").wait_for()
@@ -280,15 +205,13 @@ def test_search_by_image_label_filter_load_more_and_a_rejected_query(browser, lo
         broken = page.evaluate("() => [...document.images].filter(i => i.getAttribute('src') && i.complete"
                                " && i.naturalWidth === 0 && i.offsetParent !== null).map(i => i.src)")
         assert broken == []
-        traffic.check()
 
 
 def test_batch_queries_get_results_or_their_own_error(browser, loaded, size, tmp_path):
     base, _, _ = loaded
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image", encoding="utf-8")
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         page.set_input_files("#batch-input", [str(DATA / "orange.jpg"), str(notes)])
         groups = page.locator(".batch-group")
         groups.nth(1).wait_for(timeout=60_000)
@@ -297,26 +220,18 @@ def test_batch_queries_get_results_or_their_own_error(browser, loaded, size, tmp
         assert "not an image" in groups.nth(1).locator(".status.error").inner_text()
         assert page.get_by_role("link", name="Download the results (JSON)").is_visible()
         assert_fits(page)
-        traffic.check()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
     base, _, _ = loaded
-    with open_page(browser, size, scheme) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size, scheme) as (page, _traffic):
         page.locator("#library-box .card").first.wait_for()
-        assert_fits(page)
-        body = background_of(page, "main")
-        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body  # the theme follows the system
-        for selector in ("#words", "#label-filter", "#load-path", "#query-zone", "#load .dropzone"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#words", "#query-zone button", "#library-box .card", "#load .sample",
-                         ".library-item .delete"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", "header.top p", ".hint", "#library-box .card-line", "#library-box .card-title",
-                         "header.top nav a", "#load .sample", "button.secondary", "button.danger"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
+        assert_fits_with_aa(
+            page, scheme,
+            borders=("#words", "#label-filter", "#load-path", "#query-zone", "#load .dropzone"),
+            focus=("#words", "#query-zone button", "#library-box .card", "#load .sample",
+                   ".library-item .delete"),
+            text=("body", "header.top p", ".hint", "#library-box .card-line", "#library-box .card-title",
+                  "header.top nav a", "#load .sample", "button.secondary", "button.danger"))
         icon = page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
         assert icon == 200
-        traffic.check()

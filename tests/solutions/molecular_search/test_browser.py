@@ -7,28 +7,29 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 
-from common.web.launcher import build_app
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
     Traffic,
+    assert_first_visit,
     assert_fits,
+    assert_fits_with_aa,
     assert_inner_fits,
+    assert_library_pages,
+    assert_says_nothing_loaded,
     background_of,
-    border_contrast,
     contrast,
-    focus_ring_contrast,
+    delete_after_a_confirmation,
+    demo_page,
+    load_sample_data,
+    open_first_result,
     open_page,
     progress_between,
-    record_progress,
-    serve,
-    text_contrast,
+    section_order,
+    served,
+    visit,
 )
 from tests.conftest import Backend
-from tests.support import wait_task
 
 from .helpers import make_app
 
@@ -44,10 +45,7 @@ PROPERTY_LABELS = {"mw": "Molecular weight", "logp": "logP (Crippen)", "tpsa": "
 def _service(tmp_path_factory, loaded: bool):
     tmp = tmp_path_factory.mktemp("molecule-page")
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp)
-    with serve(build_app(services={"molecular_search": app})) as base, \
-            httpx.Client(base_url=base + "/molecule", timeout=60) as client:
-        if loaded:
-            wait_task(client, client.post("/samples").json()["task_id"], timeout=600)
+    with served("molecular_search", app, "/molecule", samples=loaded, samples_timeout=600) as (base, client):
         yield base, client, app
 
 
@@ -63,16 +61,13 @@ def fresh(tmp_path_factory):
     yield from _service(tmp_path_factory, loaded=False)
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
 def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/molecule/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
+    return visit(page, base, "/molecule")
+
+
+def opened(browser, base: str, size: str = "desktop", scheme: str = "light"):
+    """The page at ``size`` in ``scheme`` and its traffic (checked when the block ends)."""
+    return demo_page(browser, base, "/molecule", size, scheme)
 
 
 def per_page(size: str) -> int:
@@ -112,34 +107,16 @@ def no_broken_images(page) -> None:
     assert broken == []
 
 
-def section_order(page) -> list[str]:
-    return page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
-
-
 def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, fresh, size):
     base, client, _ = fresh
     client.delete("/data")
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        assert page.locator("[data-count]").inner_text() == "No molecules stored yet"
-        order = section_order(page)
-        assert order.index("load") < order.index("search"), order
-        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
-        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
-        roots = client.get("/info").json()["data_roots"]
-        assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
-        assert roots[0] in page.locator("#load-roots").inner_text()
+    with opened(browser, base, size) as (page, _traffic):
+        assert_first_visit(page, client, size, "No molecules stored yet")
         # searching an empty collection says what to do, not "0 results in 3 ms"
         search(page, ASPIRIN)
-        empty = page.locator("#results .empty")
-        empty.wait_for()
-        assert "Nothing loaded yet" in empty.inner_text()
-        assert "0 result" not in page.locator("#results").inner_text()
+        assert_says_nothing_loaded(page)
 
-        record_progress(page)
-        page.get_by_role("button", name="Load sample data").click()
-        status = page.locator("#load .task .status")
-        status.filter(has_text="Done:").wait_for(timeout=180_000)
+        status = load_sample_data(page, timeout=180_000)
         task = client.get("/tasks?limit=1").json()["tasks"][0]
         assert task["new"] > 4800 and task["duplicates"] > 0 and task["failed"] > 0  # the NCI set has both
         tally = f"{task['new']} new, {task['duplicates']} already stored, {task['failed']} failed"
@@ -158,7 +135,6 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, f
         assert "sample data" in recent.inner_text() and "done" in recent.inner_text() and tally in recent.inner_text()
         order = section_order(page)
         assert order.index("search") < order.index("load"), order
-        traffic.check()
 
 
 def test_each_mode_with_a_property_filter(browser, loaded, size):
@@ -170,8 +146,7 @@ def test_each_mode_with_a_property_filter(browser, loaded, size):
         ("superstructure", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", {"rings": [1, None]}),
         ("exact", "CN1CCC[C@H]1c1cccnc1", {"mw": [100, 200]}),
     ]
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         open_filters(page)
         for mode, smiles, filters in cases:
             (name, (lo, hi)), = filters.items()
@@ -219,13 +194,11 @@ def test_each_mode_with_a_property_filter(browser, loaded, size):
         page.get_by_role("button", name="Load more").click()
         wait_ids(page, api_ids(client, smiles=ASPIRIN, top_k=2 * n))
         assert_fits(page)
-        traffic.check()
 
 
 def test_a_search_stopped_by_the_time_limit_says_so(browser, loaded, size):
     base, client, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         page.check("input[name=mode][value=substructure]")
         page.fill("#time-limit", "0.001")
         page.select_option("#page-size", "96")  # 96 matches need more than one round of RDKit work: > 1 ms
@@ -241,7 +214,6 @@ def test_a_search_stopped_by_the_time_limit_says_so(browser, loaded, size):
         search(page, "c1ccccc1", "substructure")
         page.locator("#search-note").filter(has_text="checked by RDKit").wait_for()
         assert "warn" not in (page.locator("#search-note").get_attribute("class") or "")
-        traffic.check()
 
 
 def test_details_show_the_highlighted_match_every_property_and_copy_the_smiles(browser, loaded, size):
@@ -250,12 +222,7 @@ def test_details_show_the_highlighted_match_every_property_and_copy_the_smiles(b
         page.context.grant_permissions(["clipboard-read", "clipboard-write"])
         traffic = goto(page, base)
         search(page, BENZOIC, "substructure")
-        first = page.locator("#results .card").first
-        first.wait_for()
-        item = client.get(f"/items/{first.get_attribute('data-id')}").json()
-        first.click()
-        dialog = page.locator("dialog.details[open]")
-        dialog.wait_for()
+        first, item, dialog = open_first_result(page, client)
         assert dialog.locator("#details-title").inner_text() == (item["name"] or f"molecule {item['id']}")
         drawing = dialog.locator(".mol-large img")
         drawing.wait_for()
@@ -301,8 +268,7 @@ def test_details_show_the_highlighted_match_every_property_and_copy_the_smiles(b
 
 def test_cards_are_reached_and_opened_with_the_keyboard(browser, loaded, size):
     base, _, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         page.locator("#smiles").focus()
         page.keyboard.type(ASPIRIN)
         page.keyboard.press("Enter")
@@ -328,13 +294,11 @@ def test_cards_are_reached_and_opened_with_the_keyboard(browser, loaded, size):
         page.get_by_role("button", name="Close").click()
         page.locator("dialog.details").wait_for(state="hidden")
         assert second.evaluate("(el) => el === document.activeElement")
-        traffic.check()
 
 
 def test_a_name_instead_of_a_smiles_gets_a_helpful_message_and_an_example(browser, loaded, size):
     base, _, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, traffic):
         search(page, ASPIRIN)
         page.locator("#results .card").first.wait_for()
         traffic.allow(422, "/molecule/search")
@@ -355,7 +319,6 @@ def test_a_name_instead_of_a_smiles_gets_a_helpful_message_and_an_example(browse
         page.wait_for_function("() => { const i = document.querySelector('#query-view img');"
                                " return i && i.complete && i.naturalWidth > 0; }")
         assert_fits(page)
-        traffic.check()
 
 
 def test_batch_queries_use_the_mode_and_filters_and_get_their_own_errors(browser, loaded, size, tmp_path):
@@ -363,8 +326,7 @@ def test_batch_queries_use_the_mode_and_filters_and_get_their_own_errors(browser
     queries = tmp_path / "queries.smi"
     queries.write_text("smiles name\n# a comment\nCCO ethanol\naspirin\nc1ccccc1C(=O)O benzoic\n", encoding="utf-8")
     filters = {"heavy_atoms": [None, 12]}
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         page.check("input[name=mode][value=substructure]")
         open_filters(page)
         page.fill("#f-heavy_atoms-max", "12")
@@ -382,54 +344,24 @@ def test_batch_queries_use_the_mode_and_filters_and_get_their_own_errors(browser
             assert want and card_ids(page, f".batch-group:nth-child({i + 1}) .card") == want
         assert page.get_by_role("link", name="Download the results (JSON)").is_visible()
         assert_fits(page)
-        traffic.check()
 
 
 def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
     base, client, _ = loaded
     total = client.get("/count").json()["count"]
     n = per_page(size)
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        cards = page.locator("#library-box .library-item")
-        cards.first.wait_for()
-        assert cards.count() == n
-        where = page.locator("#library-box .pager-where")
-        assert where.inner_text() == f"1–{n} of {total:,}"
-        newest = client.get(f"/items?limit={2 * n}").json()["items"]
-        assert card_ids(page, "#library-box .card") == [str(i["id"]) for i in newest[:n]]
-        assert cards.first.locator(".card-title").inner_text() == newest[0]["name"]
-        page.get_by_role("button", name="Next ›").click()
-        where.filter(has_text=f"{n + 1}–{2 * n} of").wait_for()
-        assert card_ids(page, "#library-box .card") == [str(i["id"]) for i in newest[n:2 * n]]
-        page.get_by_role("button", name="‹ Previous").click()
-        where.filter(has_text=f"1–{n} of").wait_for()
-
-        victim = newest[0]
-        delete = page.get_by_role("button", name=f"Delete {victim['name']}", exact=True)
-        delete.click()
-        confirm = page.locator("dialog.confirm[open]")
-        assert victim["name"] in confirm.inner_text()
-        confirm.get_by_role("button", name="Cancel").click()
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.keyboard.press("Escape")
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
-        page.locator("[data-count]").filter(has_text=f"{total - 1:,} molecules stored").wait_for()
-        assert client.get(f"/items/{victim['id']}").status_code == 404
-        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
-        assert cards.first.locator(".card-title").inner_text() == newest[1]["name"]
+    with opened(browser, base, size) as (page, _traffic):
+        newest = assert_library_pages(page, client, n, total)
+        delete_after_a_confirmation(page, client, newest[0], f"{total - 1:,} molecules stored", exact=True)
+        first = page.locator("#library-box .library-item").first
+        assert first.locator(".card-title").inner_text() == newest[1]["name"]
         assert page.get_by_role("link", name="Export (JSON Lines)").get_attribute("href") == "export"
         assert_fits(page)
-        traffic.check()
 
 
 def test_results_fit_the_screen_two_columns_on_a_phone(browser, loaded, size):
     base, _, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         search(page, BENZOIC, "substructure")
         page.locator("#results .status.ok").wait_for()
         lefts = page.eval_on_selector_all("#results .card",
@@ -445,30 +377,22 @@ def test_results_fit_the_screen_two_columns_on_a_phone(browser, loaded, size):
         page.locator("dialog.details[open] .mol-large img").wait_for()
         assert_inner_fits(page, "dialog .details-body")
         assert_fits(page)
-        traffic.check()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_aa_contrast_in_both_themes_and_structures_on_a_light_tile(browser, loaded, size, scheme):
     base, _, _ = loaded
-    with open_page(browser, size, scheme) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size, scheme) as (page, _traffic):
         page.locator("#library-box .card").first.wait_for()
         open_filters(page)
-        assert_fits(page)
-        body = background_of(page, "main")
-        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body  # the theme follows the system
+        assert_fits_with_aa(
+            page, scheme,
+            borders=("#smiles", "#f-mw-min", "#min-sim", "#batch-queries", "#load-path", "#load .dropzone",
+                     ".mode-choices label"),
+            focus=("#smiles", "input[name=mode]", "#f-mw-max", "#library-box .card", "#load .sample",
+                   ".library-item .delete", ".examples button"),
+            text=("body", "header.top p", ".hint", "#mode-hint", ".range legend", ".range .to",
+                  "#library-box .card-line", "#library-box .card-title", ".examples button",
+                  "header.top nav a", "#load .sample", "button.secondary", "button.danger"))
         # RDKit draws black bonds: the tiles stay light in the dark theme too
-        for selector in ("#library-box .card-media",):
-            assert contrast(background_of(page, selector, self=True), "rgb(0, 0, 0)") >= 15, selector
-        for selector in ("#smiles", "#f-mw-min", "#min-sim", "#batch-queries", "#load-path", "#load .dropzone",
-                         ".mode-choices label"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#smiles", "input[name=mode]", "#f-mw-max", "#library-box .card", "#load .sample",
-                         ".library-item .delete", ".examples button"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", "header.top p", ".hint", "#mode-hint", ".range legend", ".range .to",
-                         "#library-box .card-line", "#library-box .card-title", ".examples button",
-                         "header.top nav a", "#load .sample", "button.secondary", "button.danger"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
-        traffic.check()
+        tile = background_of(page, "#library-box .card-media", self=True)
+        assert contrast(tile, "rgb(0, 0, 0)") >= 15, tile

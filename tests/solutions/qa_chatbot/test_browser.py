@@ -13,26 +13,21 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from common.pipeline import SampleData
-from common.web.launcher import build_app
 from solutions.qa_chatbot.pipeline import QAPipeline
 from solutions.qa_chatbot.samples import write_sample_data
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
-    Traffic,
+    assert_first_visit,
     assert_fits,
+    assert_fits_with_aa,
     assert_inner_fits,
-    background_of,
-    border_contrast,
-    contrast,
-    focus_ring_contrast,
-    open_page,
-    serve,
-    text_contrast,
+    delete_after_a_confirmation,
+    demo_page,
+    enter,
+    load_sample_data,
+    served,
 )
 from tests.conftest import Backend
 from tests.support import wait_task
@@ -64,8 +59,7 @@ class TwoChapterSamples(QAPipeline):
 def service(tmp_path_factory, qa_models):
     tmp = tmp_path_factory.mktemp("qa-page")
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, qa_models)
-    with serve(build_app(services={"qa_chatbot": app})) as base, \
-            httpx.Client(base_url=base + "/qa", timeout=120) as client:
+    with served("qa_chatbot", app, "/qa", timeout=120) as (base, client):
         app.state.pipeline.__class__ = TwoChapterSamples  # POST samples writes the subset
         yield base, client, app
 
@@ -81,23 +75,15 @@ def loaded(service):
     return base, client, app
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
-def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/qa/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
+def opened(browser, base: str, size: str = "desktop", scheme: str = "light"):
+    """The page at ``size`` in ``scheme`` and its traffic (checked when the block ends)."""
+    return demo_page(browser, base, "/qa", size, scheme)
 
 
 def ask(page, question: str):
     """Type a question and press Enter, as a person would; the new answer bubble."""
     before = page.locator("#conversation .turn.bot").count()
-    page.fill("#question", question)
-    page.press("#question", "Enter")
+    enter(page, "#question", question)
     page.wait_for_function("(n) => document.querySelectorAll('#conversation .turn.bot').length > n", arg=before)
     return page.locator("#conversation .turn.bot").last
 
@@ -109,25 +95,15 @@ def chars(text: str, start: int, end: int) -> str:
 def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, service, size):
     base, client, _ = service
     client.delete("/data")
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        assert page.locator("[data-count]").inner_text() == "No FAQ entries and documents stored yet"
-        order = page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
-        assert order.index("load") < order.index("chat"), order
-        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
-        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
-        roots = client.get("/info").json()["data_roots"]
-        assert page.locator("#load-path").get_attribute("placeholder") == roots[0]
-        assert roots[0] in page.locator("#load-roots").inner_text()
+    with opened(browser, base, size) as (page, _traffic):
+        assert_first_visit(page, client, size, "No FAQ entries and documents stored yet", before="chat")
         # asking with nothing stored: an honest answer that says what to do, not a guess
         empty = ask(page, FAQ_QUESTION)
         assert empty.locator(".answer").inner_text() == "I don't know."
         assert "Nothing is stored yet" in empty.inner_text()
         assert empty.get_by_role("link", name="Load the sample data or your own files").is_visible()
 
-        page.get_by_role("button", name="Load sample data").click()
-        status = page.locator("#load .task .status")
-        status.filter(has_text="Done:").wait_for(timeout=600_000)
+        status = load_sample_data(page, timeout=600_000)
         assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
         assert page.locator("[data-count]").inner_text() == f"{SAMPLES} FAQ entries and documents stored"
         assert page.get_by_role("link", name="Now ask a question ↑").is_visible()
@@ -146,13 +122,11 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, s
         assert f"0 new, {SAMPLES} already stored, 0 failed" in recent.first.inner_text()
         # ... and so does the conversation (this tab's session)
         assert page.locator("#conversation .turn.bot").count() == 1
-        traffic.check()
 
 
 def test_an_answer_shows_its_highlight_and_its_source(browser, loaded, size):
     base, client, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         log = page.locator("#conversation")
         assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
 
@@ -202,7 +176,6 @@ def test_an_answer_shows_its_highlight_and_its_source(browser, loaded, size):
         assert_inner_fits(page, "dialog .details-body")
         page.get_by_role("button", name="Close").click()
         assert_fits(page)
-        traffic.check()
 
 
 def test_an_off_topic_question_gets_an_honest_i_dont_know(browser, loaded, size):
@@ -211,8 +184,7 @@ def test_an_off_topic_question_gets_an_honest_i_dont_know(browser, loaded, size)
     assert not expected["confident"] and expected["answer"] is None
     assert expected["alternatives"], "the API offers alternatives; the page must judge them"
     close = [a for a in expected["alternatives"] if a["score"] >= expected["threshold"] * CLOSE_FRACTION]
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, traffic):
         bot = ask(page, OFF_TOPIC)
         assert bot.locator(".answer").inner_text() == "I don't know."
         assert "unsure" in bot.get_attribute("class")
@@ -226,15 +198,12 @@ def test_an_off_topic_question_gets_an_honest_i_dont_know(browser, loaded, size)
         # a question over the length limit: the API's reason in words, no status code
         traffic.allow(422, "/qa/answer")
         page.evaluate("() => document.getElementById('question').removeAttribute('maxlength')")
-        page.fill("#question", "why " * 300)
-        page.press("#question", "Enter")
+        enter(page, "#question", "why " * 300)
         error = page.locator("#ask-status.error")
         error.wait_for()
         assert "1000 characters" in error.inner_text() and "422" not in error.inner_text()
-        page.fill("#question", "   ")
-        page.press("#question", "Enter")
+        enter(page, "#question", "   ")
         error.filter(has_text="Type a question first").wait_for()
-        traffic.check()
 
 
 def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
@@ -249,8 +218,7 @@ def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
         assert not expected["confident"] and expected["threshold"] == 0.99
         close = [a for a in expected["alternatives"] if a["score"] >= 0.99 * CLOSE_FRACTION]
         assert close and len(close) < len(expected["alternatives"]), expected["alternatives"]
-        with open_page(browser, size) as page:
-            traffic = goto(page, base)
+        with opened(browser, base, size) as (page, _traffic):
             bot = ask(page, FAQ_QUESTION)
             assert bot.locator(".answer").inner_text() == "I don't know."
             buttons = bot.locator("button.alt")
@@ -262,7 +230,6 @@ def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
             page.keyboard.press("Enter")
             page.wait_for_function("() => document.querySelectorAll('#conversation .turn.user').length === 2")
             assert page.locator("#conversation .turn.user .said").last.inner_text() == asked
-            traffic.check()
     finally:
         settings.answer_threshold = normal
 
@@ -272,10 +239,8 @@ def test_search_load_more_and_batch_questions(browser, loaded, size):
     query = "package"
     ranking = client.post("/search", json={"query": query, "top_k": 20}).json()["results"]
     assert len(ranking) == 20
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        page.fill("#search-q", query)
-        page.press("#search-q", "Enter")
+    with opened(browser, base, size) as (page, _traffic):
+        enter(page, "#search-q", query)
         cards = page.locator("#results .card")
         page.locator("#results .status.ok").wait_for()
         assert cards.count() == 10
@@ -303,13 +268,11 @@ def test_search_load_more_and_batch_questions(browser, loaded, size):
         assert "1 could not be searched" in page.locator("#batch-status").inner_text()
         assert page.get_by_role("link", name="Download the results (JSON)").is_visible()
         assert_fits(page)
-        traffic.check()
 
 
 def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
     base, client, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         rows = page.locator("#library-box .library-item")
         rows.first.wait_for()
         assert rows.count() == 12
@@ -329,26 +292,11 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
         where.filter(has_text="1–12 of").wait_for()
         assert page.get_by_role("link", name="Export (JSON Lines)").get_attribute("href") == "export"
 
-        victim = newest[0]
-        delete = page.get_by_role("button", name=f"Delete {victim['name']}")
-        delete.click()
-        confirm = page.locator("dialog.confirm[open]")
-        assert victim["name"] in confirm.inner_text()
-        confirm.get_by_role("button", name="Cancel").click()
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.keyboard.press("Escape")
-        assert client.get(f"/items/{victim['id']}").status_code == 200
-        delete.click()
-        page.locator("dialog.confirm[open]").get_by_role("button", name="Delete").click()
-        page.locator("[data-count]").filter(has_text=f"{SAMPLES - 1} FAQ entries and documents stored").wait_for()
-        assert client.get(f"/items/{victim['id']}").status_code == 404
-        page.locator(f"#library-box .library-item[data-id='{victim['id']}']").wait_for(state="detached")
+        delete_after_a_confirmation(page, client, newest[0], f"{SAMPLES - 1} FAQ entries and documents stored")
         assert rows.first.locator(".card-title").inner_text() == title(newest[1])
         # the focus stays in the list (on the card now in the deleted one's place), not lost on <body>
         assert page.evaluate("() => document.activeElement.classList.contains('card')")
         assert_fits(page)
-        traffic.check()
 
 
 def test_details_of_a_document_and_a_faq_entry_from_the_library(browser, loaded, size):
@@ -357,8 +305,7 @@ def test_details_of_a_document_and_a_faq_entry_from_the_library(browser, loaded,
     doc = next(i for i in items if i["kind"] == "document")
     faq = next(i for i in items if i["kind"] == "faq")
     passages = client.get(f"/items/{doc['id']}/passages?limit=500").json()["passages"]
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         card = page.locator(f"#library-box .card[data-id='{doc['id']}']")
         card.focus()
         scrolled = page.evaluate("() => scrollY")
@@ -389,30 +336,21 @@ def test_details_of_a_document_and_a_faq_entry_from_the_library(browser, loaded,
         assert dialog.locator("#details-title").inner_text() == faq["question"]
         assert dialog.locator(".faq-answer").inner_text() == faq["answer"]
         assert faq["name"] in dialog.inner_text()
-        traffic.check()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
     base, _, _ = loaded
-    with open_page(browser, size, scheme) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size, scheme) as (page, _traffic):
         ask(page, FAQ_QUESTION)
         ask(page, OFF_TOPIC)
-        page.fill("#search-q", "virtual package")
-        page.press("#search-q", "Enter")
+        enter(page, "#search-q", "virtual package")
         page.locator("#results .card").first.wait_for()
         page.locator("#library-box .card").first.wait_for()
-        assert_fits(page)
-        body = background_of(page, "main")
-        assert (contrast(body, "rgb(0, 0, 0)") < 2) == (scheme == "dark"), body
-        for selector in ("#question", "#search-q", "#batch-queries", "#load-path", "#load .dropzone"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#question", "#conversation .source-open", "#results .card", "#library-box .card",
-                         ".library-item .delete", "#load .sample", "#clear-chat"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", "header.top p", ".hint", ".turn.user .said", ".turn.bot .said", ".turn .meta",
-                         ".turn.bot mark", "#results mark", "#results .card-line", ".alt-score, .turn.unsure .meta",
-                         "#library-box .card-title", ".badge", "button.secondary", "button.danger"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
-        traffic.check()
+        assert_fits_with_aa(
+            page, scheme,
+            borders=("#question", "#search-q", "#batch-queries", "#load-path", "#load .dropzone"),
+            focus=("#question", "#conversation .source-open", "#results .card", "#library-box .card",
+                   ".library-item .delete", "#load .sample", "#clear-chat"),
+            text=("body", "header.top p", ".hint", ".turn.user .said", ".turn.bot .said", ".turn .meta",
+                  ".turn.bot mark", "#results mark", "#results .card-line", ".alt-score, .turn.unsure .meta",
+                  "#library-box .card-title", ".badge", "button.secondary", "button.danger"))

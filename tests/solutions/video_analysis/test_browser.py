@@ -10,24 +10,23 @@ import uuid
 from pathlib import Path
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
-from common.web.launcher import build_app
 from tests.browser_support import (
-    NON_TEXT_AA,
-    TEXT_AA,
     Traffic,
+    assert_aa,
+    assert_first_visit,
     assert_fits,
+    assert_fits_with_aa,
     assert_inner_fits,
-    border_contrast,
-    focus_ring_contrast,
+    demo_page,
+    enter,
+    load_sample_data,
     open_page,
     progress_between,
-    record_progress,
-    serve,
-    text_contrast,
+    served,
+    visit,
 )
 from tests.conftest import Backend
 from tests.support import wait_task
@@ -50,9 +49,9 @@ def write_small_clip(path: Path, seed: int, seconds: float = 2.0, fps: float = 1
     return path
 
 
-def _start(tmp: Path, models, model_cache, **settings):
+def _served(tmp: Path, models, model_cache, **settings):
     app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, models, model_cache, **settings)
-    return app, serve(build_app(services={"video_analysis": app}))
+    return app, served("video_analysis", app, "/video")
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +63,8 @@ def loaded(tmp_path_factory, models, model_cache):
     write_face_video(extra / "face.avi")
     for i in range(CLIPS):
         write_small_clip(extra / f"clip-{i}.avi", seed=i)
-    _, server = _start(tmp, models, model_cache, playable_proxy=True)
-    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+    _, server = _served(tmp, models, model_cache, playable_proxy=True)
+    with server as (base, client):
         wait_task(client, client.post("/samples").json()["task_id"])
         wait_task(client, client.post("/load", json={"path": str(extra)}).json()["task_id"])
         yield base, client, tmp
@@ -76,21 +75,18 @@ def fresh(tmp_path_factory, models, model_cache):
     """A service the first-visit tests empty before they start (keyframes analysed 8 at a time)."""
     tmp = tmp_path_factory.mktemp("video-fresh")
     shutil.copyfile(OPENCV_DATA / "vtest.avi", tmp / "vtest.avi")
-    app, server = _start(tmp, models, model_cache, playable_proxy=False, chunk_keyframes=8)
-    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+    app, server = _served(tmp, models, model_cache, playable_proxy=False, chunk_keyframes=8)
+    with server as (base, client):
         yield base, client, tmp, app
 
 
-@pytest.fixture(params=["desktop", "phone"])
-def size(request) -> str:
-    return request.param
-
-
 def goto(page, base: str) -> Traffic:
-    traffic = Traffic.watch(page, base)
-    page.goto(base + "/video/")
-    page.locator("[data-count]").filter(has_text="stored").wait_for()
-    return traffic
+    return visit(page, base, "/video")
+
+
+def opened(browser, base: str, size: str = "desktop", scheme: str = "light"):
+    """The page at ``size`` in ``scheme`` and its traffic (checked when the block ends)."""
+    return demo_page(browser, base, "/video", size, scheme)
 
 
 def wait_playing_source(page, name: str, at: float, longer_than: float) -> None:
@@ -105,18 +101,10 @@ def wait_playing_source(page, name: str, at: float, longer_than: float) -> None:
 def test_first_visit_loads_the_samples_with_progress_inside_a_video(browser, fresh, size):
     base, client, _, _ = fresh
     client.delete("/data")
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        assert page.locator("[data-count]").inner_text() == "No videos stored yet"
-        order = page.evaluate("() => [...document.querySelectorAll('main > section')].map(s => s.id)")
-        assert order.index("load") < order.index("search"), order
-        assert "Nothing loaded yet" in page.locator("#load .welcome").inner_text()
-        assert page.locator("#load .drop-only").is_visible() == (size == "desktop")
+    with opened(browser, base, size) as (page, _traffic):
+        assert_first_visit(page, client, size, "No videos stored yet")
 
-        record_progress(page)
-        page.get_by_role("button", name="Load sample data").click()
-        status = page.locator("#load .task .status")
-        status.filter(has_text="Done:").wait_for(timeout=180_000)
+        status = load_sample_data(page, timeout=180_000)
         assert status.inner_text() == "Done: 3 new, 0 already stored, 0 failed, 1 warning."
         warning = page.locator("#load .problems li.warning")
         assert "tree.avi" in warning.inner_text() and "truncated" in warning.inner_text()
@@ -128,7 +116,6 @@ def test_first_visit_loads_the_samples_with_progress_inside_a_video(browser, fre
         tree = rows.filter(has_text="tree.avi")
         assert "truncated" in tree.inner_text() and "readable of" in tree.inner_text()
         assert_fits(page)
-        traffic.check()
 
 
 def test_cancel_stops_a_running_load(browser, fresh):
@@ -143,8 +130,7 @@ def test_cancel_stops_a_running_load(browser, fresh):
 
     pipeline.process_batch = held
     try:
-        with open_page(browser, "desktop") as page:
-            traffic = goto(page, base)
+        with opened(browser, base, "desktop") as (page, _traffic):
             page.fill("#load-path", str(tmp / "vtest.avi"))
             page.get_by_role("button", name="Load", exact=True).click()
             status = page.locator("#load .task .status")
@@ -154,7 +140,6 @@ def test_cancel_stops_a_running_load(browser, fresh):
             status.filter(has_text="Cancelled").wait_for(timeout=60_000)
             assert client.get("/count").json()["count"] == 0  # the video being analysed is removed whole
             assert not page.get_by_role("button", name="Cancel").is_visible()
-            traffic.check()
     finally:
         gate.set()
         del pipeline.process_batch
@@ -167,8 +152,7 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size, t
     assert wait_task(client, task["task_id"])["new"] == 1
     total = client.get("/count").json()["count"]
     assert total > 10
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         rows = page.locator("#library-box .library-item")
         rows.first.wait_for()
         assert rows.count() == 10
@@ -187,15 +171,12 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size, t
         page.locator("[data-count]").filter(has_text=f"{total - 1} videos stored").wait_for()
         rows.filter(has_text=doomed.name).wait_for(state="detached")
         assert_fits(page)
-        traffic.check()
 
 
 def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(browser, loaded, size):
     base, client, _ = loaded
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
-        page.fill("#words", "a candle")
-        page.press("#words", "Enter")
+    with opened(browser, base, size) as (page, _traffic):
+        enter(page, "#words", "a candle")
         first = page.locator("#results .card").first
         first.wait_for(timeout=60_000)
         assert "candle" in first.inner_text() and "Megamind.avi" in first.inner_text()
@@ -225,7 +206,6 @@ def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(brows
         assert first.evaluate("(el) => el === document.activeElement")
         assert page.evaluate("() => [...document.querySelectorAll('video')].every(v => v.paused)")
         assert page.evaluate("() => scrollY") == scrolled
-        traffic.check()
 
 
 def test_player_waits_for_the_playable_copy_without_playing_the_previous_video_or_scrolling(
@@ -234,8 +214,8 @@ def test_player_waits_for_the_playable_copy_without_playing_the_previous_video_o
     (2) the page scrolled back to the player every 1.5 s during that wait."""
     write_clip(tmp_path / "clip.webm", "VP80")  # browsers play it as uploaded
     shutil.copyfile(OPENCV_DATA / "Megamind.avi", tmp_path / "Megamind.avi")  # needs a WebM copy
-    app, server = _start(tmp_path, models, model_cache, playable_proxy=True)
-    with server as base, httpx.Client(base_url=base + "/video", timeout=60) as client:
+    app, server = _served(tmp_path, models, model_cache, playable_proxy=True)
+    with server as (base, client):
         proxies = app.state.pipeline.proxies
         held: list[int] = []
         proxies.submit = held.append  # the copy of Megamind.avi stays pending until released below
@@ -279,8 +259,7 @@ def test_moments_by_label_and_person_and_load_more(browser, loaded, size, tmp_pa
     base, client, _ = loaded
     query = tmp_path / "query.jpg"
     query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0), 80))
-    with open_page(browser, size) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size) as (page, _traffic):
         # by label: the choices are the labels seen in the videos
         page.wait_for_function("() => [...document.querySelectorAll('#label-list option')]"
                                ".some(o => o.value === 'candle')")
@@ -315,7 +294,6 @@ def test_moments_by_label_and_person_and_load_more(browser, loaded, size, tmp_pa
         person = next(p for p in client.get("/people").json()["people"] if p["name"] == f"Lionel {size}")
         client.delete(f"/people/{person['id']}")
         assert_fits(page)
-        traffic.check()
 
 
 def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path):
@@ -324,36 +302,27 @@ def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path)
     query.write_bytes(jpeg(frame_at(OPENCV_DATA / "vtest.avi", 30.0), 80))
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image", encoding="utf-8")
-    with open_page(browser, "phone") as page:
-        traffic = goto(page, base)
+    with opened(browser, base, "phone") as (page, _traffic):
         page.set_input_files("#batch-input", [str(query), str(notes)])
         groups = page.locator(".batch-group")
         groups.nth(1).wait_for(timeout=60_000)
         assert "vtest.avi" in groups.nth(0).locator(".card").first.inner_text()
         assert groups.nth(1).locator(".status.error").inner_text()
         assert_fits(page)
-        traffic.check()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
     base, _, _ = loaded
-    with open_page(browser, size, scheme) as page:
-        traffic = goto(page, base)
+    with opened(browser, base, size, scheme) as (page, _traffic):
         page.locator("#library-box .card").first.wait_for()
-        assert_fits(page)
-        for selector in ("#words", "#label", "#person", "#person-name", "#person-photos", "#query-zone",
-                         "#load .dropzone"):
-            assert border_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("#words", "#library-box .card", "#person-form button", "#load .sample"):
-            assert focus_ring_contrast(page, selector) >= NON_TEXT_AA, selector
-        for selector in ("body", ".hint", "#library-box .card-line", "header.top nav a", "label"):
-            assert text_contrast(page, selector) >= TEXT_AA, selector
+        assert_fits_with_aa(
+            page, scheme,
+            borders=("#words", "#label", "#person", "#person-name", "#person-photos", "#query-zone", "#load .dropzone"),
+            focus=("#words", "#library-box .card", "#person-form button", "#load .sample"),
+            text=("body", ".hint", "#library-box .card-line", "header.top nav a", "label"))
         page.locator("#library-box .card").first.click()
         page.locator("dialog .timeline").wait_for()
         assert_fits(page)
         assert_inner_fits(page, "dialog .details-body")
-        assert focus_ring_contrast(page, "dialog .tl-span") >= NON_TEXT_AA
-        assert text_contrast(page, "dialog .tl-tick") >= TEXT_AA
+        assert_aa(page, focus=("dialog .tl-span",), text=("dialog .tl-tick",))
         page.keyboard.press("Escape")
-        traffic.check()
