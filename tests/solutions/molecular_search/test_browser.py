@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser_support import (
     Traffic,
@@ -287,13 +288,13 @@ def test_cards_are_reached_and_opened_with_the_keyboard(browser, loaded, size):
         page.locator("dialog.details").wait_for(state="hidden")
         page.keyboard.press("Tab")  # the next card, opened with Space
         second = page.locator("#results .card").nth(1)
-        assert second.evaluate("(el) => el === document.activeElement")
+        expect(second).to_be_focused()
         page.keyboard.press("Space")
         dialog.wait_for()
         assert dialog.locator("#details-title").inner_text() == second.locator(".card-title").inner_text()
         page.get_by_role("button", name="Close").click()
         page.locator("dialog.details").wait_for(state="hidden")
-        assert second.evaluate("(el) => el === document.activeElement")
+        expect(second).to_be_focused()  # focus returns to the card (waits: the dialog restores it on close)
 
 
 def test_a_name_instead_of_a_smiles_gets_a_helpful_message_and_an_example(browser, loaded, size):
