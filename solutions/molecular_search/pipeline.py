@@ -73,7 +73,7 @@ class MoleculePipeline(Pipeline[MoleculeSettings]):
         #: slow query never holds the service's pool (``/count`` and similarity searches stay responsive)
         self.match_lane = WorkerPool(s.match_workers, res.settings.queue_limit, "molecule-match")
         binary = res.vectors.capabilities.binary_vector
-        log.info("molecule index %s: %d molecules; every mode runs on it (%s %s binary vectors; exact "
+        log.debug("molecule index %s: %d molecules; every mode runs on it (%s %s binary vectors; exact "
                  "Tanimoto through Milvus BIN_FLAT measured slower, see the README)", self.keeper.path,
                  len(self.keeper.index), res.vectors.describe(), "offers" if binary else "has no")
 
