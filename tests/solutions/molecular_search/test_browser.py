@@ -286,6 +286,7 @@ def test_cards_are_reached_and_opened_with_the_keyboard(browser, loaded, size):
         dialog.wait_for()
         page.keyboard.press("Escape")
         page.locator("dialog.details").wait_for(state="hidden")
+        expect(page.locator("#results .card").first).to_be_focused()  # Esc gives focus back to the card
         page.keyboard.press("Tab")  # the next card, opened with Space
         second = page.locator("#results .card").nth(1)
         expect(second).to_be_focused()
