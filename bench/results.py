@@ -32,8 +32,12 @@ def machine() -> dict[str, Any]:
 def save(name: str, result: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` (with the machine) and return its path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **result}, indent=2, default=float) + "\n", encoding="utf-8")
+    return _write(RESULTS / f"{name}.json", {"machine": machine(), **result})
+
+
+def _write(path: Path, data: dict[str, Any]) -> Path:
+    """The one format of a result file (indented JSON, numpy scalars as floats)."""
+    path.write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
     return path
 
 
@@ -61,5 +65,4 @@ def rewrite_readme(name: str, render: Callable[[dict[str, Any]], dict[str, str]]
     path = RESULTS / f"{name}.json"
     out = json.loads(path.read_text(encoding="utf-8"))
     out["readme"] = render(out)
-    path.write_text(json.dumps(out, indent=2, default=float) + "\n", encoding="utf-8")
-    return path
+    return _write(path, out)
