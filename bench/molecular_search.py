@@ -58,14 +58,9 @@ FILTERS: dict[str, dict[str, list[float | None]] | None] = {
 
 
 # -- the service in its own process ------------------------------------------------------------------
-def reaped_cpu_s(pid: int) -> float:
-    """CPU seconds of the children ``pid`` has waited for (the chemistry workers a finished load stopped)."""
-    rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(rest[13]) + int(rest[14])) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_table() -> dict[int, tuple[int, float, str, int]]:
-    """pid → (parent, CPU seconds, name, RSS bytes) of every process."""
+def proc_table() -> dict[int, tuple[int, float, str, int, float]]:
+    """pid → (parent, CPU seconds, name, RSS bytes, CPU seconds of the children it has waited for) of every
+    process (the last: e.g. the chemistry workers a finished load stopped)."""
     tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
     out = {}
     for entry in os.listdir("/proc"):
@@ -77,7 +72,8 @@ def proc_table() -> dict[int, tuple[int, float, str, int]]:
             continue
         name = stat[stat.find("(") + 1 : stat.rfind(")")]
         rest = stat[stat.rfind(")") + 2 :].split()
-        out[int(entry)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick, name, int(rest[21]) * page)
+        out[int(entry)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick, name, int(rest[21]) * page,
+                           (int(rest[13]) + int(rest[14])) / tick)
     return out
 
 
@@ -117,7 +113,7 @@ class Server:
             time.sleep(0.05)
         self.startup_s = time.perf_counter() - started
 
-    def tree(self) -> dict[int, tuple[int, float, str, int]]:
+    def tree(self) -> dict[int, tuple[int, float, str, int, float]]:
         table = proc_table()
         out = {}
         todo = [self.proc.pid]
@@ -131,9 +127,9 @@ class Server:
     def cpu_s(self) -> tuple[float, float]:
         """CPU seconds so far: (the server process, its children: chemistry and matching workers)."""
         tree = self.tree()
-        main = tree.get(self.proc.pid, (0, 0.0, "", 0))[1]
+        _, main, _, _, reaped = tree.get(self.proc.pid, (0, 0.0, "", 0, 0.0))
         live = sum(row[1] for pid, row in tree.items() if pid != self.proc.pid)
-        return main, live + reaped_cpu_s(self.proc.pid)
+        return main, live + reaped
 
     def rss(self) -> dict[str, int]:
         """RSS of the server process (with its anonymous and file-backed parts), and the proportional set size
@@ -473,8 +469,8 @@ def summary(r: dict[str, Any]) -> str:
     growth = mem["rss_growth_mb"]["server_after_similarity"]
     f = s["filtered"]
     m = r.get("milvus", {})
-    # Result files written before the workers' CPU was counted after they exit (reaped_cpu_s) hold a near-zero
-    # chemistry_workers figure: the chemistry measured alone in the same run stands in for it, and says so.
+    # Result files written before the workers' CPU was counted after they exit (reaped children, proc_table) hold a
+    # near-zero chemistry_workers figure: the chemistry measured alone in the same run stands in for it, and says so.
     chemistry_us = ing["cpu_us_per_molecule"]["chemistry_workers"]
     chemistry_from = "the load's worker processes"
     if chemistry_us < chem["chemistry_cpu_us_per_molecule"] / 2:
