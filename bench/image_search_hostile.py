@@ -11,17 +11,20 @@ it (``VmHWM``), so the figure is the request's own peak above the idle service.
 
 from __future__ import annotations
 
-import json
+import argparse
 import struct
 import sys
 import tempfile
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RESULTS = Path(__file__).parent / "results"
+from bench.results import parse_or_rewrite, save
+
+NAME = "image_search_hostile"
 
 
 def hostile_png(side: int = 9400, bits: int = 16) -> bytes:
@@ -55,7 +58,24 @@ def request_peak(send) -> tuple[object, float, int]:
     return response, took, _status("VmHWM") - before
 
 
+def readme(out: dict[str, Any]) -> dict[str, str]:
+    """The rows the image tutorial quotes (bench/report.py), from the saved figures."""
+    rows = ["| hostile query | what the service does |", "|---|---|"]
+    for name, case in out["cases"].items():
+        what = {413: "refused with 413", 200: "searched (200)"}.get(case["status"], f"answered {case['status']}")
+        memory = (f"peak RSS +{case['peak_rss_above_idle_mb']:.0f} MB" if case["peak_rss_above_idle_mb"] >= 1
+                  else "no growth of peak RSS")
+        n = case["file_bytes"]
+        size = f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n >> 10} KB"
+        rows.append(f"| query: {name}, {size} on the wire | {what} in "
+                    f"{case['seconds'] * 1000:,.0f} ms, {memory} |")
+    return {"summary": "\n".join(rows)}
+
+
 def main() -> None:
+    args = parse_or_rewrite(argparse.ArgumentParser(description=__doc__.split("\n")[0]), readme, NAME)
+    if args is None:
+        return
     from fastapi.testclient import TestClient
 
     from bench.image_search_data import collect_images
@@ -84,9 +104,8 @@ def main() -> None:
                                   "detail": r.json().get("detail") if r.status_code != 200 else None}
             print(f"{name}: {len(data) / 1024:.0f} KB -> {r.status_code} in {took:.2f} s, "
                   f"peak RSS +{peak / 2**20:.1f} MB")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "image_search_hostile.json").write_text(json.dumps(out, indent=2))
-    print(f"wrote {RESULTS / 'image_search_hostile.json'}")
+    out["readme"] = readme(out)
+    print(f"wrote {save(NAME, out)}")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.image_search_data import collect_images
+from bench.results import parse_or_rewrite, save
 from common.pipeline import load_job
 from common.resources import Resources
 from solutions.image_search.app import NAME
@@ -35,7 +37,9 @@ from solutions.image_search.labels import LabelText
 from solutions.image_search.pipeline import ImagePipeline
 from solutions.image_search.samples import OPENCV_DATA
 
-RESULTS = Path(__file__).parent / "results"
+NAME_OF_RESULT = "image_search_text"
+METHOD = "class names + WordNet hypernyms (the method)"
+BASELINE = "class names only (baseline)"
 #: the queries the method was chosen on (not reported)
 TUNING = {"a squirrel": ["squirrel_cls.jpg"], "fruit": ["fruits.jpg", "orange.jpg", "apple.jpg"],
           "a monkey": ["baboon.jpg"], "a butterfly": ["butterfly.jpg"], "a castle": ["leuvenA.jpg", "leuvenB.jpg"],
@@ -64,11 +68,29 @@ def evaluate(search, queries: dict[str, list[str]]) -> dict:
             "first_relevant_rank": ranks}
 
 
+def readme(out: dict[str, Any]) -> dict[str, str]:
+    """The rows the image tutorial quotes (bench/report.py), from the saved figures."""
+    method, plain = (out["quality"][k]["report"] for k in (METHOD, BASELINE))
+    lat = out["latency"]
+    return {"summary": "\n".join([
+        "| measure | value |", "|---|---|",
+        f"| `/search/text`, {len(out['queries']['report'])} report queries over {out['images']} real images (words "
+        f"that are not class names: \"a rodent\", \"citrus\", \"a palace\"...; the method was chosen on "
+        f"{len(out['queries']['tuning'])} other queries) | MRR **{method['mrr']:.2f}**, first result relevant "
+        f"{method['top1']:.2f}, a relevant image in the top 5 {method['top5']:.2f} |",
+        f"| the same without the WordNet context (class names alone), same run | MRR {plain['mrr']:.2f}, first result "
+        f"relevant {plain['top1']:.2f}, top 5 {plain['top5']:.2f} |",
+        f"| `/search/text` in process, {lat['items']:,} images (Milvus Lite, exact FLAT) | p50 {lat['p50_ms']:.0f} ms, "
+        f"p95 {lat['p95_ms']:.0f} ms |"])}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=300, help="real images in the gallery")
     ap.add_argument("--scale", type=int, default=10_000, help="stored images for the latency test")
-    args = ap.parse_args()
+    args = parse_or_rewrite(ap, readme, NAME_OF_RESULT)
+    if args is None:
+        return
     work = Path(tempfile.mkdtemp(prefix="image-text-bench-"))
     gallery = work / "gallery"
     gallery.mkdir()
@@ -96,8 +118,7 @@ def main() -> None:
             return [rows[int(h["id"])]["name"] for h in hits]
 
         out["quality"] = {}
-        for label, fn in (("class names + WordNet hypernyms (the method)", with_context),
-                          ("class names only (baseline)", names_only)):
+        for label, fn in ((METHOD, with_context), (BASELINE, names_only)):
             out["quality"][label] = {"report": evaluate(fn, REPORT), "tuning": evaluate(fn, TUNING)}
             r = out["quality"][label]["report"]
             print(f"{label}: REPORT ({len(REPORT)} queries) MRR {r['mrr']}, first result relevant {r['top1']}, "
@@ -134,9 +155,8 @@ def main() -> None:
                           "p95_ms": round(float(np.percentile(lat, 95)), 1), "searches": len(lat)}
         print(f"search_text over {stored} images: p50 {out['latency']['p50_ms']} ms, p95 {out['latency']['p95_ms']} ms")
         pipe.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "image_search_text.json").write_text(json.dumps(out, indent=2))
-    print(f"wrote {RESULTS / 'image_search_text.json'}")
+    out["readme"] = readme(out)
+    print(f"wrote {save(NAME_OF_RESULT, out)}")
 
 
 if __name__ == "__main__":
