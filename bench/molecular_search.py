@@ -48,6 +48,7 @@ from bench.molecular_search_engine import (  # noqa: E402
     mb,
     ms,
     run_worker,
+    workload_arguments,
 )
 from bench.results import parse_or_rewrite, save  # noqa: E402
 from bench.results import readme as readme_texts  # noqa: E402
@@ -511,9 +512,7 @@ def summary(r: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000, help="real-like molecules loaded")
-    parser.add_argument("--queries", type=int, default=100, help="similarity queries (p50 over them)")
-    parser.add_argument("--batch", type=int, default=1000, help="queries of the batch-vs-singles comparison")
+    workload_arguments(parser)
     parser.add_argument("--milvus-n", type=int, default=100_000, help="molecules of the Milvus comparison (0: skip)")
     parser.add_argument("--chemistry-sample", type=int, default=20_000)
     parser.add_argument("--port", type=int, default=0, help="the service's port (default: a free one)")

@@ -444,11 +444,17 @@ def pathological(timeout_ms: int = 500) -> dict:
 
 
 # -- main ---------------------------------------------------------------------------------------
+def workload_arguments(parser: argparse.ArgumentParser) -> None:
+    """The workload of both molecule benchmarks (this one and bench/molecular_search.py, the service end to end),
+    so that their figures compare: how many real-like molecules, similarity queries and batch queries."""
+    parser.add_argument("--n", type=int, default=1_000_000, help="real-like molecules")
+    parser.add_argument("--queries", type=int, default=100, help="similarity queries (p50 over them)")
+    parser.add_argument("--batch", type=int, default=1000, help="queries of the batch-vs-singles comparison")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000, help="real-like molecules")
-    parser.add_argument("--queries", type=int, default=100, help="similarity queries (median over them)")
-    parser.add_argument("--batch", type=int, default=1000, help="queries of the batch-vs-singles comparison")
+    workload_arguments(parser)
     parser.add_argument("--n-synthetic", type=int, default=10_000_000, help="synthetic fingerprints (0: skip)")
     parser.add_argument("--workers", type=int, default=2, help="ingest processes")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/molecule_engine_bench"))

@@ -238,6 +238,22 @@ def assert_fits_with_aa(page: Any, scheme: str, borders: tuple[str, ...] = (), f
     assert_aa(page, borders, focus, text)
 
 
+#: what every demo page shares (the header, the library and the load panel) and each demo's looks test checks:
+#: control borders, focus rings and text, as for :func:`assert_aa`
+SHARED_BORDERS = ("#load-path", "#load .dropzone")
+SHARED_FOCUS = ("#library-box .card", ".library-item .delete", "#load .sample")
+SHARED_TEXT = ("body", "header.top p", "header.top nav a", ".hint", "#library-box .card-title",
+               "#library-box .card-line", "#load .sample", "button.secondary", "button.danger")
+
+
+def assert_demo_looks(page: Any, scheme: str, borders: tuple[str, ...] = (), focus: tuple[str, ...] = (),
+                      text: tuple[str, ...] = ()) -> None:
+    """:func:`assert_fits_with_aa` on a demo page once its library shows a card: the page's own ``borders``,
+    ``focus`` rings and ``text``, and those of the parts every demo page shares."""
+    page.locator("#library-box .card").first.wait_for()
+    assert_fits_with_aa(page, scheme, (*SHARED_BORDERS, *borders), (*SHARED_FOCUS, *focus), (*SHARED_TEXT, *text))
+
+
 def assert_aa(page: Any, borders: tuple[str, ...] = (), focus: tuple[str, ...] = (),
               text: tuple[str, ...] = ()) -> None:
     """WCAG AA for each selector: the ``borders`` of controls and the ``focus`` rings 3:1, the ``text`` 4.5:1."""

@@ -87,47 +87,47 @@ class VideoTables:
 
     @classmethod
     def define(cls, metadata: MetaData, prefix: str) -> VideoTables:
+        def table(name: str, *columns: Column[Any]) -> Table:
+            """The table ``<prefix>_<name>`` (defining it again on the same metadata, as another pipeline with the
+            same prefix does, extends it rather than failing)."""
+            return Table(f"{prefix}_{name}", metadata, *columns, extend_existing=True)
+
         return cls(
-            frames=Table(
-                f"{prefix}_frames", metadata,
+            frames=table(
+                "frames",
                 Column("id", BigInteger, primary_key=True, autoincrement=False),
                 Column("video_id", BigInteger, nullable=False, index=True),
                 Column("t", Float, nullable=False),
-                extend_existing=True,
             ),
-            labels=Table(
-                f"{prefix}_labels", metadata,
+            labels=table(
+                "labels",
                 Column("frame_id", BigInteger, primary_key=True, autoincrement=False),
                 Column("label", SmallInteger, primary_key=True, autoincrement=False, index=True),
                 Column("video_id", BigInteger, nullable=False, index=True),
                 Column("t", Float, nullable=False),
                 Column("rank", SmallInteger, nullable=False),  # 0 = the keyframe's most likely class
                 Column("score", Float, nullable=False),
-                extend_existing=True,
             ),
-            faces=Table(
-                f"{prefix}_faces", metadata,
+            faces=table(
+                "faces",
                 Column("id", Integer, primary_key=True, autoincrement=True),
                 Column("video_id", BigInteger, nullable=False, index=True),
                 Column("t", Float, nullable=False),
                 Column("box", String(64), nullable=False),
                 Column("vector", LargeBinary(1024), nullable=False),
-                extend_existing=True,
             ),
-            people=Table(
-                f"{prefix}_people", metadata,
+            people=table(
+                "people",
                 Column("id", BigInteger, primary_key=True, autoincrement=False),
                 Column("name", String(200), nullable=False),
                 Column("created_at", DateTime, nullable=False),
-                extend_existing=True,
             ),
-            person_faces=Table(
-                f"{prefix}_person_faces", metadata,
+            person_faces=table(
+                "person_faces",
                 Column("id", Integer, primary_key=True, autoincrement=True),
                 Column("person_id", BigInteger, nullable=False, index=True),
                 Column("photo", String(512), nullable=False),
                 Column("vector", LargeBinary(1024), nullable=False),
-                extend_existing=True,
             ),
         )
 
