@@ -8,6 +8,8 @@ from pydantic import Field
 
 from common.settings import ServiceSettings, service_config
 
+from .bm25 import Analyzer
+
 
 class QASettings(ServiceSettings):
     model_config = service_config("QA_")
@@ -25,6 +27,11 @@ class QASettings(ServiceSettings):
     max_answer_chars: int = Field(60000, gt=0)
     #: BM25 engine: ``auto`` = Milvus full-text search when the backend has it, else the in-process index
     bm25_engine: Literal["auto", "milvus", "local"] = "auto"
+    #: BM25 analyzer of FAQ entries / of passages: ``standard`` (lower-cased words) or ``english`` (without stop
+    #: words, Snowball stems: "installing" matches "install"); the same on both BM25 engines. Milvus' BM25
+    #: collections keep the terms made when an item was loaded: after changing one, load the data again
+    faq_bm25_analyzer: Analyzer = "standard"
+    passage_bm25_analyzer: Analyzer = "standard"
     #: BM25 score s is mapped to s / (s + bm25_saturation) in [0, 1)
     bm25_saturation: float = Field(8.0, gt=0)
     #: candidates fetched from each retriever in the first round of a search (more rounds when a deeper page
