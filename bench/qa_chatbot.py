@@ -399,7 +399,8 @@ def main() -> None:
     defaults = QASettings()
     encoder = TextEncoder.load(defaults.model or _default_model(), args.models)
     out: dict[str, Any] = {"settings": {k: getattr(defaults, k) for k in (
-        "passage_max_chars", "passage_heading_context", "passage_bm25_heading", "faq_answer_words", "faq_weights",
+        "passage_max_chars", "passage_heading_context", "passage_bm25_heading", "faq_bm25_analyzer",
+        "passage_bm25_analyzer", "faq_answer_words", "faq_weights",
         "passage_weights", "faq_calibration", "passage_calibration", "answer_threshold", "bm25_saturation",
         "encoder_precision")}, "settings_chosen_on": "the TUNING sets only (bench/qa_chatbot_tune.py, "
                                                       "bench/results/qa_chatbot_tuning.json)", "quality": {}}
