@@ -328,7 +328,7 @@ def answer_latency(work: Path, models: Path, queries: list[str], requests: int) 
 def readme(out: dict[str, Any]) -> dict[str, str]:
     """What the READMEs quote (bench/report.py): the tutorial's table and the top-level headline row."""
     r = out["quality"]["report"]
-    docs = "; ".join(f"top-1 / top-3 {d['method']['top1']:.2f} / {d['method']['top3']:.2f}"
+    docs = "; ".join(f"top-1 / top-3 {d['method']['top1']:.3f} / {d['method']['top3']:.3f}"
                      for d in r["documents"].values())
     f, e = r["faq"], out["load"]["end_to_end"]
     return readme_texts(summary(out), "qa_chatbot", "QA chatbot",
