@@ -328,7 +328,7 @@ def answer_latency(work: Path, models: Path, queries: list[str], requests: int) 
 def readme(out: dict[str, Any]) -> dict[str, str]:
     """What the READMEs quote (bench/report.py): the tutorial's table and the top-level headline row."""
     r = out["quality"]["report"]
-    docs = "; ".join(f"top-1 / top-3 {d['method']['top1']:.2f} / {d['method']['top3']:.2f}"
+    docs = "; ".join(f"top-1 / top-3 {d['method']['top1']:.3f} / {d['method']['top3']:.3f}"
                      for d in r["documents"].values())
     f, e = r["faq"], out["load"]["end_to_end"]
     return readme_texts(summary(out), "qa_chatbot", "QA chatbot",
@@ -399,7 +399,8 @@ def main() -> None:
     defaults = QASettings()
     encoder = TextEncoder.load(defaults.model or _default_model(), args.models)
     out: dict[str, Any] = {"settings": {k: getattr(defaults, k) for k in (
-        "passage_max_chars", "passage_heading_context", "passage_bm25_heading", "faq_answer_words", "faq_weights",
+        "passage_max_chars", "passage_heading_context", "passage_bm25_heading", "faq_bm25_analyzer",
+        "passage_bm25_analyzer", "faq_answer_words", "faq_weights",
         "passage_weights", "faq_calibration", "passage_calibration", "answer_threshold", "bm25_saturation",
         "encoder_precision")}, "settings_chosen_on": "the TUNING sets only (bench/qa_chatbot_tune.py, "
                                                       "bench/results/qa_chatbot_tuning.json)", "quality": {}}

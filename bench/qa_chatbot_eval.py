@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from solutions.qa_chatbot.bm25 import BM25Index
+from solutions.qa_chatbot.bm25 import Analyzer, BM25Index
 from solutions.qa_chatbot.documents import DocumentBudget, parse_document
 from solutions.qa_chatbot.retrieval import KindModel, Ranker, answer_units, fit_calibration, highlight, rrf
 
@@ -77,7 +77,7 @@ class DocCorpus:
 
 
 def build_docs(paths, encoder, max_chars: int, heading_context: bool = True, sentences: bool = True,
-               naive: bool = False, bm25_heading: bool | None = None) -> DocCorpus:
+               naive: bool = False, bm25_heading: bool | None = None, analyzer: Analyzer = "standard") -> DocCorpus:
     t0 = time.perf_counter()
     texts, headings = [], []
     budget = DocumentBudget(max_chars=max_chars)
@@ -98,7 +98,7 @@ def build_docs(paths, encoder, max_chars: int, heading_context: bool = True, sen
     t2 = time.perf_counter()
     bm25_heading = heading_context if bm25_heading is None else bm25_heading
     bm25_texts = [f"{h}\n{t}" if bm25_heading and not naive else t for h, t in zip(headings, texts, strict=True)]
-    bm = BM25Index().build(list(enumerate(bm25_texts)))
+    bm = BM25Index(analyzer_name=analyzer).build(list(enumerate(bm25_texts)))
     corpus = DocCorpus(texts, headings, vecs, bm)
     if sentences and not naive:
         spans = [answer_units(t) for t in texts]
@@ -227,10 +227,11 @@ def qa_text(question: str, answer: str, answer_words: int | None = None) -> str:
     return f"{question}\n{answer}"
 
 
-def build_faq(pairs: list[dict], encoder, answer_words: int | None = None) -> FaqCorpus:
+def build_faq(pairs: list[dict], encoder, answer_words: int | None = None, analyzer: Analyzer = "standard"
+              ) -> FaqCorpus:
     q_vecs = encoder.encode([p["question"] for p in pairs])
     qa_vecs = encoder.encode([qa_text(p["question"], p["answer"], answer_words) for p in pairs])
-    bm = BM25Index().build([(i, f"{p['question']}\n{p['answer']}") for i, p in enumerate(pairs)])
+    bm = BM25Index(analyzer_name=analyzer).build([(i, f"{p['question']}\n{p['answer']}") for i, p in enumerate(pairs)])
     spans = [answer_units(p["answer"]) for p in pairs]
     flat = [p["answer"][s:e] for p, sp in zip(pairs, spans, strict=True) for s, e in sp]
     flat_vecs = encoder.encode(flat) if flat else np.zeros((0, 384), np.float32)

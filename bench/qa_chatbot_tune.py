@@ -6,10 +6,12 @@ Documents: Debian Reference + qa_chatbot_tune_docs.jsonl, and the Debian FAQ (HT
 pooled (115 questions); FAQ: the Debian FAQ + qa_chatbot_paraphrases.jsonl and qa_chatbot_tune_faq_2.jsonl;
 off-topic: qa_chatbot_offtopic.jsonl. The report sets are never read here.
 
-- documents: every passage size, heading context (in the embedding, in BM25) and fusion weight variant; the
+- documents: every passage size, heading context (in the embedding, in BM25), BM25 analyzer (``standard`` words or
+  ``english``: stop words out, Snowball stems; solutions/qa_chatbot/bm25.py) and fusion weight variant; the
   chosen one has the best pooled (top-1 + top-3) / 2, then top-1 (every variant stores the same vectors: the
   sentence vectors are needed for the highlight anyway).
-- FAQ: the ``qa`` text (question + the first N answer words: fewer words, faster loads) and the fusion weights;
+- FAQ: the ``qa`` text (question + the first N answer words: fewer words, faster loads), the BM25 analyzer and
+  the fusion weights;
   the chosen one is the cheapest to load (encoder tokens per entry) whose top-1 is within 0.01 of the method
   chosen before (48 words, 0.4/0.4/0.2: ``BASELINE_FAQ``), then the best top-1, top-3.
 - calibration: Platt scaling of each kind's fused score (right top-1s against wrong top-1s and off-topic
@@ -21,6 +23,7 @@ Writes bench/results/qa_chatbot_tuning.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 from pathlib import Path
@@ -32,6 +35,7 @@ from bench import qa_chatbot_eval as ev
 from bench.qa_chatbot_docs import collection
 from bench.qa_chatbot_faq import parse_faq
 from common.text import TextEncoder, default_model_dir
+from solutions.qa_chatbot.bm25 import ANALYZERS
 from solutions.qa_chatbot.faq import qa_text
 from solutions.qa_chatbot.retrieval import KindModel, Ranker
 
@@ -39,12 +43,16 @@ HERE = Path(__file__).resolve().parent
 DOC_SETS = (("tune", "qa_chatbot_tune_docs.jsonl"), ("faq", "qa_chatbot_tune_docs_3.jsonl"))
 FAQ_SETS = ("qa_chatbot_paraphrases.jsonl", "qa_chatbot_tune_faq_2.jsonl")
 OFFTOPIC = "qa_chatbot_offtopic.jsonl"
-BASELINE_FAQ = {"answer_words": 48, "weights": {"question": 0.4, "qa": 0.4, "bm25": 0.2}}
+BASELINE_FAQ = {"answer_words": 48, "analyzer": "standard", "weights": {"question": 0.4, "qa": 0.4, "bm25": 0.2}}
 STEPS = [0, 0.1, 0.2, 0.3, 0.4, 0.5]
 #: (passage size, heading path in the embedding) of the document variants; each is tried with and without the
-#: heading path in BM25 and with every fusion weight. (The earlier grid over 500/700/1000 characters chose 500
-#: without heading in the embedding; 300 and heading-in-embedding at 700 are left out to keep a run short.)
-VARIANTS = ((500, False), (500, True), (700, False), (350, False))
+#: heading path in BM25, with each BM25 analyzer and with every fusion weight. (Earlier grids over 300 to 1000
+#: characters and heading-in-embedding chose 700 characters without heading in the embedding; 500 is kept as the
+#: runner-up, the others are left out to keep a run short.)
+VARIANTS = ((700, False), (500, False))
+#: the settings chosen before the BM25 analyzer was tuned (the comparison row of a run)
+PREVIOUS_DOCS = {"max_chars": 700, "heading": False, "bm25_heading": True, "analyzer": "standard",
+                 "weights": {"passage": 0.3, "bm25": 0.5, "sentence": 0.2}}
 
 
 def read_jsonl(name: str) -> list[dict[str, Any]]:
@@ -95,26 +103,24 @@ def tune_documents(enc: ev.CachedEncoder) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     naive = pooled([ev.eval_docs(ev.build_docs(p, enc, 1000, naive=True), q, None, dense_only=True) for p, q in sets])
     rows.append({"variant": "naive 1000-char chunks, dense", **naive})
-    for max_chars, heading in VARIANTS:
-        for bm25_heading in (False, True):
-            corpora = [ev.build_docs(p, enc, max_chars, heading_context=heading, bm25_heading=bm25_heading)
-                       for p, _ in sets]
-            base = {"max_chars": max_chars, "heading": heading, "bm25_heading": bm25_heading}
-            r = pooled([ev.eval_docs(c, q, None, dense_only=True) for c, (_, q) in zip(corpora, sets, strict=True)])
-            rows.append({"variant": f"{base} dense only", **r})
-            for w in ev.weight_grid(["passage", "bm25", "sentence"], STEPS):
-                ranker = Ranker(passage=KindModel(w))
-                r = pooled([ev.eval_docs(c, q, ranker) for c, (_, q) in zip(corpora, sets, strict=True)])
-                rows.append({"variant": f"{base} fusion {w}", **base, "weights": w, **r})
-            best = max((x for x in rows if x.get("max_chars") == max_chars and "weights" in x),
-                       key=lambda x: (x["objective"], x["top1"]))
-            print(f"documents {base}: best so far {best['variant']} top1 {best['top1']} top3 {best['top3']}",
-                  flush=True)
-            enc.save()
+    for (max_chars, heading), bm25_heading, analyzer in itertools.product(VARIANTS, (False, True), ANALYZERS):
+        corpora = [ev.build_docs(p, enc, max_chars, heading_context=heading, bm25_heading=bm25_heading,
+                                 analyzer=analyzer) for p, _ in sets]
+        base = {"max_chars": max_chars, "heading": heading, "bm25_heading": bm25_heading, "analyzer": analyzer}
+        r = pooled([ev.eval_docs(c, q, None, dense_only=True) for c, (_, q) in zip(corpora, sets, strict=True)])
+        rows.append({"variant": f"{base} dense only", **r})
+        for w in ev.weight_grid(["passage", "bm25", "sentence"], STEPS):
+            ranker = Ranker(passage=KindModel(w))
+            r = pooled([ev.eval_docs(c, q, ranker) for c, (_, q) in zip(corpora, sets, strict=True)])
+            rows.append({"variant": f"{base} fusion {w}", **base, "weights": w, **r})
+        best = max((x for x in rows if x.get("max_chars") == max_chars and "weights" in x),
+                   key=lambda x: (x["objective"], x["top1"]))
+        print(f"documents {base}: best so far {best['variant']} top1 {best['top1']} top3 {best['top3']}",
+              flush=True)
+        enc.save()
     fused = [x for x in rows if "weights" in x]
     chosen = max(fused, key=lambda x: (x["objective"], x["top1"], x["top3"]))
-    previous = next(x for x in fused if (x["max_chars"], x["heading"], x["bm25_heading"]) == (500, False, False)
-                    and x["weights"] == {"passage": 0.2, "bm25": 0.5, "sentence": 0.3})
+    previous = next(x for x in fused if all(x[k] == v for k, v in PREVIOUS_DOCS.items()))
     print("documents chosen:", chosen, "\nprevious settings:", previous)
     return {"variants": rows, "chosen": chosen, "previous": previous, "naive": naive}
 
@@ -133,8 +139,8 @@ def tune_faq(enc: ev.CachedEncoder) -> dict[str, Any]:
     paraphrases = [p for name in FAQ_SETS for p in read_jsonl(name)]
     pv = enc.encode([p["query"] for p in paraphrases])
     rows: list[dict[str, Any]] = []
-    for answer_words in (48, 40, 32, 24, 16):
-        fc = ev.build_faq(faq, enc, answer_words)
+    for answer_words, analyzer in itertools.product((48, 40, 32, 24, 16), ANALYZERS):
+        fc = ev.build_faq(faq, enc, answer_words, analyzer)
         cost = round(tokens_per_entry(enc, faq, answer_words), 1)
         base = ev.eval_faq(fc, paraphrases, pv, None)
         rows.append({"variant": "questions only (baseline)", "top1": base["top1"], "top3": base["top3"]})
@@ -142,15 +148,14 @@ def tune_faq(enc: ev.CachedEncoder) -> dict[str, Any]:
             if not w["qa"]:
                 continue
             r = ev.eval_faq(fc, paraphrases, pv, Ranker(faq=KindModel(w)))
-            rows.append({"variant": f"qa text {answer_words} words, fusion {w}", "answer_words": answer_words,
-                         "weights": w, "tokens_per_entry": cost, "top1": r["top1"], "top3": r["top3"],
-                         "mrr@10": r["mrr@10"]})
-        print(f"faq {answer_words} words ({cost} tokens/entry): best", max(
-            (x for x in rows if x.get("answer_words") == answer_words), key=lambda x: (x["top1"], x["top3"])),
-            flush=True)
+            rows.append({"variant": f"qa text {answer_words} words, BM25 {analyzer}, fusion {w}",
+                         "answer_words": answer_words, "analyzer": analyzer, "weights": w,
+                         "tokens_per_entry": cost, "top1": r["top1"], "top3": r["top3"], "mrr@10": r["mrr@10"]})
+        print(f"faq {answer_words} words ({cost} tokens/entry), BM25 {analyzer}: best", max(
+            (x for x in rows if x.get("answer_words") == answer_words and x.get("analyzer") == analyzer),
+            key=lambda x: (x["top1"], x["top3"])), flush=True)
     fused = [x for x in rows if "weights" in x]
-    previous = next(x for x in fused if x["answer_words"] == BASELINE_FAQ["answer_words"]
-                    and x["weights"] == BASELINE_FAQ["weights"])
+    previous = next(x for x in fused if all(x[k] == v for k, v in BASELINE_FAQ.items()))
     near = [x for x in fused if x["top1"] >= previous["top1"] - 0.01 - 1e-9]
     chosen = min(near, key=lambda x: (x["tokens_per_entry"], -x["top1"], -x["top3"], -x["mrr@10"]))
     print("faq chosen:", chosen, "\nprevious method:", previous)
@@ -166,14 +171,14 @@ def calibrate(enc: ev.CachedEncoder, dc: dict[str, Any], fc_chosen: dict[str, An
     raw, dneg = [], []
     for paths, queries in doc_sets(enc):
         corpus = ev.build_docs(paths, enc, dc["max_chars"], heading_context=dc["heading"],
-                               bm25_heading=dc["bm25_heading"])
+                               bm25_heading=dc["bm25_heading"], analyzer=dc["analyzer"])
         raw += ev.eval_docs(corpus, queries, ranker)["_raw"]
         dneg += ev.offtopic_raw_docs(corpus, offtopic, ov, ranker)
     dslope, dint = ev.calibrate(raw, dneg)
     faq = parse_faq()
     paraphrases = [p for name in FAQ_SETS for p in read_jsonl(name)]
     pv = enc.encode([p["query"] for p in paraphrases])
-    fc = ev.build_faq(faq, enc, fc_chosen["answer_words"])
+    fc = ev.build_faq(faq, enc, fc_chosen["answer_words"], fc_chosen.get("analyzer", "standard"))
     franker = Ranker(faq=KindModel(fc_chosen["weights"]))
     fr = ev.eval_faq(fc, paraphrases, pv, franker)
     fneg = ev.offtopic_raw_faq(fc, offtopic, ov, franker)

@@ -47,7 +47,8 @@ class CollectionSpec:
     """A collection as a pipeline declares it; :meth:`VectorStore.ensure` creates it (schema + index).
 
     ``kind`` is ``float`` (FLOAT_VECTOR of ``dim``), ``binary`` (BINARY_VECTOR of ``dim`` bits) or ``bm25``
-    (a VARCHAR ``text`` analysed into a SPARSE_FLOAT_VECTOR by Milvus' BM25 function, backends >= 2.5).
+    (a VARCHAR ``text`` analysed into a SPARSE_FLOAT_VECTOR by Milvus' BM25 function, backends >= 2.5; its
+    ``index_params`` may set ``bm25_k1`` and ``bm25_b``, whose defaults differ between Milvus Lite and servers).
     ``item_field`` is the field holding the id of the item a row belongs to: ``id`` when a row is the item,
     ``video_id`` when many rows (keyframes) belong to one item; deletes of an item go through it.
     """
@@ -156,7 +157,9 @@ class VectorStore:
             schema.add_field(spec.vector_field, DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name=f"{spec.name}_bm25", function_type=FunctionType.BM25,
                                          input_field_names=["text"], output_field_names=[spec.vector_field]))
-            index.add_index(spec.vector_field, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            # the nested "params" form: Milvus Lite reads only that one (pymilvus 3 flattens a plain ``params``)
+            index.add_index(spec.vector_field, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                            params={"params": dict(spec.index_params)} if spec.index_params else None)
         else:
             dtype = DataType.BINARY_VECTOR if spec.kind == "binary" else DataType.FLOAT_VECTOR
             schema.add_field(spec.vector_field, dtype, dim=spec.dim)

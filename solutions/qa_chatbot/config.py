@@ -8,6 +8,8 @@ from pydantic import Field
 
 from common.settings import ServiceSettings, service_config
 
+from .bm25 import Analyzer
+
 
 class QASettings(ServiceSettings):
     model_config = service_config("QA_")
@@ -25,6 +27,12 @@ class QASettings(ServiceSettings):
     max_answer_chars: int = Field(60000, gt=0)
     #: BM25 engine: ``auto`` = Milvus full-text search when the backend has it, else the in-process index
     bm25_engine: Literal["auto", "milvus", "local"] = "auto"
+    #: BM25 analyzer of FAQ entries / of passages: ``standard`` (lower-cased words) or ``english`` (without stop
+    #: words, Snowball stems: "installing" matches "install"); the same on both BM25 engines. Chosen on the
+    #: tuning sets. Milvus' BM25 collections keep the terms made when an item was loaded: after changing one,
+    #: load the data again
+    faq_bm25_analyzer: Analyzer = "english"
+    passage_bm25_analyzer: Analyzer = "standard"
     #: BM25 score s is mapped to s / (s + bm25_saturation) in [0, 1)
     bm25_saturation: float = Field(8.0, gt=0)
     #: candidates fetched from each retriever in the first round of a search (more rounds when a deeper page
@@ -62,13 +70,13 @@ class QASettings(ServiceSettings):
     # ("sentence" = best cosine of one sentence of the passage) -----------------------------------------------
     #: the ``qa`` vector of a FAQ entry embeds the question and the first this-many words of the answer (0 = all)
     faq_answer_words: int = Field(16, ge=0)
-    faq_weights: dict[str, float] = Field(default_factory=lambda: {"question": 0.2, "qa": 0.5, "bm25": 0.3})
+    faq_weights: dict[str, float] = Field(default_factory=lambda: {"question": 0.3, "qa": 0.4, "bm25": 0.3})
     passage_weights: dict[str, float] = Field(
         default_factory=lambda: {"passage": 0.3, "bm25": 0.5, "sentence": 0.2})
     #: Platt calibration (slope, intercept) of each kind's weighted sum: score = 1 / (1 + exp(-(a·x + b)))
-    faq_calibration: tuple[float, float] = (12.437, -6.095)
+    faq_calibration: tuple[float, float] = (11.843, -5.624)
     passage_calibration: tuple[float, float] = (17.208, -9.491)
     #: /answer answers (FAQ entry or passage) only at or above this calibrated score
-    answer_threshold: float = Field(0.387, ge=0, le=1)
+    answer_threshold: float = Field(0.1978, ge=0, le=1)
     #: highlight: weight of the query words found in a sentence next to its cosine
     highlight_lexical_weight: float = Field(0.2, ge=0, le=1)

@@ -66,7 +66,8 @@ class QAPipeline(Pipeline[QASettings]):
         names = {spec.name.removeprefix(f"{settings.store_prefix}_"): spec.name for spec in self.collections}
         self.names = names
         self.lexical = LexicalIndex(engine, res.vectors, {FAQ: names.get("faq_text", ""),
-                                                          PASSAGE: names.get("passage_text", "")}, self._texts)
+                                                          PASSAGE: names.get("passage_text", "")}, self._texts,
+                                      {FAQ: settings.faq_bm25_analyzer, PASSAGE: settings.passage_bm25_analyzer})
         self.originals = Originals(res.data_dir / "documents")
         self.faq = FaqWriter(settings, self.encoder, res.vectors, res.sql, self.items, names, self.lexical,
                              self.write_items)

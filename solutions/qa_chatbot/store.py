@@ -43,6 +43,9 @@ DOCUMENT = "document"
 #: longest text sent to Milvus' BM25 analyzer (a VARCHAR of at most 65535 bytes)
 BM25_TEXT_CHARS = 16000
 HNSW = {"M": 16, "efConstruction": 128}
+#: Milvus' BM25 parameters, set rather than left to the backend (Milvus Lite 3.2 defaults k1 to 1.5, servers to 1.2):
+#: the same as the in-process index (bm25.BM25Index) and the tuning (bench/qa_chatbot_tune.py)
+BM25_PARAMS = {"bm25_k1": 1.2, "bm25_b": 0.75}
 
 
 @dataclass(eq=False)
@@ -100,7 +103,8 @@ def collection_specs(name: Any, dim: int, bm25: bool) -> list[CollectionSpec]:
         CollectionSpec(name("sentence"), dim=dim, index_params=HNSW, item_field="document_id", scalars=sentence),
     ]
     if bm25:
-        specs += [CollectionSpec(name("faq_text"), kind="bm25", vector_field="sparse"),
+        specs += [CollectionSpec(name("faq_text"), kind="bm25", vector_field="sparse", index_params=BM25_PARAMS),
                   CollectionSpec(name("passage_text"), kind="bm25", vector_field="sparse", scalars=(doc,),
+                                 index_params=BM25_PARAMS,
                                  item_field="document_id")]
     return specs

@@ -7,7 +7,7 @@ import json
 from functools import partial
 
 from common.pipeline import sniffed_items
-from solutions.qa_chatbot.bm25 import BM25Index
+from solutions.qa_chatbot.bm25 import BM25Index, analyzed_text, english_terms, tokenize
 from solutions.qa_chatbot.config import QASettings
 from solutions.qa_chatbot.faq import FaqEntry, normalise_question
 from solutions.qa_chatbot.loader import DocumentFile, estimate_items, file_items
@@ -116,3 +116,21 @@ def test_bm25_ranks_rare_terms_first():
     assert ranked[0][1] > ranked[1][1] > 0
     assert index.search("nothing matches", 3) == []
     assert index.score("kernel install", [1, 3]) == {1: ranked[0][1], 3: 0.0}
+
+
+def test_english_analyzer_stems_and_drops_stop_words():
+    assert english_terms("How do I stop Installing the configured kernels?") == ["stop", "instal", "configur", "kernel"]
+    index = BM25Index(analyzer_name="english").build([(1, "installation of a kernel"), (2, "printer setup")])
+    assert [doc for doc, _ in index.search("installing kernels", 2)] == [1]
+    assert BM25Index().build([(1, "installation of a kernel")]).search("installing kernels", 2) == []
+    assert index.search("how do i", 2) == []  # stop words only
+
+
+def test_analysed_text_gives_milvus_the_same_terms():
+    """Milvus' standard analyzer (lower-cased \\w+ tokens) splits the analysed text back into exactly the terms
+    the in-process index makes of the raw text: the two engines index the same terms."""
+    text = "Flying skies: naïve café über_x v3.14 dpkg-reconfigure'd, ÉCOLE Straße"
+    for name in ("standard", "english"):
+        index = BM25Index(analyzer_name=name)
+        assert tokenize(analyzed_text(text, name)) == index.terms(text)
+    assert analyzed_text(text, "standard") == text

@@ -102,23 +102,32 @@ def test_delete_one_entry_then_everything(service):
     assert client.post("/answer", json={"query": "anything"}).json()["answer"] is None
 
 
-def test_in_process_bm25_and_milvus_bm25_agree(tmp_path, unique, qa_models):
+@pytest.mark.parametrize("analyzer", ["english", "standard"])
+def test_in_process_bm25_and_milvus_bm25_agree(tmp_path, unique, qa_models, analyzer):
     """The two BM25 engines (Milvus Lite full-text search, the in-process index a Milvus 2.3 server uses) rank and
-    score alike."""
+    score alike, with either analyzer."""
     from tests.conftest import Backend
 
     root = tmp_path / "in"
     faq_csv(root)
     queries = ["ps aux complains about a dash", "per-CPU stats in top", "long usernames printed as numbers",
                "license not in common-licenses", "FHS compliance after upgrading", "where to report bugs"]
-    ranked = {}
+    ranked, lexical = {}, {}
     for engine in ("milvus", "local"):
-        app = make_app(Backend("lite", "", ""), tmp_path / engine, unique, root, qa_models, bm25_engine=engine)
+        app = make_app(Backend("lite", "", ""), tmp_path / engine, unique, root, qa_models, bm25_engine=engine,
+                       faq_bm25_analyzer=analyzer)
         with TestClient(app) as client:
             load(client, root)
             assert app.state.pipeline.bm25_engine == engine
             ranked[engine] = [client.post("/search", json={"query": q, "top_k": 3}).json()["results"] for q in queries]
+            index = app.state.pipeline.lexical
+            lexical[engine] = [index.search("faq", q, 5) for q in [*queries, "how do I"]]
+            some = sorted(index.search("faq", "package debian", 20))[::3]  # scored by id, as dense-only candidates
+            lexical[engine] += [index.score("faq", q, some) for q in queries]
             assert app.state.pipeline.lexical.search("faq", "common-licenses policy", 3)
     for a, b in zip(ranked["milvus"], ranked["local"], strict=True):
         assert [h["id"] for h in a] == [h["id"] for h in b]
         assert abs(a[0]["score"] - b[0]["score"]) < 0.03
+    for a, b in zip(lexical["milvus"], lexical["local"], strict=True):
+        assert sorted(a) == sorted(b)
+        assert all(abs(a[i] - b[i]) < 1e-3 * max(1.0, b[i]) for i in b), (a, b)
