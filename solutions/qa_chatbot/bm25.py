@@ -25,6 +25,9 @@ from typing import Literal
 import snowballstemmer
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
+#: BM25 term-frequency saturation and length normalisation: this index's, and set on Milvus' index too
+#: (store.BM25_PARAMS), so both engines score alike
+K1, B = 1.2, 0.75
 Analyzer = Literal["standard", "english"]
 ANALYZERS: tuple[Analyzer, ...] = ("standard", "english")
 #: English function words left out by the ``english`` analyzer (articles, pronouns, auxiliaries, prepositions,
@@ -71,7 +74,7 @@ def analyzed_text(text: str, name: Analyzer) -> str:
 
 
 class BM25Index:
-    def __init__(self, k1: float = 1.2, b: float = 0.75, analyzer_name: Analyzer = "standard") -> None:
+    def __init__(self, k1: float = K1, b: float = B, analyzer_name: Analyzer = "standard") -> None:
         self.k1, self.b = k1, b
         self.terms = analyzer(analyzer_name)
         self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)

@@ -36,6 +36,7 @@ from common.sql import SQLStore
 from common.text import TextEncoder
 from common.vectors import CollectionSpec, ScalarField, VectorStore
 
+from .bm25 import K1, B
 from .config import QASettings
 
 FAQ = "faq"
@@ -45,7 +46,7 @@ BM25_TEXT_CHARS = 16000
 HNSW = {"M": 16, "efConstruction": 128}
 #: Milvus' BM25 parameters, set rather than left to the backend (Milvus Lite 3.2 defaults k1 to 1.5, servers to 1.2):
 #: the same as the in-process index (bm25.BM25Index) and the tuning (bench/qa_chatbot_tune.py)
-BM25_PARAMS = {"bm25_k1": 1.2, "bm25_b": 0.75}
+BM25_PARAMS = {"bm25_k1": K1, "bm25_b": B}
 
 
 @dataclass(eq=False)
