@@ -9,6 +9,12 @@
   let dialog = null;
   let current = null; // {onClose, opener}
 
+  /** True when nothing outside a closed dialog holds the focus (it is on the body, or still in the dialog). */
+  function focusIsLost(box) {
+    const active = document.activeElement;
+    return !active || active === document.body || box.contains(active);
+  }
+
   function build() {
     const close = el("button", { type: "button", class: "icon close", text: "✕", attrs: { "aria-label": "Close" },
       onclick: () => dialog.close() });
@@ -22,7 +28,9 @@
       const was = current;
       current = null;
       if (was && was.onClose) was.onClose();
-      if (was && was.opener && was.opener.isConnected) was.opener.focus({ preventScroll: true });
+      // "close" fires a task after the dialog shut, and the user (or the browser's own focus restoring, or an
+      // action such as "Find similar") may have moved the focus meanwhile: only take it back from nowhere.
+      if (was && was.opener && was.opener.isConnected && focusIsLost(dialog)) was.opener.focus({ preventScroll: true });
       dialog.querySelector(".details-body").replaceChildren();
     });
     document.body.append(dialog);
@@ -68,8 +76,9 @@
         el("div", { class: "row end" }, cancel, yes));
       const opener = document.activeElement;
       box.addEventListener("close", () => {
+        const lost = focusIsLost(box);
         box.remove();
-        if (opener && opener.isConnected) opener.focus({ preventScroll: true });
+        if (opener && opener.isConnected && lost) opener.focus({ preventScroll: true });
         resolve(box.returnValue === "ok");
       });
       document.body.append(box);

@@ -298,6 +298,27 @@ def test_cards_are_reached_and_opened_with_the_keyboard(browser, loaded, size):
         expect(second).to_be_focused()  # focus returns to the card (waits: the dialog restores it on close)
 
 
+def test_focus_moved_while_the_details_close_is_not_taken_back(browser, loaded):
+    """The dialog's "close" event comes a task after it shut: a focus moved in between (a quick Tab) stays."""
+    base, _, _ = loaded
+    with opened(browser, base) as (page, _traffic):
+        search(page, ASPIRIN)
+        cards = page.locator("#results .card")
+        cards.nth(1).wait_for()
+        cards.first.click()
+        page.locator("dialog.details[open]").wait_for()
+        kept = page.evaluate(
+            """async () => {
+                const second = document.querySelectorAll("#results .card")[1];
+                document.querySelector("dialog.details").close();
+                second.focus();
+                await new Promise((done) => setTimeout(done, 100));
+                return document.activeElement === second;
+            }"""
+        )
+        assert kept, "the dialog's close handler moved the focus back to the card that opened it"
+
+
 def test_a_name_instead_of_a_smiles_gets_a_helpful_message_and_an_example(browser, loaded, size):
     base, _, _ = loaded
     with opened(browser, base, size) as (page, traffic):
