@@ -22,16 +22,23 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, DateTime, Float, Integer, String, Table, Text, and_, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .errors import NotFound
-from .pipeline.work import Cancelled, Outcome
 from .sql import SQLStore
 
+if TYPE_CHECKING:  # the pipeline package builds on this module, not the other way round
+    from .pipeline.work import Outcome
+
 log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """Raised inside a load job when its task was cancelled; the task ends in state ``cancelled``."""
+
 
 HEARTBEAT_SECONDS = 5.0
 #: a queued/running task whose heartbeat is older than this belongs to a dead process

@@ -3,10 +3,11 @@
     from common.pipeline import Pipeline, WorkItem, Outcome, NEW, DUPLICATE, failed, warned, load_job
 """
 
+from ..tasks import Cancelled
 from .base import Pipeline, SampleData, utcnow
 from .batch import search_each
 from .loading import batched, load_job, process_safely
-from .work import DUPLICATE, NEW, Cancelled, Monitor, NullMonitor, Outcome, WorkItem, failed, sniffed_items, warned
+from .work import DUPLICATE, NEW, Monitor, NullMonitor, Outcome, WorkItem, failed, sniffed_items, warned
 
 __all__ = [
     "DUPLICATE",

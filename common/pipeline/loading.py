@@ -14,9 +14,9 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..tasks import Job, Progress
+from ..tasks import Cancelled, Job, Progress
 from .base import Pipeline
-from .work import Cancelled, Outcome, WorkItem, failed
+from .work import Outcome, WorkItem, failed
 
 log = logging.getLogger(__name__)
 

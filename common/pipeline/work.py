@@ -79,10 +79,6 @@ class NullMonitor:
         return None
 
 
-class Cancelled(Exception):
-    """Raised inside a load job when its task was cancelled; the task ends in state ``cancelled``."""
-
-
 def sniffed_items(path: Path, root: Path, file_items: Callable[[Path, str, str], Iterator[WorkItem]]
                   ) -> Iterator[WorkItem]:
     """Every file under ``path`` sniffed, labelled relative to ``root`` and turned into work items by
