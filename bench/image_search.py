@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.image_search_data import collect_images
 from bench.perturb import DESCRIPTION, perturb_bytes
+from bench.ports import free_port
 from bench.results import RESULTS, parse_or_rewrite, save
 from bench.results import readme as readme_texts
 from common.images import CALIBRATION_DIR, ImageEncoder, calibration_split, decode_image, preprocess
@@ -360,14 +361,6 @@ def summary(out: dict[str, Any]) -> str:
 def latency_row(label: str, value: str, precision: str) -> str:
     """A table row with ``value`` in the column of ``precision`` (the one the HTTP test ran with)."""
     return f"| {label} | {value} | |" if precision == "fp32" else f"| {label} | | {value} |"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def store(pipe: ImagePipeline, vectors: list[dict], rows: list[dict]) -> None:

@@ -20,7 +20,6 @@ import argparse
 import multiprocessing as mp
 import queue as queue_module
 import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -30,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from bench.loads import rss_mb
+from bench.ports import MILVUS_URI, milvus_server_up
 from bench.results import machine, save
 
 DIM = 1280
-SERVER = "http://127.0.0.1:19530"
 
 
 def base_vectors(limit: int = 300) -> np.ndarray:
@@ -75,7 +74,7 @@ def server_rss_mb() -> float:
 def _run(backend: str, n: int, base: np.ndarray, workdir: str, out: Any) -> None:
     from common.vectors import CollectionSpec, VectorStore
 
-    uri = SERVER if backend == "server" else str(Path(workdir) / "milvus.db")
+    uri = MILVUS_URI if backend == "server" else str(Path(workdir) / "milvus.db")
     spec = CollectionSpec(f"limits_{uuid.uuid4().hex[:8]}", dim=DIM,
                           index_params={"M": 16, "efConstruction": 200})
     measure = server_rss_mb if backend == "server" else rss_mb
@@ -114,12 +113,6 @@ def _run(backend: str, n: int, base: np.ndarray, workdir: str, out: Any) -> None
              "memory_growth_mb": memory, "startup_s": startup_s})
 
 
-def server_is_up() -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", 19530)) == 0
-
-
 def run(backend: str, n: int, base: np.ndarray) -> dict[str, Any]:
     """One measurement in a fresh process; a process that dies (out of memory, a crash) is reported, not waited
     for."""
@@ -152,8 +145,8 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for n in (int(s) for s in args.sizes.split(",")):
         for backend in args.backends.split(","):
-            if backend == "server" and not server_is_up():
-                print(f"server {n:>9,}: skipped, no Milvus server on 127.0.0.1:19530 (`milvus-server --data DIR`)")
+            if backend == "server" and not milvus_server_up():
+                print(f"server {n:>9,}: skipped, no Milvus server at {MILVUS_URI} (`milvus-server --data DIR`)")
                 continue
             row = run(backend, n, base)
             rows.append(row)
@@ -162,7 +155,7 @@ def main() -> None:
                   f"p95 {row['search_p95_ms']:.1f} ms, memory +{row['memory_growth_mb']:,.0f} MB, "
                   f"start-up {row['startup_s']:.1f} s")
             path = save_rows(at_start, rows)  # after each row: a long run stopped half-way keeps what it measured
-    print(f"saved {path}")
+            print(f"saved {path}")
 
 
 def save_rows(at_start: dict[str, Any], rows: list[dict[str, Any]]) -> Path:

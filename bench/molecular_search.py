@@ -50,6 +50,7 @@ from bench.molecular_search_engine import (  # noqa: E402
     run_worker,
     workload_arguments,
 )
+from bench.ports import MILVUS_URI, free_port, milvus_server_up  # noqa: E402
 from bench.results import parse_or_rewrite, save  # noqa: E402
 from bench.results import readme as readme_texts  # noqa: E402
 
@@ -379,8 +380,6 @@ def fpsim2(work: Path, canonical: list[str], queries_file: Path) -> dict[str, An
 # -- 5. Milvus binary vectors ----------------------------------------------------------------------------
 def milvus_comparison(index_dir: Path, queries: list[str], n: int) -> dict[str, Any]:
     """Exact top-10 through a Milvus server (BIN_FLAT/JACCARD) vs the index, on the same ``n`` molecules."""
-    import socket
-
     from pymilvus import DataType, MilvusClient
 
     from solutions.molecular_search.bitslice import untranspose
@@ -388,10 +387,8 @@ def milvus_comparison(index_dir: Path, queries: list[str], n: int) -> dict[str, 
     from solutions.molecular_search.ingest import FingerprintSpec, morgan_fp
     from solutions.molecular_search.molindex import MoleculeIndex
 
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        if sock.connect_ex(("127.0.0.1", 19530)) != 0:
-            return {"skipped": "no Milvus server on 127.0.0.1:19530"}
+    if not milvus_server_up():
+        return {"skipped": f"no Milvus server at {MILVUS_URI}"}
     saved = MoleculeIndex(index_dir)
     seg = saved.snapshot().parts[0].seg
     positions = np.flatnonzero(np.asarray(seg.ids) >= 0)[:n]
@@ -407,7 +404,7 @@ def milvus_comparison(index_dir: Path, queries: list[str], n: int) -> dict[str, 
         ours_t.append(time.perf_counter() - started)
         ours.append([round(h.similarity or 0.0, 5) for h in hits])
     ours_t, ours = ours_t[3:], ours[3:]
-    client = MilvusClient(uri="http://127.0.0.1:19530")
+    client = MilvusClient(uri=MILVUS_URI)
     name = f"bench_mol_{os.getpid()}"
     try:
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -445,14 +442,6 @@ def milvus_comparison(index_dir: Path, queries: list[str], n: int) -> dict[str, 
 
 
 # -- main ------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def readme(r: dict[str, Any]) -> dict[str, str]:
     """What the READMEs quote (bench/report.py): the tutorial's table and the top-level headline row."""
     mem, fp, ing = r["restart_1m"], r["fpsim2"], r["ingest"]

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import resource
-import socket
 import statistics
 import tempfile
 import threading
@@ -42,6 +41,7 @@ from typing import Any
 import httpx
 
 from bench import qa_chatbot_eval as ev
+from bench.ports import free_port
 from bench.qa_chatbot_docs import collection
 from bench.qa_chatbot_faq import parse_faq, parse_report_faq
 from bench.results import readme as readme_texts
@@ -233,9 +233,7 @@ def serve(settings: QASettings) -> tuple[str, Any]:
     from common.web.launcher import build_app
     from solutions.qa_chatbot.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(build_app(services={"qa_chatbot": create_app(settings)}), port=port,
                                            log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
