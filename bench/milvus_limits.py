@@ -1,7 +1,7 @@
 """Where the embedded mode ends: Milvus Lite against a Milvus server with image-search vectors.
 
 For each backend and size (100,000 and 1,000,000 vectors of 1280 dimensions, the image demo's HNSW/COSINE
-collection; about an hour on 2 cores, ``--sizes 100000`` for minutes), in a fresh process: insert rate (batches of 1,000
+collection; about 45 minutes on 2 cores, ``--sizes 100000``: minutes), in a fresh process: insert rate (batches of 1,000
 through ``common.vectors``), time to make them searchable (flush + index), search p50/p95 of top-10 over 200
 queries, memory (the Lite store runs inside the service process: its RSS growth; the server: the growth of the
 ``milvus`` process), and start-up (open the store again until the first search answers).
@@ -137,7 +137,7 @@ def run(backend: str, n: int, base: np.ndarray) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="100000,1000000", help="comma-separated; 1000000 takes most of the hour")
+    ap.add_argument("--sizes", default="100000,1000000", help="comma-separated; 1000000 takes most of the 45 minutes")
     ap.add_argument("--backends", default="lite,server")
     args = ap.parse_args()
     base = base_vectors()
