@@ -80,7 +80,8 @@ MODELS = {
 }
 
 _CACHE: dict[tuple[Any, ...], InferenceModel] = {}
-_LOCK = threading.Lock()
+#: re-entrant: a variant's constructor loads the shared model it is made from (INT8 text encoder → FP32)
+_LOCK = threading.RLock()
 
 
 def load_model(name: str, cache_dir: Path, *, providers: Sequence[str] = (CPU,), threads: int | None = None,

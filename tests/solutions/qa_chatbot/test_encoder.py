@@ -58,3 +58,20 @@ def test_unknown_precision_is_refused(qa_models):
 
     with pytest.raises(ValueError, match="precision"):
         TextEncoder.load(default_model_dir(), qa_models, precision="fp8")
+
+
+def test_the_shared_int8_encoder_loads_the_shared_fp32_one_it_is_made_from(qa_models):
+    """The INT8 encoder's constructor asks the shared-model cache for FP32 while that cache is building it (the
+    service's default path): this hung for ever on a non-re-entrant lock."""
+    import threading
+
+    from common.models import load_model
+
+    loaded: list[TextEncoder] = []
+    worker = threading.Thread(target=lambda: loaded.append(
+        load_model("all-MiniLM-L6-v2", qa_models, precision="int8")), daemon=True)
+    worker.start()
+    worker.join(timeout=300)
+    assert loaded, "load_model of the INT8 text encoder did not return"
+    assert loaded[0].precision == "int8" and loaded[0]._fp32 is not None and loaded[0]._fp32.precision == "fp32"
+    assert load_model("all-MiniLM-L6-v2", qa_models, precision="int8") is loaded[0]
