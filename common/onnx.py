@@ -25,7 +25,8 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,28 +168,49 @@ def quantize_int8(src: Path, dst: Path, batches: Iterable[dict[str, Any]], *, pe
             return next(self._it, None)
 
     dst = Path(dst)
-    quiet = _DropRecordsFrom("onnxruntime" + os.sep + "quantization")  # it logs one line per rescaled bias to root
+    with _quiet_quantizer(), tempfile.TemporaryDirectory(dir=dst.parent) as work:
+        prepared = Path(work) / "prepared.onnx"
+        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude_nodes))
+
+
+def quantize_dynamic_int8(src: Path, dst: Path) -> None:
+    """Write a dynamic INT8 copy of the ONNX model ``src`` to ``dst``: signed 8-bit weights of the matrix
+    products, per output channel; activations quantized on the fly (no calibration data).
+
+    The quantizer's advice to pre-process the model first (a WARNING) is dropped with its INFO lines: the
+    caller verifies the result against the FP32 model, and the copy is the one the benchmarks measured.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet_quantizer(logging.WARNING):
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+
+
+@contextmanager
+def _quiet_quantizer(level: int = logging.INFO) -> Iterator[None]:
+    """onnxruntime.quantization logs to the root logger, a line per tensor: its records up to ``level`` are
+    dropped while it runs."""
+    quiet = _DropRecordsFrom("onnxruntime" + os.sep + "quantization", level)
     logging.getLogger().addFilter(quiet)
     try:
-        with tempfile.TemporaryDirectory(dir=dst.parent) as work:
-            prepared = Path(work) / "prepared.onnx"
-            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
-            quantize_static(str(prepared), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
-                            per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude_nodes))
+        yield
     finally:
         logging.getLogger().removeFilter(quiet)
 
 
 class _DropRecordsFrom(logging.Filter):
-    """Drops INFO records logged from files under a path (a library that logs to the root logger)."""
+    """Drops records up to ``level`` logged from files under a path (a library that logs to the root logger)."""
 
-    def __init__(self, fragment: str) -> None:
+    def __init__(self, fragment: str, level: int = logging.INFO) -> None:
         super().__init__()
         self.fragment = fragment
+        self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.INFO or self.fragment not in record.pathname
+        return record.levelno > self.level or self.fragment not in record.pathname
 
 
 def file_key(*parts: object) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .models import InferenceModel, load_model
-from .onnx import CPU, file_key
+from .onnx import CPU, file_key, quantize_dynamic_int8
 
 _EXPORT_VERSION = "st-mean-pool-v1"
 _MAX_DIFF = 1e-4
@@ -109,9 +109,7 @@ class TextEncoder(InferenceModel):
         if self._fp32 is None:
             _export(self.model_dir, self._tokenizer, path)
             return
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(str(self._fp32.onnx_path), str(path), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic_int8(self._fp32.onnx_path, path)
 
     def verify(self, session: Any) -> float:
         if self._fp32 is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 
 import numpy as np
@@ -124,3 +125,21 @@ def test_static_int8_quantization_of_a_small_model(tmp_path):
     ref = open_session(tmp_path / "float.onnx").run(None, {"x": X})[0]
     assert 0 < np.abs(got - ref).max() < 0.05 * np.abs(ref).max()  # 8-bit steps, close to the float model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["float.onnx", "int8.onnx"]  # no scratch files left
+
+
+def test_dynamic_int8_quantization_logs_nothing_on_the_root_logger(tmp_path, caplog):
+    """onnxruntime's quantizer logs a line per tensor (and advice) to the root logger: a first start's log
+    would fill with them."""
+    import onnx
+
+    from common.onnx import open_session, quantize_dynamic_int8
+
+    Exporter()(tmp_path / "float.onnx")
+    with caplog.at_level(logging.DEBUG):
+        quantize_dynamic_int8(tmp_path / "float.onnx", tmp_path / "int8.onnx")
+    assert [r.getMessage() for r in caplog.records if "onnxruntime" in r.pathname] == []
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node]
+    assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
+    got = open_session(tmp_path / "int8.onnx").run(None, {"x": X})[0]
+    ref = open_session(tmp_path / "float.onnx").run(None, {"x": X})[0]
+    assert 0 < np.abs(got - ref).max() < 0.05 * np.abs(ref).max()
