@@ -57,7 +57,10 @@ class Searcher(Stores):
         return text
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self.encoder.encode(texts, batch_size=64, max_batch_tokens=self.settings.encoder_max_batch_tokens)
+        """Query vectors, one encoder run per text: the INT8 encoder quantizes activations per batch, so a
+        vector depends slightly on the texts batched with it, and a query's results must not depend on what else
+        is asked with it (``/search/batch`` gives each query what ``/search`` gives it)."""
+        return self.encoder.encode(texts, batch_size=1, max_batch_tokens=self.settings.encoder_max_batch_tokens)
 
     # -- searching ------------------------------------------------------------------------------------------
     def search(self, query: str, top_k: int, offset: int = 0) -> list[dict[str, Any]]:
@@ -66,8 +69,8 @@ class Searcher(Stores):
         return self._page(text, self.encode([text])[0], top_k, offset)
 
     def search_batch(self, queries: Sequence[str], top_k: int, offset: int = 0) -> list[dict[str, Any]]:
-        """``[{"query", "results", "error"}]``: the valid queries are embedded together; an invalid one (empty,
-        too long) gets its own error."""
+        """``[{"query", "results", "error"}]``: each valid query gets what :meth:`search` gives it; an invalid one
+        (empty, too long) gets its own error."""
         texts = [q.strip() for q in queries]
         unique = list(dict.fromkeys(t for t in texts if t and len(t) <= self.settings.max_query_chars))
         vecs = dict(zip(unique, self.encode(unique), strict=True)) if unique else {}
@@ -186,14 +189,14 @@ class Searcher(Stores):
             known = {key: self._units[key] for key in answers if key in self._units}
         todo = [key for key in dict.fromkeys(answers) if key not in known]
         spans = {key: answer_units(key[1])[:MAX_ANSWER_UNITS] for key in todo}
-        # a one-sentence answer is highlighted whole: nothing to embed
-        flat = [key[1][a:b] for key in todo for a, b in spans[key] if len(spans[key]) > 1]
-        vecs = self.encode(flat) if flat else np.zeros((0, self.encoder.dim), np.float32)
-        k = 0
-        for key in todo:
-            n = len(spans[key]) if len(spans[key]) > 1 else 0
-            known[key] = (spans[key], vecs[k:k + n] if n else np.ones((len(spans[key]), self.encoder.dim), np.float32))
-            k += n
+        for key in todo:  # one encoder run per answer: its sentences' vectors depend on that answer alone
+            units = spans[key]
+            if len(units) > 1:
+                vecs = self.encoder.encode([key[1][a:b] for a, b in units], batch_size=64,
+                                           max_batch_tokens=self.settings.encoder_max_batch_tokens)
+            else:  # a one-sentence answer is highlighted whole: nothing to embed
+                vecs = np.ones((len(units), self.encoder.dim), np.float32)
+            known[key] = (units, vecs)
         with self._units_lock:
             for key in answers:
                 self._units[key] = known[key]
