@@ -18,7 +18,10 @@ end, next to the encoder alone on the same texts; wall-clock and per CPU-second 
 shares this machine's 2 cores: the CPU figure says what the service costs). /answer latency over HTTP at 1 and 8
 concurrent clients with the REPORT collections loaded.
 
-    .venv/bin/python -m bench.qa_chatbot [--copies 10] [--requests 100] [--roles tuning,report]
+Encoder precision: quality and load rate with the service's default encoder (INT8), then the same with the other
+precision (FP32) in the same run, for the side-by-side speed and quality the README quotes.
+
+    .venv/bin/python -m bench.qa_chatbot [--copies 10] [--requests 100] [--roles tuning,report] [--no-compare]
 
 Writes bench/results/qa_chatbot.json (``readme.summary`` is quoted by solutions/qa_chatbot/README.md).
 """
@@ -175,7 +178,9 @@ def faq_quality(svc: Service, paraphrases: list[dict[str, Any]]) -> tuple[dict[s
 
 
 def evaluate(role: str, work: Path, models: Path, encoder: TextEncoder) -> dict[str, Any]:
+    """The service's quality on one role's sets, with ``encoder``'s precision."""
     sets = SETS[role]
+    work = work / encoder.precision
     offtopic = [r["query"] for r in read_jsonl(sets["offtopic"])]
     out: dict[str, Any] = {"sets": {"documents": {k: v[1] for k, v in sets["documents"].items()},
                                     "faq": sets["faq"], "paraphrases": sets["paraphrases"],
@@ -183,7 +188,7 @@ def evaluate(role: str, work: Path, models: Path, encoder: TextEncoder) -> dict[
     for title, (name, question_file) in sets["documents"].items():
         questions = read_jsonl(question_file)
         paths = collection(name)
-        svc = Service(work / role / name, models, "qa")
+        svc = Service(work / role / name, models, "qa", encoder_precision=encoder.precision)
         try:
             loaded = svc.load(paths)
             method, scored = document_quality(svc, questions)
@@ -197,13 +202,13 @@ def evaluate(role: str, work: Path, models: Path, encoder: TextEncoder) -> dict[
         finally:
             svc.close()
         d = out["documents"][title]
-        print(f"[{role.upper()}] {title}: {d['method']} | naive {d['naive_1000_char_chunks_dense']} | "
-              f"refusal {d['refusal']}", flush=True)
+        print(f"[{role.upper()} {encoder.precision}] {title}: {d['method']} | naive "
+              f"{d['naive_1000_char_chunks_dense']} | refusal {d['refusal']}", flush=True)
     pairs = parse_faq() if role == "tuning" else parse_report_faq()
     faq_file = work / role / "faq.jsonl"
     faq_file.parent.mkdir(parents=True, exist_ok=True)
     faq_file.write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
-    svc = Service(work / role / "faq", models, "qa")
+    svc = Service(work / role / "faq", models, "qa", encoder_precision=encoder.precision)
     try:
         svc.load([faq_file])
         paraphrases = [p for name in sets["paraphrases"] for p in read_jsonl(name)]
@@ -214,7 +219,7 @@ def evaluate(role: str, work: Path, models: Path, encoder: TextEncoder) -> dict[
                       "refusal": refusal(svc, scored, offtopic)}
     finally:
         svc.close()
-    print(f"[{role.upper()}] FAQ: {out['faq']}", flush=True)
+    print(f"[{role.upper()} {encoder.precision}] FAQ: {out['faq']}", flush=True)
     return out
 
 
@@ -258,7 +263,8 @@ def load_rate(work: Path, models: Path, encoder: TextEncoder, copies: int) -> di
     path = work / "load" / "copies.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in pairs), encoding="utf-8")
-    settings = QASettings(data_dir=work / "load" / "data", data_roots=[path.parent], model_cache_dir=models)
+    settings = QASettings(data_dir=work / "load" / encoder.precision, data_roots=[path.parent],
+                          model_cache_dir=models, encoder_precision=encoder.precision)
     base, server = serve(settings)
     try:
         with httpx.Client(base_url=base, timeout=600) as client:
@@ -278,6 +284,7 @@ def load_rate(work: Path, models: Path, encoder: TextEncoder, copies: int) -> di
     cores = len(os.sched_getaffinity(0))
     n = len(pairs)
     out = {"pairs": n, "faq": f"Debian FAQ (debian-faq) x {copies}, distinct questions",
+           "encoder_precision": encoder.precision, "max_batch_tokens": settings.encoder_max_batch_tokens,
            "end_to_end": {"seconds": round(wall, 1), "pairs_per_s": round(n / wall, 1),
                           "cpu_seconds": round(cpu, 1), "pairs_per_cpu_s_times_cores": round(cores * n / cpu, 1)},
            "encoder_only": {"seconds": round(enc_wall, 1), "pairs_per_s": round(n / enc_wall, 1),
@@ -290,7 +297,8 @@ def load_rate(work: Path, models: Path, encoder: TextEncoder, copies: int) -> di
 
 
 def answer_latency(work: Path, models: Path, queries: list[str], requests: int) -> list[dict[str, Any]]:
-    """/answer over HTTP with the REPORT Handbook documents and FAQs loaded, at 1 and 8 concurrent clients."""
+    """/answer over HTTP with the REPORT Handbook documents and FAQs loaded (by :func:`evaluate` under ``work``, with
+    the default encoder), at 1 and 8 concurrent clients."""
     settings = QASettings(data_dir=work / "report" / "report", data_roots=[Path("/")], store_prefix="qa",
                           model_cache_dir=models)
     base, server = serve(settings)
@@ -326,8 +334,7 @@ def answer_latency(work: Path, models: Path, queries: list[str], requests: int) 
 def readme(out: dict[str, Any]) -> dict[str, str]:
     """What the READMEs quote (bench/report.py): the tutorial's table and the top-level headline row."""
     r = out["quality"]["report"]
-    docs = "; ".join(f"top-1 / top-3 {d['method']['top1']:.3f} / {d['method']['top3']:.3f}"
-                     for d in r["documents"].values())
+    docs = f"top-1 / top-3 {documents_top1_top3(r)}"
     f, e = r["faq"], out["load"]["end_to_end"]
     return readme_texts(summary(out), "qa_chatbot", "QA chatbot",
                         f"FAQ load {e['pairs_per_s']} pairs/s wall ({e['pairs_per_cpu_s_times_cores']} per CPU-second "
@@ -363,19 +370,38 @@ def summary(out: dict[str, Any]) -> str:
         te = out["tuning_eval"]
         (r1, r3), (f1, f3) = te["documents"]["per_set"]
         lines.append(f"| for reference, TUNING sets (settings chosen on them; in-process evaluation of "
-                     f"bench/qa_chatbot_tune.py): documents top-1 / top-3 Debian Reference {r1:.3f} / {r3:.3f}, "
-                     f"Debian FAQ HTML {f1:.3f} / {f3:.3f}; FAQ top-1 {te['faq']['top1']:.3f} | | |")
+                     f"bench/qa_chatbot_tune.py, {precision(te)} encoder): documents top-1 / top-3 Debian Reference "
+                     f"{r1:.3f} / {r3:.3f}, Debian FAQ HTML {f1:.3f} / {f3:.3f}; FAQ top-1 "
+                     f"{te['faq']['top1']:.3f} | | |")
     load = out.get("load")
     if load:
         e, enc = load["end_to_end"], load["encoder_only"]
-        lines.append(f"| load of a real FAQ through `/load` ({load['pairs']} entries), pairs/s: wall clock "
-                     f"(load average {load['load_average']} on {load['cores']} cores) / per CPU-second × "
-                     f"{load['cores']} cores | {e['pairs_per_s']} / **{e['pairs_per_cpu_s_times_cores']}** "
-                     f"(encoder alone: {enc['pairs_per_s']} / {enc['pairs_per_cpu_s_times_cores']}) | ≥ 150 |")
+        lines.append(f"| load of a real FAQ through `/load` ({load['pairs']} entries, {precision(load)} encoder), "
+                     f"pairs/s: wall clock (load average {load['load_average']} on {load['cores']} cores) / per "
+                     f"CPU-second × {load['cores']} cores | **{e['pairs_per_s']}** / "
+                     f"{e['pairs_per_cpu_s_times_cores']} (encoder alone: {enc['pairs_per_s']} / "
+                     f"{enc['pairs_per_cpu_s_times_cores']}) | ≥ 150 |")
+    other = out.get("other_precision")
+    if other and "report" in other["quality"]:
+        o, name = other["quality"]["report"], precision(other)
+        docs, mine = documents_top1_top3(o), documents_top1_top3(r)
+        ol, oe = other["load"]["end_to_end"], other["load"]["encoder_only"]
+        lines.append(f"| the same with the {name} encoder, same run: documents top-1 / top-3 {docs} (vs {mine}); FAQ "
+                     f"top-1 {o['faq']['method']['top1']:.3f} (vs {f['method']['top1']:.3f}); load {ol['pairs_per_s']} "
+                     f"pairs/s (encoder alone {oe['pairs_per_s']}) | | within 0.01 |")
     for row in out.get("answer_latency", []):
         lines.append(f"| `/answer` latency, {row['clients']} client(s), REPORT documents + FAQ loaded | "
                      f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms ({row['qps']} req/s) | |")
     return "\n".join(lines)
+
+
+def documents_top1_top3(quality: dict[str, Any]) -> str:
+    """``0.772 / 0.911`` for each document collection of one role's quality figures."""
+    return "; ".join(f"{d['method']['top1']:.3f} / {d['method']['top3']:.3f}" for d in quality["documents"].values())
+
+
+def precision(section: dict[str, Any]) -> str:
+    return str(section.get("encoder_precision", "fp32")).upper()
 
 
 def check_sources() -> None:
@@ -391,11 +417,14 @@ def main() -> None:
     ap.add_argument("--roles", default="report", help="sets evaluated through the service: report, tuning or both "
                     "(the tuning sets' figures of bench/qa_chatbot_tune.py are quoted otherwise)")
     ap.add_argument("--models", type=Path, default=Path(tempfile.gettempdir()) / "qa_bench_models")
+    ap.add_argument("--no-compare", action="store_true",
+                    help="skip the other encoder precision's quality and load rate (about half of the run)")
     args = ap.parse_args()
     check_sources()
     work = Path(tempfile.mkdtemp(prefix="qa_bench_"))
     defaults = QASettings()
-    encoder = TextEncoder.load(defaults.model or _default_model(), args.models)
+    model = defaults.model or _default_model()
+    encoder = TextEncoder.load(model, args.models, precision=defaults.encoder_precision)
     out: dict[str, Any] = {"settings": {k: getattr(defaults, k) for k in (
         "passage_max_chars", "passage_heading_context", "passage_bm25_heading", "faq_bm25_analyzer",
         "passage_bm25_analyzer", "faq_answer_words", "faq_weights",
@@ -407,14 +436,23 @@ def main() -> None:
     tuning = HERE / "results" / "qa_chatbot_tuning.json"
     if "tuning" not in out["quality"] and tuning.exists():
         chosen = json.loads(tuning.read_text())
-        out["tuning_eval"] = {"documents": chosen["documents"]["chosen"], "faq": chosen["faq"]["chosen"],
+        mine = chosen.get("precision", {}).get(encoder.precision, {})  # the chosen method with this encoder
+        out["tuning_eval"] = {"documents": {**chosen["documents"]["chosen"], **mine.get("documents", {})},
+                              "faq": {**chosen["faq"]["chosen"], **mine.get("faq", {})},
+                              "encoder_precision": encoder.precision,
                               "source": "bench/results/qa_chatbot_tuning.json"}
     out["load"] = load_rate(work, args.models, encoder, args.copies)
+    if not args.no_compare:
+        other = TextEncoder.load(model, args.models, precision="fp32" if encoder.precision == "int8" else "int8")
+        roles = [r for r in out["quality"] if r == "report"]
+        out["other_precision"] = {"encoder_precision": other.precision,
+                                  "quality": {role: evaluate(role, work, args.models, other) for role in roles},
+                                  "load": load_rate(work, args.models, other, args.copies)}
     if "report" in out["quality"]:
         queries = ([q["query"] for q in read_jsonl("qa_chatbot_report_docs.jsonl")]
                    + [q["query"] for q in read_jsonl("qa_chatbot_report_faq.jsonl")]
                    + [q["query"] for q in read_jsonl("qa_chatbot_report_offtopic.jsonl")])
-        out["answer_latency"] = answer_latency(work, args.models, queries, args.requests)
+        out["answer_latency"] = answer_latency(work / encoder.precision, args.models, queries, args.requests)
         out["readme"] = readme(out)
         print(out["readme"]["summary"])
     path = save("qa_chatbot", out)

@@ -1,6 +1,6 @@
 """Choose the QA retrieval settings on the TUNING sets only (see qa_chatbot_data.md) and save the grid.
 
-    .venv/bin/python -m bench.qa_chatbot_tune [--only documents|faq|calibration]
+    .venv/bin/python -m bench.qa_chatbot_tune [--only documents|faq|precision|calibration] [--precision int8]
 
 Documents: Debian Reference + qa_chatbot_tune_docs.jsonl, and the Debian FAQ (HTML) + qa_chatbot_tune_docs_3.jsonl,
 pooled (115 questions); FAQ: the Debian FAQ + qa_chatbot_paraphrases.jsonl and qa_chatbot_tune_faq_2.jsonl;
@@ -14,8 +14,11 @@ off-topic: qa_chatbot_offtopic.jsonl. The report sets are never read here.
   the fusion weights;
   the chosen one is the cheapest to load (encoder tokens per entry) whose top-1 is within 0.01 of the method
   chosen before (48 words, 0.4/0.4/0.2: ``BASELINE_FAQ``), then the best top-1, top-3.
+- precision: the chosen method with the FP32 and the INT8 encoder (``common.text``), side by side; INT8 is the
+  service's default only if no top-1 / top-3 figure of either kind is more than 0.01 below FP32's.
 - calibration: Platt scaling of each kind's fused score (right top-1s against wrong top-1s and off-topic
-  queries), and one answer threshold for both kinds by balanced accuracy.
+  queries) with the ``--precision`` encoder (the service's default), and one answer threshold for both kinds by
+  balanced accuracy.
 
 Writes bench/results/qa_chatbot_tuning.json.
 """
@@ -36,6 +39,7 @@ from bench.qa_chatbot_docs import collection
 from bench.qa_chatbot_faq import parse_faq
 from common.text import TextEncoder, default_model_dir
 from solutions.qa_chatbot.bm25 import ANALYZERS
+from solutions.qa_chatbot.config import QASettings
 from solutions.qa_chatbot.faq import qa_text
 from solutions.qa_chatbot.retrieval import KindModel, Ranker
 
@@ -63,10 +67,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", type=Path, default=Path(tempfile.gettempdir()) / "qa_bench_models")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "qa_chatbot_tuning.json")
-    ap.add_argument("--only", choices=["documents", "faq", "calibration"],
-                    help="re-run one part, keeping the others' saved results")
+    ap.add_argument("--only", choices=["documents", "faq", "precision", "calibration"],
+                    help="re-run one part, keeping the others' saved results (the calibration is always re-fitted)")
+    ap.add_argument("--precision", choices=["fp32", "int8"], default=QASettings().encoder_precision,
+                    help="the encoder of the documents, FAQ and calibration steps (default: the service's)")
     args = ap.parse_args()
-    enc = ev.CachedEncoder(TextEncoder.load(default_model_dir(), args.models), args.models / "tuning-cache.npz")
+    enc = encoder(args.models, args.precision)
     out: dict[str, Any] = {"sets": {"documents": [q for _, q in DOC_SETS], "faq": list(FAQ_SETS), "offtopic": OFFTOPIC}}
     if args.only and args.out.exists():
         out.update(json.loads(args.out.read_text()))
@@ -74,11 +80,20 @@ def main() -> None:
         out["documents"] = tune_documents(enc)
     if args.only in (None, "faq"):
         out["faq"] = tune_faq(enc)
-    out["calibration"] = calibrate(enc, out["documents"]["chosen"], out["faq"]["chosen"])
+    if args.only in (None, "precision"):
+        out["precision"] = compare_precisions(args.models, out["documents"]["chosen"], out["faq"]["chosen"])
+    out["calibration"] = {"encoder_precision": args.precision,
+                          **calibrate(enc, out["documents"]["chosen"], out["faq"]["chosen"])}
     enc.save()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1, default=float))
     print("wrote", args.out)
+
+
+def encoder(models: Path, precision: str) -> ev.CachedEncoder:
+    """The service's text encoder at ``precision``, its embeddings kept on disk between runs."""
+    model = TextEncoder.load(default_model_dir(), models, precision=precision)
+    return ev.CachedEncoder(model, models / f"tuning-cache-{precision}.npz")
 
 
 # -- documents ----------------------------------------------------------------------------------------------
@@ -160,6 +175,34 @@ def tune_faq(enc: ev.CachedEncoder) -> dict[str, Any]:
     chosen = min(near, key=lambda x: (x["tokens_per_entry"], -x["top1"], -x["top3"], -x["mrr@10"]))
     print("faq chosen:", chosen, "\nprevious method:", previous)
     return {"variants": rows, "chosen": chosen, "previous": previous}
+
+
+# -- precision ------------------------------------------------------------------------------------------------
+def chosen_quality(enc: ev.CachedEncoder, dc: dict[str, Any], fc: dict[str, Any]) -> dict[str, Any]:
+    """Top-1 / top-3 of the chosen document and FAQ methods with this encoder."""
+    ranker = Ranker(passage=KindModel(dc["weights"]))
+    docs = pooled([ev.eval_docs(ev.build_docs(paths, enc, dc["max_chars"], heading_context=dc["heading"],
+                                              bm25_heading=dc["bm25_heading"], analyzer=dc["analyzer"]),
+                                queries, ranker) for paths, queries in doc_sets(enc)])
+    paraphrases = [p for name in FAQ_SETS for p in read_jsonl(name)]
+    corpus = ev.build_faq(parse_faq(), enc, fc["answer_words"], fc.get("analyzer", "standard"))
+    faq = ev.eval_faq(corpus, paraphrases, enc.encode([p["query"] for p in paraphrases]),
+                      Ranker(faq=KindModel(fc["weights"])))
+    return {"documents": {"n": docs["n"], "top1": docs["top1"], "top3": docs["top3"], "per_set": docs["per_set"]},
+            "faq": {"n": len(paraphrases), "top1": faq["top1"], "top3": faq["top3"]}}
+
+
+def compare_precisions(models: Path, dc: dict[str, Any], fc: dict[str, Any]) -> dict[str, Any]:
+    """The chosen methods with each encoder precision; INT8 qualifies when it loses at most 0.01 anywhere."""
+    rows = {}
+    for precision in ("fp32", "int8"):
+        enc = encoder(models, precision)
+        rows[precision] = chosen_quality(enc, dc, fc)
+        enc.save()
+    loss = max(rows["fp32"][kind][k] - rows["int8"][kind][k] for kind in ("documents", "faq") for k in ("top1", "top3"))
+    out = {**rows, "int8_largest_loss": round(loss, 4), "int8_qualifies": bool(loss <= 0.01 + 1e-9)}
+    print("precision:", out)
+    return out
 
 
 # -- calibration ----------------------------------------------------------------------------------------------
