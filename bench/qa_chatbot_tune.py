@@ -81,7 +81,7 @@ def main() -> None:
     if args.only in (None, "faq"):
         out["faq"] = tune_faq(enc)
     if args.only in (None, "precision"):
-        out["precision"] = compare_precisions(args.models, out["documents"]["chosen"], out["faq"]["chosen"])
+        out["precision"] = compare_precisions(args.models, enc, out["documents"]["chosen"], out["faq"]["chosen"])
     out["calibration"] = {"encoder_precision": args.precision,
                           **calibrate(enc, out["documents"]["chosen"], out["faq"]["chosen"])}
     enc.save()
@@ -192,13 +192,14 @@ def chosen_quality(enc: ev.CachedEncoder, dc: dict[str, Any], fc: dict[str, Any]
             "faq": {"n": len(paraphrases), "top1": faq["top1"], "top3": faq["top3"]}}
 
 
-def compare_precisions(models: Path, dc: dict[str, Any], fc: dict[str, Any]) -> dict[str, Any]:
-    """The chosen methods with each encoder precision; INT8 qualifies when it loses at most 0.01 anywhere."""
+def compare_precisions(models: Path, enc: ev.CachedEncoder, dc: dict[str, Any], fc: dict[str, Any]) -> dict[str, Any]:
+    """The chosen methods with each encoder precision (``enc`` for its own, the other opened here); INT8 qualifies
+    when it loses at most 0.01 anywhere."""
     rows = {}
     for precision in ("fp32", "int8"):
-        enc = encoder(models, precision)
-        rows[precision] = chosen_quality(enc, dc, fc)
-        enc.save()
+        this = enc if enc.encoder.precision == precision else encoder(models, precision)
+        rows[precision] = chosen_quality(this, dc, fc)
+        this.save()
     loss = max(rows["fp32"][kind][k] - rows["int8"][kind][k] for kind in ("documents", "faq") for k in ("top1", "top3"))
     out = {**rows, "int8_largest_loss": round(loss, 4), "int8_qualifies": bool(loss <= 0.01 + 1e-9)}
     print("precision:", out)
