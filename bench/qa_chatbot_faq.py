@@ -63,71 +63,97 @@ def _read(path: Path) -> list[str]:
         return f.read().splitlines()
 
 
-def _pairs(blocks: list[tuple[str, list[str], list[str]]], prefix: str) -> list[dict[str, str]]:
-    out = []
-    for number, question, answer in blocks:
-        q = " ".join(" ".join(question).split())
-        a = " ".join(" ".join(answer).split())
-        if q and a:
-            out.append({"section": f"{prefix}{number}", "question": q, "answer": a})
-    return out
+class _Blocks:
+    """The question/answer blocks of a plain-text FAQ as a parser meets its lines: a numbered question starts a
+    block, then lines go to its question (a question may wrap) or to its answer, until the next question or until
+    :meth:`close` (what follows is dropped)."""
+
+    def __init__(self) -> None:
+        self._blocks: list[tuple[str, list[str], list[str]]] = []
+        self._open = False
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def start(self, number: str, first_line: str) -> None:
+        self._blocks.append((number, [first_line.strip()], []))
+        self._open = True
+
+    def ask(self, line: str) -> None:
+        if self._open:
+            self._blocks[-1][1].append(line.strip())
+
+    def answer(self, line: str) -> None:
+        if self._open:
+            self._blocks[-1][2].append(line.strip())
+
+    def close(self) -> None:
+        self._open = False
+
+    def pairs(self, prefix: str) -> list[dict[str, str]]:
+        out = []
+        for number, question, answer in self._blocks:
+            q = " ".join(" ".join(question).split())
+            a = " ".join(" ".join(answer).split())
+            if q and a:
+                out.append({"section": f"{prefix}{number}", "question": q, "answer": a})
+        return out
+
+
+def _ends_question(text: str) -> bool:
+    return text.rstrip().endswith(("?", "."))
 
 
 def parse_zlib_faq(path: Path = ZLIB_FAQ) -> list[dict[str, str]]:
     """Numbered questions at the margin; a question may wrap onto indented lines until a blank line."""
-    blocks: list[tuple[str, list[str], list[str]]] = []
-    in_question = False
+    blocks, in_question = _Blocks(), False
     for line in _read(path):
-        m = _ZLIB_Q.match(line)
-        if m:
-            blocks.append((m.group(1), [m.group(2)], []))
+        if m := _ZLIB_Q.match(line):
+            blocks.start(m.group(1), m.group(2))
             in_question = True
-        elif blocks and in_question and line.strip():
-            blocks[-1][1].append(line.strip())
-        elif blocks:
+        elif in_question and line.strip():
+            blocks.ask(line)
+        else:
             in_question = False
-            blocks[-1][2].append(line.strip())
-    return _pairs(blocks, "zlib-")
+            blocks.answer(line)
+    return blocks.pairs("zlib-")
 
 
 def parse_xz_faq(path: Path = XZ_FAQ) -> list[dict[str, str]]:
     """``Q:`` and ``A:`` paragraphs."""
-    blocks: list[tuple[str, list[str], list[str]]] = []
-    target: list[str] | None = None
+    blocks, in_question = _Blocks(), False
     for line in _read(path):
         if line.startswith("Q:"):
-            blocks.append((str(len(blocks) + 1), [line[2:].strip()], []))
-            target = blocks[-1][1]
-        elif line.startswith("A:") and blocks:
-            target = blocks[-1][2]
-            target.append(line[2:].strip())
-        elif target is not None:
-            target.append(line.strip())
-    return _pairs(blocks, "xz-")
+            blocks.start(str(len(blocks) + 1), line[2:])
+            in_question = True
+        elif line.startswith("A:"):
+            in_question = False
+            blocks.answer(line[2:])
+        elif in_question:
+            blocks.ask(line)
+        else:
+            blocks.answer(line)
+    return blocks.pairs("xz-")
 
 
 def parse_valgrind_faq(path: Path = VALGRIND_FAQ) -> list[dict[str, str]]:
-    """``N.M. Question`` lines; the answer runs to the next ``----`` rule."""
-    blocks: list[tuple[str, list[str], list[str]]] = []
-    in_question = False
+    """``N.M. Question`` lines (a question may wrap until it ends with ``?`` or ``.``); the answer runs to the next
+    ``----`` rule, and text between a rule and the next question is dropped."""
+    blocks, in_question = _Blocks(), False
     for line in _read(path):
-        m = _VALGRIND_Q.match(line)
-        if m:
-            blocks.append((m.group(1), [m.group(2)], []))
-            in_question = not m.group(2).rstrip().endswith(("?", "."))
+        if m := _VALGRIND_Q.match(line):
+            blocks.start(m.group(1), m.group(2))
+            in_question = not _ends_question(m.group(2))
         elif line.startswith("-----"):
             in_question = False
-            if blocks:
-                blocks[-1][2].append("\n")
-                blocks.append(("", [], []))  # text between a rule and the next question is dropped
-        elif blocks and blocks[-1][0]:
-            if in_question and line.strip():
-                blocks[-1][1].append(line.strip())
-                in_question = not line.rstrip().endswith(("?", "."))
-            else:
-                in_question = False
-                blocks[-1][2].append(line.strip())
-    return _pairs([b for b in blocks if b[0]], "valgrind-")
+            blocks.close()
+        elif in_question and line.strip():
+            blocks.ask(line)
+            in_question = not _ends_question(line)
+        else:
+            in_question = False
+            blocks.answer(line)
+    return blocks.pairs("valgrind-")
 
 
 def parse_report_faq() -> list[dict[str, str]]:
