@@ -1,9 +1,10 @@
 // Search results with "load more" (the API's offset), honest empty states and readable errors; the query
-// image picker (drop, choose or paste; never a broken preview); and the batch query upload.
+// image picker (drop, choose or paste; never a broken preview); and the batch searches (query files, or typed
+// queries one a line), which show their answers alike.
 "use strict";
 
 (() => {
-  const { el, say, plural, upload, count } = Bootcamp;
+  const { el, say, plural, api, upload, count } = Bootcamp;
   const NOTHING_LOADED = "Nothing loaded yet — load the sample data or your own files.";
 
   /**
@@ -146,6 +147,61 @@
   }
 
   /**
+   * Where a batch answer shows, for both batch searches below: a status line, a link to download the whole answer
+   * (JSON) and one group a query, with its results, its own error or "No match". A query that stopped at the
+   * service's time limit (``complete: false``) says so above the matches it found.
+   */
+  function batchOutput({ renderHit, layout = "grid", mono = false, filename = "batch-results.json", shown = Infinity }) {
+    const status = el("p", { id: "batch-status", class: "status", attrs: { role: "status", "aria-live": "polite" } });
+    const download = el("a", { id: "batch-download", class: "button secondary", text: "Download the results (JSON)",
+      hidden: true, download: filename });
+    const groups = el("ol", { id: "batch-groups", class: "batch-groups" });
+    let blobUrl = null;
+
+    function group(entry, title) {
+      const partial = !entry.error && entry.complete === false;
+      let body;
+      if (entry.error) body = el("p", { class: "status error", text: Bootcamp.capitalize(entry.error) });
+      else if (entry.results.length) {
+        body = el("ul", { class: `${layout} compact`, attrs: { "aria-label": `results for ${title}` } },
+          ...entry.results.map(renderHit));
+      } else body = el("p", { class: "hint", text: partial ? "No match before the time limit." : "No match." });
+      return el("li", { class: "batch-group" }, el("h3", { class: mono ? "batch-query mono" : "batch-query", text: title }),
+        partial ? el("p", { class: "status warn", text: "Stopped at the time limit: the matches found so far." }) : null,
+        body);
+    }
+
+    return {
+      status, download, groups,
+      /** Clear the last answer and say what is being searched. */
+      start(text) {
+        groups.replaceChildren();
+        download.hidden = true;
+        say(status, text, "busy");
+      },
+      fail(message) { say(status, message, "error"); },
+      /**
+       * Show ``answer``: ``counted`` names its queries ("3 queries"), ``titles[i]`` heads query i's group, ``left``
+       * queries were left out beyond ``max``; ``saved`` is what the download holds (the answer by default).
+       */
+      show(answer, { counted, titles, left = 0, max = 0, saved = answer }) {
+        const failed = answer.results.filter((r) => r.error).length;
+        const cut = answer.results.filter((r) => !r.error && r.complete === false).length;
+        const tooMany = answer.results.length > shown;
+        say(status, `${counted} in ${Math.round(answer.took_ms)} ms`
+          + (failed ? `, ${failed} could not be searched` : "") + (cut ? `, ${cut} stopped at the time limit` : "")
+          + (left > 0 ? ` (${left} beyond ${max} left out)` : "")
+          + (tooMany ? `; the first ${shown} are shown, the download has all` : ""), failed || cut ? "" : "ok");
+        groups.replaceChildren(...answer.results.slice(0, shown).map((entry, i) => group(entry, titles[i])));
+        if (blobUrl) URL.revokeObjectURL(blobUrl);
+        blobUrl = URL.createObjectURL(new Blob([JSON.stringify(saved, null, 2)], { type: "application/json" }));
+        download.href = blobUrl;
+        download.hidden = false;
+      },
+    };
+  }
+
+  /**
    * Bootcamp.BatchSearch(container, {endpoint, fields() -> {name: value}, renderHit(hit) -> <li>, max})
    * Many query files in one POST; each query gets its own group of results, or its own error.
    */
@@ -154,12 +210,8 @@
     const input = el("input", { type: "file", accept, multiple: true, hidden: true, id: "batch-input" });
     const choose = el("button", { type: "button", class: "secondary", text: `Choose up to ${max} query ${noun}s`,
       onclick: () => input.click() });
-    const status = el("p", { class: "status", attrs: { role: "status", "aria-live": "polite" } });
-    const download = el("a", { class: "button secondary", text: "Download the results (JSON)", hidden: true,
-      download: "batch-results.json" });
-    const groups = el("ol", { class: "batch-groups" });
-    container.append(el("div", { class: "row" }, choose, download), input, status, groups);
-    let blobUrl = null;
+    const out = batchOutput({ renderHit });
+    container.append(el("div", { class: "row" }, choose, out.download), input, out.status, out.groups);
 
     input.addEventListener("change", async () => {
       const files = [...input.files].slice(0, max);
@@ -169,30 +221,82 @@
       const form = new FormData();
       for (const f of files) form.append("files", f, f.name);
       for (const [k, v] of Object.entries(fields())) if (v !== null && v !== undefined && v !== "") form.append(k, v);
-      say(status, `Searching with ${plural(files.length, noun)}…`, "busy");
-      groups.replaceChildren();
-      download.hidden = true;
+      out.start(`Searching with ${plural(files.length, noun)}…`);
       try {
         const answer = await upload(endpoint, form).promise;
-        const failed = answer.results.filter((r) => r.error).length;
-        say(status, `${plural(answer.results.length, "query", "queries")} in ${Math.round(answer.took_ms)} ms`
-          + (failed ? `, ${failed} could not be searched` : "") + (dropped ? ` (${dropped} beyond ${max} left out)` : ""),
-          failed ? "" : "ok");
-        groups.replaceChildren(...answer.results.map((entry) => el("li", { class: "batch-group" },
-          el("h3", { class: "batch-query", text: entry.query }),
-          entry.error ? el("p", { class: "status error", text: Bootcamp.capitalize(entry.error) })
-            : entry.results.length ? el("ul", { class: "grid compact", attrs: { "aria-label": `results for ${entry.query}` } }, ...entry.results.map(renderHit))
-              : el("p", { class: "hint", text: "No match." }))));
-        if (blobUrl) URL.revokeObjectURL(blobUrl);
-        blobUrl = URL.createObjectURL(new Blob([JSON.stringify(answer, null, 2)], { type: "application/json" }));
-        download.href = blobUrl;
-        download.hidden = false;
+        out.show(answer, { counted: plural(answer.results.length, "query", "queries"),
+          titles: answer.results.map((entry) => entry.query), left: dropped, max });
       } catch (err) {
-        say(status, err.message, "error");
+        out.fail(err.message);
       }
     });
     return { input };
   }
 
-  Object.assign(Bootcamp, { Results, QueryImage, BatchSearch, NOTHING_LOADED });
+  /** One query a line, blank lines skipped: the default reading of a TextBatch's text. */
+  const queryLines = (text) => text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).map((query) => ({ query }));
+
+  /**
+   * Bootcamp.TextBatch(form, {textarea, choose, file, body(queries) -> JSON, renderHit, noun, nouns, max, ...})
+   * Many typed queries in one POST search/batch: one a line in ``textarea``, or read from a text file (``choose``
+   * opens the hidden ``file`` input). ``parse(text)`` reads the text into ``[{query, name?}]`` (one a line by
+   * default; a name heads its group and is kept in the download), ``check()`` a problem with the rest of the page's
+   * fields, ``describe(answer)`` what follows the count ("3 queries (substructure) in 40 ms"). The status, the
+   * download and the groups go after the form.
+   */
+  function TextBatch(form, { textarea, choose, file, body, renderHit, noun = "query",
+    nouns = noun.endsWith("y") ? `${noun.slice(0, -1)}ies` : `${noun}s`, max,
+    parse = queryLines, check = () => "", describe = () => "", empty = `Write one ${noun} a line first.`,
+    maxFileBytes = 1024 * 1024, endpoint = "search/batch", shown = 100, layout = "grid", mono = false,
+    filename = "batch-results.json" }) {
+    const out = batchOutput({ renderHit, layout, mono, filename, shown });
+    form.after(el("div", { class: "row" }, out.download), out.status, out.groups);
+
+    choose.addEventListener("click", () => file.click());
+    file.addEventListener("change", async () => {
+      const chosen = file.files[0];
+      file.value = "";
+      if (!chosen) return;
+      if (chosen.size > maxFileBytes) {
+        out.fail(`${chosen.name} is larger than ${Bootcamp.bytes(maxFileBytes)}, the most a list of ${nouns} may be.`);
+        return;
+      }
+      textarea.value = await chosen.text();
+      form.requestSubmit();
+    });
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const all = parse(textarea.value);
+      if (!all.length) {
+        out.fail(empty);
+        textarea.focus();
+        return;
+      }
+      const problem = check();
+      if (problem) {
+        out.fail(problem);
+        return;
+      }
+      const queries = all.slice(0, max);
+      out.start(`Searching with ${plural(queries.length, noun, nouns)}…`);
+      let answer;
+      try {
+        answer = await api(endpoint, { json: body(queries.map((q) => q.query)) });
+      } catch (err) {
+        out.fail(err.message);
+        return;
+      }
+      out.show(answer, {
+        counted: `${plural(answer.results.length, noun, nouns)}${describe(answer)}`,
+        titles: answer.results.map((entry, i) => (queries[i].name ? `${queries[i].name} — ${entry.query}`
+          : entry.query || "(empty line)")),
+        left: all.length - queries.length, max,
+        saved: { ...answer, results: answer.results.map((r, i) => ({ name: queries[i].name, ...r })) },
+      });
+    });
+    return { parse };
+  }
+
+  Object.assign(Bootcamp, { Results, QueryImage, BatchSearch, TextBatch, NOTHING_LOADED });
 })();

@@ -8,7 +8,6 @@ and its backends.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -87,25 +86,12 @@ def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] |
 
 
 def _landing_page(services: dict[str, FastAPI], entries: dict[str, Demo]) -> str:
-    cards = []
-    for name, child in services.items():
-        entry = entries[name]
-        prefix = html.escape(entry.prefix)
-        noun = getattr(entry.load("pipeline"), "noun", "item")
-        first = f'<p class="first-step">{html.escape(entry.first_step)}</p>' if entry.first_step else ""
-        cards.append(
-            f'<li data-prefix="{prefix}" data-nouns="{html.escape(_plural(noun))}">'
-            f'<h2><a href="{prefix}/">{html.escape(child.title)}</a></h2>'
-            f"<p>{html.escape(child.description)}</p>{first}"
-            f'<p class="stored hint" aria-live="polite"></p>'
-            f'<p class="links"><a href="{prefix}/">Open the demo</a> · <a href="{prefix}/docs">API docs</a>'
-            f' · <a href="{prefix}/redoc">ReDoc</a></p></li>'
-        )
+    demos = [{"prefix": entries[name].prefix, "title": child.title, "description": child.description,
+              "first_step": entries[name].first_step,
+              "nouns": _plural(getattr(entries[name].load("pipeline"), "noun", "item"))}
+             for name, child in services.items()]
     missing = [d.name for d in registry.DEMOS if d.name not in services]
-    note = f'<p class="muted">Not served here: {html.escape(", ".join(missing))}.</p>' if missing else ""
-    return render_page(COMMON_STATIC / "landing.html").replace(
-        "<!--SERVICES-->", "\n".join(cards) or "<li>No demo is installed.</li>"
-    ).replace("<!--NOTE-->", note)
+    return render_page(COMMON_STATIC / "landing.html", demos=demos, missing=missing)
 
 
 def _plural(noun: str) -> str:

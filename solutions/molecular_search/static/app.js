@@ -1,6 +1,6 @@
 // The /molecule/ page: a SMILES query in one of four modes with property filters, load more, the details of a
 // molecule (large drawing with the match highlighted, every property, the SMILES to copy), many queries at
-// once, the library and loading. Shared parts come from common/static; filters.js and batch.js are this page's.
+// once, the library and loading. Shared parts come from common/static; filters.js is this page's.
 "use strict";
 
 (() => {
@@ -28,6 +28,20 @@
     ["parts of ibuprofen", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "superstructure"],
     ["nicotine, exactly", "CN1CCC[C@H]1c1cccnc1", "exact"],
   ];
+
+  /** Batch queries: "SMILES [name]" lines (comma, tab or space separated); comments, blanks and a "smiles" header
+   *  skipped. */
+  function parseQueries(text) {
+    const out = [];
+    for (const line of text.split(/\r?\n/)) {
+      const trimmed = line.trim();
+      if (!trimmed || trimmed.startsWith("#")) continue;
+      const [smiles, ...rest] = trimmed.split(/[\s,;]+/);
+      if (/^(canonical_|isomeric_)?smiles$/i.test(smiles)) continue;
+      out.push({ query: smiles, name: rest.join(" ").replace(/^"|"$/g, "") });
+    }
+    return out;
+  }
 
   const form = $("search-form");
   const smilesInput = $("smiles");
@@ -291,9 +305,13 @@
   syncMode();
 
   // -- batch, library, load -------------------------------------------------------------------------
-  M.Batch({ form: $("batch-form"), textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"),
-    top: $("batch-top"), status: $("batch-status"), groups: $("batch-groups"), download: $("batch-download"),
-    params, renderHit: hitCard, check: () => filters.problem() });
+  B.TextBatch($("batch-form"), {
+    textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"), max: 1000,
+    parse: parseQueries, check: () => filters.problem(), renderHit: hitCard, mono: true,
+    body: (queries) => ({ ...params(), queries, top_k: Number($("batch-top").value) }),
+    describe: (answer) => ` (${answer.mode})`, empty: "Type at least one SMILES, one a line.",
+    maxFileBytes: 2 * 1024 * 1024, filename: "molecule-batch.json",
+  });
 
   B.Library($("library"), {
     noun: "molecule", pageSize: B.narrow() ? 12 : 24, name: nameOf,

@@ -277,42 +277,10 @@
   });
 
   // -- many questions at once ------------------------------------------------------------------------
-  let batchBlob = null;
-  $("batch-choose").addEventListener("click", () => $("batch-file").click());
-  $("batch-file").addEventListener("change", async () => {
-    const file = $("batch-file").files[0];
-    $("batch-file").value = "";
-    if (!file) return;
-    if (file.size > 1024 * 1024) { B.say($("batch-status"), `${file.name} is larger than 1 MB: not a list of questions.`, "error"); return; }
-    $("batch-queries").value = (await file.text()).split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join("\n");
-    $("batch-form").requestSubmit();
-  });
-
-  $("batch-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const status = $("batch-status");
-    const lines = $("batch-queries").value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    if (!lines.length) { B.say(status, "Write one question a line first.", "error"); $("batch-queries").focus(); return; }
-    const queries = lines.slice(0, BATCH_MAX);
-    const left = lines.length - queries.length;
-    B.say(status, `Searching with ${B.plural(queries.length, "question")}…`, "busy");
-    $("batch-groups").replaceChildren();
-    $("batch-download").hidden = true;
-    const answer = await B.apiOr((message) => B.say(status, message, "error"), "search/batch",
-      { json: { queries, top_k: BATCH_TOP_K } });
-    if (!answer) return;
-    const failed = answer.results.filter((r) => r.error).length;
-    B.say(status, `${B.plural(answer.results.length, "question")} in ${Math.round(answer.took_ms)} ms`
-      + (failed ? `, ${failed} could not be searched` : "") + (left ? ` (${left} beyond ${BATCH_MAX} left out)` : ""), failed ? "" : "ok");
-    $("batch-groups").replaceChildren(...answer.results.map((entry) => el("li", { class: "batch-group" },
-      el("h3", { class: "batch-query", text: entry.query || "(empty line)" }),
-      entry.error ? el("p", { class: "status error", text: B.capitalize(entry.error) })
-        : entry.results.length ? el("ul", { class: "rows compact", attrs: { "aria-label": `results for ${entry.query}` } }, ...entry.results.map(hitCard))
-          : el("p", { class: "hint", text: "No match." }))));
-    if (batchBlob) URL.revokeObjectURL(batchBlob);
-    batchBlob = URL.createObjectURL(new Blob([JSON.stringify(answer, null, 2)], { type: "application/json" }));
-    $("batch-download").href = batchBlob;
-    $("batch-download").hidden = false;
+  B.TextBatch($("batch-form"), {
+    textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"), max: BATCH_MAX,
+    body: (queries) => ({ queries, top_k: BATCH_TOP_K }), renderHit: hitCard, layout: "rows", noun: "question",
+    filename: "qa-batch-results.json",
   });
 
   // -- library, load --------------------------------------------------------------------------------
