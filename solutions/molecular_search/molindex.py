@@ -35,9 +35,7 @@ import numpy as np
 
 from . import properties as props
 from . import screens, store
-from .bitslice import (
-    popcount,
-)
+from .bitslice import popcount
 from .ingest import FingerprintSpec, PreparedBatch
 from .screens import Candidates
 from .segment import Segment
@@ -48,6 +46,7 @@ from .views import Hit, View
 __all__ = ["Candidates", "Hit", "MoleculeIndex", "Part", "View"]
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Pending:
@@ -61,6 +60,13 @@ class _Pending:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (np.concatenate(self.ids), np.concatenate(self.fps), np.concatenate(self.pfps),
                 np.concatenate(self.values))
+
+    def part(self) -> Part:
+        """The pending rows as an in-memory segment, every row live."""
+        ids, fps, pfps, values = self.arrays()
+        seg = Segment.build(ids, fps, pfps, values, self.smiles)
+        live = seg.padding_free_mask()
+        return Part(seg, live, popcount(live))
 
 
 class MoleculeIndex:
@@ -189,13 +195,9 @@ class MoleculeIndex:
 
     def _seal(self) -> None:
         """Turn the pending rows into an in-memory segment; merge in-memory segments geometrically."""
-        pend = self._pending
-        if not pend.known:
+        if not self._pending.known:
             return
-        ids, fps, pfps, values = pend.arrays()
-        seg = Segment.build(ids, fps, pfps, values, pend.smiles)
-        live = seg.padding_free_mask()
-        self._parts.append(Part(seg, live, popcount(live)))
+        self._parts.append(self._pending.part())
         self._pending = _Pending()
         while (len(self._parts) >= 2 and self._parts[-1].seg.path is None and self._parts[-2].seg.path is None
                and self._parts[-2].n_live <= 2 * self._parts[-1].n_live):
@@ -242,10 +244,7 @@ class MoleculeIndex:
             if self._view is None:
                 parts = list(self._parts)
                 if self._pending.known:
-                    ids, fps, pfps, values = self._pending.arrays()
-                    seg = Segment.build(ids, fps, pfps, values, self._pending.smiles)
-                    live = seg.padding_free_mask()
-                    parts.append(Part(seg, live, popcount(live)))
+                    parts.append(self._pending.part())
                 self._view = View(tuple(parts))
             return self._view
 
