@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { el, say, plural, api, upload, count } = Bootcamp;
+  const { el, say, plural, apiOr, upload, count } = Bootcamp;
   const NOTHING_LOADED = "Nothing loaded yet — load the sample data or your own files.";
 
   /**
@@ -244,8 +244,7 @@
    * fields, ``describe(answer)`` what follows the count ("3 queries (substructure) in 40 ms"). The status, the
    * download and the groups go after the form.
    */
-  function TextBatch(form, { textarea, choose, file, body, renderHit, noun = "query",
-    nouns = noun.endsWith("y") ? `${noun.slice(0, -1)}ies` : `${noun}s`, max,
+  function TextBatch(form, { textarea, choose, file, body, renderHit, noun, nouns = `${noun}s`, max,
     parse = queryLines, check = () => "", describe = () => "", empty = `Write one ${noun} a line first.`,
     maxFileBytes = 1024 * 1024, endpoint = "search/batch", shown = 100, layout = "grid", mono = false,
     filename = "batch-results.json" }) {
@@ -280,13 +279,8 @@
       }
       const queries = all.slice(0, max);
       out.start(`Searching with ${plural(queries.length, noun, nouns)}…`);
-      let answer;
-      try {
-        answer = await api(endpoint, { json: body(queries.map((q) => q.query)) });
-      } catch (err) {
-        out.fail(err.message);
-        return;
-      }
+      const answer = await apiOr(out.fail, endpoint, { json: body(queries.map((q) => q.query)) });
+      if (!answer) return;
       out.show(answer, {
         counted: `${plural(answer.results.length, noun, nouns)}${describe(answer)}`,
         titles: answer.results.map((entry, i) => (queries[i].name ? `${queries[i].name} — ${entry.query}`
@@ -295,7 +289,6 @@
         saved: { ...answer, results: answer.results.map((r, i) => ({ name: queries[i].name, ...r })) },
       });
     });
-    return { parse };
   }
 
   Object.assign(Bootcamp, { Results, QueryImage, BatchSearch, TextBatch, NOTHING_LOADED });

@@ -307,7 +307,7 @@
   // -- batch, library, load -------------------------------------------------------------------------
   B.TextBatch($("batch-form"), {
     textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"), max: 1000,
-    parse: parseQueries, check: () => filters.problem(), renderHit: hitCard, mono: true,
+    noun: "query", nouns: "queries", parse: parseQueries, check: () => filters.problem(), renderHit: hitCard, mono: true,
     body: (queries) => ({ ...params(), queries, top_k: Number($("batch-top").value) }),
     describe: (answer) => ` (${answer.mode})`, empty: "Type at least one SMILES, one a line.",
     maxFileBytes: 2 * 1024 * 1024, filename: "molecule-batch.json",
