@@ -85,7 +85,7 @@ def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = 
             img.load()  # first frame only for GIF/APNG/TIFF
             if max_side:
                 img = _reduced(img, max_side)
-            img = ImageOps.exif_transpose(img) or img
+            ImageOps.exif_transpose(img, in_place=True)  # no copy when nothing is to be turned
     except PayloadTooLarge:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

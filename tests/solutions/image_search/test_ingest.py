@@ -1,11 +1,12 @@
-"""Ingest internals: vectors are written while the encoder runs, yet a batch that fails leaves nothing behind;
-the INT8 encoder setting reaches the service."""
+"""Ingest internals: vectors are written while the encoder runs, a few chunks at a time, yet a batch that fails
+leaves nothing behind; the INT8 encoder setting reaches the service."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from solutions.image_search import pipeline as pipeline_module
 from tests.conftest import Backend
 from tests.support import load
 
@@ -44,6 +45,36 @@ def test_a_batch_failing_half_way_leaves_no_vector_or_file_of_its_failed_item(tm
             assert pipe.vectors.count(spec.name) == len(NAMES)
         assert pipe.media.count() == (len(NAMES), len(NAMES))
         assert query(client, "apple.jpg", seed=3)["results"][0]["name"].endswith("apple.jpg")
+
+
+def test_vectors_are_written_in_groups_while_the_encoder_runs_and_the_last_group_is_not_lost(
+        tmp_path, unique, model_cache, monkeypatch):
+    """Chunks of 2 images, writes of at least 3 vectors: 7 images make two writes (4, then the 3 left at the
+    end of the batch), both before the items rows."""
+    root = tmp_path / "root"
+    copy_photos(root, NAMES)
+    monkeypatch.setattr(pipeline_module, "WRITE_ROWS", 3)
+    app = make_app(Backend("lite", "", ""), tmp_path, unique, root, model_cache, infer_batch=2, batch_size=16)
+    with TestClient(app) as client:
+        pipe = app.state.pipeline
+        events: list[tuple[str, int]] = []
+        store, write_items = pipe._store_vectors, pipe.write_items
+
+        def store_vectors(vectors, label_vectors):
+            events.append(("vectors", len(vectors)))
+            assert len(label_vectors) == len(vectors)
+            return store(vectors, label_vectors)
+
+        def items(conn, rows):
+            events.append(("rows", len(rows)))
+            return write_items(conn, rows)
+
+        monkeypatch.setattr(pipe, "_store_vectors", store_vectors)
+        monkeypatch.setattr(pipe, "write_items", items)
+        assert load(client, root)["done"] == len(NAMES)
+        assert events == [("vectors", 4), ("vectors", 3), ("rows", 7)]
+        for spec in pipe.collections:
+            assert pipe.vectors.count(spec.name) == len(NAMES)
 
 
 def test_the_int8_encoder_setting_reaches_the_service(tmp_path, unique, model_cache):
