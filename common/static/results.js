@@ -244,7 +244,7 @@
    * fields, ``describe(answer)`` what follows the count ("3 queries (substructure) in 40 ms"). The status, the
    * download and the groups go after the form.
    */
-  function TextBatch(form, { textarea, choose, file, body, renderHit, noun, nouns = `${noun}s`, max,
+  function TextBatch(form, { textarea, choose, file, body, renderHit, noun = "query", nouns = `${noun}s`, max,
     parse = queryLines, check = () => "", describe = () => "", empty = `Write one ${noun} a line first.`,
     maxFileBytes = 1024 * 1024, endpoint = "search/batch", shown = 100, layout = "grid", mono = false,
     filename = "batch-results.json" }) {
