@@ -141,6 +141,10 @@ def label_for(path: Path, root: Path) -> str:
         return path.name
 
 
+#: the largest id :func:`content_id` gives (ids are 53-bit: exact in JavaScript numbers, fit Milvus INT64)
+ID_MAX = 2**53 - 1
+
+
 def content_id(data: bytes | str) -> int:
     """A stable positive 53-bit id from content (exact in JavaScript numbers, fits Milvus INT64)."""
     if isinstance(data, str):

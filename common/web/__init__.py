@@ -18,8 +18,10 @@ from .deps import (
     get_settings,
     get_tasks,
 )
+from .schemas import ItemId
 
 __all__ = [
+    "ItemId",
     "PipelineDep",
     "PoolDep",
     "ResourcesDep",

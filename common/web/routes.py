@@ -22,6 +22,7 @@ from .deps import PipelineDep, PoolDep, ResourcesDep, TasksDep
 from .schemas import (
     CountResponse,
     DropResponse,
+    ItemId,
     ItemPage,
     LoadRequest,
     ServiceInfo,
@@ -112,13 +113,13 @@ async def list_items(pipeline: PipelineDep, pool: PoolDep, offset: Annotated[int
 
 
 @router.get("/items/{item_id}", tags=["items"])
-async def get_item(item_id: int, pipeline: PipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def get_item(item_id: ItemId, pipeline: PipelineDep, pool: PoolDep) -> dict[str, Any]:
     """Metadata of one stored item."""
     return await run_in_pool(pool, pipeline.get_item, item_id)
 
 
 @router.delete("/items/{item_id}", status_code=204, tags=["items"])
-async def delete_item(item_id: int, pipeline: PipelineDep, pool: PoolDep) -> Response:
+async def delete_item(item_id: ItemId, pipeline: PipelineDep, pool: PoolDep) -> Response:
     await run_in_pool(pool, pipeline.delete_item, item_id)
     return Response(status_code=204)
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..files import ID_MAX
+
+#: an item id in a route's path (``/items/{item_id}``, ``/videos/{video_id}``...): ids are 53-bit
+#: (:func:`common.files.content_id`), so any other number is a 422 that says so, never a database error (SQLite
+#: raises OverflowError past 64 bits)
+ItemId = Annotated[int, Path(ge=0, le=ID_MAX, description="an item id, as search results and /items give it")]
 
 
 class LoadRequest(BaseModel):

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from common.errors import PayloadTooLarge
 from common.pipeline import search_each
 from common.pool import run_in_pool
-from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
+from common.web import ItemId, PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import ImageSettings
 from .pipeline import ImagePipeline
@@ -105,7 +105,7 @@ async def labels(pipeline: ImagePipelineDep) -> dict[str, Any]:
 
 
 @router.get("/items/{item_id}/image", response_class=FileResponse, responses={200: {"content": {"image/*": {}}}})
-async def item_image(item_id: int, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
+async def item_image(item_id: ItemId, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
     """The stored copy of an image, as loaded."""
     path, media_type = await run_in_pool(pool, pipeline.image_file, item_id)
     return FileResponse(path, media_type=media_type, headers=CACHE)
@@ -113,7 +113,7 @@ async def item_image(item_id: int, pipeline: ImagePipelineDep, pool: PoolDep) ->
 
 @router.get("/items/{item_id}/thumbnail", response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}}}})
-async def item_thumbnail(item_id: int, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
+async def item_thumbnail(item_id: ItemId, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
     """A JPEG thumbnail (at most 256 px a side by default)."""
     path = await run_in_pool(pool, pipeline.thumbnail_file, item_id)
     return FileResponse(path, media_type="image/jpeg", headers=CACHE)

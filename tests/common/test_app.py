@@ -171,6 +171,11 @@ def test_errors_are_json_detail(service):
     assert response.status_code == 404 and response.json() == {"detail": "no task 'does-not-exist'"}
     response = client.get("/items/not-a-number")
     assert response.status_code == 422 and "item_id" in response.json()["detail"]
+    for too_big in (2**53, 2**64, 10**20):  # ids are 53-bit; SQLite raised OverflowError (a 500) past 64 bits
+        for method in ("GET", "DELETE"):
+            response = client.request(method, f"/items/{too_big}")
+            assert response.status_code == 422 and "item_id" in response.json()["detail"], (method, too_big)
+    assert client.get("/items/-1").status_code == 422
     response = client.post("/load", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422 and isinstance(response.json()["detail"], str)
 

@@ -73,6 +73,8 @@ def test_bad_queries_are_4xx_and_lose_nothing(service):
     assert client.post("/search", files={"file": ("q.jpg", b"x")}, data={"offset": "-1"}).status_code == 422
     assert client.post("/search").status_code == 422
     assert client.post("/search", data={"top_k": "3"}).status_code == 422  # no file
+    for route in ("image", "thumbnail"):  # ids are 53-bit: a larger one is refused before it reaches SQL
+        assert client.get(f"/items/{2**64}/{route}").status_code == 422
     assert client.get("/count").json() == {"count": N}
 
 
