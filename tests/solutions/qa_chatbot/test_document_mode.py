@@ -160,3 +160,10 @@ def test_the_stored_copy_is_served_sandboxed(service, root):
     assert pdf.headers["content-type"] == "application/pdf"
     md = client.get(f"/items/{docs['guide.md']['id']}/file")
     assert md.headers["content-type"].startswith("text/plain") and md.text == GUIDE
+
+
+def test_a_document_id_too_large_for_the_database_is_422(service):
+    client, _, _ = service
+    for path in ("passages", "file"):
+        r = client.get(f"/items/{2 ** 63}/{path}")
+        assert r.status_code == 422 and "item_id" in r.json()["detail"], r.text
