@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,9 @@ from .model import DocumentError, Section
 
 log = logging.getLogger(__name__)
 MAX_OUTLINE_ENTRIES = 20_000
+#: the Latin ligatures of Unicode's presentation forms (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ), which fonts' ligature glyphs extract as,
+#: as their letters: BM25 and the encoder know "file", not "ﬁle"
+LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
 
 
 def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str]) -> tuple[str, Iterator[Section]]:
@@ -87,7 +91,7 @@ def _sections(reader: Any, n_pages: int, title: str, warnings: list[str]) -> Ite
     k = 0
     for page_no in range(n_pages):
         try:
-            text = reader.pages[page_no].extract_text() or ""
+            text = (reader.pages[page_no].extract_text() or "").translate(LIGATURES)
         except Exception as exc:  # one broken page does not lose the rest
             warnings.append(f"page {page_no + 1} unreadable: {type(exc).__name__}")
             continue

@@ -247,6 +247,16 @@ def test_small_pdf_text(tmp_path):
     assert doc.passages[0].text == "Hello from a PDF." and doc.passages[0].anchor == "page=1"
 
 
+def test_pdf_ligatures_become_letters(tmp_path):
+    """A PDF font's fi/fl ligature glyphs (codes 0xAE/0xAF of the standard encoding; LaTeX and browsers emit
+    them) read as the letters, so "configuration" finds "conﬁguration" and the encoder sees a known word."""
+    path = tmp_path / "ligatures.pdf"
+    path.write_bytes(pdf_with_stream(zlib.compress(b"BT /F1 12 Tf 72 720 Td (The con\xaeguration \xafag is "
+                                                   b"\xaeled here.) Tj ET")))
+    doc = parse_isolated(path)
+    assert doc.passages[0].text == "The configuration flag is filed here."
+
+
 def test_pdf_decompression_bomb_is_bounded(tmp_path):
     comp = zlib.compressobj(9)
     chunk = b"0" * (1 << 20)
