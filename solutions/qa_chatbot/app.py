@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from common.pool import run_in_pool
@@ -26,6 +27,8 @@ from .schemas import (
 NAME = "qa_chatbot"
 QAPipelineDep = Annotated[QAPipeline, Depends(get_pipeline)]
 router = APIRouter(tags=["qa"])
+#: an item id as the database stores it (a signed 64-bit integer): a larger one is a 422, not a database error
+ItemId = Annotated[int, PathParam(ge=-(2**63), le=2**63 - 1)]
 
 #: how a stored document is served: never run as a page of this site (a user's HTML may carry scripts)
 MEDIA_TYPES = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html"}
@@ -57,7 +60,7 @@ async def answer(body: AnswerRequest, pipeline: QAPipelineDep, pool: PoolDep, wa
 
 
 @router.get("/items/{item_id}/passages", response_model=DocumentPassages)
-async def document_passages(item_id: int, pipeline: QAPipelineDep, pool: PoolDep,
+async def document_passages(item_id: ItemId, pipeline: QAPipelineDep, pool: PoolDep,
                             offset: Annotated[int, Query(ge=0)] = 0,
                             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """The passages of a stored document, in order, as they are searched."""
@@ -65,7 +68,7 @@ async def document_passages(item_id: int, pipeline: QAPipelineDep, pool: PoolDep
 
 
 @router.get("/items/{item_id}/file", response_class=FileResponse)
-async def document_file(item_id: int, pipeline: QAPipelineDep, pool: PoolDep) -> FileResponse:
+async def document_file(item_id: ItemId, pipeline: QAPipelineDep, pool: PoolDep) -> FileResponse:
     """The stored copy of a document (results link to it, at their section's anchor). HTML is served sandboxed:
     no script of a loaded page runs."""
     path, _ = await run_in_pool(pool, pipeline.document_file, item_id)

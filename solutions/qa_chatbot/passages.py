@@ -1,9 +1,10 @@
 """Documents: one file → passages (parsed in a bounded child process) → vectors, BM25 text, rows, a stored copy.
 
 A document's id is a hash of its bytes, so the same file loaded twice (under any name) is stored once. A
-document loaded under the name of a stored one with other content is a new version: it is stored in full
-first, then the older version (its passages, vectors and copy) is deleted, so a search finds one or the other
-at every moment, never neither.
+document with other content loaded from the same file on the server (its absolute path, whether the file or a
+folder holding it was loaded), or uploaded under the name of a stored upload, is a new version: it is stored in
+full first, then the older version (its passages, vectors and copy) is deleted, so a search finds one or the
+other at every moment, never neither. Two files of the same name in different folders are two documents.
 
 Every passage is embedded (its text, or "heading path + text" with ``passage_heading_context``) and so is each
 sentence of it (the ``sentence`` feature, and the vectors the highlight is computed from).
@@ -43,8 +44,14 @@ def budget_of(settings: QASettings) -> DocumentBudget:
 
 
 def document_key(name: str) -> int:
-    """Which stored documents a new version replaces: those loaded under the same name."""
+    """Which stored documents an uploaded one (or a member of an archive) replaces: those uploaded under the
+    same name (an upload has no other identity)."""
     return content_id("document-name\x00" + name)
+
+
+def file_key(path: Path) -> int:
+    """Which stored documents a file loaded from the server replaces: earlier versions of the same file."""
+    return content_id("document-path\x00" + str(path.resolve()))
 
 
 def passage_id(document_id: int, position: int) -> int:
@@ -97,9 +104,17 @@ class DocumentWriter(Stores):
     originals: Originals
     write_items: Callable[[Connection, Sequence[dict[str, Any]]], None]
     delete_items: Callable[[list[int]], None]
+    #: where uploads and extracted archives wait for their load (their files are known by name only)
+    staging: Path
 
     def __post_init__(self) -> None:
         self.budget = budget_of(self.settings)
+
+    def key(self, item: WorkItem) -> int:
+        """The identity of a document across versions: its file on the server, or the name it was uploaded as."""
+        assert item.path is not None
+        path = item.path.resolve()
+        return document_key(item.label) if path.is_relative_to(self.staging.resolve()) else file_key(path)
 
     def store(self, item: WorkItem) -> Outcome:
         if item.path is None:
@@ -163,7 +178,7 @@ class DocumentWriter(Stores):
                                       "text": embedding_text(p, s.passage_bm25_heading)}
                                      for pid, p in zip(pids, passages, strict=True)])
         file = self.originals.keep(item.path, document_id)
-        key = document_key(item.label)
+        key = self.key(item)
         row = {"id": document_id, "name": item.label[-1024:], "source": str(item.path)[-2048:], "kind": DOCUMENT,
                "title": (parsed.title or item.path.name)[:1024], "doc_key": key, "passages": n,
                "truncated": parsed.truncated, "file": file, "sha256": sha256}

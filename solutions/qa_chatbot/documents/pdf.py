@@ -2,8 +2,9 @@
 
 Text is extracted page by page (pages are read lazily, at most ``max_pages``). The outline (bookmarks),
 when the file has one, gives the headings: each entry starts a section at its page, at the place where
-its title appears in the page text (else at the top of the page). Lines are joined into paragraphs at
-blank lines and at lines that end a sentence and are shorter than the page's usual line; a word
+its title appears in the page text (else at the top of the page). Without an outline, each page
+starts a section (a sentence a page break cuts ends in the section it started in). Lines are joined into paragraphs
+at blank lines and at lines that end a sentence and are shorter than the page's usual line; a word
 hyphenated across lines is joined. Anchors are ``page=N`` (1-based), which PDF viewers understand.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +21,9 @@ from .model import DocumentError, Section
 
 log = logging.getLogger(__name__)
 MAX_OUTLINE_ENTRIES = 20_000
+#: the Latin ligatures of Unicode's presentation forms (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ), which fonts' ligature glyphs extract as,
+#: as their letters: BM25 and the encoder know "file", not "ﬁle"
+LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
 
 
 def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str]) -> tuple[str, Iterator[Section]]:
@@ -87,11 +92,19 @@ def _sections(reader: Any, n_pages: int, title: str, warnings: list[str]) -> Ite
     k = 0
     for page_no in range(n_pages):
         try:
-            text = reader.pages[page_no].extract_text() or ""
+            text = (reader.pages[page_no].extract_text() or "").translate(LIGATURES)
         except Exception as exc:  # one broken page does not lose the rest
             warnings.append(f"page {page_no + 1} unreadable: {type(exc).__name__}")
             continue
         text = _strip_running_lines(text, running)
+        if not entries and page_no > 0:  # no bookmarks: each page is a section, so a passage links to its page
+            if _unfinished(pending):  # the page break cut a sentence: it ends where it started
+                head, text = _continuation(text)
+                pending.extend(head)
+            _flush(section, pending)
+            if section.blocks:
+                yield section
+            section = Section(path=(title,), anchor=f"page={page_no + 1}")
         cuts: list[tuple[int, int, int, str]] = []  # (heading line begin, text resumes at, level, title)
         cursor = 0
         folded = text.casefold()
@@ -116,6 +129,24 @@ def _sections(reader: Any, n_pages: int, title: str, warnings: list[str]) -> Ite
     _flush(section, pending)
     if section.blocks:
         yield section
+
+
+def _unfinished(lines: list[str]) -> bool:
+    """The last of ``lines`` that holds text does not end a sentence."""
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return bool(last) and last[-1] not in ".!?:"
+
+
+def _continuation(text: str) -> tuple[list[str], str]:
+    """The first lines of a page up to the end of the sentence a page break cut (a blank line, or a line that
+    ends a sentence), and the rest of the page."""
+    lines = text.split("\n")
+    for k, line in enumerate(lines):
+        if not line.strip():
+            return lines[:k], "\n".join(lines[k:])
+        if line.strip()[-1] in ".!?:":
+            return lines[:k + 1], "\n".join(lines[k + 1:])
+    return lines, ""
 
 
 def _find_heading(folded: str, heading: str, start: int) -> tuple[int, int] | None:

@@ -37,15 +37,18 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def pdf_with_stream(stream: bytes) -> bytes:
-    """A one-page PDF whose content stream is ``stream`` (Flate-compressed), with a correct xref table."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
+def pdf_with_stream(stream: bytes, *more: bytes) -> bytes:
+    """A PDF whose pages' content streams are ``stream`` and ``more`` (Flate-compressed), with a correct xref
+    table and no outline."""
+    streams = (stream, *more)
+    kids = b" ".join(b"%d 0 R" % (3 + 2 * k) for k in range(len(streams)))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(streams))]
+    for k, page in enumerate(streams):
+        objects += [
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R " % (4 + 2 * k)
+            + b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(page) + page + b"\nendstream",
+        ]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, body in enumerate(objects, 1):

@@ -350,3 +350,21 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
             focus=("#question", "#conversation .source-open", "#results .card", "#clear-chat"),
             text=(".turn.user .said", ".turn.bot .said", ".turn .meta", ".turn.bot mark", "#results mark",
                   "#results .card-line", ".alt-score, .turn.unsure .meta", ".badge"))
+
+
+def test_the_ask_and_search_buttons_keep_their_word_on_one_line_on_a_small_phone(browser, service):
+    """At 360 px (the most common Android width, narrower than the suite's 390) the inputs give way, not the
+    buttons' words ("Searc" / "h")."""
+    base, _, _ = service
+    context = browser.new_context(viewport={"width": 360, "height": 780}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/qa/")
+        for selector in ("#ask-btn", "#search-form button[type=submit]"):
+            lines = page.locator(selector).evaluate(
+                "(el) => { const r = document.createRange(); r.selectNodeContents(el);"
+                " return r.getClientRects().length; }")
+            assert lines == 1, f"{selector} wraps over {lines} lines"
+        assert_fits(page)
+    finally:
+        context.close()

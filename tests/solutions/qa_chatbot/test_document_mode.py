@@ -122,6 +122,33 @@ def test_a_changed_document_replaces_its_older_version(service, root):
                                           output_fields=["id"])
 
 
+def test_a_loaded_file_is_replaced_only_by_a_new_version_of_the_same_file(service, tmp_path):
+    """Files of the same name in two folders are two documents; a changed file replaces its older version
+    however it was loaded (its folder, then the file itself)."""
+    client, _, _ = service
+    readmes = tmp_path / "readmes"
+    texts = {"apt": "Apt fetches packages from the mirrors listed in sources.list.",
+             "dpkg": "Dpkg unpacks a package file and records every installed file in its database."}
+    for folder, text in texts.items():
+        (readmes / folder).mkdir(parents=True)
+        (readmes / folder / "README.md").write_text(f"# {folder}\n\n{text}\n", encoding="utf-8")
+    count = client.get("/count").json()["count"]
+    for folder in texts:
+        task = load(client, readmes / folder / "README.md")
+        assert task["new"] == 1 and task["failed"] == 0, task
+    assert client.get("/count").json()["count"] == count + 2  # the second README.md did not delete the first
+    items = client.get("/items", params={"limit": 100}).json()["items"]
+    old = {d["source"].split("/")[-2]: d["id"] for d in items if d["name"] == "README.md"}
+    assert len(old) == 2
+    (readmes / "apt" / "README.md").write_text("# apt\n\nApt now fetches packages over https only.\n",
+                                               encoding="utf-8")
+    task = load(client, readmes)  # the folder: the changed file is named apt/README.md in this load
+    assert task["new"] == 1 and task["duplicates"] == 1, task
+    assert client.get("/count").json()["count"] == count + 2
+    assert client.get(f"/items/{old['apt']}").status_code == 404
+    assert client.get(f"/items/{old['dpkg']}").status_code == 200
+
+
 def test_the_same_file_under_another_name_is_stored_once(service, root, tmp_path):
     client, _, _ = service
     copy = tmp_path / "copy"
@@ -160,3 +187,10 @@ def test_the_stored_copy_is_served_sandboxed(service, root):
     assert pdf.headers["content-type"] == "application/pdf"
     md = client.get(f"/items/{docs['guide.md']['id']}/file")
     assert md.headers["content-type"].startswith("text/plain") and md.text == GUIDE
+
+
+def test_a_document_id_too_large_for_the_database_is_422(service):
+    client, _, _ = service
+    for path in ("passages", "file"):
+        r = client.get(f"/items/{2 ** 63}/{path}")
+        assert r.status_code == 422 and "item_id" in r.json()["detail"], r.text

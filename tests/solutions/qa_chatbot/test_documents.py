@@ -247,6 +247,38 @@ def test_small_pdf_text(tmp_path):
     assert doc.passages[0].text == "Hello from a PDF." and doc.passages[0].anchor == "page=1"
 
 
+def test_pdf_ligatures_become_letters(tmp_path):
+    """A PDF font's fi/fl ligature glyphs (codes 0xAE/0xAF of the standard encoding; LaTeX and browsers emit
+    them) read as the letters, so "configuration" finds "conﬁguration" and the encoder sees a known word."""
+    path = tmp_path / "ligatures.pdf"
+    path.write_bytes(pdf_with_stream(zlib.compress(b"BT /F1 12 Tf 72 720 Td (The con\xaeguration \xafag is "
+                                                   b"\xaeled here.) Tj ET")))
+    doc = parse_isolated(path)
+    assert doc.passages[0].text == "The configuration flag is filed here."
+
+
+def test_a_pdf_without_outline_links_each_passage_to_its_page(tmp_path):
+    """Without bookmarks, a passage's anchor is the page its text is on (a source link opens that page), and a
+    paragraph cut by a page break stays one paragraph."""
+    def page(*lines: bytes) -> bytes:
+        shown = b" ".join(b"(%s) Tj 0 -14 Td" % line for line in lines)
+        return zlib.compress(b"BT /F1 12 Tf 72 720 Td " + shown + b" ET")
+
+    path = tmp_path / "kayak.pdf"
+    path.write_bytes(pdf_with_stream(
+        page(b"The Narwhal kayak weighs fourteen kilograms.", b"", b"Its hull is made of"),
+        page(b"polyethylene and lasts ten years.", b"", b"Scratches in the hull are filled with epoxy."),
+        page(b"Store the kayak upside down, out of the sun.")))
+    doc = parse_isolated(path)
+
+    def anchor_of(words: str) -> str | None:
+        return next(p.anchor for p in doc.passages if words in p.text)
+
+    assert [anchor_of(w) for w in ("fourteen kilograms", "filled with epoxy", "upside down")] == \
+        ["page=1", "page=2", "page=3"], [(p.anchor, p.text) for p in doc.passages]
+    assert any("Its hull is made of polyethylene" in p.text for p in doc.passages)
+
+
 def test_pdf_decompression_bomb_is_bounded(tmp_path):
     comp = zlib.compressobj(9)
     chunk = b"0" * (1 << 20)
