@@ -22,6 +22,8 @@ from .tasks import BOOT_ID, TaskRunner
 from .vectors import VectorStore, open_vector_store
 
 log = logging.getLogger(__name__)
+#: the folder of DATA_DIR/<service> where uploads and extracted archives are staged
+STAGING_DIR = "uploads"
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Resources:
     def open(cls, name: str, settings: ServiceSettings) -> Resources:
         data_dir = settings.service_dir(name)
         data_dir.mkdir(parents=True, exist_ok=True)
-        sweep_staging(data_dir / "uploads")
+        sweep_staging(data_dir / STAGING_DIR)
         vectors = open_vector_store(settings.milvus_uri, settings.milvus_token, data_dir / "milvus.db",
                                     settings.milvus_search_consistency)
         try:
@@ -51,12 +53,17 @@ class Resources:
         pool = WorkerPool(settings.workers, settings.queue_limit, name)
         return cls(name, settings, vectors, sql, pool, TaskRunner(sql, name), data_dir)
 
+    @property
+    def staging_root(self) -> Path:
+        """Where uploads and extracted archives wait for their loads (their files are known by name only)."""
+        return self.data_dir / STAGING_DIR
+
     def new_staging_dir(self) -> Path:
         """A new folder where an upload or an extracted archive waits for its load (removed when it ends).
 
         Its name starts with this process's pid, so a later start-up removes it only if this process is gone.
         """
-        path = self.data_dir / "uploads" / f"{os.getpid()}-{BOOT_ID}-{uuid.uuid4().hex}"
+        path = self.staging_root / f"{os.getpid()}-{BOOT_ID}-{uuid.uuid4().hex}"
         path.mkdir(parents=True)
         return path
 

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from common.pool import run_in_pool
-from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
+from common.web import ItemId, PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import QASettings
 from .pipeline import QAPipeline
@@ -27,8 +26,6 @@ from .schemas import (
 NAME = "qa_chatbot"
 QAPipelineDep = Annotated[QAPipeline, Depends(get_pipeline)]
 router = APIRouter(tags=["qa"])
-#: an item id as the database stores it (a signed 64-bit integer): a larger one is a 422, not a database error
-ItemId = Annotated[int, PathParam(ge=-(2**63), le=2**63 - 1)]
 
 #: how a stored document is served: never run as a page of this site (a user's HTML may carry scripts)
 MEDIA_TYPES = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html"}

@@ -73,7 +73,7 @@ class QAPipeline(Pipeline[QASettings]):
                              self.write_items)
         self.documents = DocumentWriter(settings, self.encoder, res.vectors, res.sql, self.items, self.passages,
                                         names, self.lexical, self.originals, self.write_items, self.delete_items,
-                                        res.data_dir / "uploads")
+                                        res.staging_root)
         self.ranker = ranker_from_settings(settings)
         self.searcher = Searcher(settings, self.encoder, res.vectors, res.sql, self.items, self.passages,
                                  names["sentence"], CandidateFinder(self.ranker, res.vectors, names, self.lexical,
