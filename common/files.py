@@ -316,9 +316,10 @@ def _read_csv(path: Path, delimiter: str) -> Iterator[tuple[int, Record | str]]:
             except UnicodeDecodeError as exc:
                 yield start, f"not UTF-8 text: {exc.reason}"
                 return
-            except csv.Error as exc:
+            except csv.Error as exc:  # the reader starts afresh at the next line: one bad record, not the rest
+                line = reader.line_num
                 yield start, f"unreadable CSV: {exc}"
-                return
+                continue
             line = reader.line_num
             if not row:
                 continue  # a blank line
