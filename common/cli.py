@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import logs
+from .errors import BootcampError
 from .pipeline import Pipeline, load_job
 from .registry import DEMOS, demo, installed_demos
 from .resources import Resources
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     samples = sub.add_parser("sample-data", help="write sample data for the installed demos")
     samples.add_argument("solutions", nargs="*", metavar="SOLUTION", help="any of: " + ", ".join(names))
-    samples.add_argument("--dest", type=Path, default=Path("data/samples"))
+    samples.add_argument("--dest", type=Path, default=None, help="default: DATA_DIR/samples (data/samples)")
 
     sub.add_parser("demos", help="list the demo names")
 
@@ -62,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in getattr(args, "solutions", []) if n not in names]
     if unknown:
         parser.error(f"unknown demo(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+    try:
+        return _run(args)
+    except BootcampError as exc:  # a deliberate error (a bad query, a store in use...) is one line, not a traceback
+        log.error("%s", exc.detail)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args.solutions, args.host, args.port)
     if args.command == "load":
@@ -74,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sample-data":
         chosen = [demo(n) for n in args.solutions] if args.solutions else installed_demos()
+        dest = args.dest or ServiceSettings().data_dir / "samples"  # inside DATA_ROOTS' default, as /load needs
         for entry in chosen:
-            sample = entry.load("pipeline").sample_data(args.dest / entry.name)
+            sample = entry.load("pipeline").sample_data(dest / entry.name)
             log.info("%s: %s (%s)", entry.name, sample.path, sample.origin)
         return 0
     if args.command == "demos":

@@ -109,7 +109,9 @@ class VectorStore:
         try:
             self.client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
         except Exception as exc:  # pymilvus raises several unrelated types on connect failure
-            raise BackendUnavailable(f"cannot connect to Milvus at {uri}: {exc}") from exc
+            hint = (" (a Milvus Lite file is open in one process at a time: is a server using this DATA_DIR? Stop "
+                    "it, or load and search through its page or API)") if self.is_lite else ""
+            raise BackendUnavailable(f"cannot connect to Milvus at {uri}: {exc}{hint}") from exc
         # Milvus Lite is a single embedded process; its client is not safe to share across threads.
         self._lock = threading.RLock() if self.is_lite else _NullLock()
         self.capabilities = self._detect_capabilities()

@@ -68,3 +68,35 @@ def test_serve_warns_when_exposed_without_api_key(monkeypatch, caplog, host, api
         assert cli.main(["serve", "--host", host, "--port", "8123"]) == 0
     assert served == [(host, 8123)]
     assert any("without API_KEY" in r.getMessage() for r in caplog.records) is warned
+
+
+def test_a_store_in_use_by_a_server_is_one_clear_error(tmp_path, monkeypatch, caplog):
+    """`bootcamp search` while `bootcamp serve` holds the same Milvus Lite file: exit 1 with a line that says
+    why, not a traceback."""
+    from common.cli import main
+
+    lite = tmp_path / "qa_chatbot" / "milvus.db"
+    lite.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pymilvus import MilvusClient; "
+                               "MilvusClient(sys.argv[1]); print('ready', flush=True); time.sleep(120)", str(lite)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("DATA_DIR", str(tmp_path))
+        assert main(["search", "qa_chatbot", "how do I upgrade?"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    errors = [r.getMessage() for r in caplog.records if r.name == "bootcamp" and r.levelname == "ERROR"]
+    assert len(errors) == 1 and "open in one process at a time" in errors[0], errors
+
+
+def test_sample_data_goes_under_data_dir(tmp_path, monkeypatch):
+    """Where /load may read by default (DATA_ROOTS defaults to DATA_DIR), not ./data whatever DATA_DIR says."""
+    from common.cli import main
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample-data", "molecular_search"]) == 0
+    assert any((tmp_path / "elsewhere" / "samples" / "molecular_search").iterdir())
+    assert not (tmp_path / "data").exists()
