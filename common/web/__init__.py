@@ -18,10 +18,11 @@ from .deps import (
     get_settings,
     get_tasks,
 )
-from .schemas import ItemId
+from .schemas import ItemId, PageOffset
 
 __all__ = [
     "ItemId",
+    "PageOffset",
     "PipelineDep",
     "PoolDep",
     "ResourcesDep",

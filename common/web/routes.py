@@ -25,6 +25,7 @@ from .schemas import (
     ItemId,
     ItemPage,
     LoadRequest,
+    PageOffset,
     ServiceInfo,
     TaskCreated,
     TaskList,
@@ -106,7 +107,7 @@ async def count(pipeline: PipelineDep, pool: PoolDep) -> CountResponse:
 
 
 @router.get("/items", response_model=ItemPage, tags=["items"])
-async def list_items(pipeline: PipelineDep, pool: PoolDep, offset: Annotated[int, Query(ge=0)] = 0,
+async def list_items(pipeline: PipelineDep, pool: PoolDep, offset: PageOffset = 0,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """Stored items, newest first; ``total`` equals ``/count``."""
     return await run_in_pool(pool, pipeline.page, offset, limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..files import ID_MAX
@@ -13,6 +13,8 @@ from ..files import ID_MAX
 #: (:func:`common.files.content_id`), so any other number is a 422 that says so, never a database error (SQLite
 #: raises OverflowError past 64 bits)
 ItemId = Annotated[int, Path(ge=0, le=ID_MAX, description="an item id, as search results and /items give it")]
+#: how many rows a listing skips (``?offset=``): bounded like an id, so a huge one is a 422, not a database error
+PageOffset = Annotated[int, Query(ge=0, le=ID_MAX, description="rows to skip")]
 
 
 class LoadRequest(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import FileResponse
 
 from common.pool import run_in_pool
-from common.web import ItemId, PoolDep, StopwatchDep, create_service_app, get_pipeline
+from common.web import ItemId, PageOffset, PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import QASettings
 from .pipeline import QAPipeline
@@ -58,7 +58,7 @@ async def answer(body: AnswerRequest, pipeline: QAPipelineDep, pool: PoolDep, wa
 
 @router.get("/items/{item_id}/passages", response_model=DocumentPassages)
 async def document_passages(item_id: ItemId, pipeline: QAPipelineDep, pool: PoolDep,
-                            offset: Annotated[int, Query(ge=0)] = 0,
+                            offset: PageOffset = 0,
                             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """The passages of a stored document, in order, as they are searched."""
     return await run_in_pool(pool, pipeline.document_passages, item_id, offset, limit)

@@ -176,6 +176,7 @@ def test_errors_are_json_detail(service):
             response = client.request(method, f"/items/{too_big}")
             assert response.status_code == 422 and "item_id" in response.json()["detail"], (method, too_big)
     assert client.get("/items/-1").status_code == 422
+    assert client.get(f"/items?offset={10**20}").status_code == 422  # SQLite's OFFSET raised OverflowError
     response = client.post("/load", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422 and isinstance(response.json()["detail"], str)
 
