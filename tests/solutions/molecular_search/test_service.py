@@ -84,6 +84,14 @@ def test_bad_requests_are_422_with_a_clear_message(loaded):
     assert client.get("/depict", params={"smiles": "C1CC"}).status_code == 422
 
 
+def test_a_drawing_of_an_id_no_molecule_can_have_is_404_not_500(loaded):
+    client, _, _, _ = loaded
+    for bad in (10**22, 2**63, -1):  # past SQLite's INTEGER (OverflowError before), and below any id
+        response = client.get(f"/items/{bad}/svg")
+        assert response.status_code == 404, (bad, response.text)
+        assert "no molecule" in response.json()["detail"]
+
+
 def test_items_export_drawings_and_delete(backend, tmp_path, unique):
     root = tmp_path / "root"
     copy_nci(root / "nci.smi", limit=300)
