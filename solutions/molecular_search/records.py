@@ -98,6 +98,7 @@ def estimate_molecules(path: Path) -> int:
 def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
     with open_text(path) as fh:
         number = 0
+        first = True  # a header may only be the first line that is not blank or a comment
         while True:
             raw = fh.readline(MAX_LINE_CHARS + 1)
             if not raw:
@@ -111,8 +112,9 @@ def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
             if not line or line.startswith("#"):
                 continue
             parts = line.split(None, 1)
-            if number == 1 and parts[0].lower() in SMILES_COLUMNS:
-                continue  # a header line
+            header, first = first and parts[0].lower() in SMILES_COLUMNS, False
+            if header:
+                continue
             name = parts[1].strip() if len(parts) > 1 else ""
             yield number, Record("smiles", parts[0], name=name[:MAX_NAME_CHARS])
 

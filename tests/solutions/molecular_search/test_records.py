@@ -26,6 +26,13 @@ def test_smi_lines_names_comments_header_and_a_line_too_long(tmp_path):
                           (8, ("smiles", "CCN", "last", {}))]
 
 
+def test_smi_header_after_comments_and_blank_lines_is_skipped(tmp_path):
+    f = tmp_path / "a.smi"
+    f.write_text("# exported from my notebook\n\nSMILES Name\nCCO ethanol\nsmiles\n", encoding="utf-8")
+    # the header is the first line that is not a comment or blank; a later "smiles" is a record (and an error)
+    assert records(f) == [(4, ("smiles", "CCO", "ethanol", {})), (5, ("smiles", "smiles", "", {}))]
+
+
 def test_csv_fields_multiline_bom_and_missing_smiles(tmp_path):
     f = tmp_path / "a.csv"
     f.write_text('\ufeffID,SMILES,activity,note\nm1,CCO,1.5,"two\nlines"\nm2,,3,\n\nm3,c1ccccc1,7,x\n',
