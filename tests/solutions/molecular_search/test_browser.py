@@ -413,3 +413,23 @@ def test_aa_contrast_in_both_themes_and_structures_on_a_light_tile(browser, load
         # RDKit draws black bonds: the tiles stay light in the dark theme too
         tile = background_of(page, "#library-box .card-media", self=True)
         assert contrast(tile, "rgb(0, 0, 0)") >= 15, tile
+
+
+@pytest.mark.parametrize("width", [320, 360, 375])
+def test_the_search_button_keeps_its_word_on_one_line_on_small_phones(browser, fresh, width):
+    """Phones narrower than the suite's 390 px (many Androids are 360, an iPhone mini 375) broke "Searc|h"."""
+    base, _, _ = fresh
+    context = browser.new_context(viewport={"width": width, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        traffic = visit(page, base, "/molecule")
+        # one client rect per line the text takes
+        lines = page.locator("#search-btn").evaluate(
+            "(b) => { const r = document.createRange(); r.selectNodeContents(b); return r.getClientRects().length; }")
+        assert lines == 1, f"'Search' takes {lines} lines at {width} px"
+        right = page.locator("#search-btn").evaluate("(b) => b.getBoundingClientRect().right")
+        assert right <= width, f"the button reaches {right} px"
+        assert_fits(page)
+        traffic.check()
+    finally:
+        context.close()
