@@ -61,9 +61,14 @@ window.Molecule = window.Molecule || {};
       return Object.keys(out).length ? out : null;
     }
 
-    /** A range upside down, in words ("Molecular weight: the minimum 300 is above the maximum 200."), or "". */
+    /** A bound the browser cannot read as a number ("5e": its value is "", which would drop the filter
+     *  silently) or a range upside down, in words ("Molecular weight: the minimum 300 is above the maximum
+     *  200."), or "". */
     function problem() {
       for (const p of PROPERTIES) {
+        for (const [end, word] of [["lo", "minimum"], ["hi", "maximum"]]) {
+          if (inputs[p.key][end].validity.badInput) return `${p.label}: the ${word} is not a number.`;
+        }
         const lo = number(inputs[p.key].lo), hi = number(inputs[p.key].hi);
         if (lo !== null && hi !== null && lo > hi) return `${p.label}: the minimum ${lo} is above the maximum ${hi}.`;
       }

@@ -415,6 +415,20 @@ def test_aa_contrast_in_both_themes_and_structures_on_a_light_tile(browser, load
         assert contrast(tile, "rgb(0, 0, 0)") >= 15, tile
 
 
+def test_a_filter_that_is_not_a_number_stops_the_search_and_says_which(browser, fresh):
+    """A number box the browser cannot read ("5e") has the value "": it must not be dropped silently."""
+    base, _, _ = fresh
+    with opened(browser, base) as (page, _traffic):
+        open_filters(page)
+        page.locator("#f-logp-max").click()
+        page.keyboard.type("5e")
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/search") else None)
+        search(page, ASPIRIN)
+        expect(page.locator("#search-note")).to_contain_text("logP (Crippen): the maximum is not a number")
+        assert sent == [] and page.locator("#filters").evaluate("(d) => d.open")
+
+
 @pytest.mark.parametrize("width", [320, 360, 375])
 def test_the_search_button_keeps_its_word_on_one_line_on_small_phones(browser, fresh, width):
     """Phones narrower than the suite's 390 px (many Androids are 360, an iPhone mini 375) broke "Searc|h"."""
