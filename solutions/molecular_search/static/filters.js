@@ -29,7 +29,8 @@ window.Molecule = window.Molecule || {};
   function show(key, value) {
     const p = PROPERTIES.find((x) => x.key === key);
     if (value === null || value === undefined) return "";
-    const text = p && p.digits === 0 ? String(value) : Number(value).toFixed(p ? p.digits : 2);
+    // a value that rounds to zero shows no minus sign (ethanol's logP, -0.0014, is "0.00", not "-0.00")
+    const text = p && p.digits === 0 ? String(value) : Number(value).toFixed(p ? p.digits : 2).replace(/^-(?=[0.]+$)/, "");
     return p && p.unit ? `${text} ${p.unit}` : text;
   }
 

@@ -447,3 +447,12 @@ def test_the_search_button_keeps_its_word_on_one_line_on_small_phones(browser, f
         traffic.check()
     finally:
         context.close()
+
+
+def test_a_property_that_rounds_to_zero_shows_no_minus_sign(browser, fresh):
+    """Ethanol's Crippen logP is -0.0014: "logP 0.00", not "-0.00"."""
+    base, _, _ = fresh
+    with opened(browser, base) as (page, _traffic):
+        shown = page.evaluate("() => [Molecule.show('logp', -0.0014), Molecule.show('logp', -0.006),"
+                              " Molecule.show('tpsa', -0.04), Molecule.show('mw', 46.069), Molecule.show('hbd', 0)]")
+        assert shown == ["0.00", "-0.01", "0.0 Å²", "46.07 g/mol", "0"]
