@@ -39,6 +39,13 @@ def test_smi_tab_separated_columns_after_the_name_stay_out_of_it(tmp_path):
     assert [r[1][2] for r in records(f)] == ["pentanol", "ethyl alcohol", "benzene ring"]
 
 
+def test_an_inchi_in_a_smi_file_is_reported_as_such():
+    with pytest.raises(ChemError, match="is an InChI"):
+        parse_smiles("InChI=1S/CH4/h1H4")
+    with pytest.raises(ChemError, match="is an InChI"):
+        parse_query("  inchi=1S/CH4/h1H4")
+
+
 def test_csv_fields_multiline_bom_and_missing_smiles(tmp_path):
     f = tmp_path / "a.csv"
     f.write_text('\ufeffID,SMILES,activity,note\nm1,CCO,1.5,"two\nlines"\nm2,,3,\n\nm3,c1ccccc1,7,x\n',
