@@ -50,7 +50,8 @@ class MoleculeSearch:
         if timeout_ms is None:
             return self.settings.timeout_ms
         if not 1 <= timeout_ms <= self.settings.max_timeout_ms:
-            raise InvalidInput(f"timeout_ms must be between 1 and {self.settings.max_timeout_ms}")
+            most = self.settings.max_timeout_ms
+            raise InvalidInput(f"timeout_ms must be between 1 and {most} (a time limit of at most {most / 1000:g} s)")
         return timeout_ms
 
     @staticmethod
