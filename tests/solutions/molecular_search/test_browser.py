@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from playwright.sync_api import expect
+from rdkit import Chem
 
 from tests.browser_support import (
     Traffic,
@@ -456,3 +457,18 @@ def test_a_property_that_rounds_to_zero_shows_no_minus_sign(browser, fresh):
         shown = page.evaluate("() => [Molecule.show('logp', -0.0014), Molecule.show('logp', -0.006),"
                               " Molecule.show('tpsa', -0.04), Molecule.show('mw', 46.069), Molecule.show('hbd', 0)]")
         assert shown == ["0.00", "-0.01", "0.0 Å²", "46.07 g/mol", "0"]
+
+
+def test_the_steroid_core_example_finds_estrogens_too(browser, fresh):
+    """Aliphatic "C" atoms left out every steroid with an aromatic A ring (estradiol; the NCI set's estradiol
+    cypionate); the example's SMARTS must match both kinds and no plain hydrocarbon ring chain."""
+    base, _, _ = fresh
+    with opened(browser, base) as (page, _traffic):
+        smarts = page.get_by_role("button", name="steroid core").get_attribute("data-smiles")
+    query = Chem.MolFromSmarts(smarts)
+    steroids = {"testosterone": "C[C@]12CC[C@H]3[C@@H](CCC4=CC(=O)CC[C@@]43C)[C@@H]1CC[C@@H]2O",
+                "estradiol": "C[C@]12CC[C@H]3[C@@H](CCc4cc(O)ccc43)[C@@H]1CC[C@@H]2O",
+                "cholesterol": "CC(C)CCC[C@@H](C)[C@H]1CC[C@H]2[C@@H]3CC=C4C[C@@H](O)CC[C@]4(C)[C@H]3CC[C@]12C"}
+    for name, smiles in steroids.items():
+        assert Chem.MolFromSmiles(smiles).HasSubstructMatch(query), name
+    assert not Chem.MolFromSmiles("c1ccc2cc3ccccc3cc2c1").HasSubstructMatch(query)  # anthracene: no 5-ring
