@@ -48,7 +48,10 @@ def transpose(rows: np.ndarray, block: int = 1024) -> np.ndarray:
     out3 = out.reshape(w, 64, groups)
     for g0 in range(0, groups, block):
         g1 = min(groups, g0 + block)
-        blk = np.ascontiguousarray(np.asarray(rows[g0 * 64 : g1 * 64]).reshape(g1 - g0, 64, w).transpose(0, 2, 1))
+        # a copy, always: transpose64 works in place, and a slice that is already contiguous (w == 1) would be
+        # a view of the caller's rows
+        blk = np.array(np.asarray(rows[g0 * 64 : g1 * 64]).reshape(g1 - g0, 64, w).transpose(0, 2, 1),
+                       order="C", copy=True)
         transpose64(blk.reshape(-1, 64))
         out3[:, :, g0:g1] = blk.transpose(1, 2, 0)
     return out
@@ -76,7 +79,9 @@ def untranspose(cols: np.ndarray, positions: np.ndarray | None = None, block: in
         if lo == hi:
             continue
         g1 = min(groups, g0 + block)
-        blk = np.ascontiguousarray(np.asarray(c3[:, :, g0:g1]).transpose(2, 0, 1))  # [g, j, b]
+        # [g, j, b], a copy always: transpose64 works in place, and one word (a segment of at most 64 rows, or
+        # the last block) is already contiguous, so ascontiguousarray gave a view of the segment's own columns
+        blk = np.array(np.asarray(c3[:, :, g0:g1]).transpose(2, 0, 1), order="C", copy=True)
         transpose64(blk.reshape(-1, 64))  # [g, j, i]
         rows = blk.transpose(0, 2, 1).reshape(-1, w)  # row 64 (g - g0) + i
         out[order[lo:hi]] = rows[sorted_pos[lo:hi] - g0 * 64]

@@ -31,6 +31,15 @@ class ChemError(ValueError):
     """A record or query RDKit cannot turn into a molecule; the message says why."""
 
 
+_INCHI = re.compile(r"\s*InChI=", re.IGNORECASE)
+
+
+def reject_inchi(text: str) -> None:
+    """:class:`ChemError` naming an InChI as such: RDKit's SMARTS parser would take one for a pattern."""
+    if _INCHI.match(text):
+        raise ChemError(f"{_short(text.strip())} is an InChI: enter a SMILES (or a SMARTS in substructure mode)")
+
+
 # -- molecules -------------------------------------------------------------------------------
 def parse_smiles(smiles: str) -> Chem.Mol:
     """A sanitised molecule from SMILES, or :class:`ChemError` saying what is wrong."""
@@ -42,6 +51,7 @@ def parse_smiles(smiles: str) -> Chem.Mol:
         return mol
     mol = Chem.MolFromSmiles(smiles, sanitize=False)  # failed: find out why
     if mol is None:
+        reject_inchi(smiles)
         raise ChemError(f"SMILES syntax error in {_short(smiles)}{name_hint(smiles)}")
     return _sanitise(mol, smiles)
 
@@ -93,6 +103,7 @@ def parse_query(text: str) -> tuple[Chem.Mol, str]:
     text = text.strip()
     if not text:
         raise ChemError("empty query")
+    reject_inchi(text)
     smiles_error: ChemError | None = None
     if not _SMARTS_ONLY.search(text):
         try:

@@ -3,8 +3,8 @@
 Each reader yields ``(line, Record)`` per molecule, or ``(line, error)`` for a record it cannot read, and
 never holds more than one record (a load's memory is O(batch), whatever the file size):
 
-* ``.smi`` (also ``.smiles``, ``.ism``, ``.can``): ``SMILES [name]`` per line; ``#`` comments, blank lines
-  and a ``smiles name`` header are skipped.
+* ``.smi`` (also ``.smiles``, ``.ism``, ``.can``): ``SMILES [name]`` per line (with tabs, the name is the
+  second column); ``#`` comments, blank lines and a ``smiles name`` header are skipped.
 * ``.csv``/``.tsv``/``.jsonl``/``.json``: read by :func:`common.files.read_records`; a ``smiles`` column
   (or ``canonical_smiles``, ``smi``, ``isomeric_smiles``), a name from ``name``/``id``/``title``/...,
   every other column kept as a text field.
@@ -98,6 +98,7 @@ def estimate_molecules(path: Path) -> int:
 def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
     with open_text(path) as fh:
         number = 0
+        first = True  # a header may only be the first line that is not blank or a comment
         while True:
             raw = fh.readline(MAX_LINE_CHARS + 1)
             if not raw:
@@ -111,9 +112,11 @@ def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
             if not line or line.startswith("#"):
                 continue
             parts = line.split(None, 1)
-            if number == 1 and parts[0].lower() in SMILES_COLUMNS:
-                continue  # a header line
-            name = parts[1].strip() if len(parts) > 1 else ""
+            header, first = first and parts[0].lower() in SMILES_COLUMNS, False
+            if header:
+                continue
+            # the name is the rest of the line, or its first column when the line is tab-separated
+            name = parts[1].split("\t", 1)[0].strip() if len(parts) > 1 else ""
             yield number, Record("smiles", parts[0], name=name[:MAX_NAME_CHARS])
 
 

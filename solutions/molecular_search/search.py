@@ -50,7 +50,8 @@ class MoleculeSearch:
         if timeout_ms is None:
             return self.settings.timeout_ms
         if not 1 <= timeout_ms <= self.settings.max_timeout_ms:
-            raise InvalidInput(f"timeout_ms must be between 1 and {self.settings.max_timeout_ms}")
+            most = self.settings.max_timeout_ms
+            raise InvalidInput(f"timeout_ms must be between 1 and {most} (a time limit of at most {most / 1000:g} s)")
         return timeout_ms
 
     @staticmethod
@@ -140,7 +141,8 @@ class MoleculeSearch:
     def svg(self, item_id: int, highlight: str | None, width: int, height: int) -> tuple[str, bool]:
         """A stored molecule drawn, with every match of ``highlight`` coloured; ``(svg, complete)``: past the
         time limit the drawing comes without highlight and ``complete`` is False."""
-        row = self.rows([item_id]).get(int(item_id))
+        # ids are positive 53-bit hashes: one past SQL's 64-bit INTEGER names no molecule (and is not sent to SQL)
+        row = self.rows([item_id]).get(int(item_id)) if 0 <= item_id < 1 << 63 else None
         if row is None:
             raise NotFound(f"no molecule with id {item_id}")
         return checked(lambda: self.engine.svg(row["smiles"], highlight or None, width, height,

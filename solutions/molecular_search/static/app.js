@@ -24,7 +24,9 @@
     ["caffeine", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "similarity"],
     ["benzoic acid, inside", "c1ccccc1C(=O)[OH]", "substructure"],
     ["aromatic NH₂ (SMARTS)", "[NX3;H2]c", "substructure"],
-    ["steroid core", "C1~C~C~C2~C(~C1)~C~C~C1~C2~C~C~C2~C~C~C~C~1~2", "substructure"],
+    // any carbon, any bond: estrogens have an aromatic A ring
+    ["steroid core", "[#6]1~[#6]~[#6]~[#6]2~[#6](~[#6]1)~[#6]~[#6]~[#6]1~[#6]2~[#6]~[#6]~[#6]2~[#6]~[#6]~[#6]~[#6]~1~2",
+      "substructure"],
     ["parts of ibuprofen", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "superstructure"],
     ["nicotine, exactly", "CN1CCC[C@H]1c1cccnc1", "exact"],
   ];

@@ -29,7 +29,8 @@ window.Molecule = window.Molecule || {};
   function show(key, value) {
     const p = PROPERTIES.find((x) => x.key === key);
     if (value === null || value === undefined) return "";
-    const text = p && p.digits === 0 ? String(value) : Number(value).toFixed(p ? p.digits : 2);
+    // a value that rounds to zero shows no minus sign (ethanol's logP, -0.0014, is "0.00", not "-0.00")
+    const text = p && p.digits === 0 ? String(value) : Number(value).toFixed(p ? p.digits : 2).replace(/^-(?=[0.]+$)/, "");
     return p && p.unit ? `${text} ${p.unit}` : text;
   }
 
@@ -61,9 +62,14 @@ window.Molecule = window.Molecule || {};
       return Object.keys(out).length ? out : null;
     }
 
-    /** A range upside down, in words ("Molecular weight: the minimum 300 is above the maximum 200."), or "". */
+    /** A bound the browser cannot read as a number ("5e": its value is "", which would drop the filter
+     *  silently) or a range upside down, in words ("Molecular weight: the minimum 300 is above the maximum
+     *  200."), or "". */
     function problem() {
       for (const p of PROPERTIES) {
+        for (const [end, word] of [["lo", "minimum"], ["hi", "maximum"]]) {
+          if (inputs[p.key][end].validity.badInput) return `${p.label}: the ${word} is not a number.`;
+        }
         const lo = number(inputs[p.key].lo), hi = number(inputs[p.key].hi);
         if (lo !== null && hi !== null && lo > hi) return `${p.label}: the minimum ${lo} is above the maximum ${hi}.`;
       }

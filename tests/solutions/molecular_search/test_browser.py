@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from playwright.sync_api import expect
+from rdkit import Chem
 
 from tests.browser_support import (
     Traffic,
@@ -413,3 +414,61 @@ def test_aa_contrast_in_both_themes_and_structures_on_a_light_tile(browser, load
         # RDKit draws black bonds: the tiles stay light in the dark theme too
         tile = background_of(page, "#library-box .card-media", self=True)
         assert contrast(tile, "rgb(0, 0, 0)") >= 15, tile
+
+
+def test_a_filter_that_is_not_a_number_stops_the_search_and_says_which(browser, fresh):
+    """A number box the browser cannot read ("5e") has the value "": it must not be dropped silently."""
+    base, _, _ = fresh
+    with opened(browser, base) as (page, _traffic):
+        open_filters(page)
+        page.locator("#f-logp-max").click()
+        page.keyboard.type("5e")
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/search") else None)
+        search(page, ASPIRIN)
+        expect(page.locator("#search-note")).to_contain_text("logP (Crippen): the maximum is not a number")
+        assert sent == [] and page.locator("#filters").evaluate("(d) => d.open")
+
+
+@pytest.mark.parametrize("width", [320, 360, 375])
+def test_the_search_button_keeps_its_word_on_one_line_on_small_phones(browser, fresh, width):
+    """Phones narrower than the suite's 390 px (many Androids are 360, an iPhone mini 375) broke "Searc|h"."""
+    base, _, _ = fresh
+    context = browser.new_context(viewport={"width": width, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        traffic = visit(page, base, "/molecule")
+        # one client rect per line the text takes
+        lines = page.locator("#search-btn").evaluate(
+            "(b) => { const r = document.createRange(); r.selectNodeContents(b); return r.getClientRects().length; }")
+        assert lines == 1, f"'Search' takes {lines} lines at {width} px"
+        right = page.locator("#search-btn").evaluate("(b) => b.getBoundingClientRect().right")
+        assert right <= width, f"the button reaches {right} px"
+        assert_fits(page)
+        traffic.check()
+    finally:
+        context.close()
+
+
+def test_a_property_that_rounds_to_zero_shows_no_minus_sign(browser, fresh):
+    """Ethanol's Crippen logP is -0.0014: "logP 0.00", not "-0.00"."""
+    base, _, _ = fresh
+    with opened(browser, base) as (page, _traffic):
+        shown = page.evaluate("() => [Molecule.show('logp', -0.0014), Molecule.show('logp', -0.006),"
+                              " Molecule.show('tpsa', -0.04), Molecule.show('mw', 46.069), Molecule.show('hbd', 0)]")
+        assert shown == ["0.00", "-0.01", "0.0 Å²", "46.07 g/mol", "0"]
+
+
+def test_the_steroid_core_example_finds_estrogens_too(browser, fresh):
+    """Aliphatic "C" atoms left out every steroid with an aromatic A ring (estradiol; the NCI set's estradiol
+    cypionate); the example's SMARTS must match both kinds and no plain hydrocarbon ring chain."""
+    base, _, _ = fresh
+    with opened(browser, base) as (page, _traffic):
+        smarts = page.get_by_role("button", name="steroid core").get_attribute("data-smiles")
+    query = Chem.MolFromSmarts(smarts)
+    steroids = {"testosterone": "C[C@]12CC[C@H]3[C@@H](CCC4=CC(=O)CC[C@@]43C)[C@@H]1CC[C@@H]2O",
+                "estradiol": "C[C@]12CC[C@H]3[C@@H](CCc4cc(O)ccc43)[C@@H]1CC[C@@H]2O",
+                "cholesterol": "CC(C)CCC[C@@H](C)[C@H]1CC[C@H]2[C@@H]3CC=C4C[C@@H](O)CC[C@]4(C)[C@H]3CC[C@]12C"}
+    for name, smiles in steroids.items():
+        assert Chem.MolFromSmiles(smiles).HasSubstructMatch(query), name
+    assert not Chem.MolFromSmiles("c1ccc2cc3ccccc3cc2c1").HasSubstructMatch(query)  # anthracene: no 5-ring

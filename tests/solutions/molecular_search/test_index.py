@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from rdkit import Chem
@@ -17,6 +18,7 @@ from common.pipeline import NullMonitor, load_job
 from common.pool import WorkerPool
 from common.sql import open_sql_store
 from common.tasks import TaskRunner
+from solutions.molecular_search.bitslice import transpose, untranspose
 from solutions.molecular_search.keeper import IndexKeeper
 from solutions.molecular_search.pipeline import MoleculePipeline
 from tests.support import load
@@ -152,3 +154,43 @@ def test_a_writer_waits_for_another_processs_load_then_goes_on(backend, tmp_path
             res.tasks.shutdown(wait=True)
             res.pool.shutdown()
             res.sql.dispose()
+
+
+def test_untranspose_of_a_one_word_segment_leaves_its_columns_alone():
+    """A segment of at most 64 molecules has one word per column: its transposed slice is already contiguous, so
+    ``np.ascontiguousarray`` returned a view and the in-place 64×64 transpose wrote into the segment itself (a
+    mapped, read-only segment: "output array is read-only", and every later load of the service failed)."""
+    rng = np.random.default_rng(7)
+    rows = rng.integers(0, 2**63, size=(64, 32), dtype=np.uint64)
+    cols = transpose(rows)
+    mapped = cols.copy()
+    mapped.flags.writeable = False
+    assert np.array_equal(untranspose(mapped), rows)
+    writable = cols.copy()
+    assert np.array_equal(untranspose(writable, np.array([5, 0, 63])), rows[[5, 0, 63]])
+    assert np.array_equal(writable, cols)
+
+
+def test_loads_of_one_molecule_each_succeed_and_are_saved(backend, tmp_path, unique, monkeypatch):
+    """Each load saves its segment, then mapped read-only from its file; a segment of one molecule has one word
+    per column, and compacting it (the load after) failed with "output array is read-only" before."""
+    root = tmp_path / "root"
+    root.mkdir()
+    files = []
+    for k, smiles in enumerate(["CCO", "c1ccccc1N", "CC(=O)Oc1ccccc1C(=O)O", "CCCCCl", "OC(=O)CCC(=O)O"]):
+        files.append(root / f"{k}.smi")
+        files[-1].write_text(f"{smiles} m{k}\n", encoding="utf-8")
+    with TestClient(make_app(backend, tmp_path, unique, root)) as client:
+        for f in files:
+            task = load(client, f)
+            assert (task["state"], task["message"], task["new"]) == ("succeeded", None, 1), task
+        expected = client.post("/search", json={"smiles": "CCO", "top_k": 10}).json()["results"]
+        assert len(expected) == 5
+
+    def no_rebuild(self, version):
+        raise AssertionError("the index saved at the end of the last load should have been used")
+
+    monkeypatch.setattr(IndexKeeper, "rebuild", no_rebuild)
+    with TestClient(make_app(backend, tmp_path, unique, root)) as client:
+        assert client.post("/search", json={"smiles": "CCO", "top_k": 10}).json()["results"] == expected
+        client.delete("/data")

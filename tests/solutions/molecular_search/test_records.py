@@ -26,6 +26,26 @@ def test_smi_lines_names_comments_header_and_a_line_too_long(tmp_path):
                           (8, ("smiles", "CCN", "last", {}))]
 
 
+def test_smi_header_after_comments_and_blank_lines_is_skipped(tmp_path):
+    f = tmp_path / "a.smi"
+    f.write_text("# exported from my notebook\n\nSMILES Name\nCCO ethanol\nsmiles\n", encoding="utf-8")
+    # the header is the first line that is not a comment or blank; a later "smiles" is a record (and an error)
+    assert records(f) == [(4, ("smiles", "CCO", "ethanol", {})), (5, ("smiles", "smiles", "", {}))]
+
+
+def test_smi_tab_separated_columns_after_the_name_stay_out_of_it(tmp_path):
+    f = tmp_path / "a.smi"
+    f.write_text("CCCCCO\tpentanol\t5.2\tbatch 7\nCCO ethyl alcohol\nc1ccccc1\tbenzene ring\n", encoding="utf-8")
+    assert [r[1][2] for r in records(f)] == ["pentanol", "ethyl alcohol", "benzene ring"]
+
+
+def test_an_inchi_in_a_smi_file_is_reported_as_such():
+    with pytest.raises(ChemError, match="is an InChI"):
+        parse_smiles("InChI=1S/CH4/h1H4")
+    with pytest.raises(ChemError, match="is an InChI"):
+        parse_query("  inchi=1S/CH4/h1H4")
+
+
 def test_csv_fields_multiline_bom_and_missing_smiles(tmp_path):
     f = tmp_path / "a.csv"
     f.write_text('\ufeffID,SMILES,activity,note\nm1,CCO,1.5,"two\nlines"\nm2,,3,\n\nm3,c1ccccc1,7,x\n',

@@ -84,6 +84,39 @@ def test_bad_requests_are_422_with_a_clear_message(loaded):
     assert client.get("/depict", params={"smiles": "C1CC"}).status_code == 422
 
 
+def test_an_inchi_is_named_as_such_not_taken_for_a_smarts(loaded):
+    """Chemists paste InChIs; RDKit's SMARTS parser accepts one ("," and "/" are SMARTS syntax), so similarity
+    said "SMARTS queries work in substructure mode" and substructure "neither valid SMILES nor SMARTS"."""
+    client, _, _, _ = loaded
+    inchi = "InChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3"
+    for mode in ("similarity", "substructure", "superstructure", "exact"):
+        response = client.post("/search", json={"smiles": inchi, "mode": mode})
+        assert response.status_code == 422, (mode, response.text)
+        detail = response.json()["detail"]
+        assert "is an InChI" in detail and "SMILES" in detail and "SMARTS queries work" not in detail, detail
+    batch = client.post("/search/batch", json={"queries": [inchi, "CCO"]}).json()["results"]
+    assert "is an InChI" in batch[0]["error"] and batch[1]["error"] is None
+
+
+def test_a_time_limit_past_the_servers_is_refused_in_the_pages_unit_too(loaded):
+    """The page asks for the time limit in seconds: "timeout_ms must be between 1 and 30000" alone left a user
+    who typed 60 to work out the unit and the limit."""
+    client, app, _, _ = loaded
+    most = app.state.settings.max_timeout_ms
+    response = client.post("/search", json={"smiles": "C", "mode": "substructure", "timeout_ms": most + 1})
+    assert response.status_code == 422
+    seconds = f"{most / 1000:g} s"
+    assert response.json()["detail"] == f"timeout_ms must be between 1 and {most} (a time limit of at most {seconds})"
+
+
+def test_a_drawing_of_an_id_no_molecule_can_have_is_404_not_500(loaded):
+    client, _, _, _ = loaded
+    for bad in (10**22, 2**63, -1):  # past SQLite's INTEGER (OverflowError before), and below any id
+        response = client.get(f"/items/{bad}/svg")
+        assert response.status_code == 404, (bad, response.text)
+        assert "no molecule" in response.json()["detail"]
+
+
 def test_items_export_drawings_and_delete(backend, tmp_path, unique):
     root = tmp_path / "root"
     copy_nci(root / "nci.smi", limit=300)
