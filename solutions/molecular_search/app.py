@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import Response
 
 from common.pool import run_in_pool
-from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
+from common.web import ItemId, PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import MoleculeSettings
 from .pipeline import MoleculePipeline
@@ -57,7 +57,7 @@ async def search_batch(body: BatchRequest, pipeline: MoleculePipelineDep, pool: 
 
 
 @router.get("/items/{item_id}/svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
-async def item_svg(item_id: int, pipeline: MoleculePipelineDep, pool: PoolDep,
+async def item_svg(item_id: ItemId, pipeline: MoleculePipelineDep, pool: PoolDep,
                    highlight: Annotated[str | None, Query(max_length=2000, description="SMILES/SMARTS to colour")]
                    = None, width: Width = 300, height: Height = 220) -> Response:
     """A stored molecule drawn by RDKit; ``highlight`` colours every match of a substructure query, within the

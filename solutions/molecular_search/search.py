@@ -141,8 +141,7 @@ class MoleculeSearch:
     def svg(self, item_id: int, highlight: str | None, width: int, height: int) -> tuple[str, bool]:
         """A stored molecule drawn, with every match of ``highlight`` coloured; ``(svg, complete)``: past the
         time limit the drawing comes without highlight and ``complete`` is False."""
-        # ids are positive 53-bit hashes: one past SQL's 64-bit INTEGER names no molecule (and is not sent to SQL)
-        row = self.rows([item_id]).get(int(item_id)) if 0 <= item_id < 1 << 63 else None
+        row = self.rows([item_id]).get(int(item_id))
         if row is None:
             raise NotFound(f"no molecule with id {item_id}")
         return checked(lambda: self.engine.svg(row["smiles"], highlight or None, width, height,

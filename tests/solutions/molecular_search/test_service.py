@@ -109,12 +109,12 @@ def test_a_time_limit_past_the_servers_is_refused_in_the_pages_unit_too(loaded):
     assert response.json()["detail"] == f"timeout_ms must be between 1 and {most} (a time limit of at most {seconds})"
 
 
-def test_a_drawing_of_an_id_no_molecule_can_have_is_404_not_500(loaded):
+def test_a_drawing_of_an_id_no_molecule_can_have_is_422_not_500(loaded):
     client, _, _, _ = loaded
-    for bad in (10**22, 2**63, -1):  # past SQLite's INTEGER (OverflowError before), and below any id
+    for bad in (10**22, 2**63, 2**53, -1):  # past SQLite's INTEGER (OverflowError before), past any id, below any
         response = client.get(f"/items/{bad}/svg")
-        assert response.status_code == 404, (bad, response.text)
-        assert "no molecule" in response.json()["detail"]
+        assert response.status_code == 422 and "item_id" in response.json()["detail"], (bad, response.text)
+    assert client.get(f"/items/{2**53 - 1}/svg").status_code == 404  # a possible id that is not stored
 
 
 def test_items_export_drawings_and_delete(backend, tmp_path, unique):
