@@ -229,3 +229,16 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
                           focus=("#words", "#query-zone button"))
         icon = page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
         assert icon == 200
+
+
+@pytest.mark.parametrize("width", [375, 320])
+def test_search_controls_keep_one_line_on_narrow_phones(browser, loaded, width):
+    """On a 375 px phone the words input kept its intrinsic width and squeezed "Search" onto two lines."""
+    base, _, _ = loaded
+    with opened(browser, base, "phone") as (page, _traffic):
+        page.set_viewport_size({"width": width, "height": 812})
+        for row in ("#words-form .row", ".label-field .row"):
+            field, button = page.locator(f"{row} input"), page.locator(f"{row} button")
+            assert button.evaluate("(b) => b.scrollWidth <= b.clientWidth"), row
+            assert button.bounding_box()["height"] <= field.bounding_box()["height"] + 1, row
+        assert_fits(page)
