@@ -73,3 +73,15 @@ def test_local_features_of_extreme_shapes_are_empty_not_an_error(shape):
     rng = np.random.default_rng(1)
     lf = LocalMatcher().extract(rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
     assert len(lf) == 0 and lf.small.size > 0
+
+
+def test_label_filter_ignores_case_and_spaces():
+    """A phone capitalises the first letter typed ("Baboon"), which was refused as an unknown label."""
+    from common.errors import InvalidInput
+    from solutions.image_search.labels import Labels
+
+    labels = Labels(["tench", "Granny Smith", "baboon"])
+    assert labels.filter("Baboon") == labels.filter(" baboon ") == labels.filter("baboon")
+    assert labels.filter("granny smith") == labels.filter("Granny Smith") != labels.filter("baboon")
+    with pytest.raises(InvalidInput):
+        labels.filter("babo")
