@@ -49,7 +49,8 @@ async def search(request: Request, pipeline: ImagePipelineDep, pool: PoolDep, wa
     ``IMAGE_MAX_QUERY_MB``."""
     settings = pipeline.settings
     async with pool.slot() as slot:
-        form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1)
+        form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1,
+                               too_large=f"query larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)")
         try:
             fields: SearchForm = form_fields(form, SearchForm)
             upload = form_file(form, "file")
@@ -68,9 +69,11 @@ async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolD
                        watch: StopwatchDep) -> dict[str, Any]:
     """Many query images at once (at most 32): each gets its results, or its own ``error``."""
     settings = pipeline.settings
-    limit = min(settings.max_upload_bytes, MAX_BATCH * settings.max_query_mb * MB) + FORM_OVERHEAD
+    files_mb = min(settings.max_upload_mb, MAX_BATCH * settings.max_query_mb)
     async with pool.slot() as slot:
-        form = await read_form(request, limit, max_files=MAX_BATCH)
+        form = await read_form(request, files_mb * MB + FORM_OVERHEAD, max_files=MAX_BATCH,
+                               too_large=f"queries larger than {files_mb} MB together (the smaller of MAX_UPLOAD_MB "
+                                         f"and {MAX_BATCH} x IMAGE_MAX_QUERY_MB)")
         try:
             fields: SearchForm = form_fields(form, SearchForm)
             uploads = form_files(form, "files")

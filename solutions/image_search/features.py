@@ -13,12 +13,18 @@ a similarity transform with RANSAC; the inlier count says whether the candidate 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from common.images import l2_normalize
+
+#: ORB's border (edgeThreshold = patchSize, OpenCV's default): no keypoint lies closer to an edge, so an image
+#: with a side under ORB_MIN_SIDE has none (and a side of one pixel makes OpenCV's pyramid raise)
+ORB_BORDER = 31
+ORB_MIN_SIDE = 2 * ORB_BORDER
 
 
 def _regions(size: int) -> list[tuple[int, int, int, int]]:
@@ -81,9 +87,13 @@ class LocalMatcher:
         if scale != 1:
             grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        orb = cv2.ORB.create(nfeatures=self.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=12)
-        kps, desc = orb.detectAndCompute(grey, None)
         gh, gw = grey.shape
+        kps: Sequence[cv2.KeyPoint] = ()
+        desc: np.ndarray | None = None
+        if min(gh, gw) >= ORB_MIN_SIDE:  # thinner: no keypoint fits, and OpenCV's pyramid may fail on it
+            orb = cv2.ORB.create(nfeatures=self.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=12,
+                                 edgeThreshold=ORB_BORDER, patchSize=ORB_BORDER)
+            kps, desc = orb.detectAndCompute(grey, None)
         s = min(1.0, self.small_side / max(gh, gw))
         small = cv2.resize(grey, (max(1, round(gw * s)), max(1, round(gh * s))), interpolation=cv2.INTER_AREA)
         if desc is None or not kps:

@@ -43,6 +43,8 @@ class Labels:
     def __init__(self, names: Sequence[str]) -> None:
         self.names = list(names)
         self.index = {name: i for i, name in enumerate(self.names)}
+        #: names whatever their case ("Baboon" as a phone keyboard capitalises it); an exact name comes first
+        self._folded = {name.casefold(): i for i, name in enumerate(self.names)}
 
     def top(self, probs: np.ndarray) -> list[list[dict[str, Any]]]:
         """Top-5 ``[{"label", "score"}]`` per row of (n, classes) probabilities."""
@@ -66,7 +68,8 @@ class Labels:
 
     def filter(self, label: str) -> str:
         """The Milvus filter of the images whose top five include ``label`` (422 for an unknown class)."""
-        cls = self.index.get(label.strip())
+        name = label.strip()
+        cls = self.index.get(name, self._folded.get(name.casefold()))
         if cls is None:
             raise InvalidInput(f"unknown label {label!r}: it must be one of the ImageNet class names (GET /labels)")
         return " or ".join(f"{f} == {int(cls)}" for f in FIELDS)

@@ -19,31 +19,30 @@ from starlette.requests import Request
 from common.errors import BadRequest, InvalidInput, PayloadTooLarge
 
 
-async def read_form(request: Request, max_bytes: int, max_files: int) -> FormData:
-    """The multipart form of ``request``; 422 when the body is not multipart, 413 past ``max_bytes``."""
+async def read_form(request: Request, max_bytes: int, max_files: int, too_large: str) -> FormData:
+    """The multipart form of ``request``; 422 when the body is not multipart, 413 (saying ``too_large``) past
+    ``max_bytes``, 400 past ``max_files`` files."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("expected a multipart/form-data body with the query image")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(_too_large(max_bytes))
+        raise PayloadTooLarge(too_large)
 
     async def limited() -> AsyncGenerator[bytes, None]:
         received = 0
         async for chunk in request.stream():
             received += len(chunk)
             if received > max_bytes:
-                raise PayloadTooLarge(_too_large(max_bytes))
+                raise PayloadTooLarge(too_large)
             yield chunk
 
     parser = MultiPartParser(request.headers, limited(), max_files=max_files, max_fields=16)
     try:
         return await parser.parse()
     except MultiPartException as exc:
+        if exc.message.startswith("Too many files"):
+            raise BadRequest(f"at most {max_files} file{'s' if max_files > 1 else ''} per request") from exc
         raise BadRequest(f"malformed multipart body: {exc.message}") from exc
-
-
-def _too_large(max_bytes: int) -> str:
-    return f"query larger than {max_bytes / (1024 * 1024):g} MB (setting IMAGE_MAX_QUERY_MB)"
 
 
 def form_fields(form: FormData, model: type[BaseModel]) -> Any:

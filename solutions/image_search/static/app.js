@@ -7,6 +7,7 @@
   const { el, api, upload } = B;
   const $ = (id) => document.getElementById(id);
   const LABELS_FROM = 500; // the label choices come from the newest stored images
+  const DRAWN = new Set(["jpeg", "png", "gif", "webp", "bmp"]); // formats a browser draws (TIFF: not Chromium's)
 
   const labelFilter = $("label-filter");
   const pageSize = () => (B.narrow() ? 12 : 24);
@@ -38,7 +39,8 @@
       el("li", {}, el("span", { text: l.label }), el("span", { class: "mono", text: B.score(l.score) }),
         el("span", { class: "bar", attrs: { "aria-hidden": "true" } }, el("span", { style: `width:${Math.round(l.score * 100)}%` })))));
     const body = el("div", { class: "details-layout" },
-      el("div", { class: "details-media" }, B.img(item.image_url, item.name, { loading: "eager" })),
+      el("div", { class: "details-media" },
+        B.img(DRAWN.has(item.format) ? item.image_url : item.thumbnail_url, item.name, { loading: "eager" })),
       el("div", {},
         el("h3", { text: "Labels (ImageNet, top 5)" }), labels,
         B.details.facts([

@@ -229,3 +229,42 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
                           focus=("#words", "#query-zone button"))
         icon = page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
         assert icon == 200
+
+
+@pytest.mark.parametrize("width", [375, 320])
+def test_search_controls_keep_one_line_on_narrow_phones(browser, loaded, width):
+    """On a 375 px phone the words input kept its intrinsic width and squeezed "Search" onto two lines."""
+    base, _, _ = loaded
+    with opened(browser, base, "phone") as (page, _traffic):
+        page.set_viewport_size({"width": width, "height": 812})
+        for row in ("#words-form .row", ".label-field .row"):
+            field, button = page.locator(f"{row} input"), page.locator(f"{row} button")
+            assert button.evaluate("(b) => b.scrollWidth <= b.clientWidth"), row
+            assert button.bounding_box()["height"] <= field.bounding_box()["height"] + 1, row
+        assert_fits(page)
+
+
+def test_details_of_a_tiff_show_a_picture(browser, loaded):
+    """Browsers do not draw TIFF: the details showed "no preview" for a TIFF the service had read fine."""
+    import io
+
+    from PIL import Image
+
+    from tests.support import wait_task
+
+    base, client, _ = loaded
+    buf = io.BytesIO()
+    Image.open(DATA / "baboon.jpg").convert("CMYK").save(buf, format="TIFF")
+    r = client.post("/upload", files={"files": ("monkey.tiff", buf.getvalue())})
+    assert wait_task(client, r.json()["task_id"])["new"] == 1
+    item = client.get("/items", params={"limit": 1}).json()["items"][0]
+    assert item["name"] == "monkey.tiff" and item["format"] == "tiff"
+    try:
+        with opened(browser, base) as (page, _traffic):
+            page.locator("#library-box .card", has_text="monkey.tiff").first.click()
+            page.locator("dialog.details[open]").wait_for()
+            page.wait_for_function("() => { const i = document.querySelector('dialog.details .details-media img');"
+                                   " return i && i.complete && i.naturalWidth > 0; }")
+            assert page.locator("dialog.details .img-missing").count() == 0
+    finally:
+        assert client.delete(f"/items/{item['id']}").status_code == 204

@@ -64,3 +64,24 @@ def test_sample_data_are_real_images(tmp_path):
 def test_sample_data_without_the_package_is_a_clear_error(tmp_path):
     with pytest.raises(NotFound, match="apt-get install opencv-doc"):
         copy_samples(tmp_path / "out", source=tmp_path / "absent")
+
+
+@pytest.mark.parametrize("shape", [(3, 10000), (10000, 3), (1, 640), (1, 1), (2, 5)])
+def test_local_features_of_extreme_shapes_are_empty_not_an_error(shape):
+    """A 10000 x 3 banner scales to one row at ORB size, where OpenCV's pyramid used to raise (a 500 for
+    every search that met it as a candidate)."""
+    rng = np.random.default_rng(1)
+    lf = LocalMatcher().extract(rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
+    assert len(lf) == 0 and lf.small.size > 0
+
+
+def test_label_filter_ignores_case_and_spaces():
+    """A phone capitalises the first letter typed ("Baboon"), which was refused as an unknown label."""
+    from common.errors import InvalidInput
+    from solutions.image_search.labels import Labels
+
+    labels = Labels(["tench", "Granny Smith", "baboon"])
+    assert labels.filter("Baboon") == labels.filter(" baboon ") == labels.filter("baboon")
+    assert labels.filter("granny smith") == labels.filter("Granny Smith") != labels.filter("baboon")
+    with pytest.raises(InvalidInput):
+        labels.filter("babo")

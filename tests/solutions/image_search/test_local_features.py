@@ -85,3 +85,19 @@ def test_delete_removes_local_features(small):
     assert len(list(pipe.local.dir.glob("*.npz"))) == 3
     assert client.delete("/data").json() == {"dropped": 3}
     assert not any(pipe.local.dir.iterdir()) and not pipe.local.memory
+
+
+def test_a_stored_banner_image_does_not_break_searches(backend, tmp_path, unique, model_cache):
+    """A very thin image (10000 x 3) loads; searches that re-rank it as a candidate answer 200."""
+    from PIL import Image
+
+    root = tmp_path / "root"
+    copy_photos(root, ["baboon.jpg"])
+    Image.new("RGB", (10000, 3), (200, 30, 30)).save(root / "banner.png")
+    app = make_app(backend, tmp_path, unique, root, model_cache)
+    with TestClient(app) as client:
+        assert load(client, root)["new"] == 2
+        r = client.post("/search", files={"file": ("q.jpg", QUERY)}, data={"top_k": "2"})
+        assert r.status_code == 200, r.text
+        assert {h["name"] for h in r.json()["results"]} == {"baboon.jpg", "banner.png"}
+        client.delete("/data")

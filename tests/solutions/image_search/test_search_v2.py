@@ -112,7 +112,8 @@ def test_batch_limits(service):
     client, _, _ = service
     one = (DATA / "orange.jpg").read_bytes()
     too_many = [("files", (f"q{i}.jpg", one)) for i in range(33)]
-    assert client.post("/search/batch", files=too_many).status_code == 400
+    r = client.post("/search/batch", files=too_many)
+    assert r.status_code == 400 and "at most 32" in r.json()["detail"], r.text
     assert client.post("/search/batch", data={"top_k": "3"}).status_code == 422
     r = client.post("/search/batch", files=[("files", ("q.jpg", one))], data={"top_k": "0"})
     assert r.status_code == 422
