@@ -311,6 +311,24 @@ def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path)
         assert_fits(page)
 
 
+def test_search_buttons_keep_their_words_whole_on_a_narrow_phone(browser, fresh):
+    """At 360 px (a common Android width) the input beside it shrank the Search button until it read "Searc / h"."""
+    base = fresh[0]
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        goto(page, base)
+        lines = page.evaluate("""() => [...document.querySelectorAll('.moment-forms button')].map((b) => {
+            const range = document.createRange();
+            range.selectNodeContents(b);
+            return [b.textContent.trim(), new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size];
+        })""")
+        assert [text for text, _ in lines] == ["Search", "Show", "Show"]
+        assert all(n == 1 for _, n in lines), lines
+    finally:
+        context.close()
+
+
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
     base, _, _ = loaded
     with opened(browser, base, size, scheme) as (page, _traffic):
