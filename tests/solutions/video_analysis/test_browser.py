@@ -329,6 +329,36 @@ def test_search_buttons_keep_their_words_whole_on_a_narrow_phone(browser, fresh)
         context.close()
 
 
+@pytest.mark.parametrize("duration", [1200.0, 600.0, 79.5, 12.0, 3.0])
+def test_timeline_axis_labels_do_not_overlap_on_a_phone(browser, fresh, duration):
+    """A 20-minute video on a phone had ticks 0:00, 5:00, 10:00, 15:00, 20:00 (five, for "at most four"), and the
+    last two labels ran into each other ("15:2020:00")."""
+    base = fresh[0]
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        goto(page, base)
+        boxes = page.evaluate("""(duration) => {
+            const video = {duration_s: duration, name: "x", faces: [], labels: []};
+            const timeline = VideoTimeline.build(document.createElement("video"), video);
+            const holder = document.createElement("div");
+            holder.style.width = "339px";  // the dialog's width at 375 px
+            holder.append(timeline.node);
+            document.body.append(holder);
+            return [...timeline.node.querySelectorAll(".tl-tick")].map((t) => {
+                const r = document.createRange();
+                r.selectNodeContents(t);
+                const box = r.getBoundingClientRect();
+                return [t.textContent, box.left, box.right];
+            });
+        }""", duration)
+        assert 2 <= len(boxes) <= 4, boxes
+        for (_, _, right), (_, left, _) in zip(boxes, boxes[1:], strict=False):
+            assert right < left, boxes
+    finally:
+        context.close()
+
+
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):
     base, _, _ = loaded
     with opened(browser, base, size, scheme) as (page, _traffic):
