@@ -4,6 +4,7 @@ by words, label and person, load more, batch queries, and how it looks (fit, con
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import uuid
@@ -353,7 +354,7 @@ def test_timeline_axis_labels_do_not_overlap_on_a_phone(browser, fresh, duration
             });
         }""", duration)
         assert 2 <= len(boxes) <= 4, boxes
-        for (_, _, right), (_, left, _) in zip(boxes, boxes[1:], strict=False):
+        for (_, _, right), (_, left, _) in itertools.pairwise(boxes):
             assert right < left, boxes
     finally:
         context.close()
