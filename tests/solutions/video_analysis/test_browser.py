@@ -32,7 +32,7 @@ from tests.browser_support import (
 from tests.conftest import Backend
 from tests.support import wait_task
 
-from .helpers import OPENCV_DATA, frame_at, jpeg, make_app, write_clip, write_face_video
+from .helpers import OPENCV_DATA, frame_at, jpeg, make_app, wait_playable, write_clip, write_face_video
 
 pytestmark = pytest.mark.browser
 CLIPS = 10  # small clips beside the samples, so that the library has two pages and searches a second page
@@ -207,6 +207,22 @@ def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(brows
         assert first.evaluate("(el) => el === document.activeElement")
         assert page.evaluate("() => [...document.querySelectorAll('video')].every(v => v.paused)")
         assert page.evaluate("() => scrollY") == scrolled
+
+
+def test_player_says_so_when_the_browser_cannot_play_the_file(browser, loaded):
+    """When the playable copy could not be written, /stream serves the original (an AVI the browser cannot decode):
+    the player stayed a black box with its poster and no word of why."""
+    base, client, _ = loaded
+    newest = client.get("/items?limit=1").json()["items"][0]
+    wait_playable(client, newest["id"])  # its stream is asked for (and answered with bytes no browser plays)
+    with opened(browser, base) as (page, _traffic):
+        page.route("**/stream", lambda route: route.fulfill(status=200, content_type="video/x-msvideo",
+                                                            body=b"RIFF\x00\x00\x00\x00AVI LIST" + bytes(4000)))
+        page.locator("#library-box .card").filter(has_text=newest["name"]).first.click()
+        status = page.locator("#player-status")
+        status.filter(has_text="cannot play").wait_for(timeout=20_000)
+        assert "error" in (status.get_attribute("class") or "")
+        page.keyboard.press("Escape")
 
 
 def test_player_waits_for_the_playable_copy_without_playing_the_previous_video_or_scrolling(
