@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 
 from common.errors import InvalidInput, PayloadTooLarge
@@ -38,6 +39,10 @@ from .schemas import (
 NAME = "video_analysis"
 VideoPipelineDep = Annotated[VideoPipeline, Depends(get_pipeline)]
 router = APIRouter()
+#: ids are SQL BIGINTs (content hashes): a larger number is a 422, not an overflow in the database driver
+INT64 = {"ge": -(2**63), "le": 2**63 - 1}
+VideoId = Annotated[int, PathParam(**INT64)]
+PersonId = Annotated[int, PathParam(**INT64)]
 
 
 def read_upload(upload: UploadFile, limit_mb: int) -> bytes:
@@ -108,14 +113,14 @@ async def list_videos(pipeline: VideoPipelineDep, pool: PoolDep, limit: Annotate
 
 
 @router.get("/videos/{video_id}", response_model=VideoDetail, tags=["videos"])
-async def video(video_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def video(video_id: VideoId, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
     """Metadata, who appears when (``faces``) and what appears when (``labels``), keyframe thumbnails."""
     return await run_in_pool(pool, pipeline.video, video_id)
 
 
 @router.get("/videos/{video_id}/stream", tags=["videos"],
             responses={206: {"description": "the requested byte range"}, 416: {"description": "bad range"}})
-async def stream(video_id: int, request: Request, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
+async def stream(video_id: VideoId, request: Request, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     """The video (a browser-playable WebM copy when the original is not), with HTTP Range support.
 
     ``Range: bytes=a-b`` → 206 with ``Content-Range``; a malformed or unsatisfiable range → 416.
@@ -130,14 +135,14 @@ async def stream(video_id: int, request: Request, pipeline: VideoPipelineDep, po
 
 
 @router.get("/videos/{video_id}/frames/{ms}.jpg", tags=["videos"], response_class=FileResponse)
-async def frame(video_id: int, ms: int, pipeline: VideoPipelineDep, pool: PoolDep) -> FileResponse:
+async def frame(video_id: VideoId, ms: int, pipeline: VideoPipelineDep, pool: PoolDep) -> FileResponse:
     """The JPEG thumbnail of the keyframe at ``ms`` milliseconds."""
     path = await run_in_pool(pool, pipeline.frame_file, video_id, ms)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/videos/{video_id}", status_code=204, tags=["videos"])
-async def delete_video(video_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
+async def delete_video(video_id: VideoId, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     await run_in_pool(pool, pipeline.delete_item, video_id)
     return Response(status_code=204)
 
@@ -165,7 +170,7 @@ async def people(pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
 
 
 @router.get("/people/{person_id}", response_model=PersonDetail, tags=["people"])
-async def person(person_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def person(person_id: PersonId, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
     """A person and every video they appear in, found among the faces stored at load time."""
     out = await run_in_pool(pool, pipeline.people.person, person_id)
     out["appearances"] = await run_in_pool(pool, pipeline.people.appearances, person_id)
@@ -173,7 +178,7 @@ async def person(person_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> d
 
 
 @router.delete("/people/{person_id}", status_code=204, tags=["people"])
-async def delete_person(person_id: int, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
+async def delete_person(person_id: PersonId, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     await run_in_pool(pool, pipeline.people.delete_person, person_id)
     return Response(status_code=204)
 

@@ -11,6 +11,7 @@ ingest stops half-way (cancel, error) has its partial rows, vectors and files re
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import queue
 import threading
@@ -56,6 +57,8 @@ class _Pending:
     previous_faces: list[Face] = field(default_factory=list)
     stored_keyframes: int = 0
     stored_faces: int = 0
+    #: the pictures whose vector is stored already (:func:`picture_key`): a picture shown again is not stored twice
+    stored_pictures: set[bytes] = field(default_factory=set)
 
 
 class VideoIngest:
@@ -136,9 +139,14 @@ class VideoIngest:
                               for rank, c in enumerate(top) if prob[c] >= STORED_LABEL_FLOOR)
         face_rows = [{"video_id": video_id, "t": float(t), "box": ",".join(map(str, f.box)),
                       "vector": f.vector.astype(np.float32).tobytes()} for t, f in faces]
-        self.vectors.upsert(self.collection, [
-            {"id": fid, "video_id": video_id, "t": float(k.t), "vector": vec.tolist()}
-            for fid, k, vec in zip(ids, keyframes, features, strict=True)])
+        rows = []
+        for fid, k, vec in zip(ids, keyframes, features, strict=True):
+            key = picture_key(vec)
+            if key not in pending.stored_pictures:
+                pending.stored_pictures.add(key)
+                rows.append({"id": fid, "video_id": video_id, "t": float(k.t), "vector": vec.tolist()})
+        if rows:
+            self.vectors.upsert(self.collection, rows)
         with self.sql.begin() as conn:
             self.tables.write_chunk(self.sql, conn, [{"id": fid, "video_id": video_id, "t": float(k.t)}
                                                      for fid, k in zip(ids, keyframes, strict=True)],
@@ -165,6 +173,17 @@ class VideoIngest:
     def _encode(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         features, probs = self.encoder.encode(frames, batch_size=self.settings.encode_batch)
         return np.asarray(features, dtype=np.float32), np.asarray(probs, dtype=np.float32)
+
+
+def picture_key(vector: np.ndarray) -> bytes:
+    """The same picture gives the same key (its feature, normalised and rounded past the encoder's float noise).
+
+    A still scene, slides or a title card shown again give one keyframe a second with exactly the same feature.
+    Only the first is stored in Milvus (the frame, labels and faces rows keep every keyframe): HNSW graphs do not
+    reach every copy of a vector stored many times, and whole other videos went missing from the search results.
+    """
+    unit = vector / (float(np.linalg.norm(vector)) or 1.0)
+    return hashlib.blake2b(np.round(unit, 5).astype(np.float32).tobytes(), digest_size=16).digest()
 
 
 _DONE = object()

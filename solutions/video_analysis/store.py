@@ -8,7 +8,8 @@
 * ``<prefix>_faces``: every face detected on a keyframe, with its 128-d embedding, known or not: who appears
   when is computed when asked, from the people enrolled *now*.
 * ``<prefix>_people`` and ``<prefix>_person_faces``: enrolled people and the embeddings of their photos.
-* Milvus ``<prefix>_frames``: ``id``, ``video_id``, ``t`` and the 1280-d EfficientNet-Lite0 feature (cosine);
+* Milvus ``<prefix>_frames``: ``id``, ``video_id``, ``t`` and the 1280-d EfficientNet-Lite0 feature (cosine), for
+  each distinct picture of a video (a keyframe repeating one exactly has SQL rows only, see ``ingest.picture_key``);
   ``item_field="video_id"``: the base deletes a video's keyframes by ``video_id``.
 """
 

@@ -49,6 +49,11 @@
     const player = el("video", { id: "player", controls: true, muted: true, playsInline: true, preload: "metadata",
       poster: nearestFrame(v, t), style: `aspect-ratio: ${v.width} / ${v.height}` }); // no jump when it loads
     const status = el("p", { id: "player-status", class: "status", attrs: { role: "status", "aria-live": "polite" } });
+    player.addEventListener("error", () => { // e.g. the playable copy failed and the original is an AVI
+      if (!player.getAttribute("src")) return; // the source was taken away on close
+      B.say(status, `This browser cannot play this file (${v.codec} in ${v.container.toUpperCase()}). Its keyframes, `
+        + "timeline and search still work.", "error");
+    });
     const timeline = VideoTimeline.build(player, v);
     const warning = v.truncated ? el("p", { class: "status truncated" }, B.badge("truncated", "warn"),
       ` The file stops decoding at ${clock(v.duration_s)} of the ${clock(v.declared_duration_s)} it announces; the readable part is indexed.`) : null;

@@ -6,9 +6,9 @@ const VideoTimeline = (() => {
   const { el, clock } = Bootcamp;
   const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 
-  /** Tick spacing so that the axis shows at most `most` labels. */
+  /** Tick spacing so that the axis shows at most `most` labels (0 and every whole step up to the end). */
   function step(duration, most) {
-    return STEPS.find((s) => duration / s <= most) || STEPS[STEPS.length - 1];
+    return STEPS.find((s) => Math.floor(duration / s + 1e-6) + 1 <= most) || STEPS[STEPS.length - 1];
   }
 
   function group(spans, key) {

@@ -4,6 +4,7 @@ by words, label and person, load more, batch queries, and how it looks (fit, con
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import uuid
@@ -31,7 +32,7 @@ from tests.browser_support import (
 from tests.conftest import Backend
 from tests.support import wait_task
 
-from .helpers import OPENCV_DATA, frame_at, jpeg, make_app, write_clip, write_face_video
+from .helpers import OPENCV_DATA, frame_at, jpeg, make_app, wait_playable, write_clip, write_face_video
 
 pytestmark = pytest.mark.browser
 CLIPS = 10  # small clips beside the samples, so that the library has two pages and searches a second page
@@ -208,6 +209,22 @@ def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(brows
         assert page.evaluate("() => scrollY") == scrolled
 
 
+def test_player_says_so_when_the_browser_cannot_play_the_file(browser, loaded):
+    """When the playable copy could not be written, /stream serves the original (an AVI the browser cannot decode):
+    the player stayed a black box with its poster and no word of why."""
+    base, client, _ = loaded
+    newest = client.get("/items?limit=1").json()["items"][0]
+    wait_playable(client, newest["id"])  # its stream is asked for (and answered with bytes no browser plays)
+    with opened(browser, base) as (page, _traffic):
+        page.route("**/stream", lambda route: route.fulfill(status=200, content_type="video/x-msvideo",
+                                                            body=b"RIFF\x00\x00\x00\x00AVI LIST" + bytes(4000)))
+        page.locator("#library-box .card").filter(has_text=newest["name"]).first.click()
+        status = page.locator("#player-status")
+        status.filter(has_text="cannot play").wait_for(timeout=20_000)
+        assert "error" in (status.get_attribute("class") or "")
+        page.keyboard.press("Escape")
+
+
 def test_player_waits_for_the_playable_copy_without_playing_the_previous_video_or_scrolling(
         browser, tmp_path, models, model_cache):
     """Issue 17: (1) the previous video played under the new title while the WebM copy was prepared;
@@ -309,6 +326,54 @@ def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path)
         assert "vtest.avi" in groups.nth(0).locator(".card").first.inner_text()
         assert groups.nth(1).locator(".status.error").inner_text()
         assert_fits(page)
+
+
+def test_search_buttons_keep_their_words_whole_on_a_narrow_phone(browser, fresh):
+    """At 360 px (a common Android width) the input beside it shrank the Search button until it read "Searc / h"."""
+    base = fresh[0]
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        goto(page, base)
+        lines = page.evaluate("""() => [...document.querySelectorAll('.moment-forms button')].map((b) => {
+            const range = document.createRange();
+            range.selectNodeContents(b);
+            return [b.textContent.trim(), new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size];
+        })""")
+        assert [text for text, _ in lines] == ["Search", "Show", "Show"]
+        assert all(n == 1 for _, n in lines), lines
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("duration", [1200.0, 600.0, 79.5, 12.0, 3.0])
+def test_timeline_axis_labels_do_not_overlap_on_a_phone(browser, fresh, duration):
+    """A 20-minute video on a phone had ticks 0:00, 5:00, 10:00, 15:00, 20:00 (five, for "at most four"), and the
+    last two labels ran into each other ("15:2020:00")."""
+    base = fresh[0]
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        goto(page, base)
+        boxes = page.evaluate("""(duration) => {
+            const video = {duration_s: duration, name: "x", faces: [], labels: []};
+            const timeline = VideoTimeline.build(document.createElement("video"), video);
+            const holder = document.createElement("div");
+            holder.style.width = "339px";  // the dialog's width at 375 px
+            holder.append(timeline.node);
+            document.body.append(holder);
+            return [...timeline.node.querySelectorAll(".tl-tick")].map((t) => {
+                const r = document.createRange();
+                r.selectNodeContents(t);
+                const box = r.getBoundingClientRect();
+                return [t.textContent, box.left, box.right];
+            });
+        }""", duration)
+        assert 2 <= len(boxes) <= 4, boxes
+        for (_, _, right), (_, left, _) in itertools.pairwise(boxes):
+            assert right < left, boxes
+    finally:
+        context.close()
 
 
 def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, scheme):

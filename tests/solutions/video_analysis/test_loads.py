@@ -91,3 +91,45 @@ def test_drop_during_a_load_leaves_nothing_half_written(service):
     assert client.get(f"/tasks/{task_id}").json()["state"] == "cancelled"
     assert stored_everywhere(client) == set()
     assert client.get("/items").json()["total"] == 0
+
+
+def write_slides(path, seconds_each: float = 20.0, fps: float = 5.0):
+    """Three still pictures shown one after the other, twice (like slides or a still camera): 120 s of frames
+    in which every keyframe repeats one of three pictures exactly."""
+    import cv2
+
+    from .helpers import OPENCV_DATA
+
+    pictures = [cv2.resize(cv2.imread(str(OPENCV_DATA / name)), (160, 120), interpolation=cv2.INTER_AREA)
+                for name in ("fruits.jpg", "building.jpg", "baboon.jpg")]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 120))
+    for i in range(int(2 * len(pictures) * seconds_each * fps)):
+        writer.write(pictures[int(i / fps / seconds_each) % len(pictures)])
+    writer.release()
+    return pictures
+
+
+def test_a_picture_shown_again_is_one_vector_and_the_timeline_keeps_every_keyframe(backend, tmp_path, unique, models,
+                                                                                  model_cache):
+    """HNSW cannot reach every copy of a vector stored many times: with a still video's identical keyframes in the
+    collection, whole other videos went missing from POST /search. Each distinct picture of a video is one vector."""
+    import cv2
+
+    from .helpers import jpeg, search
+
+    clips = tmp_path / "root" / "clips"
+    clips.mkdir(parents=True)
+    pictures = write_slides(clips / "slides.avi")
+    app = make_app(backend, tmp_path, unique, tmp_path / "root", models, model_cache)
+    with TestClient(app) as client:
+        load(client, clips)
+        slides = client.get("/videos").json()["videos"][0]
+        assert slides["name"] == "slides.avi" and slides["keyframes"] >= 100
+        pipeline = client.app.state.pipeline
+        assert pipeline.vectors.count(pipeline.frames_collection, f"video_id == {slides['id']}") == 3
+        detail = client.get(f"/videos/{slides['id']}").json()
+        assert len(detail["frames"]) == slides["keyframes"]  # thumbnails, labels and timeline: every keyframe
+        building = search(client, jpeg(cv2.cvtColor(pictures[1], cv2.COLOR_BGR2RGB)), top_k=1)["results"][0]
+        assert building["video_name"] == "slides.avi" and building["timestamp_s"] == 20.0  # where it first shows
+        assert client.get(building["frame_url"]).status_code == 200
+        client.delete("/data")

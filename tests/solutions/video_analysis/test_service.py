@@ -123,6 +123,19 @@ def test_unknown_videos_and_frames_are_404(loaded):
     assert client.get(f"/videos/{videos['vtest.avi']['id']}/frames/1.jpg").status_code == 404
 
 
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/videos/{}"), ("GET", "/videos/{}/stream"), ("DELETE", "/videos/{}"),
+    ("GET", "/people/{}"), ("DELETE", "/people/{}"),
+])
+@pytest.mark.parametrize("number", [2**63, -(2**63) - 1, 10**23])
+def test_ids_beyond_64_bits_are_422_not_500(loaded, method, path, number):
+    """Ids are SQL BIGINTs: a larger number is bad input (SQLite raised OverflowError: a 500)."""
+    client = loaded[0]
+    response = client.request(method, path.format(number))
+    assert response.status_code == 422, response.text
+    assert "video_id" in response.json()["detail"] or "person_id" in response.json()["detail"]
+
+
 def test_stream_serves_the_whole_file(loaded):
     client, root, _, videos = loaded
     full = client.get(f"/videos/{videos['Megamind.avi']['id']}/stream")
