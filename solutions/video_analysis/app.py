@@ -16,9 +16,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 
 from common.errors import InvalidInput, PayloadTooLarge
+from common.files import ID_MAX
 from common.pipeline import search_each
 from common.pool import run_in_pool
-from common.web import PoolDep, StopwatchDep, create_service_app, get_pipeline
+from common.web import ItemId, PageOffset, PoolDep, StopwatchDep, create_service_app, get_pipeline
 
 from .config import VideoSettings
 from .faces import FaceModel
@@ -39,10 +40,8 @@ from .schemas import (
 NAME = "video_analysis"
 VideoPipelineDep = Annotated[VideoPipeline, Depends(get_pipeline)]
 router = APIRouter()
-#: ids are SQL BIGINTs (content hashes): a larger number is a 422, not an overflow in the database driver
-INT64 = {"ge": -(2**63), "le": 2**63 - 1}
-VideoId = Annotated[int, PathParam(**INT64)]
-PersonId = Annotated[int, PathParam(**INT64)]
+#: a keyframe's time in a path, in milliseconds (bounded like an id: never an overflow in the database driver)
+FrameMs = Annotated[int, PathParam(ge=0, le=ID_MAX)]
 
 
 def read_upload(upload: UploadFile, limit_mb: int) -> bytes:
@@ -97,7 +96,7 @@ async def moments(pipeline: VideoPipelineDep, pool: PoolDep,
                   q: Annotated[str | None, Query(max_length=200, description="words matched to label names",
                                                  examples=["a candle"])] = None,
                   person_id: Annotated[int | None, Query(description="an enrolled person")] = None,
-                  offset: Annotated[int, Query(ge=0)] = 0,
+                  offset: PageOffset = 0,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """Moments across all videos showing a label, matching some words, or where an enrolled person appears;
     best first. Give exactly one of ``label``, ``q`` and ``person_id``."""
@@ -107,20 +106,20 @@ async def moments(pipeline: VideoPipelineDep, pool: PoolDep,
 
 @router.get("/videos", response_model=VideoList, tags=["videos"])
 async def list_videos(pipeline: VideoPipelineDep, pool: PoolDep, limit: Annotated[int, Query(ge=1, le=500)] = 200,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                      offset: PageOffset = 0) -> dict[str, Any]:
     """Stored videos, newest first (``GET /items`` pages the same list with its total)."""
     return {"videos": (await run_in_pool(pool, pipeline.page, offset, limit))["items"]}
 
 
 @router.get("/videos/{video_id}", response_model=VideoDetail, tags=["videos"])
-async def video(video_id: VideoId, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def video(video_id: ItemId, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
     """Metadata, who appears when (``faces``) and what appears when (``labels``), keyframe thumbnails."""
     return await run_in_pool(pool, pipeline.video, video_id)
 
 
 @router.get("/videos/{video_id}/stream", tags=["videos"],
             responses={206: {"description": "the requested byte range"}, 416: {"description": "bad range"}})
-async def stream(video_id: VideoId, request: Request, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
+async def stream(video_id: ItemId, request: Request, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     """The video (a browser-playable WebM copy when the original is not), with HTTP Range support.
 
     ``Range: bytes=a-b`` → 206 with ``Content-Range``; a malformed or unsatisfiable range → 416.
@@ -135,14 +134,14 @@ async def stream(video_id: VideoId, request: Request, pipeline: VideoPipelineDep
 
 
 @router.get("/videos/{video_id}/frames/{ms}.jpg", tags=["videos"], response_class=FileResponse)
-async def frame(video_id: VideoId, ms: int, pipeline: VideoPipelineDep, pool: PoolDep) -> FileResponse:
+async def frame(video_id: ItemId, ms: FrameMs, pipeline: VideoPipelineDep, pool: PoolDep) -> FileResponse:
     """The JPEG thumbnail of the keyframe at ``ms`` milliseconds."""
     path = await run_in_pool(pool, pipeline.frame_file, video_id, ms)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/videos/{video_id}", status_code=204, tags=["videos"])
-async def delete_video(video_id: VideoId, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
+async def delete_video(video_id: ItemId, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     await run_in_pool(pool, pipeline.delete_item, video_id)
     return Response(status_code=204)
 
@@ -170,7 +169,7 @@ async def people(pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
 
 
 @router.get("/people/{person_id}", response_model=PersonDetail, tags=["people"])
-async def person(person_id: PersonId, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
+async def person(person_id: ItemId, pipeline: VideoPipelineDep, pool: PoolDep) -> dict[str, Any]:
     """A person and every video they appear in, found among the faces stored at load time."""
     out = await run_in_pool(pool, pipeline.people.person, person_id)
     out["appearances"] = await run_in_pool(pool, pipeline.people.appearances, person_id)
@@ -178,7 +177,7 @@ async def person(person_id: PersonId, pipeline: VideoPipelineDep, pool: PoolDep)
 
 
 @router.delete("/people/{person_id}", status_code=204, tags=["people"])
-async def delete_person(person_id: PersonId, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
+async def delete_person(person_id: ItemId, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     await run_in_pool(pool, pipeline.people.delete_person, person_id)
     return Response(status_code=204)
 

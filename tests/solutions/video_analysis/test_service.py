@@ -125,15 +125,15 @@ def test_unknown_videos_and_frames_are_404(loaded):
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/videos/{}"), ("GET", "/videos/{}/stream"), ("DELETE", "/videos/{}"),
-    ("GET", "/people/{}"), ("DELETE", "/people/{}"),
+    ("GET", "/people/{}"), ("DELETE", "/people/{}"), ("GET", "/videos/1/frames/{}.jpg"), ("GET", "/videos?offset={}"),
 ])
-@pytest.mark.parametrize("number", [2**63, -(2**63) - 1, 10**23])
-def test_ids_beyond_64_bits_are_422_not_500(loaded, method, path, number):
-    """Ids are SQL BIGINTs: a larger number is bad input (SQLite raised OverflowError: a 500)."""
+@pytest.mark.parametrize("number", [2**53, 2**63, -(2**63) - 1, 10**23])
+def test_ids_beyond_53_bits_are_422_not_500(loaded, method, path, number):
+    """Ids are 53-bit (SQLite raised OverflowError past 64 bits: a 500), and so are times and offsets."""
     client = loaded[0]
     response = client.request(method, path.format(number))
     assert response.status_code == 422, response.text
-    assert "video_id" in response.json()["detail"] or "person_id" in response.json()["detail"]
+    assert any(name in response.json()["detail"] for name in ("video_id", "person_id", "ms", "offset"))
 
 
 def test_stream_serves_the_whole_file(loaded):
