@@ -37,8 +37,10 @@ def sniff(head: bytes) -> str:
 
     Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avi``, ``mp4`` (any ISO
     base-media file: ``ftyp``, or a ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM),
-    ``pdf``, ``text`` (decodes as UTF-8, no NUL bytes) or ``binary``.
+    ``pdf``, ``text`` (decodes as UTF-8, no NUL bytes), ``binary``, or ``empty`` (no bytes at all).
     """
+    if not head:
+        return "empty"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
     if head.startswith(b"\xff\xd8\xff"):

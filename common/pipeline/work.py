@@ -90,4 +90,7 @@ def sniffed_items(path: Path, root: Path, file_items: Callable[[Path, str, str],
         except OSError as exc:
             yield WorkItem(label, file, error=f"cannot read file: {exc.strerror or exc}")
             continue
+        if kind == "empty":  # whatever its name says it is (it sniffed as text before: "content looks like text")
+            yield WorkItem(label, file, error="empty file (0 bytes)")
+            continue
         yield from file_items(file, label, kind)

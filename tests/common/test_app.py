@@ -46,6 +46,7 @@ def write_docs(root: Path) -> None:
         (root / "docs" / f"d{i}.txt").write_text(text)
     (root / "docs" / "binary.bin").write_bytes(b"\x00\x01\x02\xff" * 10)
     (root / "docs" / "empty.txt").write_text("   ")
+    (root / "docs" / "zero.jpg").write_bytes(b"")
 
 
 def test_health_reports_backends(service, backend):
@@ -63,16 +64,17 @@ def test_load_directory_counts_failures_without_losing_batch(service):
     assert response.status_code == 202
     task = wait_task(client, response.json()["task_id"])
     assert task["state"] == "succeeded"
-    assert (task["total"], task["done"], task["failed"]) == (9, 6, 3)
+    assert (task["total"], task["done"], task["failed"]) == (10, 6, 4)
     reasons = {e["item"]: e["error"] for e in task["errors"]}
     assert "content looks like binary" in reasons["binary.bin"]
     assert reasons["empty.txt"] == "empty file"
+    assert reasons["zero.jpg"] == "empty file (0 bytes)"
     assert "d4.txt" in reasons  # the poisoned item fails alone; its batch-mates are stored
     assert (task["new"], task["duplicates"]) == (6, 0)
     assert client.get("/count").json() == {"count": 6}
     # loading again stores nothing twice, and says so
     task = wait_task(client, client.post("/load", json={"path": str(root / "docs")}).json()["task_id"])
-    assert (task["new"], task["duplicates"], task["failed"]) == (0, 6, 3)
+    assert (task["new"], task["duplicates"], task["failed"]) == (0, 6, 4)
     assert client.get("/count").json() == {"count": 6}
 
 
