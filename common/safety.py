@@ -105,21 +105,23 @@ class ExpansionBudget:
             raise PayloadTooLarge(f"archives expand to more than {self.max_bytes // (1 << 20)} MB in one request")
 
 
-def extract_zip(archive: Path, dest: Path, budget: ExpansionBudget) -> list[Path]:
+def extract_zip(archive: Path, dest: Path, budget: ExpansionBudget, name: str | None = None) -> list[Path]:
     """Extract ``archive`` into the new folder ``dest`` under ``budget``; returns the files written.
 
     Refuses (400) unsafe member paths, links, special files, a file and a folder of the same name,
     unsupported compression and corrupt data; refuses (413) what exceeds the budget or a member whose
-    expansion exceeds ``max_ratio`` times its compressed size. On any refusal ``dest`` is removed.
+    expansion exceeds ``max_ratio`` times its compressed size. On any refusal ``dest`` is removed. Errors name
+    the archive ``name`` (an upload's file name; default: the file's).
     """
-    budget.open_archive(archive.name)
+    name = name or archive.name
+    budget.open_archive(name)
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise BadRequest(f"{archive.name} is not a readable zip archive: {exc}") from exc
+        raise BadRequest(f"{name} is not a readable zip archive: {exc}") from exc
     try:
         with zf:
-            return _extract_members(zf, archive.name, dest, budget)
+            return _extract_members(zf, name, dest, budget)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

@@ -45,7 +45,7 @@ def save_uploads(files: list[UploadFile], staging: Path, settings: ServiceSettin
                 archive = staging.parent / f"{staging.name}-{index}.zip"
                 try:
                     _write(upload, archive)
-                    extract_zip(archive, unique_path(staging, Path(name).stem or f"archive-{index}"), budget)
+                    extract_zip(archive, unique_path(staging, Path(name).stem or f"archive-{index}"), budget, name)
                 finally:
                     archive.unlink(missing_ok=True)
             else:

@@ -136,6 +136,11 @@ def test_upload_rejects_unsupported_and_hostile_input(service):
     response = client.post("/upload", files=[("files", ("evil.zip", buf.getvalue(), "application/zip"))])
     assert response.status_code == 400
     assert "unsafe path" in response.json()["detail"]
+    response = client.post("/upload", files=[("files", ("photos.zip", b"PK\x03\x04 not really", "application/zip"))])
+    assert response.status_code == 400  # named as uploaded, not by its staging file ("8843-...-0.zip")
+    assert response.json()["detail"].startswith("photos.zip is not a readable zip archive")
+    response = client.post("/upload", files=[("files", ("zero.txt", b"", "text/plain"))])
+    assert response.status_code == 415 and "got empty" in response.json()["detail"]
     assert client.post("/upload").status_code == 422
     assert client.get("/count").json() == {"count": 0}
 
