@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect
 
 #: the two sizes issue 17 names: a laptop and a phone (touch, no hover)
 SIZES: dict[str, dict[str, Any]] = {
@@ -315,6 +316,7 @@ def load_sample_data(page: Any, timeout: float) -> Any:
     ms for the load panel to say "Done:"; returns its status line."""
     record_progress(page)
     page.get_by_role("button", name="Load sample data").click()
+    expect(page.locator("#load .task .status")).to_be_in_viewport(ratio=1)  # a phone scrolls to the progress
     status = page.locator("#load .task .status")
     status.filter(has_text="Done:").wait_for(timeout=timeout)
     return status

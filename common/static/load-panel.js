@@ -125,9 +125,16 @@
       say(status, err.name === "AbortError" ? "Upload cancelled: nothing was loaded." : err.message, "error");
     }
 
+    /** Bring the progress into view when the user starts a load: on a phone it is below the button pressed. */
+    function reveal() {
+      const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+      taskBox.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+    }
+
     /** Run `call` (which answers {task_id}) and follow the task it started. */
     async function start(text, call) {
       const mine = begin(text);
+      reveal();
       try {
         const { task_id } = await call();
         await follow(task_id, mine);
@@ -151,6 +158,7 @@
       const size = files.reduce((sum, f) => sum + f.size, 0);
       const what = `${plural(files.length, "file")} (${bytes(size)})`;
       const mine = begin(`Uploading ${what}`);
+      reveal();
       const form = new FormData();
       for (const f of files) form.append("files", f, f.name);
       const sending = upload("upload", form, (p) => {
