@@ -32,8 +32,9 @@ def batched(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
         yield batch
 
 
-def load_job(pipeline: Pipeline, path: Path, root: Path, cleanup: Path | None = None) -> Job:
-    """A job for :class:`~common.tasks.TaskRunner` that loads ``path``; ``cleanup`` is removed when it ends."""
+def load_job(pipeline: Pipeline, path: Path, root: Path, cleanup: Path | None = None, origin: str | None = None) -> Job:
+    """A job for :class:`~common.tasks.TaskRunner` that loads ``path``; ``cleanup`` is removed when it ends.
+    ``origin`` names what a staged ``path`` is a copy of (``upload``, an archive's path): the items' source."""
 
     def job(progress: Progress) -> None:
         try:
@@ -41,6 +42,8 @@ def load_job(pipeline: Pipeline, path: Path, root: Path, cleanup: Path | None = 
             try:
                 for batch in batched(pipeline.list_items(path, root), max(1, pipeline.batch_size)):
                     progress.check_cancelled()
+                    for item in batch:
+                        item.origin = origin
                     outcomes: dict[int, Outcome] = {i: failed(it.error) for i, it in enumerate(batch) if it.error}
                     todo = [i for i in range(len(batch)) if i not in outcomes]
                     if todo:

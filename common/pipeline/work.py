@@ -22,6 +22,14 @@ class WorkItem:
     path: Path | None = None
     data: Any = None
     error: str | None = None
+    #: set by the load job for a staged copy (an upload, an extracted archive), whose files are gone after the load
+    origin: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the item came from, as its items row keeps it: the file on the server, or ``<origin>: <label>``
+        (``upload: photos/cat.jpg``, ``/data/docs.zip: docs/intro.md``)."""
+        return f"{self.origin}: {self.label}" if self.origin else str(self.path or "")
 
 
 Status = Literal["new", "duplicate", "failed"]

@@ -55,7 +55,8 @@ async def load(body: LoadRequest, res: ResourcesDep, pipeline: PipelineDep) -> T
     if await run_in_pool(res.pool, is_archive, path):
         staging = res.new_staging_dir()
         root = await run_in_pool(res.pool, stage_archive, path, staging, res.settings)
-        return TaskCreated(task_id=res.tasks.submit(body.path, load_job(pipeline, root, root, cleanup=staging)))
+        job = load_job(pipeline, root, root, cleanup=staging, origin=str(path))
+        return TaskCreated(task_id=res.tasks.submit(body.path, job))
     root = path if path.is_dir() else path.parent
     return TaskCreated(task_id=res.tasks.submit(body.path, load_job(pipeline, path, root)))
 
@@ -69,7 +70,8 @@ async def upload(files: Annotated[list[UploadFile], File(description="files, or 
     staging = res.new_staging_dir()
     await run_in_pool(res.pool, save_uploads, files, staging, res.settings, pipeline.accepted_kinds)
     names = ", ".join(f.filename or "?" for f in files[:3]) + (" ..." if len(files) > 3 else "")
-    task_id = res.tasks.submit(f"upload: {names}", load_job(pipeline, staging, staging, cleanup=staging))
+    job = load_job(pipeline, staging, staging, cleanup=staging, origin="upload")
+    task_id = res.tasks.submit(f"upload: {names}", job)
     return TaskCreated(task_id=task_id)
 
 

@@ -190,7 +190,7 @@ class ImagePipeline(Pipeline[ImageSettings]):
 
     @staticmethod
     def _row(item: WorkItem, p: Prepared, top: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"id": p.item_id, "name": item.label[-1024:], "source": str(item.path)[-2048:], "media": p.media,
+        return {"id": p.item_id, "name": item.label[-1024:], "source": item.source[-2048:], "media": p.media,
                 "size": p.size, "sha256": p.sha256, "width": p.width, "height": p.height, "format": p.kind,
                 "labels": Labels.dumps(top)}
 

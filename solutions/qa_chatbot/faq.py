@@ -152,7 +152,7 @@ class FaqWriter:
         self.vectors.upsert(self.collections["qa"], [{"id": i, "vector": v.tolist()} for i, v in zip(ids, vecs[n:],
                                                                                                       strict=True)])
         self.lexical.write(FAQ, [{"id": e.id, "text": bm25_text(e)} for e in entries])
-        rows = [{"id": e.id, "name": item.label[-1024:], "source": str(item.path or "")[-2048:], "kind": FAQ,
+        rows = [{"id": e.id, "name": item.label[-1024:], "source": item.source[-2048:], "kind": FAQ,
                  "question": e.question, "answer": e.answer, "metadata": e.metadata_json(),
                  "sha256": e.fingerprint()} for item, e in todo]
         with self.sql.begin() as conn:

@@ -179,7 +179,7 @@ class DocumentWriter(Stores):
                                      for pid, p in zip(pids, passages, strict=True)])
         file = self.originals.keep(item.path, document_id)
         key = self.key(item)
-        row = {"id": document_id, "name": item.label[-1024:], "source": str(item.path)[-2048:], "kind": DOCUMENT,
+        row = {"id": document_id, "name": item.label[-1024:], "source": item.source[-2048:], "kind": DOCUMENT,
                "title": (parsed.title or item.path.name)[:1024], "doc_key": key, "passages": n,
                "truncated": parsed.truncated, "file": file, "sha256": sha256}
         with self.sql.begin() as conn:

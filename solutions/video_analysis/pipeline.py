@@ -145,7 +145,7 @@ class VideoPipeline(Pipeline[VideoSettings]):
             proxy = PENDING if self.settings.playable_proxy and needs_proxy(container, decoded.fourcc) else NONE
             with self.sql.begin() as conn:
                 self.write_items(conn, [{
-                    "id": video_id, "name": item.label[:1024], "source": str(path)[:2048], "file": file,
+                    "id": video_id, "name": item.label[:1024], "source": item.source[-2048:], "file": file,
                     "container": container, "codec": decoded.fourcc[:16], "size": size, "sha256": sha256,
                     "duration_s": round(decoded.duration_s, 3),
                     "declared_duration_s": round(decoded.declared_duration_s, 3), "truncated": decoded.truncated,

@@ -123,6 +123,9 @@ def test_upload_files_and_zip(service):
     task = wait_task(client, response.json()["task_id"])
     assert (task["done"], task["failed"]) == (2, 0)
     assert client.get("/count").json() == {"count": 4}
+    sources = sorted(item["source"] for item in client.get("/items").json()["items"])
+    # what was uploaded, not the staging copies the load removed
+    assert sources == ["upload: a.txt", "upload: b.txt", "upload: docs/dir/c.txt", "upload: docs/dir/d.txt"], sources
 
 
 def test_upload_rejects_unsupported_and_hostile_input(service):

@@ -63,7 +63,7 @@ class ToyPipeline(Pipeline[ToySettings]):
             elif item_id in stored or item_id in rows:
                 outcomes.append(DUPLICATE)
             else:
-                rows[item_id] = {"id": item_id, "name": item.label, "source": str(item.path), "text": text}
+                rows[item_id] = {"id": item_id, "name": item.label, "source": item.source, "text": text}
                 outcomes.append(NEW)
         if rows:
             self.vectors.upsert(self.collections[0].name,
