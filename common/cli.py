@@ -18,14 +18,19 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import logs
 from .errors import BootcampError
-from .pipeline import Pipeline, load_job
 from .registry import DEMOS, demo, installed_demos
-from .resources import Resources
 from .settings import ServiceSettings
+
+# The stores and pipelines are imported where used, so importing this module stays cheap: a child process
+# started through multiprocessing (the QA demo parses each document in one) imports the main script,
+# ``bootcamp``, again before it starts; with them it took about 0.8 s a document.
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .resources import Resources
 
 log = logging.getLogger("bootcamp")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -74,6 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args.solutions, args.host, args.port)
     if args.command == "load":
+        from .pipeline import load_job
+
         path = args.path.resolve()
         task = _with_pipeline(args.solution, lambda p, r: r.tasks.run_now(str(path), load_job(p, path, _root(path))))
         _emit(task)
@@ -110,6 +117,8 @@ def _serve(solutions: list[str], host: str, port: int) -> int:
 
 
 def _with_pipeline(name: str, fn: Callable[[Pipeline, Resources], T]) -> T:
+    from .resources import Resources
+
     entry = demo(name)
     settings = entry.load("settings")()
     with Resources.open(entry.name, settings) as res:

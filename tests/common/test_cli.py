@@ -100,3 +100,12 @@ def test_sample_data_goes_under_data_dir(tmp_path, monkeypatch):
     assert main(["sample-data", "molecular_search"]) == 0
     assert any((tmp_path / "elsewhere" / "samples" / "molecular_search").iterdir())
     assert not (tmp_path / "data").exists()
+
+
+def test_importing_the_cli_leaves_the_stores_unimported():
+    """A child process started through multiprocessing (a QA document's parser) imports the main script,
+    `bootcamp`, again: with pymilvus and SQLAlchemy behind it that took ~0.8 s a document."""
+    code = ("import sys, common.cli; "
+            "print(sorted(m for m in ('pymilvus', 'sqlalchemy', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
