@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from common.errors import BootcampError
+from common.errors import BootcampError, InvalidInput
 from common.files import IMAGE_KINDS, SNIFF_BYTES, sniff
 from common.images import decode_image
 
@@ -40,6 +40,22 @@ def encoder_input(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(img)
 
 
+def load_decode(data: bytes, thumbnail_px: int, input_size: int, max_pixels: int) -> tuple[np.ndarray, int, int]:
+    """The pixels a load keeps of an image file, and its size as the file says (before EXIF rotation).
+
+    Decoded at the smallest reduced-scale JPEG size that keeps the thumbnail's long side and the encoder's
+    short side (a non-JPEG decodes at full size whatever ``max_side`` says). A search decodes its query the same
+    way for the encoder, so a stored file searched for finds itself at cosine 1. Raises BootcampError.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+    except Exception as exc:
+        raise InvalidInput(f"not a readable image: {exc}") from exc
+    need = max(thumbnail_px, math.ceil(input_size * max(w, h) / max(1, min(w, h))))
+    return decode_image(data, max_side=need, max_pixels=max_pixels), w, h
+
+
 def not_an_image(kind: str) -> str:
     return f"not an image (content looks like {kind})"
 
@@ -62,15 +78,7 @@ class Preparer:
         if kind not in IMAGE_KINDS:
             return not_an_image(kind)
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                w, h = img.size
-        except Exception as exc:
-            return f"not a readable image: {exc}"
-        # the smallest reduced-scale JPEG decode that keeps the thumbnail's long side and the encoder's
-        # short side (a non-JPEG decodes at full size whatever max_side says)
-        need = max(self.media.thumbnail_px, math.ceil(self.input_size * max(w, h) / max(1, min(w, h))))
-        try:
-            rgb = decode_image(data, max_side=need, max_pixels=self.max_pixels)
+            rgb, w, h = load_decode(data, self.media.thumbnail_px, self.input_size, self.max_pixels)
         except BootcampError as exc:
             return exc.detail
         dh, dw = rgb.shape[:2]

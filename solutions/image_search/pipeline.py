@@ -206,8 +206,8 @@ class ImagePipeline(Pipeline[ImageSettings]):
         ``label``, of the images whose top-5 labels include it (filtered in Milvus, before ranking)."""
         self.check_page(top_k, offset)
         expr = self.labels.filter(label) if label else ""
-        rgb = self.searcher.decode(data)
-        ranked = self.searcher.ranking(rgb, offset + top_k, expr, self._copies)[offset:]
+        query = self.searcher.decode(data)
+        ranked = self.searcher.ranking(query, offset + top_k, expr, self._copies)[offset:]
         return self._with_rows(ranked)
 
     def search_text(self, query: str, top_k: int, offset: int = 0) -> list[dict[str, Any]]:

@@ -22,8 +22,16 @@ from common.vectors import VectorStore
 
 from .config import ImageSettings
 from .features import LocalMatcher, global_descriptor
-from .ingest import encoder_input, not_an_image
+from .ingest import encoder_input, load_decode, not_an_image
 from .local_cache import LocalFeatureCache, resolve
+
+
+@dataclass
+class QueryImage:
+    """A query image: the encoder's input (``pixels``) and the pixels its local features are computed on."""
+
+    pixels: np.ndarray
+    rgb: np.ndarray
 
 
 @dataclass
@@ -71,21 +79,26 @@ class CopySearch:
     matcher: LocalMatcher
     local: LocalFeatureCache
 
-    def decode(self, data: bytes) -> np.ndarray:
-        """The query's pixels (at most ``orb_max_side`` for JPEGs); 415 for a non-image, 413 over the pixel cap."""
+    def decode(self, data: bytes) -> QueryImage:
+        """The query's encoder input, decoded as a load decodes a file (:func:`.ingest.load_decode`: a stored file
+        searched for finds itself at cosine 1), and its pixels for the local features (at most ``orb_max_side``
+        for JPEGs); 415 for a non-image, 413 over the pixel cap."""
         if not data:
             raise InvalidInput("empty query file")
         kind = sniff(data[:SNIFF_BYTES])
         if kind not in IMAGE_KINDS:
             raise UnsupportedMediaType(f"the query is {not_an_image(kind)}")
-        return decode_image(data, max_side=self.settings.orb_max_side,
-                            max_pixels=int(self.settings.max_image_mpx * 1_000_000))
-
-    def ranking(self, rgb: np.ndarray, depth: int, filter: str,
-                copies: Callable[[list[int]], dict[int, Path]]) -> list[dict[str, Any]]:
-        """The first ``depth`` images of the ranking for the query ``rgb`` among those matching ``filter``."""
         s = self.settings
-        maps, _ = self.encoder.encode_maps([encoder_input(rgb, self.encoder.input_size)])
+        max_pixels = int(s.max_image_mpx * 1_000_000)
+        loaded, _, _ = load_decode(data, s.thumbnail_px, self.encoder.input_size, max_pixels)
+        return QueryImage(encoder_input(loaded, self.encoder.input_size),
+                          decode_image(data, max_side=s.orb_max_side, max_pixels=max_pixels))
+
+    def ranking(self, query: QueryImage, depth: int, filter: str,
+                copies: Callable[[list[int]], dict[int, Path]]) -> list[dict[str, Any]]:
+        """The first ``depth`` images of the ranking for the ``query`` among those matching ``filter``."""
+        s = self.settings
+        maps, _ = self.encoder.encode_maps([query.pixels])
         vec = global_descriptor(maps)[0]
         n_check = s.rerank_candidates
         limit = max(depth, n_check)
@@ -96,7 +109,7 @@ class CopySearch:
         if n_check and cands:
             checked = cands[:n_check]
             found = self.local.lookup([c.id for c in checked], copies)  # computing while the query is
-            query_local = self.matcher.extract(rgb)
+            query_local = self.matcher.extract(query.rgb)
             for cand in checked:
                 local = resolve(found[cand.id])
                 if local is not None:

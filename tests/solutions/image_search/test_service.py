@@ -62,6 +62,16 @@ def test_exact_copy_scores_one_and_serves_its_files(service):
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 256
 
 
+def test_every_stored_file_finds_itself_first_at_cosine_one(service):
+    """The query is decoded for the encoder as a load decodes a file: a stored JPEG searched for scored cosine
+    0.966 (apple.jpg) when the query was decoded at another reduced scale, below an edited copy of itself."""
+    client, _, _ = service
+    names = {i["id"]: i["name"] for i in client.get("/items", params={"limit": 100}).json()["items"]}
+    for name in PHOTOS:
+        first = query(client, name, top_k=1)["results"][0]
+        assert names[first["id"]] == f"photos/{name}" and first["cosine"] >= 0.999, (name, first)
+
+
 def test_bad_queries_are_4xx_and_lose_nothing(service):
     client, _, _ = service
     r = client.post("/search", files={"file": ("q.txt", b"just some text")})
