@@ -40,7 +40,7 @@ test-fast: setup
 # One script per demo of the registry (`bootcamp demos`), each saving bench/results/<demo>.json (and plots), then
 # the cross-cutting ones (search by words, hostile queries, the molecule engine vs FPSim2 at 1M/10M, memory of huge
 # inputs, Milvus Lite vs server); then the READMEs' measured figures are rewritten from those files. Hours on 2 cores.
-BENCH_EXTRA := image_search_text image_search_hostile molecular_search_engine loads milvus_limits
+BENCH_EXTRA := image_int8_export image_search_text image_search_hostile molecular_search_engine loads milvus_limits
 bench: setup
 	@scripts/system-packages.sh bench
 	@set -e; for script in $$($(BIN)/bootcamp demos) $(BENCH_EXTRA); do \

@@ -32,7 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidInput, PayloadTooLarge
 from .models import InferenceModel, load_model
-from .onnx import CPU, Agreement, file_key, quantize_int8, read_note
+from .onnx import CPU, Agreement, ExportRejected, file_key, int8_kernels, quantize_int8, read_note
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,11 @@ _CALIBRATION_MAX_BYTES = 20 * 1024 * 1024
 _CALIBRATION_MIN_FILES = 24
 #: every n-th file of the folder is kept aside to verify the export; the others calibrate it
 _VERIFY_EVERY = 4
-_INT8_VERSION = "effnet-lite0-int8-qdq-v1"
+_INT8_VERSION = "effnet-lite0-int8-qdq-v2"
+#: stay in float: the stem convolution, whose 8-bit input is the whole image range, and the first block after it.
+#: On x86 CPUs without VNNI their 8-bit products saturate (bench/image_int8_export.py, on an AMD EPYC: mean cosine to
+#: FP32 0.881 with them quantized, 0.989 without; about 5 % of the multiply-adds, the encoder ~5 % slower)
+_INT8_FLOAT_NODES = ("/_conv_stem/Conv", "/_blocks.0/_depthwise_conv/Conv", "/_blocks.0/_project_conv/Conv")
 #: an INT8 export must keep this mean cosine similarity to the FP32 pooled features on the verification photos
 #: (measured: ~0.985 on opencv-doc images that were not calibrated on)
 INT8_MIN_COSINE = 0.97
@@ -372,7 +376,7 @@ class Int8ImageEncoder(ImageEncoder):
     def cache_key(self) -> str:
         w = _weights_path()
         files = [(p.name, p.stat().st_size) for p in self.calibration_files + self.verification_files]
-        return file_key(_INT8_VERSION, _EXPORT_VERSION, w.name, w.stat().st_size, files)
+        return file_key(_INT8_VERSION, _EXPORT_VERSION, w.name, w.stat().st_size, files, int8_kernels())
 
     def _reference(self) -> ImageEncoder:
         """The FP32 export (made and verified against PyTorch first if it is not cached yet)."""
@@ -383,7 +387,7 @@ class Int8ImageEncoder(ImageEncoder):
         batches = ({"input": preprocess(pixels[i:i + 8])} for i in range(0, len(pixels), 8))
         log.info("quantizing EfficientNet-Lite0 to INT8, calibrated on %d photos of %s", len(pixels),
                  self.calibration_dir)
-        quantize_int8(self._reference().onnx_path, path, batches)
+        quantize_int8(self._reference().onnx_path, path, batches, exclude_nodes=_INT8_FLOAT_NODES)
 
     def verify(self, session: Any) -> Agreement:
         """How the INT8 outputs agree with FP32 on the verification photos (never calibrated on)."""
@@ -406,7 +410,9 @@ def shared_image_encoder(precision: str, cache_dir: Path, *, providers: Sequence
     """The process's image encoder of ``precision`` (``fp32`` or ``int8``; see :data:`PRECISIONS`).
 
     INT8 needs photos to calibrate on at its first export: without them (a container without opencv-doc and no
-    ``IMAGE_ENCODER_CALIBRATION_DIR``) the FP32 encoder is used, with a warning that says what to do.
+    ``IMAGE_ENCODER_CALIBRATION_DIR``) the FP32 encoder is used, with a warning that says what to do; so it is
+    when the INT8 export does not agree with FP32 on this CPU (a refusal remembered beside the models, see
+    :func:`common.onnx.load_onnx`).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown image encoder precision {precision!r}; known: {', '.join(PRECISIONS)}")
@@ -418,7 +424,13 @@ def shared_image_encoder(precision: str, cache_dir: Path, *, providers: Sequence
         except FileNotFoundError as exc:
             log.warning("%s; using the FP32 image encoder meanwhile", exc)
             return shared_image_encoder("fp32", cache_dir, providers=providers, threads=threads)
-    model = load_model(PRECISIONS[precision], cache_dir, providers=providers, threads=threads, **options)
+    try:
+        model = load_model(PRECISIONS[precision], cache_dir, providers=providers, threads=threads, **options)
+    except ExportRejected as exc:
+        log.warning("the INT8 image encoder does not keep the FP32 features on this CPU (%s; it needs a mean "
+                    "cosine of %.2f): using the FP32 image encoder", ", ".join(f"{k} {v}" for k, v in
+                                                                       exc.figures.items()), INT8_MIN_COSINE)
+        return shared_image_encoder("fp32", cache_dir, providers=providers, threads=threads)
     assert isinstance(model, ImageEncoder)
     return model
 

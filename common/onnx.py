@@ -5,7 +5,9 @@
 opens it and asks ``verify(session)`` for the largest difference from the PyTorch outputs on a test
 batch; only a file within ``max_diff`` is kept, with a ``.json`` note of its SHA-256. Later calls
 reuse the file when its hash still matches, and export again when it does not (a corrupt or
-half-written cache). ``key`` names what the file was exported from: change it and a new file is made.
+half-written cache). An export outside ``max_diff`` raises :class:`ExportRejected` and is not kept; a
+``<name>-<key>.rejected.json`` note remembers the refusal, so later calls raise at once instead of exporting
+again. ``key`` names what the file was exported from: change it and a new file is made.
 ``verify`` may also return an :class:`Agreement`: the figure compared with ``max_diff`` plus other
 figures worth keeping, which the note records (:func:`read_note`), e.g. how an INT8 variant agrees
 with its FP32 reference.
@@ -35,6 +37,32 @@ log = logging.getLogger(__name__)
 
 
 CPU = "CPUExecutionProvider"
+
+
+class ExportRejected(RuntimeError):
+    """An export that does not agree with its reference (on this machine): nothing was cached. ``figures`` are
+    what its verification found."""
+
+    def __init__(self, message: str, figures: dict[str, float]) -> None:
+        super().__init__(message)
+        self.figures = figures
+
+
+def int8_kernels() -> str:
+    """Which family of 8-bit kernels onnxruntime runs on this CPU: their results differ, so an INT8 export is
+    verified, and cached, per family. x86 without VNNI multiplies 8-bit pairs into saturating 16-bit sums
+    (``vpmaddubsw``); VNNI (AVX512-VNNI, AVX-VNNI) and other architectures accumulate in 32 bits."""
+    import platform
+
+    machine = platform.machine().lower()
+    if machine not in ("x86_64", "amd64", "i386", "i686"):
+        return machine or "unknown"
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return "x86"
+    return "x86-vnni" if {"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags) else "x86-no-vnni"
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,11 @@ def load_onnx(
                 return open_session(path, threads, providers), path
         except Exception as exc:  # a damaged file or note: export again
             log.warning("cached ONNX model %s unusable (%s): exporting again", path, exc)
+    refused = path.with_suffix(".rejected.json")
+    if refused.exists():  # verified here before and refused: not made again at every start
+        figures = read_note(refused).get("figures", {})
+        raise ExportRejected(f"ONNX export of {name} was refused on this machine before ({figures}); delete {refused} "
+                             "to try again", figures)
     log.info("exporting %s to ONNX at %s (first start only)", name, path)
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=cache_dir)
     os.close(fd)
@@ -116,19 +149,25 @@ def load_onnx(
         agreement = found if isinstance(found, Agreement) else Agreement(float(found))
         diff = float(agreement.diff)
         if not diff <= max_diff:
-            raise RuntimeError(f"ONNX export of {name} disagrees with its reference (difference {diff:.2e}, "
-                               f"limit {max_diff:.2e}; {agreement.figures or 'max abs diff'})")
+            atomic_note(refused, {"key": key, "diff": diff, "max_diff": max_diff, "figures": agreement.figures})
+            raise ExportRejected(f"ONNX export of {name} disagrees with its reference (difference {diff:.2e}, "
+                                 f"limit {max_diff:.2e}; {agreement.figures or 'max abs diff'})", agreement.figures)
         log.info("ONNX export of %s verified against its reference: difference %.2e%s", name, diff,
                  f" ({_figures(agreement.figures)})" if agreement.figures else "")
         os.replace(tmp, path)
         note = {"sha256": _sha256(path), "verified": True, "max_abs_diff": diff, "key": key,
                 **({"agreement": agreement.figures} if agreement.figures else {})}
-        meta_tmp = meta_path.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps(note))
-        os.replace(meta_tmp, meta_path)
+        atomic_note(meta_path, note)
     finally:
         tmp.unlink(missing_ok=True)
     return open_session(path, threads, providers), path
+
+
+def atomic_note(path: Path, note: dict[str, Any]) -> None:
+    """Write a JSON note beside a model file, whole or not at all."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(note))
+    os.replace(tmp, path)
 
 
 def read_note(path: Path) -> dict[str, Any]:
@@ -171,6 +210,12 @@ def quantize_int8(src: Path, dst: Path, batches: Iterable[dict[str, Any]], *, pe
     with _quiet_quantizer(), tempfile.TemporaryDirectory(dir=dst.parent) as work:
         prepared = Path(work) / "prepared.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        if exclude_nodes:
+            import onnx
+
+            missing = set(exclude_nodes) - {node.name for node in onnx.load(str(prepared)).graph.node}
+            if missing:
+                raise ValueError(f"nodes to keep in float not found in {src}: {sorted(missing)}")
         quantize_static(str(prepared), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
                         per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude_nodes))

@@ -21,6 +21,7 @@ from common.images import (
     decode_image,
     shared_image_encoder,
 )
+from common.onnx import ExportRejected
 
 DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
@@ -62,8 +63,14 @@ def test_too_few_calibration_photos_is_a_clear_error(tmp_path):
 
 def test_the_export_is_verified_against_fp32_and_the_agreement_recorded(int8):
     assert int8.precision == "int8" and int8.onnx_path.exists()
-    nodes = {n.op_type for n in onnx.load(str(int8.onnx_path)).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= nodes  # 8-bit, not a copy of the float model
+    graph = onnx.load(str(int8.onnx_path)).graph
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in graph.node}  # not the float model
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    weights = {n.name: n.input[1] for n in graph.node if n.op_type == "Conv"}
+    # the stem and the first block read float weights (8-bit products saturate there on x86 without VNNI) ...
+    assert not {weights[name] for name in images._INT8_FLOAT_NODES} & dequantized
+    # ... and every other convolution 8-bit ones
+    assert all(w in dequantized for name, w in weights.items() if name not in images._INT8_FLOAT_NODES)
     agreement = int8.verification["agreement"]
     assert agreement["images"] == len(int8.verification_files) >= 8
     assert INT8_MIN_COSINE <= agreement["mean_cosine"] <= 1.0
@@ -113,7 +120,7 @@ def test_an_export_that_disagrees_with_fp32_is_refused(int8, tmp_path, monkeypat
     shutil.copy2(fp32.onnx_path, cache / fp32.onnx_path.name)
     shutil.copy2(fp32.onnx_path.with_suffix(".json"), cache / fp32.onnx_path.with_suffix(".json").name)
 
-    def broken(src, dst, batches):
+    def broken(src, dst, batches, **options):
         model = onnx.load(str(src))
         stem = next(n for n in model.graph.node if n.op_type == "Conv").input[1]
         weight = next(t for t in model.graph.initializer if t.name == stem)
@@ -121,9 +128,20 @@ def test_an_export_that_disagrees_with_fp32_is_refused(int8, tmp_path, monkeypat
         onnx.save(model, str(dst))
 
     monkeypatch.setattr(images, "quantize_int8", broken)
-    with pytest.raises(RuntimeError, match="disagrees"):
+    with pytest.raises(ExportRejected, match="disagrees") as caught:
         Int8ImageEncoder(cache, calibration_dir=DATA)
-    assert not list(cache.glob("efficientnet-lite0-int8*"))
+    assert caught.value.figures["mean_cosine"] < INT8_MIN_COSINE
+    assert [p.name for p in cache.glob("efficientnet-lite0-int8*")] == [
+        f"efficientnet-lite0-int8-{int8.cache_key()}.rejected.json"]  # no model file, the refusal remembered
+
+    def export_again(*args, **options):
+        raise AssertionError("a refused export is not made again")
+
+    monkeypatch.setattr(images, "quantize_int8", export_again)
+    with pytest.raises(ExportRejected, match="refused on this machine before"):
+        Int8ImageEncoder(cache, calibration_dir=DATA)
+    shared = shared_image_encoder("int8", cache, calibration_dir=DATA)  # a service starts, with FP32
+    assert type(shared) is ImageEncoder and shared.precision == "fp32"
 
 
 def test_the_precision_setting_picks_the_shared_encoder(int8, cache, monkeypatch):
