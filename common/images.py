@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,8 +89,10 @@ def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = 
             ImageOps.exif_transpose(img, in_place=True)  # no copy when nothing is to be turned
     except PayloadTooLarge:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidInput(f"image too large (decompression bomb guard): {exc}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # Pillow's guard, at open
+        size = re.search(r"(\d+) pixels", str(exc))
+        what = f"image of {int(size.group(1)) / 1e6:.0f} Mpx" if size else "image too large"
+        raise PayloadTooLarge(f"{what}; the limit is {max_pixels / 1e6:.0f} Mpx (setting MAX_IMAGE_MPX)") from exc
     except UnidentifiedImageError as exc:
         raise InvalidInput("not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:

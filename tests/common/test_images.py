@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from common.errors import InvalidInput
+from common.errors import InvalidInput, PayloadTooLarge
 from common.images import ImageEncoder, decode_image, load_labels, preprocess
 
 DATA = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -95,10 +97,27 @@ def test_gif_first_frame_and_webp_bmp():
         assert out.shape == (7, 9, 3) and abs(int(out[3, 3, 1]) - 200) < 8
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims a size but holds no pixels (Pillow reads up to the first IDAT chunk to open it)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [9000, 12000, 20000])
+def test_an_image_over_the_pixel_limit_is_413_whichever_guard_sees_it(side):
+    # 9000: our MAX_IMAGE_MPX check; 12000 and 20000: Pillow's decompression bomb warning and error at open
+    with pytest.raises(PayloadTooLarge, match=r"the limit is 40 Mpx \(setting MAX_IMAGE_MPX\)") as caught:
+        decode_image(_png_header(side, side))
+    assert f"{side * side / 1e6:.0f} Mpx" in str(caught.value)
+
+
 def test_decompression_bomb_refused(monkeypatch):
     data = _encode(Image.new("L", (2000, 2000), 0), "PNG")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
-    with pytest.raises(InvalidInput, match="too large"):
+    with pytest.raises(PayloadTooLarge, match="4 Mpx"):
         decode_image(data)
 
 
