@@ -33,22 +33,29 @@ MAX_NAME_CHARS = 200
 
 
 def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
-    """Resolve ``path`` (symlinks included) and check it lies inside one of ``roots``."""
+    """Resolve ``path`` (symlinks included) and check it lies inside one of ``roots``.
+
+    A relative path is looked up in each root in turn (the first where it exists wins), never in the server's
+    working folder: ``photos/cats`` means ``<root>/photos/cats``.
+    """
     raw = str(path)
     if not raw or "\x00" in raw:
         raise BadRequest("path must be a non-empty string")
+    allowed = ", ".join(str(r) for r in roots)
     try:
-        resolved = Path(raw).expanduser().resolve()
-        inside = any(resolved.is_relative_to(root.expanduser().resolve()) for root in roots)
-        exists = inside and resolved.exists()
+        given = Path(raw).expanduser()
+        resolved_roots = [root.expanduser().resolve() for root in roots]
+        candidates = [given.resolve()] if given.is_absolute() else [(root / given).resolve() for root in resolved_roots]
+        inside = [c for c in candidates if any(c.is_relative_to(root) for root in resolved_roots)]
+        existing = [c for c in inside if c.exists()]
     except (OSError, RuntimeError) as exc:  # symlink loops, names too long, permission errors
         raise BadRequest(f"cannot resolve {raw!r}: {getattr(exc, 'strerror', None) or exc}") from exc
     if not inside:
-        allowed = ", ".join(str(r) for r in roots)
         raise Forbidden(f"{raw!r} is outside the data roots this server may read ({allowed}; setting DATA_ROOTS)")
-    if not exists:
-        raise NotFound(f"{raw!r} does not exist")
-    return resolved
+    if not existing:
+        where = "" if given.is_absolute() else f" in the data roots ({allowed}; a relative path is looked up there)"
+        raise NotFound(f"{raw!r} does not exist{where}")
+    return existing[0]
 
 
 _UNSAFE = re.compile(r"[^\w.\- ()+@]+", re.UNICODE)
