@@ -101,7 +101,7 @@ const Bootcamp = (() => {
       : Array.isArray(detail) ? detail.map((d) => d.msg || String(d)).join("; ") : "";
     if (status === 0) return "Cannot reach the server. Is it still running?";
     if (status === 401 || (status === 403 && /api.?key/i.test(said))) {
-      return "This server needs an API key to change data: enter it at the top of the page.";
+      return "This server needs an API key to search or change data: enter it at the top of the page.";
     }
     if (status === 503) {
       const wait = retryAfter ? ` Try again in ${retryAfter} s.` : " Try again in a moment.";
@@ -247,7 +247,7 @@ const Bootcamp = (() => {
     if (!header || $("#api-key", header)) return;
     const input = el("input", { id: "api-key", type: "password", autocomplete: "off", value: localStorage.getItem(KEY_STORAGE) || "",
       oninput: () => localStorage.setItem(KEY_STORAGE, input.value.trim()) });
-    header.append(el("p", { class: "api-key" }, el("label", { htmlFor: "api-key", text: "API key (this server requires one to change data)" }), input));
+    header.append(el("p", { class: "api-key" }, el("label", { htmlFor: "api-key", text: "API key (this server requires one to search or change data)" }), input));
   }
 
   /** Show a message in a status element; kind: "" | "ok" | "error" | "busy". */
