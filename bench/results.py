@@ -22,11 +22,24 @@ def machine() -> dict[str, Any]:
                                 cwd=RESULTS.parent, check=False).stdout.strip()
     except OSError:
         commit = ""
+    from common.onnx import int8_kernels
+
     return {
-        "cpus": len(os.sched_getaffinity(0)), "machine": platform.machine(), "python": platform.python_version(),
+        "cpus": len(os.sched_getaffinity(0)), "machine": platform.machine(), "cpu": _cpu_model(),
+        "int8_kernels": int8_kernels(), "python": platform.python_version(),
         "load_average_at_start": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "commit": commit,
     }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def save(name: str, result: dict[str, Any]) -> Path:
