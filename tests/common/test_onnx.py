@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.onnx import file_key, load_onnx
+from common.onnx import ExportRejected, file_key, load_onnx
 
 X = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
 
@@ -61,10 +61,17 @@ def test_corrupt_cache_is_exported_again(tmp_path):
     assert export.calls == 2 and verify(session) < 1e-5
 
 
-def test_export_that_disagrees_is_not_kept(tmp_path):
-    with pytest.raises(RuntimeError, match="disagrees"):
-        load_onnx(tmp_path, "tiny", "k", export=Exporter(), verify=lambda session: 0.5, max_diff=1e-3)
-    assert list(tmp_path.iterdir()) == []
+def test_export_that_disagrees_is_not_kept_and_not_made_again(tmp_path):
+    exporter = Exporter()
+    with pytest.raises(ExportRejected, match="disagrees"):
+        load_onnx(tmp_path, "tiny", "k", export=exporter, verify=lambda session: 0.5, max_diff=1e-3)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-k.rejected.json"]  # no model file, the refusal noted
+    with pytest.raises(ExportRejected, match="refused on this machine before"):
+        load_onnx(tmp_path, "tiny", "k", export=exporter, verify=lambda session: 0.5, max_diff=1e-3)
+    assert exporter.calls == 1
+    (tmp_path / "tiny-k.rejected.json").unlink()  # deleting the note tries again
+    load_onnx(tmp_path, "tiny", "k", export=exporter, verify=verify, max_diff=1e-5)
+    assert exporter.calls == 2
 
 
 def test_a_missing_gpu_provider_falls_back_to_cpu_with_one_warning(tmp_path, caplog):
