@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, DateTime, Float, Integer, String, Table, Text, and_, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from .errors import NotFound
+from .errors import BootcampError, NotFound
 from .sql import SQLStore
 
 if TYPE_CHECKING:  # the pipeline package builds on this module, not the other way round
@@ -102,6 +102,8 @@ class Progress:
         self.task_id = task_id
         self._cancel = cancel
         self._last_partial = 0.0
+        #: outcomes recorded so far by status (``new``, ``duplicate``, ``failed``)
+        self.tally: dict[str, int] = {"new": 0, "duplicate": 0, "failed": 0}
 
     def set_total(self, total: int) -> None:
         self._runner._update(self.task_id, total=int(total))
@@ -109,6 +111,8 @@ class Progress:
     def record(self, outcomes: Sequence[tuple[str, Outcome]]) -> None:
         """``(item label, outcome)`` for each item just finished."""
         self._runner._record(self.task_id, outcomes)
+        for _, outcome in outcomes:
+            self.tally[outcome.status] += 1
         self._last_partial = 0.0
 
     def partial(self, items_done: float) -> None:
@@ -266,6 +270,9 @@ class TaskRunner:
                 job(Progress(self, task_id, cancel))
             except Cancelled:
                 self._finish(task_id, "cancelled", "cancelled; every item listed as stored is complete")
+            except BootcampError as exc:  # a deliberate refusal: its message is the task's, no traceback
+                log.warning("task %s failed: %s", task_id, exc.detail)
+                self._finish(task_id, "failed", exc.detail)
             except Exception as exc:
                 log.exception("task %s failed", task_id)
                 self._finish(task_id, "failed", f"{type(exc).__name__}: {exc}")

@@ -4,7 +4,8 @@ Memory is O(batch): items are listed lazily (directories, archives already extra
 incrementally) and handed to the pipeline ``batch_size`` at a time. The total shown while loading is an
 estimate (files counted first, records estimated by the pipeline); it becomes exact at the end.
 A cancel is honoured between batches (and inside long items by pipelines that check their monitor), so
-every item a cancelled load reports as stored is complete.
+every item a cancelled load reports as stored is complete. A load that finds nothing, or whose every item
+fails, ends ``failed`` with a reason; the per-item errors stay on the task.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..errors import InvalidInput
 from ..tasks import Cancelled, Job, Progress
 from .base import Pipeline
 from .work import Outcome, WorkItem, failed
@@ -53,11 +55,24 @@ def load_job(pipeline: Pipeline, path: Path, root: Path, cleanup: Path | None = 
                     progress.check_cancelled()
             finally:
                 pipeline.finish_load()
+            _check_something_loaded(progress.tally)
         finally:
             if cleanup is not None:
                 shutil.rmtree(cleanup, ignore_errors=True)
 
     return job
+
+
+def _check_something_loaded(tally: dict[str, int]) -> None:
+    """A load that found nothing, or whose every item failed, ends ``failed`` with a reason (the per-item
+    errors stay on the task); one that stored or found at least one item (new or already stored) succeeds."""
+    items = sum(tally.values())
+    if items == 0:
+        raise InvalidInput("found nothing to load there (hidden files, symbolic links and empty folders are "
+                           "skipped)")
+    if tally["failed"] == items:
+        raise InvalidInput("nothing was loaded: the item failed (its error is below)" if items == 1 else
+                           f"nothing was loaded: all {items} items failed (their errors are below)")
 
 
 def process_safely(pipeline: Pipeline, batch: list[WorkItem], progress: Progress) -> list[Outcome]:

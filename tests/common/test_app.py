@@ -78,6 +78,37 @@ def test_load_directory_counts_failures_without_losing_batch(service):
     assert client.get("/count").json() == {"count": 6}
 
 
+def test_a_load_that_finds_or_stores_nothing_fails_and_says_why(service, tmp_path):
+    client, root, _ = service
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "note.txt").write_text("a note kept outside the data roots")
+    (root / "empty").mkdir()
+    (root / "links").mkdir()
+    (root / "links" / "note.txt").symlink_to(outside / "note.txt")
+    (root / "links" / ".hidden.txt").write_text("a hidden note")
+    for folder in ("empty", "links"):
+        task = wait_task(client, client.post("/load", json={"path": str(root / folder)}).json()["task_id"])
+        assert (task["state"], task["total"], task["failed"]) == ("failed", 0, 0), folder
+        assert task["message"].startswith("found nothing to load") and "symbolic links" in task["message"]
+    (root / "bad").mkdir()
+    (root / "bad" / "a.bin").write_bytes(b"\x00\x01\x02\xff" * 10)
+    (root / "bad" / "b.txt").write_text("   ")
+    task = wait_task(client, client.post("/load", json={"path": str(root / "bad")}).json()["task_id"])
+    assert (task["state"], task["done"], task["failed"]) == ("failed", 0, 2)
+    assert task["message"] == "nothing was loaded: all 2 items failed (their errors are below)"
+    assert {e["item"] for e in task["errors"]} == {"a.bin", "b.txt"}
+    task = wait_task(client, client.post("/load", json={"path": str(root / "bad" / "b.txt")}).json()["task_id"])
+    assert (task["state"], task["message"]) == ("failed", "nothing was loaded: the item failed (its error is below)")
+    assert client.get("/count").json() == {"count": 0}
+    # items already stored are not failures: loading stored files again succeeds
+    (root / "good").mkdir()
+    (root / "good" / "n.txt").write_text("a good note")
+    for _ in range(2):
+        task = wait_task(client, client.post("/load", json={"path": str(root / "good")}).json()["task_id"])
+        assert task["state"] == "succeeded" and task["message"] is None
+
+
 def test_items_get_delete_and_drop(service):
     client, root, _ = service
     write_docs(root)
