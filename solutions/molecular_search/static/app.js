@@ -309,7 +309,9 @@
   // -- batch, library, load -------------------------------------------------------------------------
   B.TextBatch($("batch-form"), {
     textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"), max: 1000,
-    noun: "query", nouns: "queries", parse: parseQueries, check: () => filters.problem(), renderHit: hitCard, mono: true,
+    noun: "query", nouns: "queries", parse: parseQueries, renderHit: hitCard, mono: true,
+    // an empty store says so, as a single search does, not "No match." under every query
+    check: () => filters.problem() || (B.count() === 0 ? B.NOTHING_LOADED : ""),
     body: (queries) => ({ ...params(), queries, top_k: Number($("batch-top").value) }),
     describe: (answer) => ` (${answer.mode})`, empty: "Type at least one SMILES, one a line.",
     maxFileBytes: 2 * 1024 * 1024, filename: "molecule-batch.json",

@@ -472,3 +472,15 @@ def test_the_steroid_core_example_finds_estrogens_too(browser, fresh):
     for name, smiles in steroids.items():
         assert Chem.MolFromSmiles(smiles).HasSubstructMatch(query), name
     assert not Chem.MolFromSmiles("c1ccc2cc3ccccc3cc2c1").HasSubstructMatch(query)  # anthracene: no 5-ring
+
+
+def test_many_queries_on_an_empty_store_say_nothing_is_loaded_not_no_match(browser, fresh):
+    """As a single search does: "Nothing loaded yet", not "No match." under every query."""
+    base, client, _ = fresh
+    client.delete("/data")
+    with opened(browser, base) as (page, _traffic):
+        page.fill("#batch-queries", "CCO ethanol\nc1ccccc1O phenol")
+        page.get_by_role("button", name="Search them").click()
+        expect(page.locator("#batch-status")).to_contain_text("Nothing loaded yet")
+        assert page.locator(".batch-group").count() == 0
+        assert "No match" not in page.locator("#batch").inner_text()

@@ -183,3 +183,21 @@ def test_upload_csv_jsonl_and_sdf_keep_names_and_fields(backend, tmp_path, uniqu
         core = "C1~C~C~C2~C(~C1)~C~C~C1~C2~C~C~C2~C~C~C~C~1~2"  # the steroid skeleton, any bond order (SMARTS)
         steroid = client.post("/search", json={"smiles": core, "mode": "substructure"}).json()
         assert [(h["name"], h["fields"]) for h in steroid["results"]] == [("testosterone", {"source_db": "demo"})]
+
+
+def test_a_batch_on_an_empty_store_says_how_many_molecules_it_searched_as_a_single_search_does(
+        backend, tmp_path, unique):
+    """``total`` tells "nothing is loaded yet" (0) from "no match"; the batch answer lacked it."""
+    root = tmp_path / "root"
+    root.mkdir()
+    with TestClient(make_app(backend, tmp_path, unique, root)) as client:
+        for mode in ("similarity", "substructure"):
+            single = client.post("/search", json={"smiles": "CCO", "mode": mode}).json()
+            batch = client.post("/search/batch", json={"queries": ["CCO", "c1ccccc1"], "mode": mode}).json()
+            assert single["total"] == batch["total"] == 0, batch
+            assert [r["results"] for r in batch["results"]] == [[], []]
+        copy_nci(root / "nci.smi", limit=50)
+        load(client, root)
+        count = client.get("/count").json()["count"]
+        batch = client.post("/search/batch", json={"queries": ["CCO"]}).json()
+        assert batch["total"] == client.post("/search", json={"smiles": "CCO"}).json()["total"] == count > 0
