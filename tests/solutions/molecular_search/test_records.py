@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from rdkit import Chem
 
-from solutions.molecular_search.chem import ChemError, canonical_smiles, parse_query, parse_smiles
+from solutions.molecular_search.chem import (
+    ChemError,
+    canonical_smiles,
+    parse_molblock,
+    parse_query,
+    parse_smiles,
+    rdkit_messages,
+)
 from solutions.molecular_search.ingest import prepare
 from solutions.molecular_search.records import MAX_LINE_CHARS, estimate_molecules, read_molecules
 from solutions.molecular_search.samples import nci_5k_path, write_samples
@@ -82,6 +91,33 @@ def test_sdf_records_tags_and_line_numbers(tmp_path):
     assert got[0][1].fields == {"activity": "42"}  # type: ignore[union-attr]
     assert canonical_smiles(Chem.MolFromMolBlock(got[1][1].text)) == "Oc1ccccc1"  # type: ignore[union-attr]
     assert estimate_molecules(f) == 2
+
+
+def test_an_unreadable_sd_record_says_which_and_why(tmp_path):
+    """RDKit's reason (it only logs it), the record's number and name; other threads' RDKit messages stay out."""
+    lines = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")).splitlines()
+    good = "\n".join(["ethanol", *lines[1:]])
+    bad_element = "\n".join(["odd", *lines[1:4], lines[4].replace(" C ", " Xx"), *lines[5:]])
+    short = "\n".join(["short", *lines[1:3], lines[3].replace("  3  2", "  5  2"), *lines[4:]])
+    f = tmp_path / "mixed.sdf"
+    f.write_text("\n$$$$\n".join([good, bad_element, short]) + "\n$$$$\n", encoding="utf-8")
+    got = [r for _, r in read_molecules(f)]
+    assert [(r.number, r.name) for r in got] == [(1, "ethanol"), (2, "odd"), (3, "short")]  # type: ignore[union-attr]
+    batch = prepare(got)  # type: ignore[arg-type]
+    assert batch.errors[0] is None and batch.smiles == ["CCO"]
+    errors = [r.named(e) for r, e in zip(got, batch.errors, strict=True) if e]  # type: ignore[union-attr]
+    assert errors[0] == ("SD record 2 ('odd'): unreadable molfile block: Post-condition Violation; "
+                         "Element 'Xx' not found")
+    assert errors[1] == ("SD record 3 ('short'): unreadable molfile block: Atom line too short: '  1  2  1  0' "
+                         "on line 8 of the record")
+    with pytest.raises(ChemError, match=r"^unreadable molfile block: Counts line too short"):
+        parse_molblock("junk\n\n")
+    with rdkit_messages() as said:  # another thread's RDKit messages are not this thread's
+        other = threading.Thread(target=Chem.MolFromSmiles, args=("C1CC",))
+        other.start()
+        other.join()
+        Chem.MolFromSmiles("c1cccc1")
+    assert said and all("C1CC" not in m for m in said) and any("c1cccc1" in m or "kekulize" in m for m in said)
 
 
 def test_sanitisation_errors_say_why():

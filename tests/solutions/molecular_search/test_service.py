@@ -176,6 +176,10 @@ def test_upload_csv_jsonl_and_sdf_keep_names_and_fields(backend, tmp_path, uniqu
         assert (task["new"], task["failed"]) == (3, 2), task
         items = {e["item"] for e in task["errors"]}
         assert "drugs.csv:3" in items and any(i.startswith("steroids.sdf:") for i in items)
+        sdf_error = next(e["error"] for e in task["errors"] if e["item"].startswith("steroids.sdf:"))
+        # the record by number and name, and RDKit's reason (it was only "unreadable molfile block")
+        assert sdf_error.startswith("SD record 2 ('broken'): unreadable molfile block: "), sdf_error
+        assert sdf_error.endswith("Cannot process coordinates on line 5 of the record"), sdf_error
         hits = client.post("/search", json={"smiles": "CC(=O)Oc1ccccc1C(=O)O", "top_k": 5}).json()["results"]
         assert hits[0]["name"] == "aspirin" and hits[0]["similarity"] == 1.0 and hits[0]["fields"] == {"target": "COX"}
         caffeine = client.post("/search", json={"smiles": "CN1C=NC2=C1C(=O)N(C)C(=O)N2C", "mode": "exact"}).json()
