@@ -99,6 +99,34 @@ def reject_inchi(text: str) -> None:
         raise ChemError(f"{_short(text.strip())} is an InChI: enter a SMILES (or a SMARTS in substructure mode)")
 
 
+def _top_level_comma(text: str) -> int:
+    """Where the first comma outside ``[...]`` is, or -1 (SMARTS lists alternatives inside brackets: ``[C,N]``)."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth = max(0, depth - 1)
+        elif c == "," and depth == 0:
+            return i
+    return -1
+
+
+def reject_csv_line(text: str) -> None:
+    """:class:`ChemError` for a line of a CSV file pasted as a query (``CCO,ethanol``): a SMILES, a comma and
+    more. It would be read as a (broken) SMARTS; a real SMARTS with a comma (``[C,N]``, ``C-,=C``) passes."""
+    comma = _top_level_comma(text)
+    if comma < 0 or Chem.MolFromSmarts(text) is not None:
+        return
+    head = text[:comma].strip()
+    if not head or Chem.MolFromSmiles(head) is None:
+        return
+    rest = text[comma + 1 :].strip()
+    after = f", then {_short(rest)}" if rest else ""
+    raise ChemError(f"{_short(text.strip())} looks like a line of a CSV file (a SMILES, a comma{after}), not one "
+                    f"query: enter the SMILES alone: {head}")
+
+
 # -- molecules -------------------------------------------------------------------------------
 def parse_smiles(smiles: str) -> Chem.Mol:
     """A sanitised molecule from SMILES, or :class:`ChemError` saying what is wrong."""
@@ -167,6 +195,7 @@ def parse_query(text: str) -> tuple[Chem.Mol, str]:
     if not text:
         raise ChemError("empty query")
     reject_inchi(text)
+    reject_csv_line(text)
     smiles_error: ChemError | None = None
     if not _SMARTS_ONLY.search(text):
         try:

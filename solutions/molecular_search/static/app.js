@@ -267,9 +267,18 @@
     showQuery(smiles, last ? last.query_kind : "smiles");
   }
 
-  /** A rejected query: the API said why (in the results' status); offer its example as a button. */
+  /** A rejected query: the API said why (in the results' status); offer its example, or the SMILES of a pasted CSV
+   *  line, as a button. */
   function suggest(err) {
     const detail = typeof err.detail === "string" ? err.detail : "";
+    const alone = detail.match(/enter the SMILES alone: (\S+)$/);
+    if (alone) {
+      const m = mode();
+      help.replaceChildren(el("span", { text: "Search the SMILES alone: " }),
+        el("button", { type: "button", class: "secondary mono", text: alone[1], onclick: () => runWith(alone[1], m) }));
+      help.hidden = false;
+      return;
+    }
     const example = detail.match(/e\.g\. (\S+) for ([^)]+)\)/);
     if (!example) return;
     help.replaceChildren(el("span", { text: "Try a SMILES instead: " }),

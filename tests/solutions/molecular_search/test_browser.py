@@ -484,3 +484,22 @@ def test_many_queries_on_an_empty_store_say_nothing_is_loaded_not_no_match(brows
         expect(page.locator("#batch-status")).to_contain_text("Nothing loaded yet")
         assert page.locator(".batch-group").count() == 0
         assert "No match" not in page.locator("#batch").inner_text()
+
+
+def test_a_pasted_csv_line_is_refused_and_its_smiles_offered(browser, loaded):
+    """"c1ccccc1O,phenol" in the query box: the API says it is a CSV line, the page offers the SMILES alone."""
+    base, client, _ = loaded
+    with opened(browser, base) as (page, traffic):
+        traffic.allow(422, "/molecule/search")
+        search(page, "c1ccccc1O,phenol", "substructure")
+        error = page.locator("#results .status.error")
+        error.wait_for()
+        assert "line of a CSV file" in error.inner_text(), error.inner_text()
+        offer = page.locator("#search-help button")
+        assert offer.inner_text() == "c1ccccc1O"
+        offer.click()
+        page.locator("#results .status.ok").wait_for()
+        assert page.locator("#smiles").input_value() == "c1ccccc1O"
+        assert page.locator("input[name=mode][value=substructure]").is_checked()
+        want = api_ids(client, smiles="c1ccccc1O", mode="substructure", top_k=24)
+        wait_ids(page, want)

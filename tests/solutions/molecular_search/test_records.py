@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -130,6 +131,15 @@ def test_sanitisation_errors_say_why():
     with pytest.raises(ChemError, match="enter a SMILES, not a name"):
         parse_smiles("acetic acid")
     assert canonical_smiles(parse_smiles("C1=CC=CC=C1")) == canonical_smiles(parse_smiles("c1ccccc1"))
+
+
+def test_a_csv_line_is_not_taken_for_a_smarts():
+    for line, smiles in [("CCO,ethanol", "CCO"), ("c1ccccc1O, phenol", "c1ccccc1O"), ("CC(=O)O,", "CC(=O)O")]:
+        with pytest.raises(ChemError, match=rf"line of a CSV file.*enter the SMILES alone: {re.escape(smiles)}$"):
+            parse_query(line)
+    assert [parse_query(q)[1] for q in ("[C,N]", "[C,N]c1ccccc1", "C-,=C", "[NX3;H2]c")] == ["smarts"] * 4
+    with pytest.raises(ChemError, match="looks like a name"):  # no SMILES before the comma: not a CSV line
+        parse_query("caffeine,x")
 
 
 def test_query_smiles_or_smarts():

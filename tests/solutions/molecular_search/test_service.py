@@ -98,6 +98,24 @@ def test_an_inchi_is_named_as_such_not_taken_for_a_smarts(loaded):
     assert "is an InChI" in batch[0]["error"] and batch[1]["error"] is None
 
 
+def test_a_pasted_csv_line_is_refused_as_such_and_smarts_with_commas_still_work(loaded):
+    """"CCO,ethanol" (SMILES, name) was read as a SMARTS: similarity said "SMARTS queries work in substructure
+    mode", and substructure then took the name for the query ("looks like a name")."""
+    client, _, _, reference = loaded
+    for mode in ("similarity", "substructure", "superstructure", "exact"):
+        response = client.post("/search", json={"smiles": "CCO,ethanol", "mode": mode})
+        assert response.status_code == 422, (mode, response.text)
+        detail = response.json()["detail"]
+        assert "line of a CSV file" in detail and detail.endswith("enter the SMILES alone: CCO"), detail
+        assert "SMARTS" not in detail and "looks like a name" not in detail, detail
+    batch = client.post("/search/batch", json={"queries": ["c1ccccc1O, phenol", "c1ccccc1O"]}).json()["results"]
+    assert batch[0]["error"].endswith("enter the SMILES alone: c1ccccc1O") and batch[1]["error"] is None
+    for smarts in ("[Cl,Br]c", "C-,=C(=O)[O;H1]"):  # commas of SMARTS, inside brackets and in a bond list
+        answer = client.post("/search", json={"smiles": smarts, "mode": "substructure", "top_k": 1000}).json()
+        assert answer["query_kind"] == "smarts" and answer["complete"], answer
+        assert [h["id"] for h in answer["results"]] == reference.substructure(smarts)[:1000]
+
+
 def test_a_time_limit_past_the_servers_is_refused_in_the_pages_unit_too(loaded):
     """The page asks for the time limit in seconds: "timeout_ms must be between 1 and 30000" alone left a user
     who typed 60 to work out the unit and the limit."""
