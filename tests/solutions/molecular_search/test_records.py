@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,42 @@ def test_sample_data_is_real_and_reads_cleanly(tmp_path):
     assert len(got["nci_5k.smi"]) == 4999 and len(got["drugs.csv"]) == 6 and len(got["steroids.sdf"]) == 2
     batch = prepare([r for rs in got.values() for _, r in rs if not isinstance(r, str)])
     assert sum(e is not None for e in batch.errors) <= 10  # a few NCI records RDKit refuses (valence)
+
+
+def test_the_readme_on_hydrogen_counts_in_smiles_and_smarts_queries_is_true(tmp_path):
+    """The tutorial's paragraph: a SMILES query ignores bracket H counts, SMARTS enforces them; its counts are those
+    of the sample data."""
+    readme = (Path(__file__).parents[3] / "solutions/molecular_search/README.md").read_text(encoding="utf-8")
+    text = " ".join(readme[readme.index("**Hydrogen counts need SMARTS.**"):].split("\n\n", 1)[0].split())
+    assert "821 of the sample data's 4,897 molecules" in text and "finds 428, the phenols only" in text, text
+
+    def hits(query: str, smiles: list[str]) -> list[str]:
+        q, _ = parse_query(query)
+        return [s for s in smiles if Chem.MolFromSmiles(s).HasSubstructMatch(q)]
+
+    named = {"Oc1ccccc1": "phenol", "COc1ccccc1": "anisole", "CC(=O)Oc1ccccc1C(=O)O": "aspirin",
+             "Cc1ccccc1": "toluene", "CCc1ccccc1": "ethylbenzene", "OC(=O)c1ccccc1": "benzoic acid",
+             "Cc1ccc(C)cc1": "p-xylene"}
+    few = list(named)
+    assert [parse_query(q)[1] for q in ("c1ccccc1[OH]", "[OH]", "c1ccccc1[O;H1]", "c1ccccc1[C;H3]")] == [
+        "smiles", "smiles", "smarts", "smarts"]
+    assert hits("c1ccccc1[OH]", few) == hits("c1ccccc1O", few)
+    assert {named[s] for s in hits("c1ccccc1[OH]", few)} == {"phenol", "anisole", "aspirin"}
+    assert {named[s] for s in hits("c1ccccc1[O;H1]", few)} == {"phenol"}
+    assert {named[s] for s in hits("c1ccccc1[CH3]", few)} >= {"toluene", "ethylbenzene", "benzoic acid"}
+    assert {named[s] for s in hits("c1ccccc1[C;H3]", few)} == {"toluene", "p-xylene"}
+
+    sample = write_samples(tmp_path / "samples")
+    stored = set()
+    for path in sample.path.iterdir():
+        for _, record in read_molecules(path):
+            if isinstance(record, str):
+                continue
+            try:
+                mol = parse_smiles(record.text) if record.kind == "smiles" else parse_molblock(record.text)
+            except ChemError:
+                continue
+            stored.add(canonical_smiles(mol))
+    assert len(stored) == 4897
+    assert len(hits("c1ccccc1[OH]", sorted(stored))) == 821
+    assert len(hits("c1ccccc1[O;H1]", sorted(stored))) == 428
