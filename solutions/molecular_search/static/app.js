@@ -31,6 +31,19 @@
     ["nicotine, exactly", "CN1CCC[C@H]1c1cccnc1", "exact"],
   ];
 
+  /** A query line split at its first space, tab, comma or semicolon outside [...]: a SMARTS lists alternatives
+   *  there ("[Cl,Br]c", "[NX3;H2]c"). */
+  function splitQuery(line) {
+    let depth = 0;
+    for (let i = 0; i < line.length; i += 1) {
+      const c = line[i];
+      if (c === "[") depth += 1;
+      else if (c === "]") depth = Math.max(0, depth - 1);
+      else if (depth === 0 && /[\s,;]/.test(c)) return [line.slice(0, i), line.slice(i + 1)];
+    }
+    return [line, ""];
+  }
+
   /** Batch queries: "SMILES [name]" lines (comma, tab or space separated); comments, blanks and a "smiles" header
    *  skipped. */
   function parseQueries(text) {
@@ -38,9 +51,9 @@
     for (const line of text.split(/\r?\n/)) {
       const trimmed = line.trim();
       if (!trimmed || trimmed.startsWith("#")) continue;
-      const [smiles, ...rest] = trimmed.split(/[\s,;]+/);
+      const [smiles, rest] = splitQuery(trimmed);
       if (/^(canonical_|isomeric_)?smiles$/i.test(smiles)) continue;
-      out.push({ query: smiles, name: rest.join(" ").replace(/^"|"$/g, "") });
+      out.push({ query: smiles, name: rest.split(/[\s,;]+/).filter(Boolean).join(" ").replace(/^"|"$/g, "") });
     }
     return out;
   }

@@ -503,3 +503,22 @@ def test_a_pasted_csv_line_is_refused_and_its_smiles_offered(browser, loaded):
         assert page.locator("input[name=mode][value=substructure]").is_checked()
         want = api_ids(client, smiles="c1ccccc1O", mode="substructure", top_k=24)
         wait_ids(page, want)
+
+
+def test_batch_smarts_lines_keep_their_bracketed_commas_and_semicolons(browser, loaded):
+    """The batch box split every line at "," and ";", inside brackets too: "[NX3;H2]c" was sent as "[NX3"."""
+    base, client, _ = loaded
+    with opened(browser, base) as (page, _traffic):
+        page.check("input[name=mode][value=substructure]")
+        page.fill("#batch-queries", "[NX3;H2]c aromatic amine\n[Cl,Br]c, aryl halide\nCCO;ethanol")
+        page.get_by_role("button", name="Search them").click()
+        groups = page.locator(".batch-group")
+        groups.nth(2).wait_for(timeout=60_000)
+        assert [groups.nth(i).locator(".batch-query").inner_text() for i in range(3)] == [
+            "aromatic amine — [NX3;H2]c", "aryl halide — [Cl,Br]c", "ethanol — CCO"]
+        assert page.locator(".batch-group .status.error").count() == 0
+        answer = client.post("/search/batch", json={"queries": ["[NX3;H2]c", "[Cl,Br]c", "CCO"],
+                                                    "mode": "substructure", "top_k": 6}).json()
+        for i in range(3):
+            want = [str(h["id"]) for h in answer["results"][i]["results"]]
+            assert want and card_ids(page, f".batch-group:nth-child({i + 1}) .card") == want
