@@ -181,6 +181,7 @@ def test_the_readme_on_hydrogen_counts_in_smiles_and_smarts_queries_is_true(tmp_
     readme = (Path(__file__).parents[3] / "solutions/molecular_search/README.md").read_text(encoding="utf-8")
     text = " ".join(readme[readme.index("**Hydrogen counts need SMARTS.**"):].split("\n\n", 1)[0].split())
     assert "821 of the sample data's 4,897 molecules" in text and "finds 428, the phenols only" in text, text
+    assert "`[OH]` or `[CH3]` alone is valid SMILES for a radical" in text and "`[OX2H]`, `[CX4H3]`" in text, text
 
     def hits(query: str, smiles: list[str]) -> list[str]:
         q, _ = parse_query(query)
@@ -197,6 +198,9 @@ def test_the_readme_on_hydrogen_counts_in_smiles_and_smarts_queries_is_true(tmp_
     assert {named[s] for s in hits("c1ccccc1[O;H1]", few)} == {"phenol"}
     assert {named[s] for s in hits("c1ccccc1[CH3]", few)} >= {"toluene", "ethylbenzene", "benzoic acid"}
     assert {named[s] for s in hits("c1ccccc1[C;H3]", few)} == {"toluene", "p-xylene"}
+    assert hits("[OH]", few) == hits("[CH3]", few) == []  # radicals on their own
+    assert hits("[OX2H]", few) == ["Oc1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "OC(=O)c1ccccc1"]
+    assert {named[s] for s in hits("[CX4H3]", few)} == {"anisole", "aspirin", "toluene", "ethylbenzene", "p-xylene"}
 
     sample = write_samples(tmp_path / "samples")
     stored = set()
