@@ -48,12 +48,13 @@ async def search(body: SearchRequest, pipeline: MoleculePipelineDep, pool: PoolD
 async def search_batch(body: BatchRequest, pipeline: MoleculePipelineDep, pool: PoolDep,
                        watch: StopwatchDep) -> dict[str, Any]:
     """Many queries in one call (at most ``MOLECULE_MAX_BATCH_QUERIES``, 1000 by default); each query gets its
-    results or its own ``error`` (a bad SMILES does not fail the others)."""
+    results or its own ``error`` (a bad SMILES does not fail the others); ``total`` is how many molecules were
+    searched, as in ``/search`` (0: nothing is loaded yet)."""
     filters = body.filters.ranges() if body.filters else None
     lane = pipeline.match_lane if body.mode in STRUCTURE_MODES else pool
     results = await run_in_pool(lane, pipeline.search_batch, body.queries, body.mode, body.top_k, body.offset,
                                 body.min_similarity, filters, body.timeout_ms)
-    return {"results": results, "mode": body.mode, "took_ms": watch.ms}
+    return {"results": results, "mode": body.mode, "total": pipeline.index_size, "took_ms": watch.ms}
 
 
 @router.get("/items/{item_id}/svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})

@@ -8,14 +8,73 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from rdkit import Chem, RDLogger
+from rdkit import Chem, RDLogger, rdBase
 from rdkit.Chem.Draw import rdMolDraw2D
 
 log = logging.getLogger(__name__)
 
-# RDKit prints parse errors to stderr; we report them per record instead.
+# RDKit prints parse errors to stderr; we report them per record instead. They go to the Python logger "rdkit",
+# whose only handler keeps the messages of a thread inside :func:`rdkit_messages` (RDKit says why a molfile
+# block is unreadable only there); the rest is dropped, as before.
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
+
+
+class _Collector(logging.Handler):
+    """Keeps RDKit's log lines per thread while that thread is inside :func:`rdkit_messages`."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: dict[int, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = self.lines.get(record.thread or 0)
+        if lines is not None:
+            lines.append(record.getMessage())
+
+
+_collector = _Collector()
+_rdkit_log = logging.getLogger("rdkit")
+_rdkit_log.handlers[:] = [_collector]
+_rdkit_log.propagate = False
+rdBase.LogToPythonLogger()
+_capturing = 0
+_capture_lock = threading.Lock()
+#: lines of an RDKit invariant report that say nothing to a user (banner, source location, stack trace)
+_NOISE = re.compile(r"^(\*+|-+|Stacktrace:|\s*\d+#.*|Violation occurred on line .*|Failed Expression: .*)$")
+_STAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")
+
+
+@contextmanager
+def rdkit_messages() -> Iterator[list[str]]:
+    """RDKit's warnings and errors logged by this thread inside the block (its other threads' are not kept):
+    one line each, without time stamps, stack traces or repeats."""
+    global _capturing
+    me = threading.get_ident()
+    raw: list[str] = []
+    out: list[str] = []
+    with _capture_lock:
+        _collector.lines[me] = raw
+        _capturing += 1
+        if _capturing == 1:
+            RDLogger.EnableLog("rdApp.warning")  # type: ignore[attr-defined]
+            RDLogger.EnableLog("rdApp.error")  # type: ignore[attr-defined]
+    try:
+        yield out
+    finally:
+        with _capture_lock:
+            del _collector.lines[me]
+            _capturing -= 1
+            if _capturing == 0:
+                RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
+        for line in raw:
+            for part in line.splitlines():
+                text = _STAMP.sub("", part).strip()
+                if text and not _NOISE.match(text) and text not in out:
+                    out.append(text)
 
 
 #: characters and tokens that only SMARTS gives a meaning to (RDKit's SMILES parser accepts some of them)
@@ -38,6 +97,34 @@ def reject_inchi(text: str) -> None:
     """:class:`ChemError` naming an InChI as such: RDKit's SMARTS parser would take one for a pattern."""
     if _INCHI.match(text):
         raise ChemError(f"{_short(text.strip())} is an InChI: enter a SMILES (or a SMARTS in substructure mode)")
+
+
+def _top_level_comma(text: str) -> int:
+    """Where the first comma outside ``[...]`` is, or -1 (SMARTS lists alternatives inside brackets: ``[C,N]``)."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth = max(0, depth - 1)
+        elif c == "," and depth == 0:
+            return i
+    return -1
+
+
+def reject_csv_line(text: str) -> None:
+    """:class:`ChemError` for a line of a CSV file pasted as a query (``CCO,ethanol``): a SMILES, a comma and
+    more. It would be read as a (broken) SMARTS; a real SMARTS with a comma (``[C,N]``, ``C-,=C``) passes."""
+    comma = _top_level_comma(text)
+    if comma < 0 or Chem.MolFromSmarts(text) is not None:
+        return
+    head = text[:comma].strip()
+    if not head or Chem.MolFromSmiles(head) is None:
+        return
+    rest = text[comma + 1 :].strip()
+    after = f", then {_short(rest)}" if rest else ""
+    raise ChemError(f"{_short(text.strip())} looks like a line of a CSV file (a SMILES, a comma{after}), not one "
+                    f"query: enter the SMILES alone: {head}")
 
 
 # -- molecules -------------------------------------------------------------------------------
@@ -70,9 +157,13 @@ def name_hint(text: str) -> str:
 
 
 def parse_molblock(block: str) -> Chem.Mol:
+    """A sanitised molecule from a molfile block, or :class:`ChemError` with RDKit's reason."""
     mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False)
     if mol is None:
-        raise ChemError("unreadable molfile block")
+        with rdkit_messages() as said:  # failed: parse again to hear why (RDKit only logs it)
+            Chem.MolFromMolBlock(block, sanitize=False, removeHs=False)
+        reason = "; ".join(re.sub(r" on line ?(\d+)$", r" on line \1 of the record", m) for m in said)
+        raise ChemError(f"unreadable molfile block: {_clip(reason)}" if reason else "unreadable molfile block")
     mol = _sanitise(mol, "molfile record")
     return Chem.RemoveHs(mol)
 
@@ -104,6 +195,7 @@ def parse_query(text: str) -> tuple[Chem.Mol, str]:
     if not text:
         raise ChemError("empty query")
     reject_inchi(text)
+    reject_csv_line(text)
     smiles_error: ChemError | None = None
     if not _SMARTS_ONLY.search(text):
         try:
@@ -143,6 +235,10 @@ def draw_svg(mol: Chem.Mol, width: int = 300, height: int = 220, highlight: Chem
                                        highlightBonds=sorted(set(bonds)))
     drawer.FinishDrawing()
     return drawer.GetDrawingText()
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _short(text: str, limit: int = 60) -> str:

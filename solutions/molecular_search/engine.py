@@ -24,7 +24,16 @@ import numpy as np
 from rdkit import Chem
 
 from . import properties as props
-from .chem import ChemError, canonical_smiles, draw_svg, looks_like_smarts, parse_query, parse_smiles, reject_inchi
+from .chem import (
+    ChemError,
+    canonical_smiles,
+    draw_svg,
+    looks_like_smarts,
+    parse_query,
+    parse_smiles,
+    reject_csv_line,
+    reject_inchi,
+)
 from .ingest import morgan_fp, pattern_fp
 from .matching import MatchPool
 from .molindex import Hit, MoleculeIndex
@@ -78,6 +87,7 @@ class MoleculeEngine:
 
     def _molecule(self, text: str, mode: str) -> Chem.Mol:
         reject_inchi(text)
+        reject_csv_line(text)
         if looks_like_smarts(text):
             raise ChemError(f"{mode} search needs a molecule (SMILES); SMARTS queries work in substructure mode")
         return parse_smiles(text)

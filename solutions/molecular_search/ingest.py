@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +29,7 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from . import properties as props
 from .chem import ChemError, parse_molblock, parse_smiles
+from .matching import die_with_parent
 from .records import Record
 
 log = logging.getLogger(__name__)
@@ -219,8 +221,11 @@ class Preparer:
             yield prepare(items, self.spec, self.max_heavy_atoms, with_properties)
             return
         if self._pool is None:
-            # spawn: a clean interpreter per worker (no copied locks/threads of a web server)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            # spawn: a clean interpreter per worker (no copied locks/threads of a web server); the workers exit
+            # when this process dies, even by SIGKILL (about 200 MB each). A load's thread starts them and may
+            # end first, so the watchdog only (no parent-death signal, which that thread's end would send)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=die_with_parent, initargs=(os.getpid(),))
         chunks = [(items[s : s + self.chunk], self.spec, self.max_heavy_atoms, with_properties)
                   for s in range(0, len(items), self.chunk)]
         try:

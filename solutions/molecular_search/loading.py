@@ -71,7 +71,7 @@ class MoleculeLoader:
         for chunk in self.preparer.prepare_chunks(records):
             for j, error in enumerate(chunk.errors):
                 if error is not None:
-                    outcomes[offset + j] = failed(error)
+                    outcomes[offset + j] = failed(records[offset + j].named(error))
             if len(chunk):
                 self._store(items, offset, chunk, outcomes, claimed)
             offset += len(chunk.errors)

@@ -9,20 +9,27 @@ starts a replacement at once (it warms up while the caller answers) and reports 
 each request borrows one, so requests run in parallel up to that number and wait beyond it (the
 wait counts against the request's time budget).
 Workers cache parsed molecules by id (``mol_cache`` per worker). Call :meth:`MatchPool.close`
-(or use it as a context manager) to stop them; they also exit when the parent dies (their pipe
-closes).
+(or use it as a context manager) to stop them. They also die with their parent, even one killed by
+SIGKILL in the middle of a match (:func:`die_with_parent`): each is started by the pool's own spawner
+thread, which lives as long as the pool, because Linux sends the parent-death signal when the thread
+that started a process ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing as mp
+import os
 import queue
+import signal
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Literal
@@ -44,8 +51,40 @@ class MatchOutcome:
     complete: bool  # False when the deadline stopped the work before the answer was known
 
 
+#: how often a worker checks that its parent is alive (seconds)
+PARENT_CHECK_S = 0.2
+_PR_SET_PDEATHSIG = 1
+
+
 # -- the worker side ---------------------------------------------------------------------------
-def _worker_main(conn: Connection, mol_cache: int) -> None:
+def die_with_parent(parent: int, death_signal: bool = False) -> None:
+    """In a worker process: exit as soon as ``parent`` (the pid that started it) is gone, however it died.
+
+    A watchdog thread compares ``os.getppid()`` with ``parent`` every :data:`PARENT_CHECK_S` (an orphan is
+    re-parented); it runs whenever the worker is between RDKit calls. ``death_signal=True`` also asks Linux
+    for SIGKILL when the parent goes (``PR_SET_PDEATHSIG``), which stops a worker inside a long RDKit call; it
+    is only right when the thread that started the worker lives as long as the worker should, since Linux
+    sends it when that thread ends.
+    """
+    if death_signal and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watchdog still works
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _worker_main(conn: Connection, mol_cache: int, parent: int) -> None:
+    die_with_parent(parent, death_signal=True)
     from rdkit import Chem, RDLogger
 
     from .chem import draw_svg, parse_query, parse_smiles
@@ -98,7 +137,7 @@ def _worker_main(conn: Connection, mol_cache: int) -> None:
 class _Worker:
     def __init__(self, ctx: Any, mol_cache: int) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, mol_cache), daemon=True,
+        self.proc = ctx.Process(target=_worker_main, args=(child, mol_cache, os.getpid()), daemon=True,
                                 name="molecule-matcher")
         self.proc.start()
         child.close()
@@ -131,11 +170,17 @@ class MatchPool:
         self._lock = threading.Lock()
         self._closed = False
         self.kills = 0
+        #: starts every worker: the parent-death signal is tied to the thread that started a process, and a
+        #: request's thread or a respawn thread may end while its worker should live on
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="molecule-matcher-spawn")
         for _ in range(workers):
             self._spawn()
 
     def _spawn(self) -> None:
-        w = _Worker(self._ctx, self._mol_cache)
+        try:
+            w = self._spawner.submit(_Worker, self._ctx, self._mol_cache).result()
+        except RuntimeError:  # close() shut the spawner down
+            return
         with self._lock:
             closed = self._closed
             if not closed:
@@ -258,6 +303,7 @@ class MatchPool:
                 w.proc.kill()
                 w.proc.join(timeout=2)
             w.conn.close()
+        self._spawner.shutdown(wait=False)
 
     def __enter__(self) -> MatchPool:
         return self

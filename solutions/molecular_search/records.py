@@ -49,6 +49,14 @@ class Record:
     text: str
     name: str = ""
     fields: dict[str, str] = field(default_factory=dict)
+    #: an SD file's record: its number in the file (1 = the first)
+    number: int = 0
+
+    def named(self, error: str) -> str:
+        """``error`` about this record, which an SD record's number and name start."""
+        if self.kind != "molblock":
+            return error
+        return f"SD record {self.number}{f' ({self.name!r})' if self.name else ''}: {error}"
 
 
 def detect_format(path: Path) -> str:
@@ -158,13 +166,15 @@ def _read_sdf(path: Path) -> Iterator[tuple[int, Record | str]]:
         size = 0
         start = 1
         too_big = False
+        records = 1  # the number of the record being read
         for number, raw in enumerate(fh, start=1):
             line = raw.rstrip("\r\n")
             if line == "$$$$":
                 if too_big:
-                    yield start, f"SD record longer than {MAX_SDF_RECORD_CHARS} characters"
+                    yield start, f"SD record {records} longer than {MAX_SDF_RECORD_CHARS} characters"
                 elif any(x.strip() for x in lines):
-                    yield start, _sdf_record(lines)
+                    yield start, _sdf_record(lines, records)
+                records += 1
                 lines, size, too_big, start = [], 0, False, number + 1
                 continue
             size += len(raw)
@@ -173,12 +183,12 @@ def _read_sdf(path: Path) -> Iterator[tuple[int, Record | str]]:
             elif not too_big:
                 lines.append(line)
         if too_big:
-            yield start, f"SD record longer than {MAX_SDF_RECORD_CHARS} characters"
+            yield start, f"SD record {records} longer than {MAX_SDF_RECORD_CHARS} characters"
         elif any(x.strip() for x in lines):
-            yield start, _sdf_record(lines)
+            yield start, _sdf_record(lines, records)
 
 
-def _sdf_record(lines: list[str]) -> Record:
+def _sdf_record(lines: list[str], number: int) -> Record:
     end = next((i for i, line in enumerate(lines) if line.startswith("M  END")), len(lines) - 1)
     block = "\n".join(lines[: end + 1]) + "\n"
     fields: dict[str, str] = {}
@@ -197,4 +207,4 @@ def _sdf_record(lines: list[str]) -> Record:
     name = lines[0].strip() if lines else ""
     if not name:
         name = next((fields.pop(k) for k in list(fields) if k.lower() in NAME_COLUMNS), "")
-    return Record("molblock", block, name=name[:MAX_NAME_CHARS], fields=fields)
+    return Record("molblock", block, name=name[:MAX_NAME_CHARS], fields=fields, number=number)

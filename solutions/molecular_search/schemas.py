@@ -111,4 +111,5 @@ class BatchResult(BaseModel):
 class BatchResponse(BaseModel):
     results: list[BatchResult]
     mode: Mode
+    total: int = Field(..., description="molecules searched (0: nothing is loaded yet), as in /search")
     took_ms: float

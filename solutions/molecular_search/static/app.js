@@ -31,6 +31,19 @@
     ["nicotine, exactly", "CN1CCC[C@H]1c1cccnc1", "exact"],
   ];
 
+  /** A query line split at its first space, tab, comma or semicolon outside [...]: a SMARTS lists alternatives
+   *  there ("[Cl,Br]c", "[NX3;H2]c"). */
+  function splitQuery(line) {
+    let depth = 0;
+    for (let i = 0; i < line.length; i += 1) {
+      const c = line[i];
+      if (c === "[") depth += 1;
+      else if (c === "]") depth = Math.max(0, depth - 1);
+      else if (depth === 0 && /[\s,;]/.test(c)) return [line.slice(0, i), line.slice(i + 1)];
+    }
+    return [line, ""];
+  }
+
   /** Batch queries: "SMILES [name]" lines (comma, tab or space separated); comments, blanks and a "smiles" header
    *  skipped. */
   function parseQueries(text) {
@@ -38,9 +51,9 @@
     for (const line of text.split(/\r?\n/)) {
       const trimmed = line.trim();
       if (!trimmed || trimmed.startsWith("#")) continue;
-      const [smiles, ...rest] = trimmed.split(/[\s,;]+/);
+      const [smiles, rest] = splitQuery(trimmed);
       if (/^(canonical_|isomeric_)?smiles$/i.test(smiles)) continue;
-      out.push({ query: smiles, name: rest.join(" ").replace(/^"|"$/g, "") });
+      out.push({ query: smiles, name: rest.split(/[\s,;]+/).filter(Boolean).join(" ").replace(/^"|"$/g, "") });
     }
     return out;
   }
@@ -267,9 +280,18 @@
     showQuery(smiles, last ? last.query_kind : "smiles");
   }
 
-  /** A rejected query: the API said why (in the results' status); offer its example as a button. */
+  /** A rejected query: the API said why (in the results' status); offer its example, or the SMILES of a pasted CSV
+   *  line, as a button. */
   function suggest(err) {
     const detail = typeof err.detail === "string" ? err.detail : "";
+    const alone = detail.match(/enter the SMILES alone: (\S+)$/);
+    if (alone) {
+      const m = mode();
+      help.replaceChildren(el("span", { text: "Search the SMILES alone: " }),
+        el("button", { type: "button", class: "secondary mono", text: alone[1], onclick: () => runWith(alone[1], m) }));
+      help.hidden = false;
+      return;
+    }
     const example = detail.match(/e\.g\. (\S+) for ([^)]+)\)/);
     if (!example) return;
     help.replaceChildren(el("span", { text: "Try a SMILES instead: " }),
@@ -309,7 +331,9 @@
   // -- batch, library, load -------------------------------------------------------------------------
   B.TextBatch($("batch-form"), {
     textarea: $("batch-queries"), choose: $("batch-choose"), file: $("batch-file"), max: 1000,
-    noun: "query", nouns: "queries", parse: parseQueries, check: () => filters.problem(), renderHit: hitCard, mono: true,
+    noun: "query", nouns: "queries", parse: parseQueries, renderHit: hitCard, mono: true,
+    // an empty store says so, as a single search does, not "No match." under every query
+    check: () => filters.problem() || (B.count() === 0 ? B.NOTHING_LOADED : ""),
     body: (queries) => ({ ...params(), queries, top_k: Number($("batch-top").value) }),
     describe: (answer) => ` (${answer.mode})`, empty: "Type at least one SMILES, one a line.",
     maxFileBytes: 2 * 1024 * 1024, filename: "molecule-batch.json",

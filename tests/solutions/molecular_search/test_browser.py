@@ -472,3 +472,53 @@ def test_the_steroid_core_example_finds_estrogens_too(browser, fresh):
     for name, smiles in steroids.items():
         assert Chem.MolFromSmiles(smiles).HasSubstructMatch(query), name
     assert not Chem.MolFromSmiles("c1ccc2cc3ccccc3cc2c1").HasSubstructMatch(query)  # anthracene: no 5-ring
+
+
+def test_many_queries_on_an_empty_store_say_nothing_is_loaded_not_no_match(browser, fresh):
+    """As a single search does: "Nothing loaded yet", not "No match." under every query."""
+    base, client, _ = fresh
+    client.delete("/data")
+    with opened(browser, base) as (page, _traffic):
+        page.fill("#batch-queries", "CCO ethanol\nc1ccccc1O phenol")
+        page.get_by_role("button", name="Search them").click()
+        expect(page.locator("#batch-status")).to_contain_text("Nothing loaded yet")
+        assert page.locator(".batch-group").count() == 0
+        assert "No match" not in page.locator("#batch").inner_text()
+
+
+def test_a_pasted_csv_line_is_refused_and_its_smiles_offered(browser, loaded):
+    """"c1ccccc1O,phenol" in the query box: the API says it is a CSV line, the page offers the SMILES alone."""
+    base, client, _ = loaded
+    with opened(browser, base) as (page, traffic):
+        traffic.allow(422, "/molecule/search")
+        search(page, "c1ccccc1O,phenol", "substructure")
+        error = page.locator("#results .status.error")
+        error.wait_for()
+        assert "line of a CSV file" in error.inner_text(), error.inner_text()
+        offer = page.locator("#search-help button")
+        assert offer.inner_text() == "c1ccccc1O"
+        offer.click()
+        page.locator("#results .status.ok").wait_for()
+        assert page.locator("#smiles").input_value() == "c1ccccc1O"
+        assert page.locator("input[name=mode][value=substructure]").is_checked()
+        want = api_ids(client, smiles="c1ccccc1O", mode="substructure", top_k=24)
+        wait_ids(page, want)
+
+
+def test_batch_smarts_lines_keep_their_bracketed_commas_and_semicolons(browser, loaded):
+    """The batch box split every line at "," and ";", inside brackets too: "[NX3;H2]c" was sent as "[NX3"."""
+    base, client, _ = loaded
+    with opened(browser, base) as (page, _traffic):
+        page.check("input[name=mode][value=substructure]")
+        page.fill("#batch-queries", "[NX3;H2]c aromatic amine\n[Cl,Br]c, aryl halide\nCCO;ethanol")
+        page.get_by_role("button", name="Search them").click()
+        groups = page.locator(".batch-group")
+        groups.nth(2).wait_for(timeout=60_000)
+        assert [groups.nth(i).locator(".batch-query").inner_text() for i in range(3)] == [
+            "aromatic amine — [NX3;H2]c", "aryl halide — [Cl,Br]c", "ethanol — CCO"]
+        assert page.locator(".batch-group .status.error").count() == 0
+        answer = client.post("/search/batch", json={"queries": ["[NX3;H2]c", "[Cl,Br]c", "CCO"],
+                                                    "mode": "substructure", "top_k": 6}).json()
+        for i in range(3):
+            want = [str(h["id"]) for h in answer["results"][i]["results"]]
+            assert want and card_ids(page, f".batch-group:nth-child({i + 1}) .card") == want

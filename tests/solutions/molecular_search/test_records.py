@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 from rdkit import Chem
 
-from solutions.molecular_search.chem import ChemError, canonical_smiles, parse_query, parse_smiles
+from solutions.molecular_search.chem import (
+    ChemError,
+    canonical_smiles,
+    parse_molblock,
+    parse_query,
+    parse_smiles,
+    rdkit_messages,
+)
 from solutions.molecular_search.ingest import prepare
 from solutions.molecular_search.records import MAX_LINE_CHARS, estimate_molecules, read_molecules
 from solutions.molecular_search.samples import nci_5k_path, write_samples
@@ -84,6 +95,33 @@ def test_sdf_records_tags_and_line_numbers(tmp_path):
     assert estimate_molecules(f) == 2
 
 
+def test_an_unreadable_sd_record_says_which_and_why(tmp_path):
+    """RDKit's reason (it only logs it), the record's number and name; other threads' RDKit messages stay out."""
+    lines = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")).splitlines()
+    good = "\n".join(["ethanol", *lines[1:]])
+    bad_element = "\n".join(["odd", *lines[1:4], lines[4].replace(" C ", " Xx"), *lines[5:]])
+    short = "\n".join(["short", *lines[1:3], lines[3].replace("  3  2", "  5  2"), *lines[4:]])
+    f = tmp_path / "mixed.sdf"
+    f.write_text("\n$$$$\n".join([good, bad_element, short]) + "\n$$$$\n", encoding="utf-8")
+    got = [r for _, r in read_molecules(f)]
+    assert [(r.number, r.name) for r in got] == [(1, "ethanol"), (2, "odd"), (3, "short")]  # type: ignore[union-attr]
+    batch = prepare(got)  # type: ignore[arg-type]
+    assert batch.errors[0] is None and batch.smiles == ["CCO"]
+    errors = [r.named(e) for r, e in zip(got, batch.errors, strict=True) if e]  # type: ignore[union-attr]
+    assert errors[0] == ("SD record 2 ('odd'): unreadable molfile block: Post-condition Violation; "
+                         "Element 'Xx' not found")
+    assert errors[1] == ("SD record 3 ('short'): unreadable molfile block: Atom line too short: '  1  2  1  0' "
+                         "on line 8 of the record")
+    with pytest.raises(ChemError, match=r"^unreadable molfile block: Counts line too short"):
+        parse_molblock("junk\n\n")
+    with rdkit_messages() as said:  # another thread's RDKit messages are not this thread's
+        other = threading.Thread(target=Chem.MolFromSmiles, args=("C1CC",))
+        other.start()
+        other.join()
+        Chem.MolFromSmiles("c1cccc1")
+    assert said and all("C1CC" not in m for m in said) and any("c1cccc1" in m or "kekulize" in m for m in said)
+
+
 def test_sanitisation_errors_say_why():
     with pytest.raises(ChemError, match="syntax error"):
         parse_smiles("C1CC")
@@ -94,6 +132,15 @@ def test_sanitisation_errors_say_why():
     with pytest.raises(ChemError, match="enter a SMILES, not a name"):
         parse_smiles("acetic acid")
     assert canonical_smiles(parse_smiles("C1=CC=CC=C1")) == canonical_smiles(parse_smiles("c1ccccc1"))
+
+
+def test_a_csv_line_is_not_taken_for_a_smarts():
+    for line, smiles in [("CCO,ethanol", "CCO"), ("c1ccccc1O, phenol", "c1ccccc1O"), ("CC(=O)O,", "CC(=O)O")]:
+        with pytest.raises(ChemError, match=rf"line of a CSV file.*enter the SMILES alone: {re.escape(smiles)}$"):
+            parse_query(line)
+    assert [parse_query(q)[1] for q in ("[C,N]", "[C,N]c1ccccc1", "C-,=C", "[NX3;H2]c")] == ["smarts"] * 4
+    with pytest.raises(ChemError, match="looks like a name"):  # no SMILES before the comma: not a CSV line
+        parse_query("caffeine,x")
 
 
 def test_query_smiles_or_smarts():
@@ -126,3 +173,46 @@ def test_sample_data_is_real_and_reads_cleanly(tmp_path):
     assert len(got["nci_5k.smi"]) == 4999 and len(got["drugs.csv"]) == 6 and len(got["steroids.sdf"]) == 2
     batch = prepare([r for rs in got.values() for _, r in rs if not isinstance(r, str)])
     assert sum(e is not None for e in batch.errors) <= 10  # a few NCI records RDKit refuses (valence)
+
+
+def test_the_readme_on_hydrogen_counts_in_smiles_and_smarts_queries_is_true(tmp_path):
+    """The tutorial's paragraph: a SMILES query ignores bracket H counts, SMARTS enforces them; its counts are those
+    of the sample data."""
+    readme = (Path(__file__).parents[3] / "solutions/molecular_search/README.md").read_text(encoding="utf-8")
+    text = " ".join(readme[readme.index("**Hydrogen counts need SMARTS.**"):].split("\n\n", 1)[0].split())
+    assert "821 of the sample data's 4,897 molecules" in text and "finds 428, the phenols only" in text, text
+    assert "`[OH]` or `[CH3]` alone is valid SMILES for a radical" in text and "`[OX2H]`, `[CX4H3]`" in text, text
+
+    def hits(query: str, smiles: list[str]) -> list[str]:
+        q, _ = parse_query(query)
+        return [s for s in smiles if Chem.MolFromSmiles(s).HasSubstructMatch(q)]
+
+    named = {"Oc1ccccc1": "phenol", "COc1ccccc1": "anisole", "CC(=O)Oc1ccccc1C(=O)O": "aspirin",
+             "Cc1ccccc1": "toluene", "CCc1ccccc1": "ethylbenzene", "OC(=O)c1ccccc1": "benzoic acid",
+             "Cc1ccc(C)cc1": "p-xylene"}
+    few = list(named)
+    assert [parse_query(q)[1] for q in ("c1ccccc1[OH]", "[OH]", "c1ccccc1[O;H1]", "c1ccccc1[C;H3]")] == [
+        "smiles", "smiles", "smarts", "smarts"]
+    assert hits("c1ccccc1[OH]", few) == hits("c1ccccc1O", few)
+    assert {named[s] for s in hits("c1ccccc1[OH]", few)} == {"phenol", "anisole", "aspirin"}
+    assert {named[s] for s in hits("c1ccccc1[O;H1]", few)} == {"phenol"}
+    assert {named[s] for s in hits("c1ccccc1[CH3]", few)} >= {"toluene", "ethylbenzene", "benzoic acid"}
+    assert {named[s] for s in hits("c1ccccc1[C;H3]", few)} == {"toluene", "p-xylene"}
+    assert hits("[OH]", few) == hits("[CH3]", few) == []  # radicals on their own
+    assert hits("[OX2H]", few) == ["Oc1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "OC(=O)c1ccccc1"]
+    assert {named[s] for s in hits("[CX4H3]", few)} == {"anisole", "aspirin", "toluene", "ethylbenzene", "p-xylene"}
+
+    sample = write_samples(tmp_path / "samples")
+    stored = set()
+    for path in sample.path.iterdir():
+        for _, record in read_molecules(path):
+            if isinstance(record, str):
+                continue
+            try:
+                mol = parse_smiles(record.text) if record.kind == "smiles" else parse_molblock(record.text)
+            except ChemError:
+                continue
+            stored.add(canonical_smiles(mol))
+    assert len(stored) == 4897
+    assert len(hits("c1ccccc1[OH]", sorted(stored))) == 821
+    assert len(hits("c1ccccc1[O;H1]", sorted(stored))) == 428

@@ -98,6 +98,24 @@ def test_an_inchi_is_named_as_such_not_taken_for_a_smarts(loaded):
     assert "is an InChI" in batch[0]["error"] and batch[1]["error"] is None
 
 
+def test_a_pasted_csv_line_is_refused_as_such_and_smarts_with_commas_still_work(loaded):
+    """"CCO,ethanol" (SMILES, name) was read as a SMARTS: similarity said "SMARTS queries work in substructure
+    mode", and substructure then took the name for the query ("looks like a name")."""
+    client, _, _, reference = loaded
+    for mode in ("similarity", "substructure", "superstructure", "exact"):
+        response = client.post("/search", json={"smiles": "CCO,ethanol", "mode": mode})
+        assert response.status_code == 422, (mode, response.text)
+        detail = response.json()["detail"]
+        assert "line of a CSV file" in detail and detail.endswith("enter the SMILES alone: CCO"), detail
+        assert "SMARTS" not in detail and "looks like a name" not in detail, detail
+    batch = client.post("/search/batch", json={"queries": ["c1ccccc1O, phenol", "c1ccccc1O"]}).json()["results"]
+    assert batch[0]["error"].endswith("enter the SMILES alone: c1ccccc1O") and batch[1]["error"] is None
+    for smarts in ("[Cl,Br]c", "C-,=C(=O)[O;H1]"):  # commas of SMARTS, inside brackets and in a bond list
+        answer = client.post("/search", json={"smiles": smarts, "mode": "substructure", "top_k": 1000}).json()
+        assert answer["query_kind"] == "smarts" and answer["complete"], answer
+        assert [h["id"] for h in answer["results"]] == reference.substructure(smarts)[:1000]
+
+
 def test_a_time_limit_past_the_servers_is_refused_in_the_pages_unit_too(loaded):
     """The page asks for the time limit in seconds: "timeout_ms must be between 1 and 30000" alone left a user
     who typed 60 to work out the unit and the limit."""
@@ -176,6 +194,10 @@ def test_upload_csv_jsonl_and_sdf_keep_names_and_fields(backend, tmp_path, uniqu
         assert (task["new"], task["failed"]) == (3, 2), task
         items = {e["item"] for e in task["errors"]}
         assert "drugs.csv:3" in items and any(i.startswith("steroids.sdf:") for i in items)
+        sdf_error = next(e["error"] for e in task["errors"] if e["item"].startswith("steroids.sdf:"))
+        # the record by number and name, and RDKit's reason (it was only "unreadable molfile block")
+        assert sdf_error.startswith("SD record 2 ('broken'): unreadable molfile block: "), sdf_error
+        assert sdf_error.endswith("Cannot process coordinates on line 5 of the record"), sdf_error
         hits = client.post("/search", json={"smiles": "CC(=O)Oc1ccccc1C(=O)O", "top_k": 5}).json()["results"]
         assert hits[0]["name"] == "aspirin" and hits[0]["similarity"] == 1.0 and hits[0]["fields"] == {"target": "COX"}
         caffeine = client.post("/search", json={"smiles": "CN1C=NC2=C1C(=O)N(C)C(=O)N2C", "mode": "exact"}).json()
@@ -183,3 +205,21 @@ def test_upload_csv_jsonl_and_sdf_keep_names_and_fields(backend, tmp_path, uniqu
         core = "C1~C~C~C2~C(~C1)~C~C~C1~C2~C~C~C2~C~C~C~C~1~2"  # the steroid skeleton, any bond order (SMARTS)
         steroid = client.post("/search", json={"smiles": core, "mode": "substructure"}).json()
         assert [(h["name"], h["fields"]) for h in steroid["results"]] == [("testosterone", {"source_db": "demo"})]
+
+
+def test_a_batch_on_an_empty_store_says_how_many_molecules_it_searched_as_a_single_search_does(
+        backend, tmp_path, unique):
+    """``total`` tells "nothing is loaded yet" (0) from "no match"; the batch answer lacked it."""
+    root = tmp_path / "root"
+    root.mkdir()
+    with TestClient(make_app(backend, tmp_path, unique, root)) as client:
+        for mode in ("similarity", "substructure"):
+            single = client.post("/search", json={"smiles": "CCO", "mode": mode}).json()
+            batch = client.post("/search/batch", json={"queries": ["CCO", "c1ccccc1"], "mode": mode}).json()
+            assert single["total"] == batch["total"] == 0, batch
+            assert [r["results"] for r in batch["results"]] == [[], []]
+        copy_nci(root / "nci.smi", limit=50)
+        load(client, root)
+        count = client.get("/count").json()["count"]
+        batch = client.post("/search/batch", json={"queries": ["CCO"]}).json()
+        assert batch["total"] == client.post("/search", json={"smiles": "CCO"}).json()["total"] == count > 0
