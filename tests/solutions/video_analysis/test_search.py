@@ -120,10 +120,15 @@ class UnderReturningStore:
     def count(self, _name, filter=""):
         return len(self.rows)
 
-    def iterate(self, _name, *, output_fields, filter="", batch=1000):
+    def query(self, _name, *, filter, output_fields=(), limit=None):
+        """All rows (``limit`` at most), in no particular order, as Milvus Lite's query returns them."""
         self.scans += 1
-        for start in range(0, len(self.rows), batch):
-            yield [{k: r[k] for k in ("id", *output_fields)} for r in self.rows[start:start + batch]]
+        rows = [{k: r[k] for k in ("id", *output_fields)} for r in self.rows][:limit]
+        return rows[1::2] + rows[::2]
+
+    def get(self, _name, ids, output_fields=()):
+        wanted = set(ids)
+        return [{k: r[k] for k in ("id", *output_fields)} for r in self.rows if r["id"] in wanted]
 
 
 class QueryEncoder:
