@@ -29,6 +29,7 @@ from .ranges import range_ok
 from .schemas import (
     BatchResponse,
     Enrolled,
+    Formats,
     MomentsResponse,
     PeopleList,
     PersonDetail,
@@ -36,6 +37,7 @@ from .schemas import (
     VideoDetail,
     VideoList,
 )
+from .video import FORMATS, accept_attribute, formats_text
 
 NAME = "video_analysis"
 VideoPipelineDep = Annotated[VideoPipeline, Depends(get_pipeline)]
@@ -51,6 +53,14 @@ def read_upload(upload: UploadFile, limit_mb: int) -> bytes:
     if len(data) > limit_mb * 1024 * 1024:
         raise PayloadTooLarge(f"{upload.filename or 'image'} is larger than {limit_mb} MB")
     return data
+
+
+@router.get("/formats", response_model=Formats, tags=["load"])
+async def formats() -> dict[str, Any]:
+    """The video files a load accepts (their content is checked, not their names): what the page's file picker
+    offers and a refusal names."""
+    return {"formats": [{"name": f.name, "suffixes": list(f.suffixes), "media_type": f.media_type} for f in FORMATS],
+            "text": formats_text(), "accept": accept_attribute()}
 
 
 @router.post("/search", response_model=SearchResponse, tags=["search"])

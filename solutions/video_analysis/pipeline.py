@@ -45,13 +45,13 @@ from .samples import write_sample_data
 from .search import FrameSearch
 from .spans import merge_spans
 from .store import VideoTables, frames_spec, item_columns
-from .video import DecodedVideo, VideoError, container_of, needs_proxy
+from .video import ACCEPTED_KINDS, DecodedVideo, VideoError, container_of, formats_text, needs_proxy
 
 log = logging.getLogger(__name__)
 
 
 class VideoPipeline(Pipeline[VideoSettings]):
-    accepted_kinds = frozenset({"avi", "mp4", "mkv"})
+    accepted_kinds = ACCEPTED_KINDS
     noun = "video"
 
     def __init__(self, res: Resources, settings: VideoSettings, encoder: ImageEncoder | None = None,
@@ -116,6 +116,9 @@ class VideoPipeline(Pipeline[VideoSettings]):
         self.ingester.close()
 
     # -- loading --------------------------------------------------------------------------------
+    def refusal(self, kind: str) -> str:
+        return f"not a supported file (content looks like {kind}; expected a video: {formats_text()})"
+
     def process_batch(self, items: list[WorkItem], monitor: Monitor) -> list[Outcome]:
         outcomes = []
         for done, item in enumerate(items):

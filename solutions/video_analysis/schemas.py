@@ -7,6 +7,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class Format(BaseModel):
+    name: str
+    suffixes: list[str]
+    media_type: str
+
+
+class Formats(BaseModel):
+    formats: list[Format] = Field(..., description="the video files a load accepts (and .zip files of them)")
+    text: str = Field(..., description="their names, as a sentence says them", examples=["AVI, MP4, MOV, MKV or WebM"])
+    accept: str = Field(..., description="the file input's accept attribute: their suffixes and media types, .zip")
+
+
 class SearchHit(BaseModel):
     video_id: int
     video_name: str

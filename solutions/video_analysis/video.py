@@ -22,6 +22,40 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+@dataclass(frozen=True)
+class VideoFormat:
+    """A kind of video file a load accepts: ``kind`` is what :func:`common.files.sniff` calls its content."""
+
+    name: str
+    kind: str
+    suffixes: tuple[str, ...]
+    media_type: str
+
+
+#: the video files a load accepts, one list for the server's check, its refusals and the page's file picker
+#: (``GET /formats``); each is loaded by a test (MOV and M4V are ISO base-media files, WebM is Matroska)
+FORMATS = (
+    VideoFormat("AVI", "avi", (".avi",), "video/x-msvideo"),
+    VideoFormat("MP4", "mp4", (".mp4", ".m4v"), "video/mp4"),
+    VideoFormat("MOV", "mp4", (".mov",), "video/quicktime"),
+    VideoFormat("MKV", "mkv", (".mkv",), "video/x-matroska"),
+    VideoFormat("WebM", "mkv", (".webm",), "video/webm"),
+)
+#: what the content of an accepted file sniffs as
+ACCEPTED_KINDS = frozenset(f.kind for f in FORMATS)
+
+
+def formats_text() -> str:
+    """``AVI, MP4, MOV, MKV or WebM``."""
+    names = [f.name for f in FORMATS]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def accept_attribute() -> str:
+    """The page's file-input ``accept``: every suffix and media type of :data:`FORMATS`, and ``.zip``."""
+    return ",".join([s for f in FORMATS for s in f.suffixes] + [f.media_type for f in FORMATS] + [".zip"])
+
+
 #: codecs Chromium/Firefox play inside the containers we serve as-is
 PLAYABLE = {
     "mp4": {"avc1", "h264", "H264", "AVC1", "hev1", "hvc1", "av01", "vp09"},

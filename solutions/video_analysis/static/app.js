@@ -256,15 +256,22 @@
   // -- batch, load -------------------------------------------------------------------------------
   B.BatchSearch($("batch-box"), { renderHit: hitCard, noun: "image", fields: () => ({ top_k: 5 }) });
 
+  const ANALYSIS = "Keyframes are taken at every scene change and at least every second, then embedded, labelled and "
+    + "searched for faces. A file that does not decode is reported; a truncated one is indexed for its readable part, "
+    + "with a warning.";
+  const formatsLine = (names) => `${names} files, or .zip files of them. ${ANALYSIS}`;
   B.LoadPanel($("load"), {
-    noun: "video", accept: "video/*,.avi,.mkv,.mp4,.webm,.zip",
-    formats: "AVI, MP4, MKV or WebM files, or .zip files of them. Keyframes are taken at every scene change and at "
-      + "least every second, then embedded, labelled and searched for faces. A file that does not decode is reported; "
-      + "a truncated one is indexed for its readable part, with a warning.",
+    noun: "video", accept: ".zip", // the video formats come from the server (GET formats), below
+    formats: formatsLine("Video"),
     sample: "vtest.avi (a street from above, 80 s), Megamind.avi (11 s) and tree.avi (a damaged file) from Debian's opencv-doc.",
     next: { href: "#search", text: "Now search them ↑" },
     onLoaded: () => refreshLabels(),
   });
+
+  B.api("formats").then((f) => { // the server's one list: what it loads, its refusals and this file picker
+    $("load-files").accept = f.accept;
+    $("load").querySelector(".dropzone .hint").textContent = formatsLine(f.text);
+  }).catch(() => {});
 
   B.onCount(() => refreshLabels());
   refreshPeople();

@@ -328,6 +328,17 @@ def test_batch_queries_get_results_or_their_own_error(browser, loaded, tmp_path)
         assert_fits(page)
 
 
+def test_file_picker_offers_what_the_server_loads(browser, fresh):
+    """The picker accepted video/* and .webm while a refusal said "expected avi, mkv, mp4": the page now takes
+    the accept attribute and the formats sentence from GET formats, the list the server checks with."""
+    base, client = fresh[0], fresh[1]
+    formats = client.get("/formats").json()
+    with opened(browser, base, "phone") as (page, _):
+        page.wait_for_function("(accept) => document.getElementById('load-files').accept === accept",
+                               arg=formats["accept"])
+        assert page.locator("#load .dropzone .hint").inner_text().startswith(f"{formats['text']} files, or .zip")
+
+
 def test_search_buttons_keep_their_words_whole_on_a_narrow_phone(browser, fresh):
     """At 360 px (a common Android width) the input beside it shrank the Search button until it read "Searc / h"."""
     base = fresh[0]

@@ -102,3 +102,32 @@ def test_sample_query_finds_its_moment(loaded, tmp_path):
     VideoPipeline.sample_data(tmp_path / "samples")
     hits = client.app.state.pipeline.cli_search(str(tmp_path / "samples" / "query.jpg"), 2)
     assert hits[0]["video_name"] == "vtest.avi" and abs(hits[0]["timestamp_s"] - 30.0) <= 2.0
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_format_the_page_offers_loads_and_a_refusal_names_them(tmp_path, unique, models, model_cache):
+    """The refusal said "expected avi, mkv, mp4" while the page's picker offered WebM (and any video/*); now one
+    list (GET /formats) gives the picker's accept, the refusal's names, and each of its suffixes loads."""
+    files = tmp_path / "files"
+    files.mkdir()
+    fourccs = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "MJPG", ".webm": "VP80"}
+    app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, model_cache, playable_proxy=False)
+    with TestClient(app) as client:
+        answer = client.get("/formats")
+        assert answer.status_code == 200, answer.text
+        formats = answer.json()
+        suffixes = [s for f in formats["formats"] for s in f["suffixes"]]
+        assert set(suffixes) == set(fourccs)  # the picker offers exactly what this test loads ...
+        assert formats["accept"].split(",") == suffixes + [f["media_type"] for f in formats["formats"]] + [".zip"]
+        assert "video/*" not in formats["accept"]  # ... not every video type (WMV, Ogg, MPEG-PS are refused)
+        for suffix, fourcc in fourccs.items():
+            write_clip(files / f"clip{suffix}", fourcc, seconds=1.0)
+        (files / "notes.txt").write_text("not a video")
+        upload = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(files.iterdir())]
+        task = wait_task(client, client.post("/upload", files=upload).json()["task_id"])
+        assert (task["new"], task["failed"]) == (len(fourccs), 1), task
+        assert task["errors"][0]["item"] == "notes.txt"
+        assert task["errors"][0]["error"].endswith(f"expected a video: {formats['text']})")
+        for name in ("AVI", "MP4", "MOV", "MKV", "WebM"):
+            assert name in formats["text"]
+        assert {v["name"] for v in client.get("/videos").json()["videos"]} == {f"clip{s}" for s in fourccs}

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+import numpy as np
 import pytest
+
+from solutions.video_analysis import search as search_module
+from solutions.video_analysis.config import VideoSettings
+from solutions.video_analysis.search import FrameSearch
 
 from .helpers import OPENCV_DATA, frame_at, jpeg, perturbed_frame, search
 
@@ -87,3 +94,90 @@ def test_query_images_over_the_byte_budget_are_413(loaded, monkeypatch):
     big = MEGAMIND + bytes(1024 * 1024)
     response = client.post("/search", files={"file": ("q.jpg", big, "image/jpeg")})
     assert response.status_code == 413 and "larger than 1 MB" in response.json()["detail"]
+
+
+class UnderReturningStore:
+    """A vector store whose search, like Milvus Lite's HNSW, returns fewer hits than the limit while more rows exist:
+    the exact nearest rows, but at most ``returned(limit)`` of them."""
+
+    def __init__(self, rows: list[dict], returned) -> None:
+        self.rows = rows
+        self.returned = returned
+        self.limits: list[int] = []
+        self.scans = 0
+
+    def _cosine(self, query, row) -> float:
+        v = np.asarray(row["vector"])
+        return float(v @ query / (np.linalg.norm(v) * np.linalg.norm(query)))
+
+    def search(self, _name, vectors, *, limit, **_kwargs):
+        self.limits.append(limit)
+        query = np.asarray(vectors[0])
+        ranked = sorted(self.rows, key=lambda r: -self._cosine(query, r))[:min(limit, self.returned(limit))]
+        return [[{"id": r["id"], "distance": self._cosine(query, r), "entity": {"video_id": r["video_id"], "t": r["t"]}}
+                 for r in ranked]]
+
+    def count(self, _name, filter=""):
+        return len(self.rows)
+
+    def query(self, _name, *, filter, output_fields=(), limit=None):
+        """All rows (``limit`` at most), in no particular order, as Milvus Lite's query returns them."""
+        self.scans += 1
+        rows = [{k: r[k] for k in ("id", *output_fields)} for r in self.rows][:limit]
+        return rows[1::2] + rows[::2]
+
+    def get(self, _name, ids, output_fields=()):
+        wanted = set(ids)
+        return [{k: r[k] for k in ("id", *output_fields)} for r in self.rows if r["id"] in wanted]
+
+
+class QueryEncoder:
+    def __init__(self, query) -> None:
+        self.query = query
+
+    def encode(self, _images):
+        return [self.query], None
+
+
+def frame_search(rows: list[dict], returned, query) -> tuple[FrameSearch, UnderReturningStore]:
+    store = UnderReturningStore(rows, returned)
+    names = {v: f"video{v}.avi" for v in {r["video_id"] for r in rows}}
+    settings = VideoSettings(rerank_videos=0, search_candidates=16)
+    search = FrameSearch(settings, cast(Any, QueryEncoder(query)), cast(Any, store), "frames", cast(Any, None),
+                         lambda ids: {i: names[i] for i in ids if i in names})
+    return search, store
+
+
+def keyframe_rows(rng, query, frames_per_video: list[int]) -> list[dict]:
+    """Rows of videos 1, 2, ...: video 1's keyframes nearest the query, each next video's further away."""
+    rows = []
+    for video, count in enumerate(frames_per_video, start=1):
+        for k in range(count):
+            vector = query + (0.1 * video + 0.0001 * k) * rng.normal(size=query.size)
+            rows.append({"id": len(rows), "video_id": video, "t": float(k), "vector": vector.tolist()})
+    return rows
+
+
+def test_videos_are_found_when_the_index_returns_fewer_hits_than_the_limit():
+    rng = np.random.default_rng(0)
+    query = rng.normal(size=32)
+    rows = keyframe_rows(rng, query, [40, 3, 3, 3, 3])
+    search, store = frame_search(rows, lambda limit: 30, query)  # 30 hits whatever the limit: video 1's alone
+    results = search.search(np.zeros((8, 8, 3), np.uint8), top_k=4)
+    assert [r["video_name"] for r in results] == ["video1.avi", "video2.avi", "video3.avi", "video4.avi"]
+    assert store.scans == 1  # 52 rows: ranked by an exact scan
+    best = {r["video_id"]: max(store._cosine(query, x) for x in rows if x["video_id"] == r["video_id"])
+            for r in results}
+    assert [r["score"] for r in results] == [round(min(1.0, best[r["video_id"]]), 4) for r in results]
+    assert search.search(np.zeros((8, 8, 3), np.uint8), top_k=4, offset=4)[0]["video_name"] == "video5.avi"
+
+
+def test_a_large_collection_keeps_asking_for_more_when_the_index_under_returns(monkeypatch):
+    monkeypatch.setattr(search_module, "EXACT_SCAN_ROWS", 10, raising=False)  # too many rows to scan
+    rng = np.random.default_rng(1)
+    query = rng.normal(size=32)
+    rows = keyframe_rows(rng, query, [200, 2, 2])
+    search, store = frame_search(rows, lambda limit: limit // 2, query)  # 8, 32, 128 of video 1, then all
+    results = search.search(np.zeros((8, 8, 3), np.uint8), top_k=3)
+    assert [r["video_name"] for r in results] == ["video1.avi", "video2.avi", "video3.avi"]
+    assert store.limits == [16, 64, 256, 1024] and store.scans == 0
