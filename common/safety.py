@@ -35,8 +35,9 @@ MAX_NAME_CHARS = 200
 def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
     """Resolve ``path`` (symlinks included) and check it lies inside one of ``roots``.
 
-    A relative path is looked up in each root in turn (the first where it exists wins), never in the server's
-    working folder: ``photos/cats`` means ``<root>/photos/cats``.
+    A relative path is taken from the server's working folder (``data/photos`` beside the default root
+    ``./data``) and, failing that, from each root in turn: ``photos`` means ``<root>/photos``. The first that
+    exists inside a root wins.
     """
     raw = str(path)
     if not raw or "\x00" in raw:
@@ -45,7 +46,8 @@ def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
     try:
         given = Path(raw).expanduser()
         resolved_roots = [root.expanduser().resolve() for root in roots]
-        candidates = [given.resolve()] if given.is_absolute() else [(root / given).resolve() for root in resolved_roots]
+        candidates = [given.resolve()] + ([] if given.is_absolute() else [(root / given).resolve()
+                                                                         for root in resolved_roots])
         inside = [c for c in candidates if any(c.is_relative_to(root) for root in resolved_roots)]
         existing = [c for c in inside if c.exists()]
     except (OSError, RuntimeError) as exc:  # symlink loops, names too long, permission errors
@@ -53,7 +55,8 @@ def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
     if not inside:
         raise Forbidden(f"{raw!r} is outside the data roots this server may read ({allowed}; setting DATA_ROOTS)")
     if not existing:
-        where = "" if given.is_absolute() else f" in the data roots ({allowed}; a relative path is looked up there)"
+        where = "" if given.is_absolute() else (f" here or in the data roots ({allowed}; a relative path is looked "
+                                                 "up in both)")
         raise NotFound(f"{raw!r} does not exist{where}")
     return existing[0]
 

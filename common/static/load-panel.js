@@ -100,7 +100,7 @@
       pathInput.placeholder = roots[0] || "";
       const rootsHint = pathForm.querySelector(".hint");
       rootsHint.textContent = roots.length
-        ? `Allowed: paths inside ${roots.join(" or ")} (setting DATA_ROOTS); a relative path is looked up there. Uploads up to ${details.max_upload_mb} MB.`
+        ? `Allowed: paths inside ${roots.join(" or ")} (setting DATA_ROOTS); a relative path is also looked up in them. Uploads up to ${details.max_upload_mb} MB.`
         : "This server reads no server paths (DATA_ROOTS is empty); upload files instead.";
     }).catch(() => {});
 

@@ -56,17 +56,19 @@ def test_symlink_escapes_are_forbidden(roots):
             resolve_in_roots(str(path), [root])
 
 
-def test_a_relative_path_is_looked_up_in_the_data_roots_not_the_working_folder(roots, tmp_path, monkeypatch):
+def test_a_relative_path_is_looked_up_in_the_working_folder_then_the_data_roots(roots, tmp_path, monkeypatch):
     root, outside = roots
     other = tmp_path / "other"
     (other / "sub").mkdir(parents=True)
     (other / "only-here.txt").write_text("b")
-    monkeypatch.chdir(outside)  # the server's working folder must not matter
+    monkeypatch.chdir(outside)  # a working folder outside the roots
     assert resolve_in_roots("sub/a.txt", [root, other]) == (root / "sub" / "a.txt").resolve()
     assert resolve_in_roots("sub", [other, root]) == (other / "sub").resolve()  # the first root where it exists
     assert resolve_in_roots("only-here.txt", [root, other]) == (other / "only-here.txt").resolve()
-    with pytest.raises(NotFound, match="looked up there"):
-        resolve_in_roots("secret", [root, other])  # exists in the working folder, not in a root
+    with pytest.raises(NotFound, match="looked up in both"):
+        resolve_in_roots("secret", [root, other])  # exists in the working folder, outside the roots
+    monkeypatch.chdir(tmp_path)  # as the tutorials run it: "data/..." beside the default root ./data
+    assert resolve_in_roots("root/sub/a.txt", [root]) == (root / "sub" / "a.txt").resolve()
     for escape in ("../outside/secret", "sub/../../outside"):
         with pytest.raises(Forbidden):
             resolve_in_roots(escape, [root])
