@@ -8,7 +8,8 @@ A result (FAQ entry or passage) has the same shape::
 ``highlight`` the character spans, in ``answer``, of the sentences that best answer the query (from the stored
 sentence vectors of a passage; a FAQ answer's sentences are embedded when it is returned). ``score`` is the
 calibrated probability that the result answers the query, on one scale for both kinds, so ``/answer`` refuses
-below one threshold (``QA_ANSWER_THRESHOLD``).
+below one threshold (``QA_ANSWER_THRESHOLD``). A highlight says "these sentences answer": a result scoring
+under that threshold, which ``/answer`` would not give as an answer, has none (``[]``).
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ class Searcher(Stores):
     def results(self, query: str, qvec: np.ndarray, ranked: list[Candidate], highlighted: int | None = None
                 ) -> list[dict[str, Any]]:
         """Results in ranked order (a candidate no longer listed is left out); the first ``highlighted`` (all by
-        default) with their highlight."""
+        default) with their highlight if they score at least the answer threshold (no sentence of a result that
+        is no answer "answers" the query)."""
         faq = self._faq_rows([c.id for c in ranked if c.kind == FAQ])
         passages = self._passage_rows([c.id for c in ranked if c.kind == PASSAGE])
         out: list[dict[str, Any]] = []
@@ -136,7 +138,9 @@ class Searcher(Stores):
                 out.append(faq_result(c, faq[c.id]))
             elif c.kind == PASSAGE and c.id in passages:
                 out.append(passage_result(c, passages[c.id]))
-        self.highlight(query, qvec, out[:highlighted] if highlighted is not None else out)
+        answers = [r for r in (out[:highlighted] if highlighted is not None else out)
+                   if r["score"] >= self.settings.answer_threshold]
+        self.highlight(query, qvec, answers)
         return out
 
     def highlight(self, query: str, qvec: np.ndarray, results: list[dict[str, Any]]) -> None:

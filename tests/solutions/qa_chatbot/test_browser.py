@@ -236,9 +236,9 @@ def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
 
 def test_search_load_more_and_batch_questions(browser, loaded, size):
     base, client, _ = loaded
-    query = "package"
+    query = PASSAGE_QUESTION
     ranking = client.post("/search", json={"query": query, "top_k": 20}).json()["results"]
-    assert len(ranking) == 20
+    assert len(ranking) == 20 and ranking[0]["highlight"] and not ranking[-1]["highlight"]
     with opened(browser, base, size) as (page, _traffic):
         enter(page, "#search-q", query)
         cards = page.locator("#results .card")
@@ -250,6 +250,7 @@ def test_search_load_more_and_batch_questions(browser, loaded, size):
         first = ranking[0]
         marks = cards.first.locator("mark").all_inner_texts()
         assert marks and all(m in first["answer"] for m in marks)
+        assert cards.last.locator("mark").count() == 0  # under the answer threshold: no sentence marked
         assert f"score {first['score']:.3f}" in cards.first.inner_text()
         # the 11th result has the focus after "Load more", so a keyboard user goes on from there
         assert cards.nth(10).evaluate("(el) => el === document.activeElement")
