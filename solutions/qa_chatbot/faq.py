@@ -5,6 +5,10 @@ An entry's identity is its **normalised question** (NFKC, case-folded, white spa
 last answer loaded wins. An entry already stored with the same question, answer and metadata is a duplicate
 (nothing is written); with another answer it is written again.
 
+A question repeated in one file is said so in the load's task, never silently: an earlier row that a later row
+of its batch supersedes is not stored, and its outcome names the row whose answer is kept; a row that replaces
+the answer stored from another row of the same file (an earlier batch, or an earlier load) names that row.
+
 Each entry is embedded twice in one encoder call: its question (the ``question`` feature) and its question
 followed by the first ``faq_answer_words`` words of its answer (the ``qa`` feature); BM25 indexes the question
 and the whole answer.
@@ -24,7 +28,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
 from common.files import content_id
-from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem
+from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem, warned
 from common.sql import SQLStore
 from common.text import TextEncoder
 from common.vectors import VectorStore, int_list
@@ -103,42 +107,56 @@ class FaqWriter:
 
     def store(self, batch: Sequence[tuple[WorkItem, FaqEntry]]) -> list[Outcome]:
         """One outcome per ``(item, entry)``; a later entry with the same question supersedes an earlier one of the
-        batch (which counts as a duplicate)."""
+        batch (which is not stored: a duplicate whose message names the later row)."""
         latest: dict[int, int] = {}
         for k, (_, entry) in enumerate(batch):
             latest[entry.id] = k
-        unchanged = self._unchanged({batch[k][1].id: batch[k][1].fingerprint() for k in latest.values()})
+        stored = self._stored({batch[k][1].id: batch[k][1].fingerprint() for k in latest.values()})
         outcomes: list[Outcome] = []
         todo: list[tuple[WorkItem, FaqEntry]] = []
         for k, (item, entry) in enumerate(batch):
-            if latest[entry.id] != k or entry.id in unchanged:
+            kept = latest[entry.id]
+            if kept != k:
+                outcomes.append(superseded(batch[kept][0].label,
+                                           batch[kept][1].fingerprint() == entry.fingerprint()))
+            elif stored.get(entry.id) is UNCHANGED:
                 outcomes.append(DUPLICATE)
             else:
-                outcomes.append(NEW)
+                earlier = stored.get(entry.id)
+                name, source = item.label[-1024:], item.source[-2048:]
+                if earlier is not None and earlier.name != name and earlier.file == file_of(name, source):
+                    outcomes.append(warned(f"repeats the question of {earlier.name}, loaded before: this answer "
+                                           "replaces that one"))
+                else:
+                    outcomes.append(NEW)
                 todo.append((item, entry))
         if todo:
             self._write(todo)
         return outcomes
 
-    def _unchanged(self, fingerprints: dict[int, str]) -> set[int]:
-        """Ids stored with this very content and with their vectors: nothing to write for them."""
+    def _stored(self, fingerprints: dict[int, str]) -> dict[int, Stored]:
+        """The stored entries of these ids: :data:`UNCHANGED` for those stored with this very content and with
+        their vectors (nothing to write), else where the stored one came from."""
         ids = sorted(fingerprints)
-        same: set[int] = set()
+        out: dict[int, Stored] = {}
         c = self.items.c
         for start in range(0, len(ids), ID_CHUNK):
             chunk = ids[start:start + ID_CHUNK]
             with self.sql.begin() as conn:
-                rows = conn.execute(select(c.id, c.sha256).where(c.id.in_(chunk), c.kind == FAQ)).all()
-            same.update(int(r.id) for r in rows if r.sha256 == fingerprints[int(r.id)])
-        if not same:
-            return same
+                rows = conn.execute(select(c.id, c.name, c.source, c.sha256)
+                                    .where(c.id.in_(chunk), c.kind == FAQ)).all()
+            out.update((int(r.id), UNCHANGED if r.sha256 == fingerprints[int(r.id)] else Stored(r.name, r.source))
+                       for r in rows)
+        same = sorted(i for i, s in out.items() if s is UNCHANGED)
         present: set[int] = set()
-        ordered = sorted(same)
-        for start in range(0, len(ordered), ID_CHUNK):
-            chunk = ordered[start:start + ID_CHUNK]
+        for start in range(0, len(same), ID_CHUNK):
+            chunk = same[start:start + ID_CHUNK]
             hits = self.vectors.query(self.collections["q"], filter=f"id in {int_list(chunk)}", output_fields=["id"])
             present.update(int(h["id"]) for h in hits)
-        return present
+        for i in same:
+            if i not in present:  # stored without its vectors: written again
+                del out[i]
+        return out
 
     def _write(self, todo: list[tuple[WorkItem, FaqEntry]]) -> None:
         entries = [e for _, e in todo]
@@ -158,6 +176,36 @@ class FaqWriter:
         with self.sql.begin() as conn:
             self.write_items(conn, rows)  # last: an entry is listed once fully stored
         self.lexical.changed(FAQ)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where a stored FAQ entry was loaded from (its items row's ``name``, ``file:line``, and ``source``)."""
+
+    name: str
+    source: str
+
+    @property
+    def file(self) -> str:
+        return file_of(self.name, self.source)
+
+
+def file_of(name: str, source: str) -> str:
+    """The FAQ file an entry was loaded from: its ``source`` (a file on the server), or for an upload or an
+    archive member, whose source ends with the ``file:line`` label, that label without its line."""
+    return source[: -len(name)] + name.rpartition(":")[0] if name and source.endswith(name) else source
+
+
+#: a stored entry with the content being loaded, and its vectors
+UNCHANGED = Stored("", "")
+
+
+def superseded(later: str, same_answer: bool) -> Outcome:
+    """The outcome of a row whose question a later row of its batch (``later``, ``file:line``) repeats."""
+    if same_answer:
+        return Outcome("duplicate", f"{later} repeats this question and its answer: stored once")
+    return Outcome("duplicate", f"not stored: {later} repeats this question with another answer, and that "
+                                "answer is kept (one answer per question: the last one loaded)")
 
 
 def bm25_text(entry: FaqEntry) -> str:

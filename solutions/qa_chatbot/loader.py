@@ -7,7 +7,8 @@
   parsed when their batch is processed (in a child process bounded in time and memory).
 
 Anything else is reported as an error of the load, by file. The kind of content is sniffed, never taken
-from the name alone: a ``.pdf`` must start like a PDF, every other file must be UTF-8 text.
+from the name alone: a ``.pdf`` must start like a PDF, every other file must be UTF-8 text, but for HTML that
+declares its charset (``<meta charset="iso-8859-1">``), which is read in it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from common.files import MAX_RECORD_BYTES, count_files, iter_files, read_records
 from common.pipeline import WorkItem
 
 from .config import QASettings
-from .documents import document_kind
+from .documents import CHARSET_WINDOW, declared_charset, document_kind
 from .faq import FaqEntry, entry_of
 
 RECORD_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json"})
@@ -42,13 +43,27 @@ def file_items(file: Path, label: str, sniffed: str, settings: QASettings) -> It
     kind = document_kind(file.name)
     if suffix in RECORD_SUFFIXES and sniffed == "text":
         yield from faq_items(file, label, settings)
-    elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text"):
+    elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text") \
+            or (kind == "html" and sniffed == "binary" and declares_charset(file)):
         yield WorkItem(label, file, data=DocumentFile(str(kind)))
     else:
         yield WorkItem(label, file, error=refusal(suffix, sniffed))
 
 
+def declares_charset(file: Path) -> bool:
+    """An HTML file that is not UTF-8 but says what it is (``<meta charset="iso-8859-1">``...), with no NUL
+    byte in its head: text in that charset, which the HTML parser reads it as."""
+    try:
+        with file.open("rb") as fh:
+            head = fh.read(CHARSET_WINDOW)
+    except OSError:
+        return False
+    return b"\x00" not in head and declared_charset(head) is not None
+
+
 def refusal(suffix: str, sniffed: str) -> str:
+    if document_kind(f"x{suffix}") == "html" and sniffed == "binary":
+        return f"not a UTF-8 text file, and it declares no charset (content looks like {sniffed})"
     if suffix in RECORD_SUFFIXES or (document_kind(f"x{suffix}") not in (None, "pdf")):
         return f"not a UTF-8 text file (content looks like {sniffed})"
     if suffix == ".pdf":

@@ -49,7 +49,8 @@ class Hit(BaseModel):
     score: float = Field(..., ge=0, le=1)
     source: Source
     highlight: list[list[int]] = Field(..., description="[start, end] character spans of the sentences of answer "
-                                                        "that best answer the query")
+                                                        "that best answer the query; none when the score is under "
+                                                        "the answer threshold")
 
 
 class SearchResponse(BaseModel):

@@ -8,7 +8,8 @@ A result (FAQ entry or passage) has the same shape::
 ``highlight`` the character spans, in ``answer``, of the sentences that best answer the query (from the stored
 sentence vectors of a passage; a FAQ answer's sentences are embedded when it is returned). ``score`` is the
 calibrated probability that the result answers the query, on one scale for both kinds, so ``/answer`` refuses
-below one threshold (``QA_ANSWER_THRESHOLD``).
+below one threshold (``QA_ANSWER_THRESHOLD``). A highlight says "these sentences answer": a result scoring
+under that threshold, which ``/answer`` would not give as an answer, has none (``[]``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +31,7 @@ from common.pipeline import search_each
 from common.vectors import int_list
 
 from .candidates import PASSAGE, Candidate, CandidateFinder
+from .documents import PATH_SEPARATOR
 from .retrieval import answer_units, highlight
 from .store import DOCUMENT, FAQ, Stores
 
@@ -37,6 +40,8 @@ ID_CHUNK = 500
 MAX_ANSWER_UNITS = 8
 #: FAQ answers whose sentence vectors are kept in memory
 ANSWER_CACHE = 4096
+#: /answer ranks this many times its alternatives to find them (results that are no suggestion are skipped)
+SUGGESTION_DEPTH = 3
 
 
 @dataclass(eq=False)
@@ -82,11 +87,13 @@ class Searcher(Stores):
         return search_each(list(range(len(queries))), one, lambda k: queries[k])
 
     def answer(self, query: str) -> dict[str, Any]:
-        """The best result if its score reaches the threshold (else ``answer: null``) and the next ones."""
+        """The best result if its score reaches the threshold (else ``answer: null``) and the next ones that are
+        questions to ask (:func:`suggestion`)."""
         s = self.settings
         text = self.check_query(query)
         qvec = self.encode([text])[0]
-        results = self._page(text, qvec, 1 + s.alternatives, 0, highlighted=0)
+        # deeper than the alternatives shown: a passage without a heading of its own is no suggestion
+        results = self._page(text, qvec, 1 + SUGGESTION_DEPTH * s.alternatives, 0, highlighted=0)
         if not results:
             return {"answer": None, "question": None, "id": None, "kind": None, "source": None, "highlight": [],
                     "score": 0.0, "confident": False, "alternatives": []}
@@ -94,7 +101,7 @@ class Searcher(Stores):
         confident = best["score"] >= s.answer_threshold
         if confident:  # the highlight of the answer given; none for a refusal
             self.highlight(text, qvec, [best])
-        others = results[1:] if confident else results
+        others = [r for r in (results[1:] if confident else results) if suggestion(r)]
         return {
             "answer": best["answer"] if confident else None,
             "question": best["question"], "id": best["id"], "kind": best["kind"], "source": best["source"],
@@ -127,7 +134,8 @@ class Searcher(Stores):
     def results(self, query: str, qvec: np.ndarray, ranked: list[Candidate], highlighted: int | None = None
                 ) -> list[dict[str, Any]]:
         """Results in ranked order (a candidate no longer listed is left out); the first ``highlighted`` (all by
-        default) with their highlight."""
+        default) with their highlight if they score at least the answer threshold (no sentence of a result that
+        is no answer "answers" the query)."""
         faq = self._faq_rows([c.id for c in ranked if c.kind == FAQ])
         passages = self._passage_rows([c.id for c in ranked if c.kind == PASSAGE])
         out: list[dict[str, Any]] = []
@@ -136,7 +144,9 @@ class Searcher(Stores):
                 out.append(faq_result(c, faq[c.id]))
             elif c.kind == PASSAGE and c.id in passages:
                 out.append(passage_result(c, passages[c.id]))
-        self.highlight(query, qvec, out[:highlighted] if highlighted is not None else out)
+        answers = [r for r in (out[:highlighted] if highlighted is not None else out)
+                   if r["score"] >= self.settings.answer_threshold]
+        self.highlight(query, qvec, answers)
         return out
 
     def highlight(self, query: str, qvec: np.ndarray, results: list[dict[str, Any]]) -> None:
@@ -223,6 +233,17 @@ def passage_result(c: Candidate, row: dict[str, Any]) -> dict[str, Any]:
             "source": {"document": row["name"], "title": row["title"], "section": row["heading"],
                        "position": int(row["position"]), "anchor": anchor, "document_id": doc,
                        "url": f"items/{doc}/file" + (f"#{quote(anchor, safe='=')}" if anchor else "")}}
+
+
+def suggestion(result: dict[str, Any]) -> bool:
+    """Whether a result can be offered as a question to ask (an ``/answer`` alternative, whose last heading the
+    page asks): a FAQ question, or a passage under a heading; not a passage whose only heading is its file's name
+    (a document without a title or headings: plain text, a PDF without an outline...)."""
+    if result["kind"] == FAQ:
+        return True
+    asked = str(result["question"]).split(PATH_SEPARATOR)[-1].strip()
+    name = PurePosixPath(str(result["source"]["document"]).replace("\\", "/"))
+    return bool(asked) and asked not in (str(name), name.name, name.stem)
 
 
 def metadata_of(value: object) -> dict[str, Any]:

@@ -17,6 +17,8 @@ whole, which ``max_bytes`` bounds. Tree walks are iterative, so nesting depth ca
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +35,28 @@ DEFAULT_BUDGET = DocumentBudget()
 def document_kind(name: str) -> str | None:
     """``markdown|rst|text|html|pdf`` for a file name, or None when it is not a document."""
     return SUFFIXES.get(Path(name).suffix.lower())
+
+
+#: bytes of an HTML file searched for its declared charset (a browser's prescan reads 1024; generated pages
+#: can carry long <head>s before their <meta>)
+CHARSET_WINDOW = 8192
+_CHARSET = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)"""
+                      rb"""|<\?xml\s[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(head: bytes) -> str | None:
+    """The charset an HTML file declares in its first bytes (``<meta charset>``, ``<meta http-equiv=
+    "Content-Type" content="...; charset=...">`` or an XML declaration's ``encoding``), when Python knows it
+    and it reads ASCII as ASCII (a UTF-16 declaration in bytes read as ASCII is wrong); else None."""
+    for match in _CHARSET.finditer(head[:CHARSET_WINDOW]):
+        label = (match.group(1) or match.group(2)).decode("ascii")
+        try:
+            name = codecs.lookup(label).name
+        except LookupError:
+            continue
+        if not name.startswith(("utf-16", "utf-32")):
+            return label
+    return None
 
 
 def decode_text(data: bytes) -> str:
@@ -110,7 +134,7 @@ def parse_document(path: Path | str, name: str | None = None,
 
 
 __all__ = [
-    "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError", "ParsedDocument", "Passage",
-    "Section", "decode_text", "document_kind", "parse_bytes", "parse_document", "parse_isolated", "passages_of",
-    "sentence_spans", "split_sentences",
+    "CHARSET_WINDOW", "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError",
+    "ParsedDocument", "Passage", "Section", "declared_charset", "decode_text", "document_kind", "parse_bytes",
+    "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
 ]

@@ -178,7 +178,7 @@
   // -- details: a FAQ entry, a document and its passages ----------------------------------------------
   function deleteButton(item, what) {
     return el("button", { type: "button", class: "danger", text: `Delete this ${what}`, onclick: async () => {
-      if (!(await B.confirm(`Delete ${item.name}?`, { detail: what === "document"
+      if (!(await B.confirm(`Delete ${named(item)}?`, { detail: what === "document"
         ? "The document, its passages and its stored copy are removed; it is no longer searched."
         : "The entry is removed; it is no longer searched." }))) return;
       try {
@@ -284,14 +284,31 @@
   });
 
   // -- library, load --------------------------------------------------------------------------------
+  /** Where an item was loaded from, enough to tell two files of one name apart (/a/README.md, /b/README.md):
+   * its file on the server, or the upload or archive member (whose source ends with the item's name), and a
+   * FAQ entry's line. */
+  function origin(item) {
+    const source = item.source || "";
+    if (!source || source.endsWith(item.name)) return source || item.name;
+    const line = item.kind === "faq" ? /:(\d+)$/.exec(item.name) : null;
+    return line ? `${source}:${line[1]}` : source;
+  }
+
+  /** An item's name and, when it says more, where it came from ("README.md (/srv/b/README.md)"): the delete
+   * buttons' and confirmations' words. */
+  function named(item) {
+    const where = origin(item);
+    return where === item.name ? item.name : `${item.name} (${where})`;
+  }
+
   B.Library($("library"), {
     noun: "FAQ entry or document", nouns: "FAQ entries and documents", pageSize: 12, layout: "rows",
-    name: (item) => item.name,
+    name: named,
     card: (item) => B.card({
       title: item.kind === "faq" ? item.question : (item.title || item.name),
       badges: [B.badge(item.kind === "faq" ? "FAQ" : "document")],
-      lines: item.kind === "faq" ? [item.name, excerpt(item.answer, [], 140)]
-        : [`${item.name} · ${B.plural(item.passages, "passage")}${item.truncated ? " (cut)" : ""}`],
+      lines: item.kind === "faq" ? [origin(item), excerpt(item.answer, [], 140)]
+        : [`${origin(item)} · ${B.plural(item.passages, "passage")}${item.truncated ? " (cut)" : ""}`],
       data: { id: item.id, kind: item.kind },
       onOpen: () => (item.kind === "faq" ? openFaq(item.id) : openDocument(item.id)),
     }),

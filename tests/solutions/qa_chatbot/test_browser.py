@@ -236,9 +236,9 @@ def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
 
 def test_search_load_more_and_batch_questions(browser, loaded, size):
     base, client, _ = loaded
-    query = "package"
+    query = PASSAGE_QUESTION
     ranking = client.post("/search", json={"query": query, "top_k": 20}).json()["results"]
-    assert len(ranking) == 20
+    assert len(ranking) == 20 and ranking[0]["highlight"] and not ranking[-1]["highlight"]
     with opened(browser, base, size) as (page, _traffic):
         enter(page, "#search-q", query)
         cards = page.locator("#results .card")
@@ -250,6 +250,7 @@ def test_search_load_more_and_batch_questions(browser, loaded, size):
         first = ranking[0]
         marks = cards.first.locator("mark").all_inner_texts()
         assert marks and all(m in first["answer"] for m in marks)
+        assert cards.last.locator("mark").count() == 0  # under the answer threshold: no sentence marked
         assert f"score {first['score']:.3f}" in cards.first.inner_text()
         # the 11th result has the focus after "Load more", so a keyboard user goes on from there
         assert cards.nth(10).evaluate("(el) => el === document.activeElement")
@@ -368,3 +369,44 @@ def test_the_ask_and_search_buttons_keep_their_word_on_one_line_on_a_small_phone
         assert_fits(page)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def same_names(tmp_path_factory, qa_models):
+    """A service holding two documents named README.md (with one title) from two folders, each folder loaded on
+    its own (so each is labelled README.md), and a FAQ file of the same name in each folder."""
+    tmp = tmp_path_factory.mktemp("qa-names")
+    for folder, what in (("a", "converts images"), ("b", "plays audio files")):
+        (tmp / folder).mkdir()
+        (tmp / folder / "README.md").write_text(f"# README\n\nThis tool {what}.\n", encoding="utf-8")
+        (tmp / folder / "faq.csv").write_text(f"question,answer\nWhat does the {folder} tool do?,It {what}.\n",
+                                              encoding="utf-8")
+    app = make_app(Backend("lite", "", ""), tmp, uuid.uuid4().hex[:8], tmp, qa_models)
+    with served("qa_chatbot", app, "/qa", timeout=120) as (base, client):
+        for folder in ("a", "b"):
+            task = wait_task(client, client.post("/load", json={"path": str(tmp / folder)}).json()["task_id"])
+            assert task["new"] == 2, task
+        yield base, client, tmp
+
+
+def test_the_library_tells_two_files_of_one_name_apart(browser, same_names, size):
+    """/a/README.md and /b/README.md, both listed as README.md: the API's items say where each came from
+    (source), and so do the library's cards (and the delete buttons' names), at desktop and phone size."""
+    base, client, root = same_names
+    items = client.get("/items").json()["items"]
+    assert sorted(i["name"] for i in items) == ["README.md", "README.md", "faq.csv:2", "faq.csv:2"]
+    assert sorted(i["source"] for i in items) == sorted(str(root / f / n) for f in "ab" for n in ("README.md",
+                                                                                                   "faq.csv"))
+    # where each item came from, as the cards show it, and its name
+    origins = {f"{root / f / 'README.md'}": "README.md" for f in "ab"} | {f"{root / f / 'faq.csv'}:2": "faq.csv:2"
+                                                                          for f in "ab"}
+    with opened(browser, base, size) as (page, _traffic):
+        cards = page.locator("#library-box .library-item .card")
+        cards.nth(3).wait_for()
+        lines = sorted(card.locator(".card-line").first.inner_text().removesuffix(" · 1 passage")
+                       for card in cards.all())
+        assert lines == sorted(origins), lines
+        deletes = page.locator("#library-box .library-item button.delete")
+        assert sorted(d.get_attribute("aria-label") for d in deletes.all()) == sorted(
+            f"Delete {name} ({where})" for where, name in origins.items())
+        assert_fits(page)

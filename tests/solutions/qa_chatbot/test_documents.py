@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import time
 import zlib
@@ -11,6 +12,7 @@ import pytest
 from solutions.qa_chatbot.documents import (
     DocumentBudget,
     DocumentError,
+    declared_charset,
     document_kind,
     parse_bytes,
     parse_document,
@@ -181,6 +183,29 @@ def test_html_skips_navigation_scripts_and_keeps_anchors():
     assert first.anchor == "intro" and first.text == "First bold paragraph."
     assert second.anchor == "sect.setup" and second.path == ("Intro", "Setup")
     assert "line 1\n  line 2" in second.text and "Note" in second.text and "a | b" in second.text
+
+
+def test_html_is_read_in_its_declared_charset_else_as_utf_8():
+    """libxml2 reads an HTML file that declares no charset as Latin-1: a UTF-8 page without <meta charset>
+    came out as "cafÃ©". A declared charset (meta, http-equiv, XML declaration) or a BOM decides; else UTF-8
+    when the bytes are UTF-8, else Latin-1."""
+    text = "<h1>Préparer le café</h1><p>Très “fin”.</p>"
+    cases = {
+        "utf-8, undeclared": text.encode("utf-8"),
+        "utf-8 with a BOM": codecs.BOM_UTF8 + text.encode("utf-8"),
+        "windows-1252, meta": b'<meta charset="windows-1252">' + text.encode("cp1252"),
+        "utf-8, meta": b'<meta charset="utf-8">' + text.encode("utf-8"),
+        "windows-1252, XML declaration": b'<?xml version="1.0" encoding="windows-1252"?>' + text.encode("cp1252"),
+    }
+    for case, data in cases.items():
+        [p] = parse_bytes(data, "page.html").passages
+        assert (p.heading, p.text) == ("Préparer le café", "Très “fin”."), case
+    [latin] = parse_bytes("<h1>Préparer</h1><p>Très fin.</p>".encode("latin-1"), "page.html").passages
+    assert (latin.heading, latin.text) == ("Préparer", "Très fin.")
+    assert declared_charset(b'<meta content="text/html; charset=ISO-8859-1" http-equiv="Content-Type">') \
+        == "ISO-8859-1"
+    assert declared_charset(b'<meta charset="no-such-charset">') is None
+    assert declared_charset(b"<p>charset=latin-1 in the text is no declaration</p>") is None
 
 
 def test_deeply_nested_html_is_bounded():

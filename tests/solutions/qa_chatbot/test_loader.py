@@ -9,6 +9,7 @@ from functools import partial
 from common.pipeline import sniffed_items
 from solutions.qa_chatbot.bm25 import BM25Index, analyzed_text, english_terms, tokenize
 from solutions.qa_chatbot.config import QASettings
+from solutions.qa_chatbot.documents import parse_document
 from solutions.qa_chatbot.faq import FaqEntry, normalise_question
 from solutions.qa_chatbot.loader import DocumentFile, estimate_items, file_items
 
@@ -91,6 +92,26 @@ def test_documents_and_refusals_are_sniffed(tmp_path):
     assert "not a FAQ" in items["notes.docx"].error
     assert items["faq.csv:2"].data == FaqEntry("Q?", "A.", {})
     assert estimate_items(root) == 7
+
+
+def test_a_latin_1_html_file_that_declares_its_charset_is_a_document(tmp_path):
+    """Not UTF-8 in its first bytes (sniffed as binary), but it says what it is: loaded, read in its charset;
+    an undeclared one is refused, saying why."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "meta.html").write_bytes('<meta charset="iso-8859-1"><title>Café crème</title><p>Très fin.</p>'
+                                     .encode("latin-1"))
+    (root / "equiv.htm").write_bytes('<title>Résumé</title><meta http-equiv="Content-Type" '
+                                     'content="text/html; charset=ISO-8859-1"><p>Über uns.</p>'.encode("latin-1"))
+    (root / "bare.html").write_bytes("<title>Café crème</title><p>Très fin.</p>".encode("latin-1"))
+    (root / "nul.html").write_bytes(b'<meta charset="iso-8859-1"><title>\xe9\x00\x00</title>')
+    items = {i.label: i for i in items_of(root, root)}
+    assert items["meta.html"].data == DocumentFile("html") and items["equiv.htm"].data == DocumentFile("html")
+    assert "declares no charset" in items["bare.html"].error
+    assert "not a UTF-8 text file" in items["nul.html"].error
+    parsed = parse_document(root / "meta.html")
+    assert parsed.title == "Café crème" and parsed.passages[0].text == "Très fin."
+    assert parse_document(root / "equiv.htm").passages[0].text == "Über uns."
 
 
 def test_large_file_estimate_reads_only_its_head(tmp_path):

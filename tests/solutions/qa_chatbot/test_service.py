@@ -34,7 +34,10 @@ def root(tmp_path):
 def test_load_reports_bad_rows_and_stores_each_question_once(service, root):
     client, _, task = service
     assert task["state"] == "succeeded" and task["failed"] == 2
-    assert sorted(e["item"] for e in task["errors"]) == ["bad.csv:2", "more.jsonl:3"]
+    assert sorted(e["item"] for e in task["errors"] if e["level"] == "error") == ["bad.csv:2", "more.jsonl:3"]
+    # the question the JSONL file shouts is one of the CSV's: the CSV's row is not stored, and the task says so
+    [note] = [e for e in task["errors"] if e["level"] == "warning"]
+    assert note["item"].startswith("faq.csv:") and "more.jsonl:1 repeats this question" in note["error"], note
     # 18 sample entries + the injection; the shouted question replaced the stored one (last answer wins)
     assert client.get("/count").json() == {"count": 19}
     again = load(client, root / "faq.csv")
