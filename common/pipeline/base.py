@@ -109,6 +109,12 @@ class Pipeline(ABC, Generic[S]):
         else:
             yield WorkItem(label, file, error=self.refusal(kind))
 
+    def may_load(self, name: str, kind: str) -> bool:
+        """Whether an uploaded file called ``name`` whose content sniffed as ``kind`` may hold something to load:
+        the quick check that refuses an upload of nothing loadable at once (415), before any load starts. The
+        load still decides item by item (:meth:`file_items`). Default: ``kind`` is accepted."""
+        return kind in self.accepted_kinds
+
     def refusal(self, kind: str) -> str:
         """Why a file of ``kind`` is not loaded."""
         return f"not a supported file (content looks like {kind}; expected {', '.join(sorted(self.accepted_kinds))})"

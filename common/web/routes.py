@@ -68,7 +68,7 @@ async def upload(files: Annotated[list[UploadFile], File(description="files, or 
     if not files:
         raise BadRequest("no files uploaded")
     staging = res.new_staging_dir()
-    await run_in_pool(res.pool, save_uploads, files, staging, res.settings, pipeline.accepted_kinds)
+    await run_in_pool(res.pool, save_uploads, files, staging, res.settings, pipeline)
     names = ", ".join(f.filename or "?" for f in files[:3]) + (" ..." if len(files) > 3 else "")
     job = load_job(pipeline, staging, staging, cleanup=staging, origin="upload")
     task_id = res.tasks.submit(f"upload: {names}", job)

@@ -13,6 +13,7 @@ from fastapi import UploadFile
 
 from ..errors import BadRequest, BootcampError, UnsupportedMediaType
 from ..files import SNIFF_BYTES, sniff, sniff_file
+from ..pipeline import Pipeline
 from ..safety import ExpansionBudget, extract_zip, safe_name, unique_path
 from ..settings import ServiceSettings
 
@@ -27,20 +28,22 @@ def expansion_budget(settings: ServiceSettings) -> ExpansionBudget:
     )
 
 
-def save_uploads(files: list[UploadFile], staging: Path, settings: ServiceSettings, accepted: frozenset[str]) -> None:
+def save_uploads(files: list[UploadFile], staging: Path, settings: ServiceSettings, pipeline: Pipeline) -> None:
     """Write uploads into ``staging`` (archives extracted under one budget); removes ``staging`` on refusal.
 
-    415 when no uploaded file is of an accepted kind (an archive counts: its members are checked by the load).
+    415 when no uploaded file may hold anything to load (:meth:`Pipeline.may_load`; an archive counts: its
+    members are checked by the load), with the pipeline's reason for each file.
     """
     budget = expansion_budget(settings)
     try:
-        kinds = []
+        refused: list[str] = []
         for index, upload in enumerate(files):
             upload.file.seek(0)
             kind = sniff(upload.file.read(SNIFF_BYTES))
             upload.file.seek(0)
-            kinds.append(kind)
             name = safe_name(upload.filename or f"upload-{index}")
+            if kind != "zip" and not pipeline.may_load(name, kind):
+                refused.append(f"{upload.filename or name}: {pipeline.refusal(kind)}")
             if kind == "zip":
                 archive = staging.parent / f"{staging.name}-{index}.zip"
                 try:
@@ -50,11 +53,9 @@ def save_uploads(files: list[UploadFile], staging: Path, settings: ServiceSettin
                     archive.unlink(missing_ok=True)
             else:
                 _write(upload, unique_path(staging, name))
-        if not any(k in accepted or k == "zip" for k in kinds):
-            raise UnsupportedMediaType(
-                f"none of the uploaded files is of a supported kind ({', '.join(sorted(accepted))}); "
-                f"got {', '.join(sorted(set(kinds)))}"
-            )
+        if len(refused) == len(files):
+            more = f"; and {len(refused) - 3} more" if len(refused) > 3 else ""
+            raise UnsupportedMediaType("none of the uploaded files can be loaded: " + "; ".join(refused[:3]) + more)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

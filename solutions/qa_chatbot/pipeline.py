@@ -37,6 +37,7 @@ from common.vectors import CollectionSpec
 
 from .candidates import PASSAGE, CandidateFinder
 from .config import QASettings
+from .documents import document_kind
 from .faq import FaqEntry, FaqWriter, bm25_text
 from .lexical import LexicalIndex
 from .loader import DocumentFile, estimate_items, file_items
@@ -109,6 +110,10 @@ class QAPipeline(Pipeline[QASettings]):
     # -- loading --------------------------------------------------------------------------------
     def file_items(self, file: Path, label: str, kind: str) -> Iterator[WorkItem]:
         return file_items(file, label, kind, self.settings)
+
+    def may_load(self, name: str, kind: str) -> bool:
+        """An HTML file that is not UTF-8 may still declare its charset (the load reads it, or says it does not)."""
+        return super().may_load(name, kind) or (kind == "binary" and document_kind(name) == "html")
 
     def estimate_items(self, path: Path) -> int:
         return estimate_items(path)

@@ -174,7 +174,9 @@ def test_upload_rejects_unsupported_and_hostile_input(service):
     assert response.status_code == 400  # named as uploaded, not by its staging file ("8843-...-0.zip")
     assert response.json()["detail"].startswith("photos.zip is not a readable zip archive")
     response = client.post("/upload", files=[("files", ("zero.txt", b"", "text/plain"))])
-    assert response.status_code == 415 and "got empty" in response.json()["detail"]
+    assert response.status_code == 415 and response.json()["detail"] == (
+        "none of the uploaded files can be loaded: zero.txt: not a supported file (content looks like empty; "
+        "expected text)")
     assert client.post("/upload").status_code == 422
     assert client.get("/count").json() == {"count": 0}
 

@@ -161,6 +161,24 @@ def test_the_same_file_under_another_name_is_stored_once(service, root, tmp_path
     assert task["duplicates"] == 1 and client.get("/count").json()["count"] == count
 
 
+def test_an_uploaded_latin_1_html_page_that_declares_its_charset_is_loaded(service):
+    """Alone in its upload it sniffs as binary (a Latin-1 byte in its head), which the quick check refused with 415."""
+    client, _, _ = service
+    page = ('<html><head><title>Caf\u00e9 cr\u00e8me</title><meta charset="iso-8859-1"></head><body>'
+            "<h1>Caf\u00e9 cr\u00e8me</h1><p>Le caf\u00e9 cr\u00e8me se sert tr\u00e8s chaud.</p></body></html>")
+    response = client.post("/upload", files=[("files", ("cafe.html", page.encode("latin-1")))])
+    assert response.status_code == 202, response.text
+    task = wait_task(client, response.json()["task_id"])
+    assert (task["state"], task["new"]) == ("succeeded", 1), task
+    [doc] = [d for d in client.get("/items", params={"limit": 100}).json()["items"] if d["name"] == "cafe.html"]
+    text = " ".join(p["text"] for p in client.get(f"/items/{doc['id']}/passages").json()["passages"])
+    assert "tr\u00e8s chaud" in text
+    # an undeclared one is loaded and fails with the reason, rather than a 415 without it
+    response = client.post("/upload", files=[("files", ("plain.html", "<p>caf\u00e9</p>".encode("latin-1")))])
+    task = wait_task(client, response.json()["task_id"])
+    assert task["state"] == "failed" and "declares no charset" in task["errors"][0]["error"], task
+
+
 def test_deleting_a_document_deletes_its_passages_and_copy(service):
     client, app, _ = service
     doc = documents(client)["support.html"]
