@@ -126,9 +126,13 @@
     }
 
     /** Bring the progress into view when the user starts a load: on a phone it is below the button pressed. */
+    /** Bring the progress into view when it is not (a phone: below the fold), centred, so the status lines it
+     * grows while the load runs stay on screen; a box already in view is left where it is. */
     function reveal() {
+      const box = taskBox.getBoundingClientRect();
+      if (box.top >= 0 && box.bottom + 120 <= window.innerHeight) return;
       const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
-      taskBox.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+      taskBox.scrollIntoView({ block: "center", behavior: still ? "auto" : "smooth" });
     }
 
     /** Run `call` (which answers {task_id}) and follow the task it started. */
