@@ -110,9 +110,8 @@ class Progress:
 
     def record(self, outcomes: Sequence[tuple[str, Outcome]]) -> None:
         """``(item label, outcome)`` for each item just finished."""
-        self._runner._record(self.task_id, outcomes)
-        for _, outcome in outcomes:
-            self.tally[outcome.status] += 1
+        for status, n in self._runner._record(self.task_id, outcomes).items():
+            self.tally[status] += n
         self._last_partial = 0.0
 
     def partial(self, items_done: float) -> None:
@@ -295,7 +294,8 @@ class TaskRunner:
         with self.store.begin() as conn:
             conn.execute(update(self.tasks).where(self.tasks.c.id == task_id).values(**values))
 
-    def _record(self, task_id: str, outcomes: Sequence[tuple[str, Outcome]]) -> None:
+    def _record(self, task_id: str, outcomes: Sequence[tuple[str, Outcome]]) -> dict[str, int]:
+        """Add the outcomes to the task's counters and errors; returns how many of each status they held."""
         count = {"new": 0, "duplicate": 0, "failed": 0}
         notes: list[dict[str, str]] = []
         for label, outcome in outcomes:
@@ -316,6 +316,7 @@ class TaskRunner:
                 room = max(MAX_ERRORS_KEPT - int(kept), 0)
                 if room:
                     conn.execute(insert(self.errors), notes[:room])
+        return count
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):

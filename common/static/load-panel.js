@@ -125,7 +125,6 @@
       say(status, err.name === "AbortError" ? "Upload cancelled: nothing was loaded." : err.message, "error");
     }
 
-    /** Bring the progress into view when the user starts a load: on a phone it is below the button pressed. */
     /** Bring the progress into view when it is not (a phone: below the fold), centred, so the status lines it
      * grows while the load runs stay on screen; a box already in view is left where it is. */
     function reveal() {
