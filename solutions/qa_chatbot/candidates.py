@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from common.vectors import VectorStore, int_list
+from common.vectors import VectorStore
 
 from .lexical import LexicalIndex
 from .retrieval import Ranker, clip01
@@ -41,6 +41,8 @@ MAX_LIMIT = 16384
 
 #: ``kind, ids -> the ids that are listed`` (an entry or a document fully stored)
 Listed = Callable[[str, list[int]], set[int]]
+#: ``passage ids, fields -> rows {"passage_id", *fields}`` of their stored sentences
+Sentences = Callable[[list[int], list[str]], list[dict[str, Any]]]
 
 
 @dataclass
@@ -62,12 +64,13 @@ class Round:
 
 class CandidateFinder:
     def __init__(self, ranker: Ranker, vectors: VectorStore, collections: dict[str, str], lexical: LexicalIndex,
-                 listed: Listed, first_depth: int, max_depth: int) -> None:
+                 listed: Listed, sentences: Sentences, first_depth: int, max_depth: int) -> None:
         self.ranker = ranker
         self.vectors = vectors
         self.collections = collections
         self.lexical = lexical
         self.listed = listed
+        self.sentences = sentences
         self.first_depth = first_depth
         self.max_depth = min(MAX_LIMIT // SENTENCES_PER_PASSAGE, max(first_depth, max_depth))
 
@@ -138,8 +141,7 @@ class CandidateFinder:
         if feature == "bm25":
             return self.lexical.score(kind, query, ids)
         if feature == "sentence":
-            rows = self.vectors.query(self.collections["sentence"], filter=f"passage_id in {int_list(ids)}",
-                                      output_fields=["passage_id", "vector"])
+            rows = self.sentences(ids, ["vector"])
             best = dict.fromkeys(ids, 0.0)
             for row in rows:
                 pid = int(row["passage_id"])

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from common.files import content_id
 from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem, failed, warned
-from common.vectors import int_list
+from common.vectors import VectorStore, int_list
 
 from .config import QASettings
 from .documents import DocumentBudget, DocumentError, ParsedDocument, Passage, parse_isolated
@@ -35,6 +36,8 @@ from .store import DOCUMENT, Stores
 
 log = logging.getLogger(__name__)
 PASSAGE = "passage"
+#: sentence ids asked per passage by the first lookup of :func:`sentence_rows` (most passages have fewer sentences)
+SENTENCE_PROBE = 16
 
 
 def budget_of(settings: QASettings) -> DocumentBudget:
@@ -59,7 +62,27 @@ def passage_id(document_id: int, position: int) -> int:
 
 
 def sentence_id(document_id: int, position: int, k: int) -> int:
+    """The id of the ``k``-th sentence (from 0) of the passage at ``position`` of a document."""
     return content_id(f"sentence:{document_id}:{position}:{k}")
+
+
+def sentence_rows(vectors: VectorStore, collection: str, located: Mapping[int, tuple[int, int]],
+                  fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The stored sentences (``passage_id`` and ``fields``) of the passages ``{passage id: (document id,
+    position)}``, in no particular order, fetched by primary key: a passage's sentences are numbered from 0
+    (:func:`sentence_id`), so their ids are asked for in ranges that double until every passage has fewer sentences
+    than the range. Milvus Lite answers a lookup by primary key several times faster than a scalar filter
+    (``passage_id in [...]``), which scans the whole collection."""
+    out: list[dict[str, Any]] = []
+    todo, start, width = dict(located), 0, SENTENCE_PROBE
+    while todo:
+        ids = [sentence_id(doc, position, k) for doc, position in todo.values() for k in range(start, start + width)]
+        rows = vectors.get(collection, ids, output_fields=["passage_id", *fields])
+        out += rows
+        found = Counter(int(r["passage_id"]) for r in rows)
+        todo = {pid: where for pid, where in todo.items() if found[pid] == width}
+        start, width = start + width, width * 2
+    return out
 
 
 def embedding_text(passage: Passage, heading_context: bool) -> str:

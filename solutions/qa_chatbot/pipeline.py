@@ -78,11 +78,15 @@ class QAPipeline(Pipeline[QASettings]):
         self.ranker = ranker_from_settings(settings)
         self.searcher = Searcher(settings, self.encoder, res.vectors, res.sql, self.items, self.passages,
                                  names["sentence"], CandidateFinder(self.ranker, res.vectors, names, self.lexical,
-                                                                    self._listed, settings.candidates,
+                                                                    self._listed, self._sentences,
+                                                                    settings.candidates,
                                                                     settings.max_results))
 
     def _listed(self, kind: str, ids: list[int]) -> set[int]:
         return self.searcher.listed(kind, ids)
+
+    def _sentences(self, passage_ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        return self.searcher.sentences(passage_ids, fields)
 
     # -- storage --------------------------------------------------------------------------------
     def item_columns(self) -> list[Column[Any]]:

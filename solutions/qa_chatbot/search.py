@@ -28,10 +28,10 @@ from sqlalchemy import select
 
 from common.errors import InvalidInput
 from common.pipeline import search_each
-from common.vectors import int_list
 
 from .candidates import PASSAGE, Candidate, CandidateFinder
 from .documents import PATH_SEPARATOR
+from .passages import sentence_rows
 from .retrieval import answer_units, highlight
 from .store import DOCUMENT, FAQ, Stores
 
@@ -130,6 +130,16 @@ class Searcher(Stores):
                 out.update(int(r[0]) for r in conn.execute(query))
         return out
 
+    def sentences(self, passage_ids: list[int], fields: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored sentences (``passage_id`` and ``fields``) of these passages."""
+        p = self.passages.c
+        located: dict[int, tuple[int, int]] = {}
+        for start in range(0, len(passage_ids), ID_CHUNK):
+            query = select(p.id, p.document_id, p.position).where(p.id.in_(passage_ids[start:start + ID_CHUNK]))
+            with self.sql.begin() as conn:
+                located.update((int(r.id), (int(r.document_id), int(r.position))) for r in conn.execute(query))
+        return sentence_rows(self.vectors, self.sentence_collection, located, fields)
+
     # -- results --------------------------------------------------------------------------------------------
     def results(self, query: str, qvec: np.ndarray, ranked: list[Candidate], highlighted: int | None = None
                 ) -> list[dict[str, Any]]:
@@ -174,9 +184,8 @@ class Searcher(Stores):
     def _highlight_passages(self, query: str, qvec: np.ndarray, results: list[dict[str, Any]]) -> None:
         if not results:
             return
-        ids = int_list(r["id"] for r in results)
-        rows = self.vectors.query(self.sentence_collection, filter=f"passage_id in {ids}",
-                                  output_fields=["passage_id", "span_start", "span_end", "vector"])
+        located = {int(r["id"]): (int(r["source"]["document_id"]), int(r["source"]["position"])) for r in results}
+        rows = sentence_rows(self.vectors, self.sentence_collection, located, ["span_start", "span_end", "vector"])
         by_passage: dict[int, list[dict[str, Any]]] = {}
         for row in rows:
             by_passage.setdefault(int(row["passage_id"]), []).append(row)

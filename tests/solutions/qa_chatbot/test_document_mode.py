@@ -4,10 +4,12 @@ a changed document replaces its older version; deleting a document deletes its p
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 
 import pytest
 
 from common.vectors import int_list
+from solutions.qa_chatbot.passages import SENTENCE_PROBE
 from tests.support import load, wait_task
 
 from .helpers import DEBIAN_FAQ, faq_csv, text_pdf
@@ -212,3 +214,26 @@ def test_a_document_id_too_large_for_the_database_is_422(service):
     for path in ("passages", "file"):
         r = client.get(f"/items/{2 ** 63}/{path}")
         assert r.status_code == 422 and "item_id" in r.json()["detail"], r.text
+
+
+def test_every_sentence_of_a_passage_is_read_back_by_id_however_many(service):
+    """A passage's sentences are read by primary key in ranges that double (``sentence_rows``): a passage of some
+    30 short sentences needs a second lookup, and must come back whole, as a scan by ``passage_id`` finds it; so
+    must the passages of a few sentences read with it."""
+    client, app, _ = service
+    notes = " ".join(f"Shelf {n} holds box {n}." for n in range(40))
+    response = client.post("/upload", files=[("files", ("shelves.md", f"# Shelves\n\n{notes}\n".encode()))])
+    assert wait_task(client, response.json()["task_id"])["new"] == 1
+    pipeline = app.state.pipeline
+    long_doc = documents(client)["shelves.md"]
+    ids = [p["id"] for d in (long_doc, documents(client)["guide.md"])
+           for p in client.get(f"/items/{d['id']}/passages").json()["passages"]]
+    scanned = pipeline.vectors.query(pipeline.names["sentence"], filter=f"passage_id in {int_list(ids)}",
+                                     output_fields=["passage_id", "span_start"])
+    read = pipeline.searcher.sentences(ids, ["span_start"])
+    assert sorted((r["passage_id"], r["span_start"]) for r in read) == sorted(
+        (r["passage_id"], r["span_start"]) for r in scanned)
+    assert max(Counter(r["passage_id"] for r in read).values()) > SENTENCE_PROBE
+    hit = client.post("/search", json={"query": "which shelf holds box 37", "top_k": 1}).json()["results"][0]
+    [(s, e)] = hit["highlight"]
+    assert hit["answer"][s:e] == "Shelf 37 holds box 37."
