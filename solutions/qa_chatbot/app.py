@@ -28,7 +28,6 @@ QAPipelineDep = Annotated[QAPipeline, Depends(get_pipeline)]
 router = APIRouter(tags=["qa"])
 
 #: how a stored document is served: never run as a page of this site (a user's HTML may carry scripts)
-MEDIA_TYPES = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html"}
 SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
            "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
 
@@ -68,8 +67,7 @@ async def document_passages(item_id: ItemId, pipeline: QAPipelineDep, pool: Pool
 async def document_file(item_id: ItemId, pipeline: QAPipelineDep, pool: PoolDep) -> FileResponse:
     """The stored copy of a document (results link to it, at their section's anchor). HTML is served sandboxed:
     no script of a loaded page runs."""
-    path, _ = await run_in_pool(pool, pipeline.document_file, item_id)
-    media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain; charset=utf-8")
+    path, media_type = await run_in_pool(pool, pipeline.document_file, item_id)
     return FileResponse(path, media_type=media_type, headers=SANDBOX)
 
 

@@ -37,7 +37,7 @@ from common.vectors import CollectionSpec
 
 from .candidates import PASSAGE, CandidateFinder
 from .config import QASettings
-from .documents import document_kind
+from .documents import document_kind, media_type
 from .faq import FaqEntry, FaqWriter, bm25_text
 from .lexical import LexicalIndex
 from .loader import DocumentFile, estimate_items, file_items
@@ -175,14 +175,14 @@ class QAPipeline(Pipeline[QASettings]):
         return {"document": doc, "passages": [dict(r) for r in rows], "total": doc["passages"]}
 
     def document_file(self, document_id: int) -> tuple[Path, str]:
-        """The stored copy of a document and its media type."""
+        """The stored copy of a document and its media type (with the charset its text was read in)."""
         doc = self.rows([document_id]).get(int(document_id))
         if doc is None or doc["kind"] != DOCUMENT:
             raise NotFound(f"no document with id {document_id}")
         path = self.originals.path(str(doc["file"]))
         if not path.is_file():
             raise NotFound(f"the stored copy of document {document_id} is missing")
-        return path, str(doc["title"] or "")
+        return path, media_type(path)
 
     def delete_items(self, ids: list[int]) -> None:
         files = [str(r["file"]) for r in self.rows(ids).values() if r["file"]]

@@ -69,6 +69,38 @@ def decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def media_type(path: Path) -> str:
+    """The ``Content-Type`` a stored copy of a document is served with: for text and HTML, with the charset its
+    text was read in (:func:`decode_text`, :func:`.html.html_text`). A browser left to guess shows a Latin-1 text
+    file, or a UTF-8 page that declares no charset, garbled."""
+    kind = document_kind(path.name)
+    if kind == "pdf":
+        return "application/pdf"
+    with open(path, "rb") as fh:
+        head = fh.read(CHARSET_WINDOW)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        charset = "utf-16"
+    elif head.startswith(codecs.BOM_UTF8):
+        charset = "utf-8"
+    else:
+        declared = declared_charset(head) if kind == "html" else None
+        charset = declared or ("utf-8" if is_utf8(path) else "windows-1252")
+    return f"{'text/html' if kind == 'html' else 'text/plain'}; charset={charset}"
+
+
+def is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether a file's bytes are valid UTF-8 (read a chunk at a time)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            while data := fh.read(chunk):
+                decoder.decode(data)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_limited(path: Path, max_bytes: int) -> bytes:
     """The file's bytes, refusing (without reading further) a file over ``max_bytes``."""
     with open(path, "rb") as fh:
@@ -135,6 +167,6 @@ def parse_document(path: Path | str, name: str | None = None,
 
 __all__ = [
     "CHARSET_WINDOW", "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError",
-    "ParsedDocument", "Passage", "Section", "declared_charset", "decode_text", "document_kind", "parse_bytes",
-    "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
+    "ParsedDocument", "Passage", "Section", "declared_charset", "decode_text", "document_kind", "is_utf8", "media_type",
+    "parse_bytes", "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
 ]

@@ -175,6 +175,8 @@ def test_an_uploaded_latin_1_html_page_that_declares_its_charset_is_loaded(servi
     [doc] = [d for d in client.get("/items", params={"limit": 100}).json()["items"] if d["name"] == "cafe.html"]
     text = " ".join(p["text"] for p in client.get(f"/items/{doc['id']}/passages").json()["passages"])
     assert "tr\u00e8s chaud" in text
+    served = client.get(f"/items/{doc['id']}/file")  # in the charset it was read in, which a browser shows right
+    assert served.headers["content-type"] == "text/html; charset=iso-8859-1" and "tr\u00e8s chaud" in served.text
     # an undeclared one is loaded and fails with the reason, rather than a 415 without it
     response = client.post("/upload", files=[("files", ("plain.html", "<p>caf\u00e9</p>".encode("latin-1")))])
     task = wait_task(client, response.json()["task_id"])

@@ -14,6 +14,8 @@ from solutions.qa_chatbot.documents import (
     DocumentError,
     declared_charset,
     document_kind,
+    is_utf8,
+    media_type,
     parse_bytes,
     parse_document,
     parse_isolated,
@@ -325,3 +327,27 @@ def test_corrupt_pdf_is_a_document_error(tmp_path):
     path.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
     with pytest.raises(DocumentError):
         parse_isolated(path)
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("notes.txt", "Caf\u00e9 cr\u00e8me".encode("latin-1"), "text/plain; charset=windows-1252"),
+    ("notes.md", "# Caf\u00e9\n\ncr\u00e8me".encode(), "text/plain; charset=utf-8"),
+    ("notes.txt", codecs.BOM_UTF16_LE + "Caf\u00e9".encode("utf-16-le"), "text/plain; charset=utf-16"),
+    ("page.html", b"<meta charset='iso-8859-1'><p>caf\xe9</p>", "text/html; charset=iso-8859-1"),
+    ("page.htm", "<p>caf\u00e9</p>".encode(), "text/html; charset=utf-8"),
+    ("page.html", b"<p>caf\xe9</p>", "text/html; charset=windows-1252"),
+    ("page.html", codecs.BOM_UTF8 + b"<meta charset='iso-8859-1'><p>caf\xc3\xa9</p>", "text/html; charset=utf-8"),
+    ("leaflet.pdf", b"%PDF-1.4", "application/pdf"),
+])
+def test_a_stored_copy_is_served_in_the_charset_its_text_was_read_in(tmp_path, name, data, expected):
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert media_type(path) == expected
+
+
+def test_a_multibyte_character_across_read_chunks_is_still_utf8(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"a" * 1023 + "\u00e9".encode() + b"b")  # the two bytes of \u00e9 straddle the 1024-byte chunks
+    assert is_utf8(path, chunk=1024)
+    path.write_bytes(b"a" * 1023 + b"\xc3")  # cut short at the end
+    assert not is_utf8(path, chunk=1024)
