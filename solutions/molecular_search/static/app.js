@@ -22,7 +22,8 @@
   const EXAMPLES = [
     ["aspirin", "CC(=O)Oc1ccccc1C(=O)O", "similarity"],
     ["caffeine", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "similarity"],
-    ["benzoic acid, inside", "c1ccccc1C(=O)[OH]", "substructure"],
+    // SMARTS: a SMILES query ignores hydrogen counts, so c1ccccc1C(=O)[OH] finds benzoate esters too
+    ["benzoic acid, inside", "c1ccccc1C(=O)[O;H1]", "substructure"],
     ["aromatic NH₂ (SMARTS)", "[NX3;H2]c", "substructure"],
     // any carbon, any bond: estrogens have an aromatic A ring
     ["steroid core", "[#6]1~[#6]~[#6]~[#6]2~[#6](~[#6]1)~[#6]~[#6]~[#6]1~[#6]2~[#6]~[#6]~[#6]2~[#6]~[#6]~[#6]~[#6]~1~2",

@@ -522,3 +522,19 @@ def test_batch_smarts_lines_keep_their_bracketed_commas_and_semicolons(browser, 
         for i in range(3):
             want = [str(h["id"]) for h in answer["results"][i]["results"]]
             assert want and card_ids(page, f".batch-group:nth-child({i + 1}) .card") == want
+
+
+def test_the_benzoic_acid_example_finds_acids_not_their_esters(browser, loaded):
+    """Written as SMILES (``c1ccccc1C(=O)[OH]``), the example ignored the hydrogen and found benzoate esters too
+    (108 of its 257 hits in the sample data); as SMARTS, every hit has the acid's OH."""
+    base, client, _ = loaded
+    with opened(browser, base) as (page, _traffic):
+        example = page.get_by_role("button", name="benzoic acid, inside")
+        query = example.get_attribute("data-smiles")
+        example.click()
+        body = client.post("/search", json={"smiles": query, "mode": "substructure", "top_k": 1000}).json()
+        assert body["query_kind"] == "smarts", body
+        wait_ids(page, [hit["id"] for hit in body["results"]][:per_page("desktop")])
+    acid = Chem.MolFromSmarts("c1ccccc1C(=O)[OX2H1]")
+    hits = [Chem.MolFromSmiles(hit["smiles"]) for hit in body["results"]]
+    assert len(hits) > 100 and all(m.HasSubstructMatch(acid) for m in hits)
