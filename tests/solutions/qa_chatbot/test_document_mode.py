@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from common.vectors import int_list
+from solutions.qa_chatbot import passages
 from solutions.qa_chatbot.passages import SENTENCE_PROBE
 from tests.support import load, wait_task
 
@@ -218,7 +219,7 @@ def test_a_document_id_too_large_for_the_database_is_422(service):
         assert r.status_code == 422 and "item_id" in r.json()["detail"], r.text
 
 
-def test_every_sentence_of_a_passage_is_read_back_by_id_however_many(service):
+def test_every_sentence_of_a_passage_is_read_back_by_id_however_many(service, monkeypatch):
     """A passage's sentences are read by primary key in ranges that double (``sentence_rows``): a passage of some
     30 short sentences needs a second lookup, and must come back whole, as a scan by ``passage_id`` finds it; so
     must the passages of a few sentences read with it."""
@@ -236,6 +237,9 @@ def test_every_sentence_of_a_passage_is_read_back_by_id_however_many(service):
     assert sorted((r["passage_id"], r["span_start"]) for r in read) == sorted(
         (r["passage_id"], r["span_start"]) for r in scanned)
     assert max(Counter(r["passage_id"] for r in read).values()) > SENTENCE_PROBE
+    monkeypatch.setattr(passages, "MAX_LOOKUP_IDS", 0)  # as for many passages: one scan by passage_id
+    scanned_too = pipeline.searcher.sentences(ids, ["span_start"])
+    assert sorted(sorted(r.items()) for r in scanned_too) == sorted(sorted(r.items()) for r in read)
     hit = client.post("/search", json={"query": "which shelf holds box 37", "top_k": 1}).json()["results"][0]
     [(s, e)] = hit["highlight"]
     assert hit["answer"][s:e] == "Shelf 37 holds box 37."
