@@ -7,8 +7,9 @@
   parsed when their batch is processed (in a child process bounded in time and memory).
 
 Anything else is reported as an error of the load, by file. The kind of content is sniffed, never taken
-from the name alone: a ``.pdf`` must start like a PDF, every other file must be UTF-8 text, but for HTML that
-declares its charset (``<meta charset="iso-8859-1">``), which is read in it.
+from the name alone: a ``.pdf`` must start like a PDF, a FAQ file must be UTF-8 text, and a text document
+must be text: UTF-8, or bytes that look like text in another charset (:func:`.documents.looks_like_text`),
+which is read in the one :mod:`.documents.charset` finds (declared by HTML, else windows-1252).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from common.files import MAX_RECORD_BYTES, count_files, iter_files, read_records
 from common.pipeline import WorkItem
 
 from .config import QASettings
-from .documents import CHARSET_WINDOW, declared_charset, document_kind
+from .documents import CHARSET_WINDOW, document_kind, looks_like_text
 from .faq import FaqEntry, entry_of
 
 RECORD_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json"})
@@ -44,28 +45,27 @@ def file_items(file: Path, label: str, sniffed: str, settings: QASettings) -> It
     if suffix in RECORD_SUFFIXES and sniffed == "text":
         yield from faq_items(file, label, settings)
     elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text") \
-            or (kind == "html" and sniffed == "binary" and declares_charset(file)):
+            or (kind not in (None, "pdf") and sniffed == "binary" and reads_as_text(file)):
         yield WorkItem(label, file, data=DocumentFile(str(kind)))
     else:
         yield WorkItem(label, file, error=refusal(suffix, sniffed))
 
 
-def declares_charset(file: Path) -> bool:
-    """An HTML file that is not UTF-8 but says what it is (``<meta charset="iso-8859-1">``...), with no NUL
-    byte in its head: text in that charset, which the HTML parser reads it as."""
+def reads_as_text(file: Path) -> bool:
+    """A document that is not UTF-8 but whose first bytes look like text in another charset (a Latin-1 or
+    windows-1252 file, UTF-16 with a byte order mark), rather than binary content under a text name."""
     try:
         with file.open("rb") as fh:
-            head = fh.read(CHARSET_WINDOW)
+            return looks_like_text(fh.read(CHARSET_WINDOW))
     except OSError:
         return False
-    return b"\x00" not in head and declared_charset(head) is not None
 
 
 def refusal(suffix: str, sniffed: str) -> str:
-    if document_kind(f"x{suffix}") == "html" and sniffed == "binary":
-        return f"not a UTF-8 text file, and it declares no charset (content looks like {sniffed})"
-    if suffix in RECORD_SUFFIXES or (document_kind(f"x{suffix}") not in (None, "pdf")):
+    if suffix in RECORD_SUFFIXES:
         return f"not a UTF-8 text file (content looks like {sniffed})"
+    if document_kind(f"x{suffix}") not in (None, "pdf"):
+        return f"not a text file (content looks like {sniffed})"
     if suffix == ".pdf":
         return f"not a PDF (content looks like {sniffed})"
     return ("not a FAQ (.csv .tsv .jsonl .json) or a document (.md .rst .txt .html .htm .pdf)"

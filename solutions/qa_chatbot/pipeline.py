@@ -116,8 +116,8 @@ class QAPipeline(Pipeline[QASettings]):
         return file_items(file, label, kind, self.settings)
 
     def may_load(self, name: str, kind: str) -> bool:
-        """An HTML file that is not UTF-8 may still declare its charset (the load reads it, or says it does not)."""
-        return super().may_load(name, kind) or (kind == "binary" and document_kind(name) == "html")
+        """A text document that is not UTF-8 may be text in another charset (the load reads it, or says why not)."""
+        return super().may_load(name, kind) or (kind == "binary" and document_kind(name) not in (None, "pdf"))
 
     def estimate_items(self, path: Path) -> int:
         return estimate_items(path)
@@ -182,7 +182,7 @@ class QAPipeline(Pipeline[QASettings]):
         path = self.originals.path(str(doc["file"]))
         if not path.is_file():
             raise NotFound(f"the stored copy of document {document_id} is missing")
-        return path, media_type(path)
+        return path, media_type(path, str(document_kind(path.name)))
 
     def delete_items(self, ids: list[int]) -> None:
         files = [str(r["file"]) for r in self.rows(ids).values() if r["file"]]

@@ -17,11 +17,10 @@ whole, which ``max_bytes`` bounds. Tree walks are iterative, so nesting depth ca
 
 from __future__ import annotations
 
-import codecs
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from .charset import CHARSET_WINDOW, charset_of, declared_charset, decode, is_utf8, looks_like_text, media_type
 from .isolate import parse_isolated
 from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
 from .sentences import sentence_spans, split_sentences
@@ -35,70 +34,6 @@ DEFAULT_BUDGET = DocumentBudget()
 def document_kind(name: str) -> str | None:
     """``markdown|rst|text|html|pdf`` for a file name, or None when it is not a document."""
     return SUFFIXES.get(Path(name).suffix.lower())
-
-
-#: bytes of an HTML file searched for its declared charset (a browser's prescan reads 1024; generated pages
-#: can carry long <head>s before their <meta>)
-CHARSET_WINDOW = 8192
-_CHARSET = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)"""
-                      rb"""|<\?xml\s[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-def declared_charset(head: bytes) -> str | None:
-    """The charset an HTML file declares in its first bytes (``<meta charset>``, ``<meta http-equiv=
-    "Content-Type" content="...; charset=...">`` or an XML declaration's ``encoding``), when Python knows it
-    and it reads ASCII as ASCII (a UTF-16 declaration in bytes read as ASCII is wrong); else None."""
-    for match in _CHARSET.finditer(head[:CHARSET_WINDOW]):
-        label = (match.group(1) or match.group(2)).decode("ascii")
-        try:
-            name = codecs.lookup(label).name
-        except LookupError:
-            continue
-        if not name.startswith(("utf-16", "utf-32")):
-            return label
-    return None
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM, also UTF-16 with BOM), else Latin-1, which every byte string decodes as."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def media_type(path: Path) -> str:
-    """The ``Content-Type`` a stored copy of a document is served with: for text and HTML, with the charset its
-    text was read in (:func:`decode_text`, :func:`.html.html_text`). A browser left to guess shows a Latin-1 text
-    file, or a UTF-8 page that declares no charset, garbled."""
-    kind = document_kind(path.name)
-    if kind == "pdf":
-        return "application/pdf"
-    with open(path, "rb") as fh:
-        head = fh.read(CHARSET_WINDOW)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        charset = "utf-16"
-    elif head.startswith(codecs.BOM_UTF8):
-        charset = "utf-8"
-    else:
-        declared = declared_charset(head) if kind == "html" else None
-        charset = declared or ("utf-8" if is_utf8(path) else "windows-1252")
-    return f"{'text/html' if kind == 'html' else 'text/plain'}; charset={charset}"
-
-
-def is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
-    """Whether a file's bytes are valid UTF-8 (read a chunk at a time)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as fh:
-            while data := fh.read(chunk):
-                decoder.decode(data)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
@@ -123,7 +58,7 @@ def sections_of(data: bytes, kind: str, name: str, budget: DocumentBudget = DEFA
         from .pdf import parse_pdf
 
         return parse_pdf(data, hint, budget.max_pages, warnings)
-    text = decode_text(data).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = decode(data, kind).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if kind == "markdown":
         from .markdown import parse_markdown
 
@@ -167,6 +102,7 @@ def parse_document(path: Path | str, name: str | None = None,
 
 __all__ = [
     "CHARSET_WINDOW", "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError",
-    "ParsedDocument", "Passage", "Section", "declared_charset", "decode_text", "document_kind", "is_utf8", "media_type",
+    "ParsedDocument", "Passage", "Section", "charset_of", "declared_charset", "decode", "document_kind", "is_utf8",
+    "looks_like_text", "media_type",
     "parse_bytes", "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
 ]

@@ -6,17 +6,17 @@ open sections; block elements (``p``, ``li``, ``div``, ``pre``, table rows...) e
 styles, forms and navigation (``nav``, ``footer``, and the usual navigation classes of generated
 documentation: ``docnav``, ``navheader``, ``toc``...) are skipped. A section's anchor is the heading's
 ``id``, an ``id`` inside it (DocBook's ``<h2><a id=...>``) or that of the element it opens. A file is read in the
-charset it declares (``<meta charset>``, ``http-equiv``, an XML declaration), else as UTF-8 when it is UTF-8.
+charset :mod:`.charset` finds (a BOM, the charset it declares, UTF-8, else windows-1252), not libxml2's guess:
+it reads a file that declares no charset as Latin-1 ("café" in UTF-8 became "cafÃ©").
 """
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterator
 
 from lxml import etree, html
 
-from . import declared_charset
+from .charset import decode
 from .model import Section
 
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "nav", "footer", "form", "button",
@@ -32,36 +32,12 @@ CELLS = frozenset({"td", "th"})
 CELL = "\x1f"  # marks a cell boundary inside a row until the row is flushed
 
 
-def html_text(data: bytes) -> str:
-    """An HTML file's text: by its byte order mark, else in the charset it declares (a ``<meta>`` or an XML
-    declaration; ISO-8859-1 and ASCII read as windows-1252, as browsers do), else UTF-8 when it is UTF-8, else
-    windows-1252 (Latin-1 for the five bytes it leaves undefined). libxml2 alone reads a file that declares no
-    charset as Latin-1 ("café" in UTF-8 became "cafÃ©") and ignores an XML declaration's encoding."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
-    declared = declared_charset(data)
-    name = codecs.lookup(declared).name if declared else None
-    if name in ("iso8859-1", "latin-1", "ascii"):
-        name = "cp1252"
-    if name is None:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            name = "cp1252"
-    try:
-        return data.decode(name)
-    except UnicodeDecodeError:
-        return data.decode(name, errors="replace") if name != "cp1252" else data.decode("latin-1")
-
-
 def parse_html(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
     # decoded here, handed to libxml2 as UTF-8 that it is told is UTF-8 (which overrides any declaration)
     parser = html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True,
                              encoding="utf-8")
     try:
-        root = html.document_fromstring(html_text(data).encode("utf-8"), parser=parser)
+        root = html.document_fromstring(decode(data, "html").encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         from .model import DocumentError
 

@@ -164,24 +164,32 @@ def test_the_same_file_under_another_name_is_stored_once(service, root, tmp_path
     assert task["duplicates"] == 1 and client.get("/count").json()["count"] == count
 
 
-def test_an_uploaded_latin_1_html_page_that_declares_its_charset_is_loaded(service):
-    """Alone in its upload it sniffs as binary (a Latin-1 byte in its head), which the quick check refused with 415."""
+def test_uploaded_documents_in_windows_1252_are_loaded_and_binary_under_a_text_name_is_not(service):
+    """Alone in its upload a Latin-1 page sniffs as binary (a Latin-1 byte in its head), which the quick check
+    refused with 415, and a windows-1252 text file was refused at load as "not a UTF-8 text file". Both are read
+    in their charset and served in it; bytes that are no text fail with the reason, rather than a 415 without it."""
     client, _, _ = service
     page = ('<html><head><title>Caf\u00e9 cr\u00e8me</title><meta charset="iso-8859-1"></head><body>'
             "<h1>Caf\u00e9 cr\u00e8me</h1><p>Le caf\u00e9 cr\u00e8me se sert tr\u00e8s chaud.</p></body></html>")
-    response = client.post("/upload", files=[("files", ("cafe.html", page.encode("latin-1")))])
-    assert response.status_code == 202, response.text
+    memo = "Canteen\r\n=======\r\n\r\nThe canteen\u2019s \u201cplat du jour\u201d costs 6 \u20ac.\r\n"
+    for name, data, content_type, expected in [
+            ("cafe.html", page.encode("latin-1"), "text/html; charset=windows-1252", "tr\u00e8s chaud"),
+            ("canteen.txt", memo.encode("cp1252"), "text/plain; charset=windows-1252",
+             "\u201cplat du jour\u201d costs 6 \u20ac")]:
+        response = client.post("/upload", files=[("files", (name, data))])
+        assert response.status_code == 202, response.text
+        task = wait_task(client, response.json()["task_id"])
+        assert (task["state"], task["new"]) == ("succeeded", 1), task
+        doc = documents(client)[name]
+        text = " ".join(p["text"] for p in client.get(f"/items/{doc['id']}/passages").json()["passages"])
+        assert expected in text
+        served = client.get(f"/items/{doc['id']}/file")  # in the charset it was read in, which a browser shows right
+        assert served.headers["content-type"] == content_type and expected in served.text
+    hits = client.post("/search", json={"query": "how much is the plat du jour in the canteen", "top_k": 3}).json()
+    assert hits["results"][0]["source"]["document"] == "canteen.txt"
+    response = client.post("/upload", files=[("files", ("notes.txt", b"\x7fELF\x02\x01\x01" + bytes(range(64))))])
     task = wait_task(client, response.json()["task_id"])
-    assert (task["state"], task["new"]) == ("succeeded", 1), task
-    [doc] = [d for d in client.get("/items", params={"limit": 100}).json()["items"] if d["name"] == "cafe.html"]
-    text = " ".join(p["text"] for p in client.get(f"/items/{doc['id']}/passages").json()["passages"])
-    assert "tr\u00e8s chaud" in text
-    served = client.get(f"/items/{doc['id']}/file")  # in the charset it was read in, which a browser shows right
-    assert served.headers["content-type"] == "text/html; charset=iso-8859-1" and "tr\u00e8s chaud" in served.text
-    # an undeclared one is loaded and fails with the reason, rather than a 415 without it
-    response = client.post("/upload", files=[("files", ("plain.html", "<p>caf\u00e9</p>".encode("latin-1")))])
-    task = wait_task(client, response.json()["task_id"])
-    assert task["state"] == "failed" and "declares no charset" in task["errors"][0]["error"], task
+    assert task["state"] == "failed" and task["errors"][0]["error"] == "not a text file (content looks like binary)"
 
 
 def test_deleting_a_document_deletes_its_passages_and_copy(service):

@@ -12,9 +12,12 @@ import pytest
 from solutions.qa_chatbot.documents import (
     DocumentBudget,
     DocumentError,
+    charset_of,
     declared_charset,
+    decode,
     document_kind,
     is_utf8,
+    looks_like_text,
     media_type,
     parse_bytes,
     parse_document,
@@ -159,13 +162,41 @@ Details
     assert "pip install x" in paths[("Guide", "Install")].text
 
 
-def test_text_latin1_fallback_and_underlined_headings():
+def test_text_windows_1252_fallback_and_underlined_headings():
     raw = "Caf\xe9 guide\n==========\n\nL'\xe9t\xe9 est chaud.\n\nUsage\n-----\n\nRun it.\n".encode("latin-1")
     doc = parse_bytes(raw, "cafe.txt")
     assert doc.passages[0].path == ("Café guide",) and doc.passages[0].text == "L'été est chaud."
     assert doc.passages[1].path == ("Café guide", "Usage")
     bom = parse_bytes("\ufeffHello world.".encode(), "bom.txt")
     assert bom.passages[0].text == "Hello world."
+    [quoted] = parse_bytes("\u201cQuoted\u201d \u2013 it costs 5 \u20ac.".encode("cp1252"), "old.txt").passages
+    assert quoted.text == "“Quoted” – it costs 5 €."  # Latin-1 read them as C1 controls: "\x93Quoted\x94 \x96 ..."
+
+
+def test_one_charset_rule_for_every_text_format():
+    """BOM, then (HTML only) the declaration, then UTF-8, then windows-1252, whose five undefined bytes read as
+    the C1 controls of the same number (as browsers read them), so every byte string decodes."""
+    assert charset_of(codecs.BOM_UTF8 + "é".encode(), "text").codec == "utf-8-sig"
+    assert charset_of(codecs.BOM_UTF16_BE + "é".encode("utf-16-be"), "markdown").label == "utf-16"
+    declared = b'<meta charset="iso-8859-15"><p>\xa4</p>'
+    assert (charset_of(declared, "html").label, decode(declared, "html")[-8:]) == ("iso-8859-15", "<p>€</p>")
+    assert charset_of(declared, "text").label == "windows-1252"  # a text file declares nothing
+    assert charset_of(b'<meta charset="iso-8859-1">\x80', "html").label == "windows-1252"  # as browsers read it
+    assert charset_of("é".encode(), "rst").label == "utf-8"
+    assert decode(b"a\x81b\x9dc\x80", "text") == "a\x81b\x9dc€"
+    assert decode(b'<meta charset="utf-8"><p>\xff</p>', "html").endswith("<p>\ufffd</p>")  # declared wrong
+
+
+@pytest.mark.parametrize(("head", "text"), [
+    ("Caf\u00e9\tcr\u00e8me\r\n\x0c\x1a".encode("latin-1"), True),
+    (codecs.BOM_UTF16_LE + "Caf\u00e9".encode("utf-16-le"), True),
+    ("Caf\u00e9\x00".encode("latin-1"), False),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", False),
+    (b"\x7fELF\x02\x01", False),
+    ("Caf\u00e9\x1b[31m".encode("latin-1"), False),
+])
+def test_what_looks_like_text_in_another_charset(head, text):
+    assert looks_like_text(head) is text
 
 
 def test_html_skips_navigation_scripts_and_keeps_anchors():
@@ -333,7 +364,9 @@ def test_corrupt_pdf_is_a_document_error(tmp_path):
     ("notes.txt", "Caf\u00e9 cr\u00e8me".encode("latin-1"), "text/plain; charset=windows-1252"),
     ("notes.md", "# Caf\u00e9\n\ncr\u00e8me".encode(), "text/plain; charset=utf-8"),
     ("notes.txt", codecs.BOM_UTF16_LE + "Caf\u00e9".encode("utf-16-le"), "text/plain; charset=utf-16"),
-    ("page.html", b"<meta charset='iso-8859-1'><p>caf\xe9</p>", "text/html; charset=iso-8859-1"),
+    ("page.html", b"<meta charset='iso-8859-1'><p>caf\xe9</p>", "text/html; charset=windows-1252"),
+    ("page.html", b"<meta charset='koi8-r'><p>\xe3</p>", "text/html; charset=koi8-r"),
+    ("notes.txt", b"<meta charset='koi8-r'><p>\xe3</p>", "text/plain; charset=windows-1252"),
     ("page.htm", "<p>caf\u00e9</p>".encode(), "text/html; charset=utf-8"),
     ("page.html", b"<p>caf\xe9</p>", "text/html; charset=windows-1252"),
     ("page.html", codecs.BOM_UTF8 + b"<meta charset='iso-8859-1'><p>caf\xc3\xa9</p>", "text/html; charset=utf-8"),
@@ -342,7 +375,7 @@ def test_corrupt_pdf_is_a_document_error(tmp_path):
 def test_a_stored_copy_is_served_in_the_charset_its_text_was_read_in(tmp_path, name, data, expected):
     path = tmp_path / name
     path.write_bytes(data)
-    assert media_type(path) == expected
+    assert media_type(path, document_kind(name)) == expected
 
 
 def test_a_multibyte_character_across_read_chunks_is_still_utf8(tmp_path):

@@ -3,6 +3,7 @@ and documents, streamed; FAQ identity; BM25."""
 
 from __future__ import annotations
 
+import codecs
 import json
 from functools import partial
 
@@ -88,15 +89,16 @@ def test_documents_and_refusals_are_sniffed(tmp_path):
     assert items["page.html"].data == DocumentFile("html")
     assert items["doc.pdf"].data == DocumentFile("pdf")
     assert "not a PDF" in items["fake.pdf"].error
-    assert "not a UTF-8 text file" in items["image.md"].error
+    assert items["image.md"].error == "not a text file (content looks like png)"
     assert "not a FAQ" in items["notes.docx"].error
     assert items["faq.csv:2"].data == FaqEntry("Q?", "A.", {})
     assert estimate_items(root) == 7
 
 
-def test_a_latin_1_html_file_that_declares_its_charset_is_a_document(tmp_path):
-    """Not UTF-8 in its first bytes (sniffed as binary), but it says what it is: loaded, read in its charset;
-    an undeclared one is refused, saying why."""
+def test_a_document_in_another_charset_is_a_document_and_binary_under_a_text_name_is_not(tmp_path):
+    """Not UTF-8 in its first bytes (sniffed as binary), but text: a Latin-1 or windows-1252 file, declared by HTML
+    or not, or UTF-16 with a byte order mark, is loaded and read in its charset. Bytes that no text holds (NUL,
+    control bytes) under a text name are refused, saying why."""
     root = tmp_path / "root"
     root.mkdir()
     (root / "meta.html").write_bytes('<meta charset="iso-8859-1"><title>Café crème</title><p>Très fin.</p>'
@@ -104,14 +106,27 @@ def test_a_latin_1_html_file_that_declares_its_charset_is_a_document(tmp_path):
     (root / "equiv.htm").write_bytes('<title>Résumé</title><meta http-equiv="Content-Type" '
                                      'content="text/html; charset=ISO-8859-1"><p>Über uns.</p>'.encode("latin-1"))
     (root / "bare.html").write_bytes("<title>Café crème</title><p>Très fin.</p>".encode("latin-1"))
+    (root / "notes.txt").write_bytes("Caf\u00e9\r\n\r\nIt is \u201cfine\u201d \u2013 really.\r\n".encode("cp1252"))
+    (root / "guide.md").write_bytes("# \u00dcbersicht\n\nGr\u00fc\u00dfe.\n".encode("latin-1"))
+    (root / "notes.rst").write_bytes("Caf\u00e9\n====\n\nCr\u00e8me.\n".encode("latin-1"))
+    (root / "wide.txt").write_bytes(codecs.BOM_UTF16_LE + "Caf\u00e9 cr\u00e8me.".encode("utf-16-le"))
     (root / "nul.html").write_bytes(b'<meta charset="iso-8859-1"><title>\xe9\x00\x00</title>')
+    (root / "program.txt").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(range(256)))
     items = {i.label: i for i in items_of(root, root)}
-    assert items["meta.html"].data == DocumentFile("html") and items["equiv.htm"].data == DocumentFile("html")
-    assert "declares no charset" in items["bare.html"].error
-    assert "not a UTF-8 text file" in items["nul.html"].error
+    for name, kind in [("meta.html", "html"), ("equiv.htm", "html"), ("bare.html", "html"), ("notes.txt", "text"),
+                       ("guide.md", "markdown"), ("notes.rst", "rst"), ("wide.txt", "text")]:
+        assert items[name].data == DocumentFile(kind), (name, items[name].error)
+    assert items["nul.html"].error == items["program.txt"].error == "not a text file (content looks like binary)"
     parsed = parse_document(root / "meta.html")
     assert parsed.title == "Café crème" and parsed.passages[0].text == "Très fin."
     assert parse_document(root / "equiv.htm").passages[0].text == "Über uns."
+    assert parse_document(root / "bare.html").passages[0].text == "Très fin."
+    notes = parse_document(root / "notes.txt").passages[0]
+    assert (notes.heading, notes.text) == ("notes", "Café\n\nIt is “fine” – really.")  # not "It is \x93fine\x94"
+    guide = parse_document(root / "guide.md").passages[0]
+    assert (guide.heading, guide.text) == ("Übersicht", "Grüße.")
+    assert parse_document(root / "notes.rst").passages[0].text == "Crème."
+    assert parse_document(root / "wide.txt").passages[0].text == "Café crème."
 
 
 def test_large_file_estimate_reads_only_its_head(tmp_path):
