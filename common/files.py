@@ -6,16 +6,19 @@
 * :func:`content_id` / :func:`file_content_id` – the stable 53-bit id of some content (same bytes, same id),
   which is what makes a retried load store nothing twice.
 * :func:`read_records` – CSV/TSV, JSON Lines or a JSON array of objects, one record at a time with its line.
+* :func:`open_text` – a text file in its encoding: UTF-8 (or by its byte order mark), else windows-1252.
 * :func:`atomic_write` – write a file so readers see either nothing or the whole file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +30,21 @@ SNIFF_BYTES = 64
 SORT_LIMIT = 10_000
 #: longest CSV field or JSON line accepted (a record reader never buffers more than this)
 MAX_RECORD_BYTES = 1 << 20
+#: control bytes that text does not hold (C0 but tab, newline, vertical tab, form feed, carriage return and DOS's
+#: end of file 0x1A; and DEL): in a file that is not UTF-8, they tell binary content from text in a legacy charset
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f\x7f]")
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: the error handler that reads windows-1252's five undefined bytes (0x81 0x8D 0x8F 0x90 0x9D) as the C1
+#: controls of the same number, as browsers' windows-1252 decoder does, so that every byte string decodes
+WINDOWS_1252_ERRORS = "windows-1252-c1"
+
+
+def _c1(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start:error.end].decode("latin-1"), error.end
+
+
+codecs.register_error(WINDOWS_1252_ERRORS, _c1)
 
 IMAGE_KINDS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff"})
 VIDEO_KINDS = frozenset({"avi", "mp4", "mkv"})
@@ -37,7 +55,9 @@ def sniff(head: bytes) -> str:
 
     Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avi``, ``mp4`` (any ISO
     base-media file: ``ftyp``, or a ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM),
-    ``pdf``, ``text`` (decodes as UTF-8, no NUL bytes), ``binary``, or ``empty`` (no bytes at all).
+    ``pdf``, ``text``, ``binary``, or ``empty`` (no bytes at all). ``text`` is UTF-8 without NUL bytes, UTF-16
+    with a byte order mark, or text in a legacy charset such as windows-1252: bytes that are not UTF-8 but hold
+    no NUL or control byte (:func:`looks_like_text`); :func:`open_text` reads them.
     """
     if not head:
         return "empty"
@@ -63,6 +83,8 @@ def sniff(head: bytes) -> str:
         return "mkv"
     if head.startswith(b"%PDF-"):
         return "pdf"
+    if head.startswith(UTF16_BOMS):
+        return "text"
     if b"\x00" not in head:
         try:
             head.decode("utf-8")
@@ -70,7 +92,14 @@ def sniff(head: bytes) -> str:
         except UnicodeDecodeError as exc:
             if exc.start >= len(head) - 3:  # a multi-byte character cut by the sniff window is still text
                 return "text"
-    return "binary"
+    return "text" if looks_like_text(head) else "binary"
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Whether the first bytes of a file that is not UTF-8 are text in another charset: a UTF-16 byte order
+    mark, or no NUL and no control byte but tab, newline, form feed, carriage return (the headers of images,
+    archives and executables hold many)."""
+    return head.startswith(UTF16_BOMS) or _BINARY_BYTES.search(head) is None
 
 
 def sniff_file(path: Path) -> str:
@@ -192,42 +221,71 @@ def count_lines(path: Path) -> int:
 def read_records(path: Path) -> Iterator[tuple[int, Record | str]]:
     """``(line, record)`` for each record of a CSV/TSV, JSON Lines or JSON-array file; ``(line, error)`` for
     a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally."""
-    with path.open("rb") as raw:
-        head = raw.read(4096)
-    try:
-        start = head.decode("utf-8-sig", errors="strict").lstrip() if head else ""
-    except UnicodeDecodeError:
-        start = ""
-        if len(head) < 4096:
-            yield 0, "not UTF-8 text"
+    encoding = text_encoding(path)  # decided once: the readers below open the file again in it
+    with open_text(path, encoding) as fh:
+        try:
+            start = fh.read(4096).lstrip()
+        except UnicodeDecodeError:
+            yield 0, "not text: a UTF-16 file with a broken character"
             return
     suffix = path.suffix.lower()
     if start.startswith("[") and suffix not in (".csv", ".tsv"):
-        yield from _read_json_array(path)
+        yield from _read_json_array(path, encoding)
     elif suffix in (".jsonl", ".ndjson", ".json") or start.startswith("{"):
-        yield from _read_jsonl(path)
+        yield from _read_jsonl(path, encoding)
     else:
-        yield from _read_csv(path, "\t" if suffix == ".tsv" or _tabbed(start) else ",")
+        yield from _read_csv(path, encoding, csv_delimiter(suffix, start.split("\n", 1)[0]))
 
 
-def _tabbed(start: str) -> bool:
-    first = start.split("\n", 1)[0]
-    return "\t" in first and "," not in first
+def csv_delimiter(suffix: str, header: str) -> str:
+    """The delimiter of a CSV/TSV file from its name and header line: a tab for ``.tsv`` or a header of tabs
+    without commas; a semicolon for a header of semicolons without commas or tabs (what Excel writes where the
+    decimal mark is a comma); else a comma."""
+    if suffix == ".tsv" or ("\t" in header and "," not in header):
+        return "\t"
+    return ";" if ";" in header and "," not in header and "\t" not in header else ","
 
 
-def open_text(path: Path) -> io.TextIOWrapper:
-    """A text file of records: UTF-8 (a BOM is skipped), undecodable bytes raise, newlines kept as written."""
-    return path.open("r", encoding="utf-8-sig", errors="strict", newline="")
+def text_encoding(path: Path) -> str:
+    """The codec a text file is read with: by its byte order mark (UTF-8, UTF-16); UTF-8 when all its bytes are
+    UTF-8; else ``cp1252`` (windows-1252, the charset of old Windows files and of Excel's "CSV" in Western
+    locales, the same as Latin-1 for every letter), read with :data:`WINDOWS_1252_ERRORS`."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith(UTF16_BOMS):
+        return "utf-16"
+    return "utf-8-sig" if is_utf8(path) else "cp1252"
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
-    with open_text(path) as fh:
+def is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether a file's bytes are valid UTF-8 (read a chunk at a time: a large file is never held)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            while data := fh.read(chunk):
+                decoder.decode(data)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def open_text(path: Path, encoding: str | None = None) -> io.TextIOWrapper:
+    """A text file of records in its encoding (:func:`text_encoding` unless given; a BOM is skipped), newlines
+    kept as written. Every byte of a windows-1252 file decodes; a UTF-16 file with a broken character raises."""
+    encoding = encoding or text_encoding(path)
+    errors = WINDOWS_1252_ERRORS if encoding == "cp1252" else "strict"
+    return path.open("r", encoding=encoding, errors=errors, newline="")
+
+
+def _read_jsonl(path: Path, encoding: str) -> Iterator[tuple[int, Record | str]]:
+    with open_text(path, encoding) as fh:
         number = 0
         while True:
             try:
                 line = fh.readline(MAX_RECORD_BYTES + 1)
             except UnicodeDecodeError as exc:
-                yield number + 1, f"not UTF-8 text: {exc.reason}"
+                yield number + 1, f"undecodable text: {exc.reason}"
                 return
             if not line:
                 return
@@ -254,10 +312,10 @@ def skip_line(fh: io.TextIOWrapper, chunk: int = MAX_RECORD_BYTES) -> None:
             return
 
 
-def _read_json_array(path: Path) -> Iterator[tuple[int, Record | str]]:
+def _read_json_array(path: Path, encoding: str) -> Iterator[tuple[int, Record | str]]:
     """A JSON array of objects, decoded one element at a time (the whole text is never parsed at once)."""
     decoder = json.JSONDecoder()
-    with open_text(path) as fh:
+    with open_text(path, encoding) as fh:
         buf, pos, index, line = "", 0, 0, 1
         started = False
         while True:
@@ -266,7 +324,7 @@ def _read_json_array(path: Path) -> Iterator[tuple[int, Record | str]]:
             try:
                 chunk = fh.read(1 << 16)
             except UnicodeDecodeError as exc:
-                yield line, f"not UTF-8 text: {exc.reason}"
+                yield line, f"undecodable text: {exc.reason}"
                 return
             buf += chunk
             while True:
@@ -295,9 +353,9 @@ def _read_json_array(path: Path) -> Iterator[tuple[int, Record | str]]:
                 return
 
 
-def _read_csv(path: Path, delimiter: str) -> Iterator[tuple[int, Record | str]]:
+def _read_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, Record | str]]:
     csv.field_size_limit(MAX_RECORD_BYTES)
-    with open_text(path) as fh:
+    with open_text(path, encoding) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             header = next(reader)
@@ -316,7 +374,7 @@ def _read_csv(path: Path, delimiter: str) -> Iterator[tuple[int, Record | str]]:
             except StopIteration:
                 return
             except UnicodeDecodeError as exc:
-                yield start, f"not UTF-8 text: {exc.reason}"
+                yield start, f"undecodable text: {exc.reason}"
                 return
             except csv.Error as exc:  # the reader starts afresh at the next line: one bad record, not the rest
                 line = reader.line_num

@@ -93,7 +93,7 @@ def read_molecules(path: Path) -> Iterator[tuple[int, Record | str]]:
         else:
             yield from _read_smi(path)
     except UnicodeDecodeError as exc:
-        yield 0, f"not UTF-8 text ({exc.reason})"
+        yield 0, f"undecodable text ({exc.reason})"
 
 
 def estimate_molecules(path: Path) -> int:

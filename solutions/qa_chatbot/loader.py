@@ -7,9 +7,9 @@
   parsed when their batch is processed (in a child process bounded in time and memory).
 
 Anything else is reported as an error of the load, by file. The kind of content is sniffed, never taken
-from the name alone: a ``.pdf`` must start like a PDF, a FAQ file must be UTF-8 text, and a text document
-must be text: UTF-8, or bytes that look like text in another charset (:func:`.documents.looks_like_text`),
-which is read in the one :mod:`.documents.charset` finds (declared by HTML, else windows-1252).
+from the name alone: a ``.pdf`` must start like a PDF, every other file must be text (:func:`common.files.sniff`:
+UTF-8, UTF-16 with a BOM, or a legacy charset such as windows-1252). FAQ files are read in their encoding
+(:func:`common.files.open_text`), documents in the charset :mod:`.documents.charset` finds.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.files import MAX_RECORD_BYTES, count_files, iter_files, read_records
+from common.files import MAX_RECORD_BYTES, count_files, csv_delimiter, iter_files, open_text, read_records
 from common.pipeline import WorkItem
 
 from .config import QASettings
-from .documents import CHARSET_WINDOW, document_kind, looks_like_text
+from .documents import document_kind
 from .faq import FaqEntry, entry_of
 
 RECORD_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json"})
@@ -44,27 +44,14 @@ def file_items(file: Path, label: str, sniffed: str, settings: QASettings) -> It
     kind = document_kind(file.name)
     if suffix in RECORD_SUFFIXES and sniffed == "text":
         yield from faq_items(file, label, settings)
-    elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text") \
-            or (kind not in (None, "pdf") and sniffed == "binary" and reads_as_text(file)):
+    elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text"):
         yield WorkItem(label, file, data=DocumentFile(str(kind)))
     else:
         yield WorkItem(label, file, error=refusal(suffix, sniffed))
 
 
-def reads_as_text(file: Path) -> bool:
-    """A document that is not UTF-8 but whose first bytes look like text in another charset (a Latin-1 or
-    windows-1252 file, UTF-16 with a byte order mark), rather than binary content under a text name."""
-    try:
-        with file.open("rb") as fh:
-            return looks_like_text(fh.read(CHARSET_WINDOW))
-    except OSError:
-        return False
-
-
 def refusal(suffix: str, sniffed: str) -> str:
-    if suffix in RECORD_SUFFIXES:
-        return f"not a UTF-8 text file (content looks like {sniffed})"
-    if document_kind(f"x{suffix}") not in (None, "pdf"):
+    if suffix in RECORD_SUFFIXES or document_kind(f"x{suffix}") not in (None, "pdf"):
         return f"not a text file (content looks like {sniffed})"
     if suffix == ".pdf":
         return f"not a PDF (content looks like {sniffed})"
@@ -98,15 +85,14 @@ def csv_header(file: Path) -> list[str] | None:
     if file.suffix.lower() not in (".csv", ".tsv"):
         return None
     try:
-        with file.open("r", encoding="utf-8-sig", errors="strict", newline="") as fh:
+        with open_text(file) as fh:
             first = fh.readline(MAX_RECORD_BYTES)
     except (OSError, UnicodeDecodeError):
         return None
     if not first.strip() or first.lstrip().startswith(("{", "[")):
         return None  # empty, or JSON in a .csv: read_records says what it is
-    tabbed = file.suffix.lower() == ".tsv" or ("\t" in first and "," not in first)
     try:
-        return next(csv.reader([first], delimiter="\t" if tabbed else ","), None)
+        return next(csv.reader([first], delimiter=csv_delimiter(file.suffix.lower(), first)), None)
     except csv.Error:
         return None
 

@@ -115,10 +115,6 @@ class QAPipeline(Pipeline[QASettings]):
     def file_items(self, file: Path, label: str, kind: str) -> Iterator[WorkItem]:
         return file_items(file, label, kind, self.settings)
 
-    def may_load(self, name: str, kind: str) -> bool:
-        """A text document that is not UTF-8 may be text in another charset (the load reads it, or says why not)."""
-        return super().may_load(name, kind) or (kind == "binary" and document_kind(name) not in (None, "pdf"))
-
     def estimate_items(self, path: Path) -> int:
         return estimate_items(path)
 

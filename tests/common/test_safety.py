@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import stat
 import zipfile
@@ -87,7 +88,8 @@ def test_missing_and_malformed_paths(roots):
     (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"), (b"RIFF\x00\x00\x00\x00AVI LIST", "avi"),
     (b"BM" + b"\x00" * 20, "bmp"), (b"\x00\x00\x00\x18ftypmp42", "mp4"), (b"\x1a\x45\xdf\xa3\x01", "mkv"),
     (b"PK\x03\x04rest", "zip"), (b"question,answer\nhi,there\n", "text"), ("smiles é".encode()[:-1], "text"),
-    (b"\x00\x01\x02\x03garbage", "binary"),
+    (b"\x00\x01\x02\x03garbage", "binary"), ("caf\u00e9 cr\u00e8me".encode("latin-1"), "text"),
+    (codecs.BOM_UTF16_LE + "caf\u00e9".encode("utf-16-le"), "text"), (b"\x7fELF\x02\x01\x01\x00", "binary"),
 ])
 def test_sniff_by_content(head, kind):
     assert sniff(head) == kind

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .charset import CHARSET_WINDOW, charset_of, declared_charset, decode, is_utf8, looks_like_text, media_type
+from .charset import CHARSET_WINDOW, charset_of, declared_charset, decode, media_type
 from .isolate import parse_isolated
 from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
 from .sentences import sentence_spans, split_sentences
@@ -102,7 +102,6 @@ def parse_document(path: Path | str, name: str | None = None,
 
 __all__ = [
     "CHARSET_WINDOW", "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError",
-    "ParsedDocument", "Passage", "Section", "charset_of", "declared_charset", "decode", "document_kind", "is_utf8",
-    "looks_like_text", "media_type",
+    "ParsedDocument", "Passage", "Section", "charset_of", "declared_charset", "decode", "document_kind", "media_type",
     "parse_bytes", "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
 ]

@@ -2,7 +2,6 @@
 
     charset_of(data, "text").codec           # "utf-8", "cp1252", "utf-16"...: how the parsers decode it
     decode(data, "html")                      # the text, by that rule
-    looks_like_text(head)                     # the loader's check of a file that is not UTF-8
     media_type(path, "text")                  # "text/plain; charset=windows-1252": how its copy is served
 
 The rule, in order (the one browsers follow for HTML):
@@ -15,8 +14,9 @@ The rule, in order (the one browsers follow for HTML):
    were written (Latin-1 is the same for every letter). Its five undefined bytes read as the C1 controls of
    the same number, as browsers do, so every byte string decodes.
 
-Rule 4 is a guess, so the loader only takes a file that is not UTF-8 when its first bytes look like text
-(:func:`looks_like_text`): no NUL byte, and no control byte that text does not hold.
+Rule 4 is a guess, so the load only takes a file that is not UTF-8 when its first bytes look like text
+(:func:`common.files.sniff`): no NUL byte, and no control byte that text does not hold. Rules 1, 3 and 4 are
+:func:`common.files.text_encoding`'s, which FAQ and molecule files are read with.
 """
 
 from __future__ import annotations
@@ -27,24 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.files import WINDOWS_1252_ERRORS, is_utf8
+
 #: bytes of an HTML file searched for its declared charset (a browser's prescan reads 1024; generated pages
 #: can carry long <head>s before their <meta>)
 CHARSET_WINDOW = 8192
 _DECLARATION = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)"""
                           rb"""|<\?xml\s[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-#: control bytes that text does not hold: C0 but tab, newline, vertical tab, form feed, carriage return and
-#: DOS's end of file (0x1A); and DEL
-_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f\x7f]")
 _WINDOWS_1252_ALIASES = frozenset({"latin-1", "iso8859-1", "ascii", "cp1252"})
-
-
-def _c1(error: UnicodeError) -> tuple[str, int]:
-    """windows-1252's undefined bytes (0x81 0x8D 0x8F 0x90 0x9D) as U+0081..., as the WHATWG decoder reads them."""
-    assert isinstance(error, UnicodeDecodeError)
-    return error.object[error.start:error.end].decode("latin-1"), error.end
-
-
-codecs.register_error("qa-c1", _c1)
 
 
 @dataclass(frozen=True)
@@ -98,16 +88,7 @@ def decode(data: bytes, kind: str) -> str:
     """A document's text, read in :func:`charset_of`; bytes the charset cannot read become U+FFFD (a page
     that declares a charset its bytes are not in), but for windows-1252, which reads every byte."""
     charset = charset_of(data, kind)
-    return data.decode(charset.codec, errors="qa-c1" if charset is WINDOWS_1252 else "replace")
-
-
-def looks_like_text(head: bytes) -> bool:
-    """Whether the first bytes of a file that is not UTF-8 are text in some other charset: a UTF-16 byte order
-    mark, or no NUL and no control byte but tab, newline, form feed, carriage return (the bytes of images,
-    archives and executables hold many)."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return True
-    return _BINARY_BYTES.search(head) is None
+    return data.decode(charset.codec, errors=WINDOWS_1252_ERRORS if charset is WINDOWS_1252 else "replace")
 
 
 def media_type(path: Path, kind: str) -> str:
@@ -120,19 +101,6 @@ def media_type(path: Path, kind: str) -> str:
         head = fh.read(CHARSET_WINDOW)
     charset = _charset(head, kind, lambda: is_utf8(path))
     return f"{'text/html' if kind == 'html' else 'text/plain'}; charset={charset.label}"
-
-
-def is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
-    """Whether a file's bytes are valid UTF-8 (read a chunk at a time)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as fh:
-            while data := fh.read(chunk):
-                decoder.decode(data)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _is_utf8_bytes(data: bytes) -> bool:

@@ -95,6 +95,19 @@ def test_sdf_records_tags_and_line_numbers(tmp_path):
     assert estimate_molecules(f) == 2
 
 
+def test_an_sd_file_and_a_smi_file_written_in_latin_1_are_read(tmp_path):
+    """Older tools write names and tags in Latin-1/windows-1252: the files were refused ("not UTF-8 text")."""
+    block = Chem.MolToMolBlock(Chem.MolFromSmiles("Cn1cnc2c1c(=O)n(C)c(=O)n2C"))
+    sdf = tmp_path / "old.sdf"
+    sdf.write_bytes(("Caf\u00e9ine" + block[block.index("\n"):] + "> <source>\nGr\u00fcner Tee\n\n$$$$\n")
+                    .encode("cp1252"))
+    [(_, record)] = list(read_molecules(sdf))
+    assert (record.name, record.fields) == ("Caf\u00e9ine", {"source": "Gr\u00fcner Tee"})  # type: ignore[union-attr]
+    smi = tmp_path / "old.smi"
+    smi.write_bytes("CCO \u00e9thanol\nOc1ccccc1 ph\u00e9nol\n".encode("latin-1"))
+    assert [r.name for _, r in read_molecules(smi)] == ["\u00e9thanol", "ph\u00e9nol"]  # type: ignore[union-attr]
+
+
 def test_an_unreadable_sd_record_says_which_and_why(tmp_path):
     """RDKit's reason (it only logs it), the record's number and name; other threads' RDKit messages stay out."""
     lines = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")).splitlines()

@@ -165,9 +165,9 @@ def test_the_same_file_under_another_name_is_stored_once(service, root, tmp_path
 
 
 def test_uploaded_documents_in_windows_1252_are_loaded_and_binary_under_a_text_name_is_not(service):
-    """Alone in its upload a Latin-1 page sniffs as binary (a Latin-1 byte in its head), which the quick check
-    refused with 415, and a windows-1252 text file was refused at load as "not a UTF-8 text file". Both are read
-    in their charset and served in it; bytes that are no text fail with the reason, rather than a 415 without it."""
+    """Alone in its upload a Latin-1 page sniffed as binary (a Latin-1 byte in its head), which the quick check
+    refused with 415 unless it declared its charset, and a windows-1252 text file was refused as "not a UTF-8 text
+    file". Both are read in their charset and served in it; bytes that are no text are still refused."""
     client, _, _ = service
     page = ('<html><head><title>Caf\u00e9 cr\u00e8me</title><meta charset="iso-8859-1"></head><body>'
             "<h1>Caf\u00e9 cr\u00e8me</h1><p>Le caf\u00e9 cr\u00e8me se sert tr\u00e8s chaud.</p></body></html>")
@@ -188,8 +188,8 @@ def test_uploaded_documents_in_windows_1252_are_loaded_and_binary_under_a_text_n
     hits = client.post("/search", json={"query": "how much is the plat du jour in the canteen", "top_k": 3}).json()
     assert hits["results"][0]["source"]["document"] == "canteen.txt"
     response = client.post("/upload", files=[("files", ("notes.txt", b"\x7fELF\x02\x01\x01" + bytes(range(64))))])
-    task = wait_task(client, response.json()["task_id"])
-    assert task["state"] == "failed" and task["errors"][0]["error"] == "not a text file (content looks like binary)"
+    assert response.status_code == 415 and "notes.txt: not a supported file (content looks like binary" \
+        in response.json()["detail"]
 
 
 def test_deleting_a_document_deletes_its_passages_and_copy(service):

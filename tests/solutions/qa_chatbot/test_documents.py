@@ -16,8 +16,6 @@ from solutions.qa_chatbot.documents import (
     declared_charset,
     decode,
     document_kind,
-    is_utf8,
-    looks_like_text,
     media_type,
     parse_bytes,
     parse_document,
@@ -185,18 +183,6 @@ def test_one_charset_rule_for_every_text_format():
     assert charset_of("é".encode(), "rst").label == "utf-8"
     assert decode(b"a\x81b\x9dc\x80", "text") == "a\x81b\x9dc€"
     assert decode(b'<meta charset="utf-8"><p>\xff</p>', "html").endswith("<p>\ufffd</p>")  # declared wrong
-
-
-@pytest.mark.parametrize(("head", "text"), [
-    ("Caf\u00e9\tcr\u00e8me\r\n\x0c\x1a".encode("latin-1"), True),
-    (codecs.BOM_UTF16_LE + "Caf\u00e9".encode("utf-16-le"), True),
-    ("Caf\u00e9\x00".encode("latin-1"), False),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", False),
-    (b"\x7fELF\x02\x01", False),
-    ("Caf\u00e9\x1b[31m".encode("latin-1"), False),
-])
-def test_what_looks_like_text_in_another_charset(head, text):
-    assert looks_like_text(head) is text
 
 
 def test_html_skips_navigation_scripts_and_keeps_anchors():
@@ -376,11 +362,3 @@ def test_a_stored_copy_is_served_in_the_charset_its_text_was_read_in(tmp_path, n
     path = tmp_path / name
     path.write_bytes(data)
     assert media_type(path, document_kind(name)) == expected
-
-
-def test_a_multibyte_character_across_read_chunks_is_still_utf8(tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_bytes(b"a" * 1023 + "\u00e9".encode() + b"b")  # the two bytes of \u00e9 straddle the 1024-byte chunks
-    assert is_utf8(path, chunk=1024)
-    path.write_bytes(b"a" * 1023 + b"\xc3")  # cut short at the end
-    assert not is_utf8(path, chunk=1024)

@@ -96,9 +96,9 @@ def test_documents_and_refusals_are_sniffed(tmp_path):
 
 
 def test_a_document_in_another_charset_is_a_document_and_binary_under_a_text_name_is_not(tmp_path):
-    """Not UTF-8 in its first bytes (sniffed as binary), but text: a Latin-1 or windows-1252 file, declared by HTML
-    or not, or UTF-16 with a byte order mark, is loaded and read in its charset. Bytes that no text holds (NUL,
-    control bytes) under a text name are refused, saying why."""
+    """Not UTF-8 in its first bytes, but text: a Latin-1 or windows-1252 file, declared by HTML or not, or UTF-16
+    with a byte order mark, is loaded and read in its charset (they were refused: "not a UTF-8 text file"). Bytes
+    that no text holds (NUL, control bytes) under a text name are refused, saying why."""
     root = tmp_path / "root"
     root.mkdir()
     (root / "meta.html").write_bytes('<meta charset="iso-8859-1"><title>Café crème</title><p>Très fin.</p>'
@@ -170,3 +170,19 @@ def test_analysed_text_gives_milvus_the_same_terms():
         index = BM25Index(analyzer_name=name)
         assert tokenize(analyzed_text(text, name)) == index.terms(text)
     assert analyzed_text(text, "standard") == text
+
+
+
+def test_a_faq_exported_by_excel_in_windows_1252_with_semicolons_is_read(tmp_path):
+    """Excel's "CSV" in a Western locale is windows-1252, and where the decimal mark is a comma it separates
+    fields with semicolons: each record was "not UTF-8 text", or one "question;answer" column was missing."""
+    root = tmp_path / "root"
+    root.mkdir()
+    rows = ["Question;Answer;Prix",
+            "O\u00f9 est la caf\u00e9t\u00e9ria ?;Au rez-de-chauss\u00e9e, \u00ab B \u00bb.;2,50 \u20ac",
+            "Quand ouvre-t-elle ?;\u00c0 7 h 30 \u2013 tous les jours.;0"]
+    (root / "faq.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
+    items = {i.label: i for i in items_of(root, root)}
+    assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
+                                               "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"prix": "2,50 \u20ac"})
+    assert items["faq.csv:3"].data.answer == "\u00c0 7 h 30 \u2013 tous les jours."

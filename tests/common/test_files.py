@@ -1,0 +1,71 @@
+"""Files as every demo reads them: text in UTF-8, UTF-16 or windows-1252, told from binary; records of CSV files
+with commas, tabs or semicolons."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from common.files import is_utf8, looks_like_text, open_text, read_records, sniff, text_encoding
+
+
+@pytest.mark.parametrize(("head", "text"), [
+    ("Caf\u00e9\tcr\u00e8me\r\n\x0c\x1a".encode("latin-1"), True),
+    (codecs.BOM_UTF16_LE + "Caf\u00e9".encode("utf-16-le"), True),
+    ("Caf\u00e9\x00".encode("latin-1"), False),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", False),
+    (b"\x7fELF\x02\x01\x01\x00", False),
+    ("Caf\u00e9\x1b[31m".encode("latin-1"), False),
+])
+def test_what_looks_like_text_in_another_charset(head, text):
+    assert looks_like_text(head) is text
+    if not head.startswith(b"\x89PNG"):  # a PNG is a png whatever
+        assert sniff(head) == ("text" if text else "binary")
+
+
+@pytest.mark.parametrize(("data", "encoding", "text"), [
+    ("caf\u00e9 \u2013 \u20ac".encode(), "utf-8-sig", "caf\u00e9 \u2013 \u20ac"),
+    (codecs.BOM_UTF8 + "caf\u00e9".encode(), "utf-8-sig", "caf\u00e9"),
+    (codecs.BOM_UTF16_BE + "caf\u00e9".encode("utf-16-be"), "utf-16", "caf\u00e9"),
+    ("\u201ccaf\u00e9\u201d \u2013 5 \u20ac".encode("cp1252"), "cp1252", "\u201ccaf\u00e9\u201d \u2013 5 \u20ac"),
+    (b"a\x81b\x9dc", "cp1252", "a\x81b\x9dc"),  # windows-1252's undefined bytes, as browsers read them
+    (b"x" * 5000 + "caf\u00e9".encode("latin-1"), "cp1252", "x" * 5000 + "caf\u00e9"),  # past any head
+])
+def test_a_text_file_is_read_in_its_encoding(tmp_path, data, encoding, text):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(data)
+    assert text_encoding(path) == encoding
+    with open_text(path) as fh:
+        assert fh.read() == text
+
+
+def test_a_multibyte_character_across_read_chunks_is_still_utf8(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"a" * 1023 + "\u00e9".encode() + b"b")  # the two bytes of \u00e9 straddle the 1024-byte chunks
+    assert is_utf8(path, chunk=1024)
+    path.write_bytes(b"a" * 1023 + b"\xc3")  # cut short at the end
+    assert not is_utf8(path, chunk=1024)
+
+
+@pytest.mark.parametrize(("name", "header"), [
+    ("faq.csv", "question,answer,price"), ("faq.tsv", "question\tanswer\tprice"),
+    ("faq.csv", "question\tanswer\tprice"), ("faq.csv", "question;answer;price"),
+])
+def test_records_of_commas_tabs_or_semicolons(tmp_path, name, header):
+    sep = header[len("question")]
+    path = tmp_path / name
+    rows = [header, sep.join(["Where?", '"Here, there; and\teverywhere."', "2,50" if sep != "," else '"2,50"'])]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert list(read_records(path)) == [
+        (2, {"question": "Where?", "answer": "Here, there; and\teverywhere.", "price": "2,50"})]
+
+
+def test_records_of_a_windows_1252_file_with_its_one_accent_far_down(tmp_path):
+    """Mostly ASCII, so its first kilobytes are UTF-8: the encoding is decided on the whole file, not its head
+    (which read every record up to the accent, then stopped: "not UTF-8 text")."""
+    path = tmp_path / "faq.csv"
+    rows = ["question,answer"] + [f"Question {i}?,Answer {i}." for i in range(2000)] + ["Caf\u00e9?,Cr\u00e8me."]
+    path.write_bytes("\n".join(rows).encode("cp1252"))
+    records = list(read_records(path))
+    assert len(records) == 2001 and records[-1] == (2002, {"question": "Caf\u00e9?", "answer": "Cr\u00e8me."})
