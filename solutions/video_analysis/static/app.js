@@ -236,10 +236,16 @@
 
   $("enrol-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const form = new FormData();
-    form.append("name", $("person-name").value.trim());
-    for (const f of $("person-photos").files) form.append("files", f, f.name);
     const status = $("enrol-status");
+    const name = $("person-name").value.trim();
+    if (!name) { // spaces pass `required`, and the server would only say "Name: Field required"
+      B.say(status, "Type the person's name: spaces alone are no name.", "error");
+      $("person-name").focus();
+      return;
+    }
+    const form = new FormData();
+    form.append("name", name);
+    for (const f of $("person-photos").files) form.append("files", f, f.name);
     B.say(status, "Enrolling…", "busy");
     try {
       const p = await upload("people", form).promise;

@@ -287,8 +287,13 @@ def test_moments_by_label_and_person_and_load_more(browser, loaded, size, tmp_pa
         assert all("candle" in c.inner_text() for c in cards.all())
 
         # by person: enrol from the page, then their moments across the videos
-        page.fill("#person-name", f"Lionel {size}")
+        page.fill("#person-name", "   ")  # passes `required`; the page sent "", and showed "Name: Field required"
         page.set_input_files("#person-photos", str(OPENCV_DATA / "messi5.jpg"))
+        page.click("#enrol-btn")
+        assert page.locator("#enrol-status.error").inner_text(timeout=30_000) == \
+            "Type the person's name: spaces alone are no name."
+        assert page.evaluate("document.activeElement.id") == "person-name"
+        page.fill("#person-name", f"Lionel {size}")
         page.click("#enrol-btn")
         page.locator("#enrol-status.ok").wait_for(timeout=60_000)
         page.select_option("#person", label=f"Lionel {size}")
