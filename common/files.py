@@ -46,15 +46,19 @@ def _c1(error: UnicodeError) -> tuple[str, int]:
 
 codecs.register_error(WINDOWS_1252_ERRORS, _c1)
 
-IMAGE_KINDS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff"})
+IMAGE_KINDS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff", "avif", "heic"})
+#: ISO base-media brands of still images (``ftyp`` major or compatible brand), not videos: AVIF and HEIF/HEIC
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
 VIDEO_KINDS = frozenset({"avi", "mp4", "mkv"})
 
 
 def sniff(head: bytes) -> str:
     """The kind of content from its first bytes.
 
-    Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avi``, ``mp4`` (any ISO
-    base-media file: ``ftyp``, or a ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM),
+    Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avif``, ``heic`` (HEIF
+    still images, as iPhones take them), ``avi``, ``mp4`` (any other ISO base-media file: ``ftyp``, or a
+    ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM),
     ``pdf``, ``text``, ``binary``, or ``empty`` (no bytes at all). ``text`` is UTF-8 without NUL bytes, UTF-16
     with a byte order mark, or text in a legacy charset such as windows-1252: bytes that are not UTF-8 but hold
     no NUL or control byte (:func:`looks_like_text`); :func:`open_text` reads them.
@@ -77,6 +81,8 @@ def sniff(head: bytes) -> str:
         return "bmp"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "tiff"
+    if head[4:8] == b"ftyp" and (still := _still_image_kind(head)):
+        return still
     if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
         return "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
@@ -93,6 +99,20 @@ def sniff(head: bytes) -> str:
             if exc.start >= len(head) - 3:  # a multi-byte character cut by the sniff window is still text
                 return "text"
     return "text" if looks_like_text(head) else "binary"
+
+
+def _still_image_kind(head: bytes) -> str | None:
+    """``avif`` or ``heic`` when an ``ftyp`` box names a still-image brand (its major brand, else one of the
+    compatible brands within ``head``: a generic ``mif1`` HEIF file says ``avif`` or ``heic`` there)."""
+    size = int.from_bytes(head[:4], "big")
+    major = head[8:12]
+    compatible = {head[i:i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+    brands = {major} | compatible
+    if brands & _AVIF_BRANDS:
+        return "avif"
+    if brands & _HEIC_BRANDS and major not in (b"isom", b"mp41", b"mp42", b"qt  ", b"M4V ", b"3gp4", b"3gp5"):
+        return "heic"
+    return None
 
 
 def looks_like_text(head: bytes) -> bool:

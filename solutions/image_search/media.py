@@ -15,9 +15,10 @@ from PIL import Image
 from common.files import atomic_write
 
 #: file extension of the stored copy, by sniffed kind
-EXT = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "webp": ".webp", "bmp": ".bmp", "tiff": ".tif"}
+EXT = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "webp": ".webp", "bmp": ".bmp", "tiff": ".tif",
+       "avif": ".avif", "heic": ".heic"}
 MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".gif": "image/gif", ".webp": "image/webp",
-               ".bmp": "image/bmp", ".tif": "image/tiff"}
+               ".bmp": "image/bmp", ".tif": "image/tiff", ".avif": "image/avif", ".heic": "image/heic"}
 
 
 class MediaStore:

@@ -69,3 +69,16 @@ def test_records_of_a_windows_1252_file_with_its_one_accent_far_down(tmp_path):
     path.write_bytes("\n".join(rows).encode("cp1252"))
     records = list(read_records(path))
     assert len(records) == 2001 and records[-1] == (2002, {"question": "Caf\u00e9?", "answer": "Cr\u00e8me."})
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"\x00\x00\x00\x1cftypheic\x00\x00\x00\x00mif1heicmiaf\x00\x00\x01X", "heic"),  # an iPhone photo
+    (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic", "heic"),  # generic HEIF, HEVC inside
+    (b"\x00\x00\x00 ftypavif\x00\x00\x00\x00avifmif1miafMA1B", "avif"),
+    (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf", "avif"),  # generic HEIF, AV1 inside
+    (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom", "mp4"),
+    (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ", "mp4"),  # an iPhone video
+])
+def test_still_images_in_iso_base_media_files_are_not_videos(head, kind):
+    """AVIF and HEIC start with an ``ftyp`` box as MP4 does: they sniffed as mp4, and image loads refused them."""
+    assert sniff(head) == kind

@@ -7,7 +7,7 @@
   const { el, api, upload } = B;
   const $ = (id) => document.getElementById(id);
   const LABELS_FROM = 500; // the label choices come from the newest stored images
-  const DRAWN = new Set(["jpeg", "png", "gif", "webp", "bmp"]); // formats a browser draws (TIFF: not Chromium's)
+  const DRAWN = new Set(["jpeg", "png", "gif", "webp", "bmp", "avif"]); // formats every browser draws (not TIFF, HEIC)
 
   const labelFilter = $("label-filter");
   const pageSize = () => (B.narrow() ? 12 : 24);

@@ -244,8 +244,10 @@ def test_search_controls_keep_one_line_on_narrow_phones(browser, loaded, width):
         assert_fits(page)
 
 
-def test_details_of_a_tiff_show_a_picture(browser, loaded):
-    """Browsers do not draw TIFF: the details showed "no preview" for a TIFF the service had read fine."""
+@pytest.mark.parametrize(("fmt", "kind"), [("TIFF", "tiff"), ("HEIF", "heic")])
+def test_details_of_a_tiff_or_heic_show_a_picture(browser, loaded, fmt, kind):
+    """Browsers do not draw TIFF (nor Chromium HEIC): the details showed "no preview" for a TIFF the service had
+    read fine."""
     import io
 
     from PIL import Image
@@ -254,14 +256,14 @@ def test_details_of_a_tiff_show_a_picture(browser, loaded):
 
     base, client, _ = loaded
     buf = io.BytesIO()
-    Image.open(DATA / "baboon.jpg").convert("CMYK").save(buf, format="TIFF")
-    r = client.post("/upload", files={"files": ("monkey.tiff", buf.getvalue())})
+    Image.open(DATA / "baboon.jpg").convert("CMYK" if kind == "tiff" else "RGB").save(buf, format=fmt)
+    r = client.post("/upload", files={"files": (f"monkey.{kind}", buf.getvalue())})
     assert wait_task(client, r.json()["task_id"])["new"] == 1
     item = client.get("/items", params={"limit": 1}).json()["items"][0]
-    assert item["name"] == "monkey.tiff" and item["format"] == "tiff"
+    assert item["name"] == f"monkey.{kind}" and item["format"] == kind
     try:
         with opened(browser, base) as (page, _traffic):
-            page.locator("#library-box .card", has_text="monkey.tiff").first.click()
+            page.locator("#library-box .card", has_text=f"monkey.{kind}").first.click()
             page.locator("dialog.details[open]").wait_for()
             page.wait_for_function("() => { const i = document.querySelector('dialog.details .details-media img');"
                                    " return i && i.complete && i.naturalWidth > 0; }")

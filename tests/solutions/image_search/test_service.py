@@ -62,6 +62,33 @@ def test_exact_copy_scores_one_and_serves_its_files(service):
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 256
 
 
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_an_iphone_heic_or_an_avif_photo_is_loaded_searched_and_served(service, fmt):
+    """Both are ISO base-media files ("ftyp"): they sniffed as mp4 and were refused ("content looks like mp4")."""
+    client, _, _ = service
+    kind = {"HEIF": "heic", "AVIF": "avif"}[fmt]
+    buf = io.BytesIO()
+    Image.open(DATA / "fruits.jpg").save(buf, format=fmt, quality=90)
+    response = client.post("/upload", files={"files": (f"fruits.{kind}", buf.getvalue())})
+    assert response.status_code == 202, response.text
+    task = wait_task(client, response.json()["task_id"])
+    assert (task["state"], task["new"]) == ("succeeded", 1), task
+    item = client.get("/items", params={"limit": 1}).json()["items"][0]
+    try:
+        assert (item["name"], item["format"], item["width"], item["height"]) == (f"fruits.{kind}", kind, 512, 480)
+        hits = query(client, "fruits.jpg", top_k=2)["results"]  # the JPEG original and this copy of it
+        assert {h["name"] for h in hits} == {"photos/fruits.jpg", f"fruits.{kind}"}, hits
+        mine = next(h for h in hits if h["id"] == item["id"])
+        assert mine["cosine"] >= 0.95 and mine["match"] == "copy", mine
+        served = client.get(f"/{mine['image_url']}")
+        assert served.headers["content-type"] == f"image/{kind}" and served.content == buf.getvalue()
+        assert client.get(f"/{mine['thumbnail_url']}").headers["content-type"] == "image/jpeg"
+        again = client.post("/search", files={"file": (f"q.{kind}", buf.getvalue())}, data={"top_k": "1"}).json()
+        assert again["results"][0]["id"] == item["id"]  # and it is a query too
+    finally:
+        assert client.delete(f"/items/{item['id']}").status_code == 204
+
+
 def test_every_stored_file_finds_itself_first_at_cosine_one(service):
     """The query is decoded for the encoder as a load decodes a file: a stored JPEG searched for scored cosine
     0.966 (apple.jpg) when the query was decoded at another reduced scale, below an edited copy of itself."""
