@@ -46,6 +46,8 @@ def _c1(error: UnicodeError) -> tuple[str, int]:
 
 codecs.register_error(WINDOWS_1252_ERRORS, _c1)
 
+#: zip containers that are documents, not archives of files to load (Office Open XML, OpenDocument, EPUB)
+ZIP_DOCUMENT_SUFFIXES = frozenset({".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".epub"})
 IMAGE_KINDS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff", "avif", "heic"})
 #: ISO base-media brands of still images (``ftyp`` major or compatible brand), not videos: AVIF and HEIF/HEIC
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
@@ -120,6 +122,12 @@ def looks_like_text(head: bytes) -> bool:
     mark, or no NUL and no control byte but tab, newline, form feed, carriage return (the headers of images,
     archives and executables hold many)."""
     return head.startswith(UTF16_BOMS) or _BINARY_BYTES.search(head) is None
+
+
+def is_archive(name: str, kind: str) -> bool:
+    """Whether a file called ``name`` whose content sniffed as ``kind`` is an archive whose members are loaded:
+    a zip, unless its name says it is a document that happens to be a zip (``report.docx``)."""
+    return kind == "zip" and Path(name).suffix.lower() not in ZIP_DOCUMENT_SUFFIXES
 
 
 def sniff_file(path: Path) -> str:

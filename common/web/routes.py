@@ -31,7 +31,7 @@ from .schemas import (
     TaskList,
     TaskStatus,
 )
-from .uploads import is_archive, save_uploads, stage_archive
+from .uploads import is_archive_file, save_uploads, stage_archive
 
 router = APIRouter()
 
@@ -52,7 +52,7 @@ async def info(request: Request, res: ResourcesDep, pipeline: PipelineDep) -> di
 async def load(body: LoadRequest, res: ResourcesDep, pipeline: PipelineDep) -> TaskCreated:
     """Load a file, a directory (recursively) or a .zip that lies inside ``DATA_ROOTS``."""
     path = resolve_in_roots(body.path, res.settings.roots())
-    if await run_in_pool(res.pool, is_archive, path):
+    if await run_in_pool(res.pool, is_archive_file, path):
         staging = res.new_staging_dir()
         root = await run_in_pool(res.pool, stage_archive, path, staging, res.settings)
         job = load_job(pipeline, root, root, cleanup=staging, origin=str(path))

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import UploadFile
 
 from ..errors import BadRequest, BootcampError, UnsupportedMediaType
-from ..files import SNIFF_BYTES, sniff, sniff_file
+from ..files import SNIFF_BYTES, is_archive, sniff, sniff_file
 from ..pipeline import Pipeline
 from ..safety import ExpansionBudget, extract_zip, safe_name, unique_path
 from ..settings import ServiceSettings
@@ -42,9 +42,10 @@ def save_uploads(files: list[UploadFile], staging: Path, settings: ServiceSettin
             kind = sniff(upload.file.read(SNIFF_BYTES))
             upload.file.seek(0)
             name = safe_name(upload.filename or f"upload-{index}")
-            if kind != "zip" and not pipeline.may_load(name, kind):
+            archive_upload = is_archive(name, kind)
+            if not archive_upload and not pipeline.may_load(name, kind):
                 refused.append(f"{upload.filename or name}: {pipeline.refusal(kind)}")
-            if kind == "zip":
+            if archive_upload:
                 archive = staging.parent / f"{staging.name}-{index}.zip"
                 try:
                     _write(upload, archive)
@@ -72,9 +73,10 @@ def stage_archive(archive: Path, staging: Path, settings: ServiceSettings) -> Pa
         raise
 
 
-def is_archive(path: Path) -> bool:
+def is_archive_file(path: Path) -> bool:
+    """Whether a server-side path is a zip archive to extract and load (:func:`common.files.is_archive`)."""
     try:
-        return path.is_file() and sniff_file(path) == "zip"
+        return path.is_file() and is_archive(path.name, sniff_file(path))
     except OSError as exc:
         raise BadRequest(f"cannot read {path.name}: {exc.strerror or exc}") from exc
 

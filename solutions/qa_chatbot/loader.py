@@ -3,13 +3,13 @@
 * ``.csv`` ``.tsv`` ``.jsonl`` ``.ndjson`` ``.json``: FAQ files, read record by record
   (:func:`common.files.read_records`): one work item per record, labelled ``file:line``. A 1 GB CSV is never
   held in memory: records are handed to the load a batch at a time.
-* ``.md`` ``.markdown`` ``.rst`` ``.txt`` ``.html`` ``.htm`` ``.pdf``: documents, one work item per file,
+* ``.md`` ``.markdown`` ``.rst`` ``.txt`` ``.html`` ``.htm`` ``.pdf`` ``.docx``: documents, one work item per file,
   parsed when their batch is processed (in a child process bounded in time and memory).
 
 Anything else is reported as an error of the load, by file. The kind of content is sniffed, never taken
-from the name alone: a ``.pdf`` must start like a PDF, every other file must be text (:func:`common.files.sniff`:
-UTF-8, UTF-16 with a BOM, or a legacy charset such as windows-1252). FAQ files are read in their encoding
-(:func:`common.files.open_text`), documents in the charset :mod:`.documents.charset` finds.
+from the name alone: a ``.pdf`` must start like a PDF, a ``.docx`` like a zip, every other file must be text
+(:func:`common.files.sniff`: UTF-8, UTF-16 with a BOM, or a legacy charset such as windows-1252). FAQ files are
+read in their encoding (:func:`common.files.open_text`), documents in the charset :mod:`.documents.charset` finds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from common.files import MAX_RECORD_BYTES, count_files, csv_delimiter, iter_file
 from common.pipeline import WorkItem
 
 from .config import QASettings
-from .documents import document_kind
+from .documents import document_kind, expected_content
 from .faq import FaqEntry, entry_of
 
 RECORD_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl", ".ndjson", ".json"})
@@ -44,18 +44,21 @@ def file_items(file: Path, label: str, sniffed: str, settings: QASettings) -> It
     kind = document_kind(file.name)
     if suffix in RECORD_SUFFIXES and sniffed == "text":
         yield from faq_items(file, label, settings)
-    elif (kind == "pdf" and sniffed == "pdf") or (kind not in (None, "pdf") and sniffed == "text"):
+    elif kind is not None and sniffed == expected_content(kind):
         yield WorkItem(label, file, data=DocumentFile(str(kind)))
     else:
         yield WorkItem(label, file, error=refusal(suffix, sniffed))
 
 
 def refusal(suffix: str, sniffed: str) -> str:
-    if suffix in RECORD_SUFFIXES or document_kind(f"x{suffix}") not in (None, "pdf"):
+    kind = document_kind(f"x{suffix}")
+    if suffix in RECORD_SUFFIXES or (kind is not None and expected_content(kind) == "text"):
         return f"not a text file (content looks like {sniffed})"
-    if suffix == ".pdf":
+    if kind == "pdf":
         return f"not a PDF (content looks like {sniffed})"
-    return ("not a FAQ (.csv .tsv .jsonl .json) or a document (.md .rst .txt .html .htm .pdf)"
+    if kind == "docx":
+        return f"not a Word document (content looks like {sniffed})"
+    return ("not a FAQ (.csv .tsv .jsonl .json) or a document (.md .rst .txt .html .htm .pdf .docx)"
             + (f"; content looks like {sniffed}" if sniffed != "text" else ""))
 
 

@@ -115,6 +115,10 @@ class QAPipeline(Pipeline[QASettings]):
     def file_items(self, file: Path, label: str, kind: str) -> Iterator[WorkItem]:
         return file_items(file, label, kind, self.settings)
 
+    def may_load(self, name: str, kind: str) -> bool:
+        """A Word document is a zip (not an archive to extract: :func:`common.files.is_archive`)."""
+        return super().may_load(name, kind) or (kind == "zip" and document_kind(name) == "docx")
+
     def estimate_items(self, path: Path) -> int:
         return estimate_items(path)
 

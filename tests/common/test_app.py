@@ -173,6 +173,14 @@ def test_upload_rejects_unsupported_and_hostile_input(service):
     response = client.post("/upload", files=[("files", ("photos.zip", b"PK\x03\x04 not really", "application/zip"))])
     assert response.status_code == 400  # named as uploaded, not by its staging file ("8843-...-0.zip")
     assert response.json()["detail"].startswith("photos.zip is not a readable zip archive")
+    docx = io.BytesIO()  # a Word document is a zip, not an archive of files: it was extracted and its XML loaded
+    with zipfile.ZipFile(docx, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.txt", "not a text file to load")
+    response = client.post("/upload", files=[("files", ("report.docx", docx.getvalue()))])
+    assert response.status_code == 415 and response.json()["detail"] == (
+        "none of the uploaded files can be loaded: report.docx: not a supported file (content looks like zip; "
+        "expected text)")
     response = client.post("/upload", files=[("files", ("zero.txt", b"", "text/plain"))])
     assert response.status_code == 415 and response.json()["detail"] == (
         "none of the uploaded files can be loaded: zero.txt: not a supported file (content looks like empty; "

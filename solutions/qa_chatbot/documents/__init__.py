@@ -1,10 +1,10 @@
-"""Documents (.md .rst .txt .html .htm .pdf) → passages that follow headings, paragraphs and sentences.
+"""Documents (.md .rst .txt .html .htm .pdf .docx) → passages that follow headings, paragraphs and sentences.
 
     parsed = parse_isolated(path)            # in a child process: time and memory bounded (use for uploads)
     parsed = parse_document(path)            # in this process: bytes and passage count bounded
     for p in parsed.passages: p.heading, p.text, p.anchor, p.position
 
-Each format is read by a maintained parser (lxml, markdown-it-py, docutils, pypdf); plain text is split
+Each format is read by a maintained parser (lxml, markdown-it-py, docutils, pypdf, python-docx); plain text is split
 at blank lines and underlined headings. See :class:`DocumentBudget` for the limits.
 
 Budgets: a file over ``max_bytes`` is refused before it is read; parsing stops after ``max_passages``
@@ -27,13 +27,20 @@ from .sentences import sentence_spans, split_sentences
 from .split import passages_of
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text",
-            ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf"}
+            ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".docx": "docx"}
+#: what the content of a document of each kind sniffs as (:func:`common.files.sniff`), when it is not ``text``
+CONTENT = {"pdf": "pdf", "docx": "zip"}
 DEFAULT_BUDGET = DocumentBudget()
 
 
 def document_kind(name: str) -> str | None:
-    """``markdown|rst|text|html|pdf`` for a file name, or None when it is not a document."""
+    """``markdown|rst|text|html|pdf|docx`` for a file name, or None when it is not a document."""
     return SUFFIXES.get(Path(name).suffix.lower())
+
+
+def expected_content(kind: str) -> str:
+    """What a document of ``kind`` must sniff as: ``pdf``, ``zip`` (a .docx) or ``text``."""
+    return CONTENT.get(kind, "text")
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
@@ -58,6 +65,10 @@ def sections_of(data: bytes, kind: str, name: str, budget: DocumentBudget = DEFA
         from .pdf import parse_pdf
 
         return parse_pdf(data, hint, budget.max_pages, warnings)
+    if kind == "docx":
+        from .docx import parse_docx
+
+        return parse_docx(data, hint)
     text = decode(data, kind).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if kind == "markdown":
         from .markdown import parse_markdown
@@ -78,7 +89,7 @@ def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
                 kind: str | None = None) -> ParsedDocument:
     kind = kind or document_kind(name)
     if kind is None:
-        raise DocumentError(f"not a supported document type (.md .rst .txt .html .htm .pdf): {name}")
+        raise DocumentError(f"not a supported document type (.md .rst .txt .html .htm .pdf .docx): {name}")
     if len(data) > budget.max_bytes:
         raise DocumentError(f"larger than the {budget.max_bytes}-byte limit for a document")
     warnings: list[str] = []
@@ -102,6 +113,7 @@ def parse_document(path: Path | str, name: str | None = None,
 
 __all__ = [
     "CHARSET_WINDOW", "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError",
-    "ParsedDocument", "Passage", "Section", "charset_of", "declared_charset", "decode", "document_kind", "media_type",
+    "ParsedDocument", "Passage", "Section", "charset_of", "declared_charset", "decode", "document_kind",
+    "expected_content", "media_type",
     "parse_bytes", "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
 ]

@@ -97,6 +97,8 @@ def media_type(path: Path, kind: str) -> str:
     declares no charset, garbled."""
     if kind == "pdf":
         return "application/pdf"
+    if kind == "docx":
+        return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     with open(path, "rb") as fh:
         head = fh.read(CHARSET_WINDOW)
     charset = _charset(head, kind, lambda: is_utf8(path))

@@ -317,9 +317,10 @@
 
   B.LoadPanel($("load"), {
     heading: "Load a FAQ or documents", noun: "file",
-    accept: ".csv,.tsv,.jsonl,.ndjson,.json,.md,.markdown,.rst,.txt,.html,.htm,.pdf,.zip",
+    accept: ".csv,.tsv,.jsonl,.ndjson,.json,.md,.markdown,.rst,.txt,.html,.htm,.pdf,.docx,.zip",
     formats: "A FAQ: CSV with question and answer columns (other columns are kept), or JSON Lines with the same "
-      + "fields. Documents: Markdown, reStructuredText, text, HTML or PDF, split into passages along their headings. "
+      + "fields. Documents: Markdown, reStructuredText, text, HTML, PDF or Word (.docx), split into passages along "
+      + "their headings. "
       + "Bad rows and unreadable files are reported; what is already stored is stored once.",
     sample: "The Debian FAQ (17 HTML chapters) and the FAQs of Debian's base-files and procps packages (18 questions).",
     next: { href: "#chat", text: "Now ask a question ↑" },

@@ -192,6 +192,31 @@ def test_uploaded_documents_in_windows_1252_are_loaded_and_binary_under_a_text_n
         in response.json()["detail"]
 
 
+def test_an_uploaded_word_document_is_loaded_searched_and_served(service, tmp_path):
+    """A .docx is a zip: it was extracted as an archive, and its XML parts were refused one by one."""
+    import docx
+
+    client, _, _ = service
+    d = docx.Document()
+    d.add_heading("Visitor guide", 0)
+    d.add_heading("Electric cars", 1)
+    d.add_paragraph("Electric cars are charged at the six charging points by the bicycle shed, free for staff.")
+    d.save(str(tmp_path / "visitors.docx"))
+    data = (tmp_path / "visitors.docx").read_bytes()
+    response = client.post("/upload", files=[("files", ("visitors.docx", data))])
+    assert response.status_code == 202, response.text
+    task = wait_task(client, response.json()["task_id"])
+    assert (task["state"], task["new"], task["failed"]) == ("succeeded", 1, 0), task
+    doc = documents(client)["visitors.docx"]
+    hits = client.post("/search", json={"query": "where can I charge my electric car?", "top_k": 3}).json()["results"]
+    top = hits[0]
+    assert top["source"]["document"] == "visitors.docx" and top["question"] == "Electric cars", hits
+    assert "charging points by the bicycle shed" in top["answer"], top
+    served = client.get(f"/items/{doc['id']}/file")
+    assert served.content == data and served.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+
 def test_deleting_a_document_deletes_its_passages_and_copy(service):
     client, app, _ = service
     doc = documents(client)["support.html"]

@@ -85,9 +85,9 @@ def test_max_bytes_is_checked_before_parsing(tmp_path):
 
 
 def test_unsupported_suffix():
-    assert document_kind("notes.docx") is None
+    assert document_kind("notes.odt") is None
     with pytest.raises(DocumentError, match="not a supported"):
-        parse_bytes(b"x", "notes.docx")
+        parse_bytes(b"x", "notes.odt")
 
 
 # -- formats ------------------------------------------------------------------------------------------------
@@ -362,3 +362,46 @@ def test_a_stored_copy_is_served_in_the_charset_its_text_was_read_in(tmp_path, n
     path = tmp_path / name
     path.write_bytes(data)
     assert media_type(path, document_kind(name)) == expected
+
+
+def _word(path, title: str | None = None):
+    """A .docx written by python-docx: the Title style (or none), headings, a list, a table with a merged cell,
+    and a heading in a custom style based on "Heading 2"."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    d = docx.Document()
+    if title:
+        d.add_heading(title, 0)
+    d.add_paragraph("Written before any heading.")
+    d.add_heading("Schedules", 1)
+    d.add_paragraph("Backups of the mail server run every night at 02:30.")
+    d.add_paragraph("A weekly full backup runs on Sundays.", style="List Bullet")
+    table = d.add_table(rows=3, cols=3)
+    for r, row in enumerate([("Day", "Kind", "Hour"), ("Sunday", "full", "02:30"), ("Monday", "incremental", "")]):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    table.cell(2, 1).merge(table.cell(2, 2))
+    custom = d.styles.add_style("Runbook step", WD_STYLE_TYPE.PARAGRAPH)
+    custom.base_style = d.styles["Heading 2"]
+    d.add_paragraph("Restoring", style=custom)
+    d.add_paragraph("Run restore-mailbox NAME on the backup host.")
+    d.save(str(path))
+    return path
+
+
+def test_word_documents_follow_their_heading_styles_and_tables(tmp_path):
+    doc = parse_document(_word(tmp_path / "runbook.docx", title="Backup runbook"))
+    assert doc.title == "Backup runbook"
+    got = [(p.path, p.text) for p in doc.passages]
+    assert got == [
+        (("Backup runbook",), "Written before any heading."),
+        (("Schedules",), "Backups of the mail server run every night at 02:30.\n\nA weekly full backup runs on "
+                         "Sundays.\n\nDay | Kind | Hour\n\nSunday | full | 02:30\n\nMonday | incremental"),
+        (("Schedules", "Restoring"), "Run restore-mailbox NAME on the backup host."),
+    ], got
+    untitled = parse_document(_word(tmp_path / "notes.docx"))  # no Title: the first heading names it
+    assert untitled.title == "Schedules" and untitled.passages[0].path == ("Schedules",)
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DocumentError, match="not a readable Word document"):
+        parse_isolated(tmp_path / "broken.docx")

@@ -82,17 +82,21 @@ def test_documents_and_refusals_are_sniffed(tmp_path):
     (root / "doc.pdf").write_bytes(text_pdf("Hello."))
     (root / "fake.pdf").write_text("not a pdf", encoding="utf-8")
     (root / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
-    (root / "notes.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    (root / "notes.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     (root / "faq.csv").write_text("question,answer\nQ?,A.\n", encoding="utf-8")
+    (root / "report.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    (root / "letter.docx").write_text("not a Word document", encoding="utf-8")
     items = {i.label: i for i in items_of(root, root)}
+    assert items["report.docx"].data == DocumentFile("docx")
+    assert items["letter.docx"].error == "not a Word document (content looks like text)"
     assert items["guide.md"].data == DocumentFile("markdown")
     assert items["page.html"].data == DocumentFile("html")
     assert items["doc.pdf"].data == DocumentFile("pdf")
     assert "not a PDF" in items["fake.pdf"].error
     assert items["image.md"].error == "not a text file (content looks like png)"
-    assert "not a FAQ" in items["notes.docx"].error
+    assert "not a FAQ" in items["notes.xlsx"].error
     assert items["faq.csv:2"].data == FaqEntry("Q?", "A.", {})
-    assert estimate_items(root) == 7
+    assert estimate_items(root) == 9
 
 
 def test_a_document_in_another_charset_is_a_document_and_binary_under_a_text_name_is_not(tmp_path):

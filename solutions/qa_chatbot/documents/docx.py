@@ -1,0 +1,95 @@
+"""Word documents (.docx) → sections, with python-docx.
+
+The body is read in order, paragraphs and tables alike. A paragraph in a heading style ("Heading 1" to
+"Heading 9", or a style based on one) opens a section at that level; the "Title" style names the document.
+Other paragraphs (list items included) are blocks, and so is each row of a table, its cells joined with " | "
+(as for Markdown and HTML tables). The section path is the chain of headings, as for Markdown. Word stores
+built-in style names in English whatever the language of its interface ("Überschrift 1" is "heading 1").
+
+A .docx is a zip of XML: its decompressed size is bounded only by the parse's child process
+(:func:`.isolate.parse_isolated`: memory and time), as for a PDF.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from .model import DocumentError, Section
+
+_HEADING = re.compile(r"heading ([1-9])$", re.IGNORECASE)
+
+
+def parse_docx(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DocumentError(f"not a readable Word document: {exc}") from exc
+    blocks = list(document.iter_inner_content())
+    title = (document.core_properties.title or "").strip()
+    if not title:  # the Title paragraph, else the first heading (as for Markdown), else the file's name
+        title = next((_text(b) for b in blocks if _level(b) == 0 and _text(b)), "") \
+            or next((_text(b) for b in blocks if _level(b) and _text(b)), "") or title_hint
+    return title, _sections(blocks, title)
+
+
+def _sections(blocks: list[Any], title: str) -> Iterator[Section]:
+    from docx.table import Table
+
+    stack: list[tuple[int, str]] = []
+    section = Section(path=(title,) if title else ())
+    for block in blocks:
+        if isinstance(block, Table):
+            for row in block.rows:
+                section.add(" | ".join(t for t in (" ".join(c.text.split()) for c in _unique_cells(row)) if t))
+            continue
+        text = _text(block)
+        level = _level(block)
+        if level is None or not text:
+            section.add(text)
+            continue
+        if level == 0:  # the document's title: already its name
+            continue
+        if section.blocks:
+            yield section
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, text))
+        section = Section(path=tuple(h for _, h in stack))
+    if section.blocks:
+        yield section
+
+
+def _text(paragraph: Any) -> str:
+    return " ".join(str(getattr(paragraph, "text", "") or "").split())
+
+
+def _level(block: Any) -> int | None:
+    """0 for the Title style, 1-9 for a heading style (or one based on it), else None."""
+    style = getattr(block, "style", None)
+    for _ in range(8):  # a style's base styles, a few deep at most
+        if style is None:
+            return None
+        name = (style.name or "").strip()
+        if name.lower() == "title":
+            return 0
+        match = _HEADING.match(name)
+        if match:
+            return int(match.group(1))
+        style = style.base_style
+    return None
+
+
+def _unique_cells(row: Any) -> list[Any]:
+    """A row's cells, a merged cell once (python-docx repeats it for every grid column it spans)."""
+    seen: list[Any] = []
+    for cell in row.cells:
+        if not any(cell._tc is other._tc for other in seen):
+            seen.append(cell)
+    return seen
