@@ -57,8 +57,10 @@ class QAPipeline(Pipeline[QASettings]):
     def __init__(self, res: Resources, settings: QASettings, encoder: TextEncoder | None = None) -> None:
         self.encoder = encoder or _shared_encoder(settings)
         engine = settings.bm25_engine
-        if engine == "auto":
-            engine = "milvus" if res.vectors.capabilities.bm25 else "local"
+        if engine == "auto":  # Milvus Lite keeps BM25 statistics per sealed segment (each load seals one): a
+            # document uploaded alone after the first load had its terms' idf from itself, scored a tenth of what
+            # it scored loaded with the rest, and its answers were refused. The in-process index has one corpus.
+            engine = "milvus" if res.vectors.capabilities.bm25 and not res.vectors.is_lite else "local"
         if engine == "milvus" and not res.vectors.capabilities.bm25:
             raise BackendUnavailable("QA_BM25_ENGINE=milvus, but this Milvus backend has no BM25 function (< 2.5)")
         self.bm25_engine = engine

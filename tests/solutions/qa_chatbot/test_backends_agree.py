@@ -32,7 +32,7 @@ def test_lite_and_server_rank_alike(tmp_path, unique, qa_models, server_backend)
             try:
                 assert load(client, root)["failed"] == 0
                 engine = app.state.pipeline.bm25_engine
-                assert engine == ("milvus" if backend.name == "lite" else "local")
+                assert engine == "local"  # Milvus Lite's BM25 statistics are per segment; 2.3 has no BM25
                 rankings[backend.name] = [client.post("/search", json={"query": q, "top_k": 5}).json()["results"]
                                           for q in QUERIES]
             finally:

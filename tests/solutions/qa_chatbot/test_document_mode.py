@@ -208,10 +208,11 @@ def test_an_uploaded_word_document_is_loaded_searched_and_served(service, tmp_pa
     task = wait_task(client, response.json()["task_id"])
     assert (task["state"], task["new"], task["failed"]) == ("succeeded", 1, 0), task
     doc = documents(client)["visitors.docx"]
-    hits = client.post("/search", json={"query": "where can I charge my electric car?", "top_k": 3}).json()["results"]
-    top = hits[0]
-    assert top["source"]["document"] == "visitors.docx" and top["question"] == "Electric cars", hits
-    assert "charging points by the bicycle shed" in top["answer"], top
+    # answered, though it came in a load of its own: on Milvus Lite its BM25 statistics were those of its own
+    # segment (one passage), its score 0.023 against 0.50 when loaded with the rest, and the answer refused
+    answer = client.post("/answer", json={"query": "where can I charge my electric car?"}).json()
+    assert answer["source"]["document"] == "visitors.docx" and answer["question"] == "Electric cars", answer
+    assert "charging points by the bicycle shed" in (answer["answer"] or ""), answer
     served = client.get(f"/items/{doc['id']}/file")
     assert served.content == data and served.headers["content-type"] == (
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
