@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pillow_heif
+import pi_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidInput, PayloadTooLarge
@@ -53,9 +53,9 @@ LABELS_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
 # --------------------------------------------------------------------------------------- decoding
 
 
-# HEIC/HEIF (iPhone photos) through Pillow; AVIF is Pillow's own. Thumbnails of HEIF images are not used: a
-# file's primary image is decoded, as for every other format.
-pillow_heif.register_heif_opener(thumbnails=False)
+# HEIC/HEIF (iPhone photos) through Pillow, with pi-heif (libheif and libde265, decoders only); AVIF is Pillow's
+# own. Thumbnails stored in HEIF files are not used: a file's primary image is decoded, as for every format.
+pi_heif.register_heif_opener(thumbnails=False)
 
 #: decoded pixels accepted by default (the ``MAX_IMAGE_MPX`` setting); Pillow's own guard is at ~89 Mpx
 MAX_PIXELS = 40_000_000
