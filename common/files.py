@@ -6,13 +6,15 @@
 * :func:`content_id` / :func:`file_content_id` – the stable 53-bit id of some content (same bytes, same id),
   which is what makes a retried load store nothing twice.
 * :func:`read_records` – CSV/TSV, JSON Lines or a JSON array of objects, one record at a time with its line.
-* :func:`open_text` – a text file in its encoding: UTF-8 (or by its byte order mark), else windows-1252.
+* :func:`open_text` – a text file in its encoding: UTF-8 (or by its byte order mark), else windows-1252; the rule
+  is :func:`text_codec`'s, which the QA demo's documents follow too (with the charset an HTML page declares).
 * :func:`atomic_write` – write a file so readers see either nothing or the whole file.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -20,7 +22,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +93,6 @@ def sniff(head: bytes) -> str:
         return "mkv"
     if head.startswith(b"%PDF-"):
         return "pdf"
-    if head.startswith(UTF16_BOMS):
-        return "text"
     if b"\x00" not in head:
         try:
             head.decode("utf-8")
@@ -274,24 +274,49 @@ def csv_delimiter(suffix: str, header: str) -> str:
     return ";" if ";" in header and "," not in header and "\t" not in header else ","
 
 
-def text_encoding(path: Path) -> str:
-    """The codec a text file is read with: by its byte order mark (UTF-8, UTF-16); UTF-8 when all its bytes are
-    UTF-8; else ``cp1252`` (windows-1252, the charset of old Windows files and of Excel's "CSV" in Western
-    locales, the same as Latin-1 for every letter), read with :data:`WINDOWS_1252_ERRORS`."""
-    with path.open("rb") as fh:
-        head = fh.read(4)
+#: charset labels that browsers read as windows-1252 (the WHATWG Encoding Standard), by Python codec name
+_READ_AS_WINDOWS_1252 = frozenset({"latin-1", "iso8859-1", "ascii", "cp1252"})
+
+
+def text_codec(head: bytes, is_utf8_text: Callable[[], bool], declared: str | None = None) -> str:
+    """The codec a text is read with, by the first of these rules that decides (the order browsers follow):
+
+    1. a byte order mark at the start of ``head``: ``utf-8-sig`` or ``utf-16``;
+    2. ``declared``, the charset the content names itself (an HTML page's ``<meta charset>``), when Python knows
+       it; ISO-8859-1 and ASCII are read as ``cp1252``, as browsers read them;
+    3. ``utf-8`` when ``is_utf8_text()``, asked only here (it may read a whole file);
+    4. else ``cp1252`` (windows-1252, the charset of old Windows files and of Excel's "CSV" in Western locales,
+       the same as Latin-1 for every letter), read with :data:`WINDOWS_1252_ERRORS` so that every byte decodes.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
     if head.startswith(UTF16_BOMS):
         return "utf-16"
-    return "utf-8-sig" if is_utf8(path) else "cp1252"
+    if declared is not None:
+        with contextlib.suppress(LookupError):
+            codec = codecs.lookup(declared).name
+            return "cp1252" if codec in _READ_AS_WINDOWS_1252 else codec
+    return "utf-8" if is_utf8_text() else "cp1252"
 
 
-def is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
-    """Whether a file's bytes are valid UTF-8 (read a chunk at a time: a large file is never held)."""
+def text_encoding(path: Path) -> str:
+    """The codec a text file is read with (:func:`text_codec`: its byte order mark, else UTF-8 when all its bytes
+    are UTF-8, else windows-1252)."""
+    with path.open("rb") as fh:
+        head = fh.read(len(codecs.BOM_UTF8))
+    return text_codec(head, lambda: is_utf8(path))
+
+
+def is_utf8(source: Path | bytes, chunk: int = 1 << 20) -> bool:
+    """Whether some bytes, or a file's bytes, are valid UTF-8 (a file is read a chunk at a time: never held)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with path.open("rb") as fh:
-            while data := fh.read(chunk):
-                decoder.decode(data)
+        if isinstance(source, bytes):
+            decoder.decode(source)
+        else:
+            with source.open("rb") as fh:
+                while data := fh.read(chunk):
+                    decoder.decode(data)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False

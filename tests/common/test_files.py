@@ -25,7 +25,7 @@ def test_what_looks_like_text_in_another_charset(head, text):
 
 
 @pytest.mark.parametrize(("data", "encoding", "text"), [
-    ("caf\u00e9 \u2013 \u20ac".encode(), "utf-8-sig", "caf\u00e9 \u2013 \u20ac"),
+    ("caf\u00e9 \u2013 \u20ac".encode(), "utf-8", "caf\u00e9 \u2013 \u20ac"),
     (codecs.BOM_UTF8 + "caf\u00e9".encode(), "utf-8-sig", "caf\u00e9"),
     (codecs.BOM_UTF16_BE + "caf\u00e9".encode("utf-16-be"), "utf-16", "caf\u00e9"),
     ("\u201ccaf\u00e9\u201d \u2013 5 \u20ac".encode("cp1252"), "cp1252", "\u201ccaf\u00e9\u201d \u2013 5 \u20ac"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .charset import CHARSET_WINDOW, charset_of, declared_charset, decode, media_type
+from .charset import CHARSET_WINDOW, charset_of, declared_charset, decode, served_charset
 from .isolate import parse_isolated
 from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
 from .sentences import sentence_spans, split_sentences
@@ -30,6 +30,9 @@ SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "
             ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".docx": "docx"}
 #: what the content of a document of each kind sniffs as (:func:`common.files.sniff`), when it is not ``text``
 CONTENT = {"pdf": "pdf", "docx": "zip"}
+#: the media type a stored copy of a binary document is served with (text and HTML: :func:`media_type`)
+MEDIA_TYPES = {"pdf": "application/pdf",
+               "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 DEFAULT_BUDGET = DocumentBudget()
 
 
@@ -41,6 +44,14 @@ def document_kind(name: str) -> str | None:
 def expected_content(kind: str) -> str:
     """What a document of ``kind`` must sniff as: ``pdf``, ``zip`` (a .docx) or ``text``."""
     return CONTENT.get(kind, "text")
+
+
+def media_type(path: Path, kind: str) -> str:
+    """The ``Content-Type`` a stored copy of a document of ``kind`` is served with; text and HTML with the charset
+    their text was read in (:func:`.charset.served_charset`)."""
+    if kind in MEDIA_TYPES:
+        return MEDIA_TYPES[kind]
+    return f"{'text/html' if kind == 'html' else 'text/plain'}; charset={served_charset(path, kind).label}"
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
