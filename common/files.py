@@ -246,10 +246,11 @@ def count_lines(path: Path) -> int:
         return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) + 1
 
 
-def read_records(path: Path) -> Iterator[tuple[int, Record | str]]:
+def read_records(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Record | str]]:
     """``(line, record)`` for each record of a CSV/TSV, JSON Lines or JSON-array file; ``(line, error)`` for
-    a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally."""
-    encoding = text_encoding(path)  # decided once: the readers below open the file again in it
+    a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally, in
+    ``encoding`` (by default :func:`text_encoding`'s, which reads the whole file once: pass it when known)."""
+    encoding = encoding or text_encoding(path)  # decided once: the readers below open the file again in it
     with open_text(path, encoding) as fh:
         try:
             start = fh.read(4096).lstrip()

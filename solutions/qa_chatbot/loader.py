@@ -19,7 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.files import MAX_RECORD_BYTES, count_files, csv_delimiter, iter_files, open_text, read_records
+from common.files import (
+    MAX_RECORD_BYTES,
+    count_files,
+    csv_delimiter,
+    iter_files,
+    open_text,
+    read_records,
+    text_encoding,
+)
 from common.pipeline import WorkItem
 
 from .config import QASettings
@@ -64,13 +72,14 @@ def refusal(suffix: str, sniffed: str) -> str:
 
 def faq_items(file: Path, label: str, settings: QASettings) -> Iterator[WorkItem]:
     """One work item per record of a FAQ file; a file without ``question``/``answer`` columns is one error."""
-    header = csv_header(file)
+    encoding = text_encoding(file)  # one pass over the file decides it, for the header and the records
+    header = csv_header(file, encoding)
     if header is not None:
         missing = [c for c in ("question", "answer") if c not in [h.strip().lower() for h in header]]
         if missing:
             yield WorkItem(f"{label}:1", file, error=f"missing column(s) {', '.join(missing)}; header is {header!r}")
             return
-    for line, record in read_records(file):
+    for line, record in read_records(file, encoding):
         where = f"{label}:{line}"
         if isinstance(record, str):
             yield WorkItem(where, file, error=record)
@@ -82,13 +91,13 @@ def faq_items(file: Path, label: str, settings: QASettings) -> Iterator[WorkItem
             yield WorkItem(where, file, error=entry)
 
 
-def csv_header(file: Path) -> list[str] | None:
-    """The header row of a CSV/TSV FAQ file (None for JSON files, or when it cannot be read: the record reader
-    then reports why)."""
+def csv_header(file: Path, encoding: str) -> list[str] | None:
+    """The header row of a CSV/TSV FAQ file read in ``encoding`` (None for JSON files, or when it cannot be read:
+    the record reader then reports why)."""
     if file.suffix.lower() not in (".csv", ".tsv"):
         return None
     try:
-        with open_text(file) as fh:
+        with open_text(file, encoding) as fh:
             first = fh.readline(MAX_RECORD_BYTES)
     except (OSError, UnicodeDecodeError):
         return None
