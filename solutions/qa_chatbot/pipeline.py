@@ -37,7 +37,7 @@ from common.vectors import CollectionSpec
 
 from .candidates import PASSAGE, CandidateFinder
 from .config import QASettings
-from .documents import document_kind, media_type
+from .documents import document_kind, expected_content, media_type
 from .faq import FaqEntry, FaqWriter, bm25_text
 from .lexical import LexicalIndex
 from .loader import DocumentFile, estimate_items, file_items
@@ -118,8 +118,9 @@ class QAPipeline(Pipeline[QASettings]):
         return file_items(file, label, kind, self.settings)
 
     def may_load(self, name: str, kind: str) -> bool:
-        """A Word document is a zip (not an archive to extract: :func:`common.files.is_archive`)."""
-        return super().may_load(name, kind) or (kind == "zip" and document_kind(name) == "docx")
+        """Text, or a document whose content is what its name says (a ``.pdf`` a PDF, a ``.docx`` a zip)."""
+        document = document_kind(name)
+        return super().may_load(name, kind) or (document is not None and expected_content(document) == kind)
 
     def estimate_items(self, path: Path) -> int:
         return estimate_items(path)
