@@ -23,6 +23,10 @@ from .model import DocumentError, Section
 _HEADING = re.compile(r"heading ([1-9])$", re.IGNORECASE)
 
 
+#: one block of the body: its heading level (0 for the Title style, 1-9 for a heading, None for body text) and text
+Block = tuple[int | None, str]
+
+
 def parse_docx(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
@@ -31,26 +35,30 @@ def parse_docx(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise DocumentError(f"not a readable Word document: {exc}") from exc
-    blocks = list(document.iter_inner_content())
+    blocks = list(_blocks(document))
     title = (document.core_properties.title or "").strip()
     if not title:  # the Title paragraph, else the first heading (as for Markdown), else the file's name
-        title = next((_text(b) for b in blocks if _level(b) == 0 and _text(b)), "") \
-            or next((_text(b) for b in blocks if _level(b) and _text(b)), "") or title_hint
+        title = next((text for level, text in blocks if level == 0 and text), "") \
+            or next((text for level, text in blocks if level and text), "") or title_hint
     return title, _sections(blocks, title)
 
 
-def _sections(blocks: list[Any], title: str) -> Iterator[Section]:
+def _blocks(document: Any) -> Iterator[Block]:
+    """The body in order: each paragraph with its heading level, each table row as its cells joined by " | "."""
     from docx.table import Table
 
-    stack: list[tuple[int, str]] = []
-    section = Section(path=(title,) if title else ())
-    for block in blocks:
+    for block in document.iter_inner_content():
         if isinstance(block, Table):
             for row in block.rows:
-                section.add(" | ".join(t for t in (" ".join(c.text.split()) for c in _unique_cells(row)) if t))
-            continue
-        text = _text(block)
-        level = _level(block)
+                yield None, " | ".join(t for t in (" ".join(c.text.split()) for c in _unique_cells(row)) if t)
+        else:
+            yield _level(block), _text(block)
+
+
+def _sections(blocks: list[Block], title: str) -> Iterator[Section]:
+    stack: list[tuple[int, str]] = []
+    section = Section(path=(title,) if title else ())
+    for level, text in blocks:
         if level is None or not text:
             section.add(text)
             continue
