@@ -20,6 +20,7 @@ of a ``precision`` setting (``fp32`` or ``int8``).
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pi_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidInput, PayloadTooLarge
@@ -53,9 +53,24 @@ LABELS_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
 # --------------------------------------------------------------------------------------- decoding
 
 
-# HEIC/HEIF (iPhone photos) through Pillow, with pi-heif (libheif and libde265, decoders only); AVIF is Pillow's
-# own. Thumbnails stored in HEIF files are not used: a file's primary image is decoded, as for every format.
-pi_heif.register_heif_opener(thumbnails=False)
+def open_image(data: bytes) -> Image.Image:
+    """Pillow's lazy image of some bytes (size and format read, pixels not yet decoded); raises as Pillow does.
+
+    HEIC/HEIF (iPhone photos) open through pi-heif (libheif and libde265, decoders only), registered with Pillow
+    on the first file that starts with an ISO base-media ``ftyp`` box (importing it costs ~70 ms, which a demo's
+    start-up does not pay); AVIF is Pillow's own. The thumbnail a HEIF file may hold is not used: its primary
+    image is decoded, as for every format.
+    """
+    if data[4:8] == b"ftyp":
+        _register_heif()
+    return Image.open(io.BytesIO(data))
+
+
+@functools.cache
+def _register_heif() -> None:
+    import pi_heif
+
+    pi_heif.register_heif_opener(thumbnails=False)
 
 #: decoded pixels accepted by default (the ``MAX_IMAGE_MPX`` setting); Pillow's own guard is at ~89 Mpx
 MAX_PIXELS = 40_000_000
@@ -78,7 +93,7 @@ def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img: Image.Image = Image.open(io.BytesIO(data))
+            img = open_image(data)
             if max_side and img.format == "JPEG":
                 w, h = img.size
                 scale = min(1.0, max_side / max(w, h))

@@ -4,7 +4,6 @@ thumbnail, and hand the encoder its 224 x 224 input. Runs in the decode threads 
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ from PIL import Image
 
 from common.errors import BootcampError, InvalidInput
 from common.files import IMAGE_KINDS, SNIFF_BYTES, sniff
-from common.images import decode_image
+from common.images import decode_image, open_image
 
 from .media import MediaStore
 
@@ -48,7 +47,7 @@ def load_decode(data: bytes, thumbnail_px: int, input_size: int, max_pixels: int
     way for the encoder, so a stored file searched for finds itself at cosine 1. Raises BootcampError.
     """
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with open_image(data) as img:
             w, h = img.size
     except Exception as exc:
         raise InvalidInput(f"not a readable image: {exc}") from exc

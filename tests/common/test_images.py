@@ -227,3 +227,21 @@ def test_shrinking_after_decoding_keeps_transparency_and_orientation():
     exif[0x0112] = 6  # rotate 90 degrees when shown
     rotated = decode_image(_encode(img, "PNG", exif=exif.tobytes()), max_side=200)
     assert rotated.shape == (200, 80, 3)  # 1000 x 400 shrunk 5x, then turned upright
+
+
+
+def test_the_heif_decoder_loads_with_the_first_heif_file():
+    """pi-heif costs ~70 ms to import: a demo's start-up does not pay it, nor a PNG; the first HEIC photo does."""
+    import subprocess
+    import sys
+
+    heic = Path(__file__).parents[1] / "solutions" / "image_search" / "data" / "fruits.heic"
+    script = ("import io, sys; from pathlib import Path; from PIL import Image; import common.images as images\n"
+              "png = io.BytesIO(); Image.new('RGB', (32, 24), 'red').save(png, 'PNG')\n"
+              "images.decode_image(png.getvalue())\n"
+              "loaded = 'pi_heif' in sys.modules\n"
+              "heic = images.decode_image(Path(sys.argv[1]).read_bytes())\n"
+              "print(loaded, 'pi_heif' in sys.modules, heic.shape[0] > 100)")
+    done = subprocess.run([sys.executable, "-c", script, str(heic)], capture_output=True, text=True, timeout=120,
+                          check=True, cwd=Path(__file__).parents[2])
+    assert done.stdout.split() == ["False", "True", "True"]
