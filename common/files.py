@@ -6,8 +6,9 @@
 * :func:`content_id` / :func:`file_content_id` – the stable 53-bit id of some content (same bytes, same id),
   which is what makes a retried load store nothing twice.
 * :func:`read_records` – CSV/TSV, JSON Lines or a JSON array of objects, one record at a time with its line.
-* :func:`open_text` – a text file in its encoding: UTF-8 (or by its byte order mark), else windows-1252; the rule
-  is :func:`text_codec`'s, which the QA demo's documents follow too (with the charset an HTML page declares).
+* :func:`open_text` – a text file in its encoding: by its byte order mark, else UTF-8 with any byte that is not
+  UTF-8 read as windows-1252; the rule is :func:`text_codec`'s, which the QA demo's documents follow too (with
+  the charset an HTML page declares).
 * :func:`atomic_write` – write a file so readers see either nothing or the whole file.
 """
 
@@ -22,7 +23,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,19 @@ def _c1(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(WINDOWS_1252_ERRORS, _c1)
+
+#: the error handler of UTF-8 text that reads each byte that is not UTF-8 as windows-1252 (with
+#: :data:`WINDOWS_1252_ERRORS`): UTF-8 files, windows-1252 files and UTF-8 files with a few lines pasted from a
+#: windows-1252 one (a "’" saved by an old Windows program) all read right, in one pass
+UTF8_ELSE_WINDOWS_1252 = "utf-8-else-windows-1252"
+
+
+def _as_windows_1252(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start:error.end].decode("cp1252", errors=WINDOWS_1252_ERRORS), error.end
+
+
+codecs.register_error(UTF8_ELSE_WINDOWS_1252, _as_windows_1252)
 
 #: zip containers that are documents, not archives of files to load (Office Open XML, OpenDocument, EPUB)
 ZIP_DOCUMENT_SUFFIXES = frozenset({".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".epub"})
@@ -249,7 +263,7 @@ def count_lines(path: Path) -> int:
 def read_records(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Record | str]]:
     """``(line, record)`` for each record of a CSV/TSV, JSON Lines or JSON-array file; ``(line, error)`` for
     a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally, in
-    ``encoding`` (by default :func:`text_encoding`'s, which reads the whole file once: pass it when known)."""
+    ``encoding`` (by default :func:`text_encoding`'s)."""
     encoding = encoding or text_encoding(path)  # decided once: the readers below open the file again in it
     with open_text(path, encoding) as fh:
         try:
@@ -279,15 +293,16 @@ def csv_delimiter(suffix: str, header: str) -> str:
 _READ_AS_WINDOWS_1252 = frozenset({"latin-1", "iso8859-1", "ascii", "cp1252"})
 
 
-def text_codec(head: bytes, is_utf8_text: Callable[[], bool], declared: str | None = None) -> str:
-    """The codec a text is read with, by the first of these rules that decides (the order browsers follow):
+def text_codec(head: bytes, declared: str | None = None) -> str:
+    """The codec a text is read with, from its first bytes, by the first of these rules that decides (the order
+    browsers follow); :func:`text_errors` names the error handler to read it with:
 
-    1. a byte order mark at the start of ``head``: ``utf-8-sig`` or ``utf-16``;
+    1. a byte order mark: ``utf-8-sig`` or ``utf-16``;
     2. ``declared``, the charset the content names itself (an HTML page's ``<meta charset>``), when Python knows
-       it; ISO-8859-1 and ASCII are read as ``cp1252``, as browsers read them;
-    3. ``utf-8`` when ``is_utf8_text()``, asked only here (it may read a whole file);
-    4. else ``cp1252`` (windows-1252, the charset of old Windows files and of Excel's "CSV" in Western locales,
-       the same as Latin-1 for every letter), read with :data:`WINDOWS_1252_ERRORS` so that every byte decodes.
+       it; ISO-8859-1 and ASCII are read as ``cp1252`` (windows-1252), as browsers read them;
+    3. else ``utf-8``, each byte that is not UTF-8 read as windows-1252 (:data:`UTF8_ELSE_WINDOWS_1252`): the
+       charset of old Windows files and of Excel's "CSV" in Western locales, the same as Latin-1 for every
+       letter. A windows-1252 text almost never holds a byte pair that is also UTF-8 ("Ã©" is).
     """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -297,15 +312,21 @@ def text_codec(head: bytes, is_utf8_text: Callable[[], bool], declared: str | No
         with contextlib.suppress(LookupError):
             codec = codecs.lookup(declared).name
             return "cp1252" if codec in _READ_AS_WINDOWS_1252 else codec
-    return "utf-8" if is_utf8_text() else "cp1252"
+    return "utf-8"
+
+
+def text_errors(codec: str, otherwise: str = "strict") -> str:
+    """The error handler text in ``codec`` (from :func:`text_codec`) is read with: UTF-8 with its windows-1252
+    fallback, windows-1252 with its five undefined bytes as C1 controls; ``otherwise`` for other codecs."""
+    if codec in ("utf-8", "utf-8-sig"):
+        return UTF8_ELSE_WINDOWS_1252
+    return WINDOWS_1252_ERRORS if codec == "cp1252" else otherwise
 
 
 def text_encoding(path: Path) -> str:
-    """The codec a text file is read with (:func:`text_codec`: its byte order mark, else UTF-8 when all its bytes
-    are UTF-8, else windows-1252)."""
+    """The codec a text file is read with, from its first bytes (:func:`text_codec`)."""
     with path.open("rb") as fh:
-        head = fh.read(len(codecs.BOM_UTF8))
-    return text_codec(head, lambda: is_utf8(path))
+        return text_codec(fh.read(len(codecs.BOM_UTF8)))
 
 
 def is_utf8(source: Path | bytes, chunk: int = 1 << 20) -> bool:
@@ -326,10 +347,10 @@ def is_utf8(source: Path | bytes, chunk: int = 1 << 20) -> bool:
 
 def open_text(path: Path, encoding: str | None = None) -> io.TextIOWrapper:
     """A text file of records in its encoding (:func:`text_encoding` unless given; a BOM is skipped), newlines
-    kept as written. Every byte of a windows-1252 file decodes; a UTF-16 file with a broken character raises."""
+    kept as written. Every byte of a UTF-8 or windows-1252 file decodes; a UTF-16 file with a broken character
+    raises."""
     encoding = encoding or text_encoding(path)
-    errors = WINDOWS_1252_ERRORS if encoding == "cp1252" else "strict"
-    return path.open("r", encoding=encoding, errors=errors, newline="")
+    return path.open("r", encoding=encoding, errors=text_errors(encoding), newline="")
 
 
 def _read_jsonl(path: Path, encoding: str) -> Iterator[tuple[int, Record | str]]:

@@ -72,7 +72,7 @@ def refusal(suffix: str, sniffed: str) -> str:
 
 def faq_items(file: Path, label: str, settings: QASettings) -> Iterator[WorkItem]:
     """One work item per record of a FAQ file; a file without ``question``/``answer`` columns is one error."""
-    encoding = text_encoding(file)  # one pass over the file decides it, for the header and the records
+    encoding = text_encoding(file)  # from its first bytes, for the header and the records alike
     header = csv_header(file, encoding)
     if header is not None:
         missing = [c for c in ("question", "answer") if c not in [h.strip().lower() for h in header]]

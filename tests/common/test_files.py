@@ -28,9 +28,13 @@ def test_what_looks_like_text_in_another_charset(head, text):
     ("caf\u00e9 \u2013 \u20ac".encode(), "utf-8", "caf\u00e9 \u2013 \u20ac"),
     (codecs.BOM_UTF8 + "caf\u00e9".encode(), "utf-8-sig", "caf\u00e9"),
     (codecs.BOM_UTF16_BE + "caf\u00e9".encode("utf-16-be"), "utf-16", "caf\u00e9"),
-    ("\u201ccaf\u00e9\u201d \u2013 5 \u20ac".encode("cp1252"), "cp1252", "\u201ccaf\u00e9\u201d \u2013 5 \u20ac"),
-    (b"a\x81b\x9dc", "cp1252", "a\x81b\x9dc"),  # windows-1252's undefined bytes, as browsers read them
-    (b"x" * 5000 + "caf\u00e9".encode("latin-1"), "cp1252", "x" * 5000 + "caf\u00e9"),  # past any head
+    ("\u201ccaf\u00e9\u201d \u2013 5 \u20ac".encode("cp1252"), "utf-8", "\u201ccaf\u00e9\u201d \u2013 5 \u20ac"),
+    (b"a\x81b\x9dc", "utf-8", "a\x81b\x9dc"),  # windows-1252's undefined bytes, as browsers read them
+    (b"x" * 5000 + "caf\u00e9".encode("latin-1"), "utf-8", "x" * 5000 + "caf\u00e9"),  # past any head
+    # UTF-8 with a line pasted from a windows-1252 file: both read right (the whole file was read as windows-1252,
+    # "cafÃ©" on every UTF-8 line, when one byte was not UTF-8)
+    ("caf\u00e9\n".encode() + "it\u2019s\n".encode("cp1252") + "cr\u00e8me \u20ac\n".encode(), "utf-8",
+     "caf\u00e9\nit\u2019s\ncr\u00e8me \u20ac\n"),
 ])
 def test_a_text_file_is_read_in_its_encoding(tmp_path, data, encoding, text):
     path = tmp_path / "notes.txt"
@@ -38,6 +42,18 @@ def test_a_text_file_is_read_in_its_encoding(tmp_path, data, encoding, text):
     assert text_encoding(path) == encoding
     with open_text(path) as fh:
         assert fh.read() == text
+
+
+def test_bytes_that_are_not_utf8_read_as_windows_1252_across_read_chunks(tmp_path):
+    """The text is decoded a chunk at a time: a UTF-8 character cut by a chunk's end is still one character, a
+    windows-1252 byte at a chunk's end is still that character."""
+    path = tmp_path / "notes.txt"
+    for data, text in ((b"a" * 8191 + "\u00e9".encode() + b"b", "a" * 8191 + "\u00e9b"),
+                       (b"a" * 8191 + b"\xe9", "a" * 8191 + "\u00e9"),
+                       (b"a" * 8190 + b"\xe2\x82", "a" * 8190 + "\u00e2\u201a")):  # UTF-8 cut short at the end
+        path.write_bytes(data)
+        with open_text(path) as fh:
+            assert fh.read() == text
 
 
 def test_a_multibyte_character_across_read_chunks_is_still_utf8(tmp_path):

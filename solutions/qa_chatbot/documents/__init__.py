@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .charset import CHARSET_WINDOW, charset_of, declared_charset, decode, served_charset
+from .charset import CHARSET_WINDOW, codec_of, declared_charset, decode, served_charset
 from .isolate import parse_isolated
 from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
 from .sentences import sentence_spans, split_sentences
@@ -51,7 +51,7 @@ def media_type(path: Path, kind: str) -> str:
     their text was read in (:func:`.charset.served_charset`)."""
     if kind in MEDIA_TYPES:
         return MEDIA_TYPES[kind]
-    return f"{'text/html' if kind == 'html' else 'text/plain'}; charset={served_charset(path, kind).label}"
+    return f"{'text/html' if kind == 'html' else 'text/plain'}; charset={served_charset(path, kind)}"
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
@@ -124,7 +124,7 @@ def parse_document(path: Path | str, name: str | None = None,
 
 __all__ = [
     "CHARSET_WINDOW", "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError",
-    "ParsedDocument", "Passage", "Section", "charset_of", "declared_charset", "decode", "document_kind",
+    "ParsedDocument", "Passage", "Section", "codec_of", "declared_charset", "decode", "document_kind",
     "expected_content", "media_type",
     "parse_bytes", "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
 ]

@@ -1,41 +1,31 @@
 """The charset a document's text is read in: one rule for the parsers and for the served copy.
 
-    charset_of(data, "text").codec           # "utf-8", "cp1252", "utf-16"...: how the parsers decode it
+    codec_of(data, "html")                    # "utf-8", "utf-16", "shift_jis"...: how the parsers decode it
     decode(data, "html")                      # the text, by that rule
-    served_charset(path, "html").label        # "windows-1252": the charset its copy is served with
+    served_charset(path, "text")              # "windows-1252": the charset its copy is served with
 
 The rule is :func:`common.files.text_codec`'s, which FAQ and molecule files are read with too: a byte order mark,
 then (for HTML only) the charset the page declares in its first :data:`CHARSET_WINDOW` bytes (``<meta charset>``,
-``http-equiv``, an XML declaration), then UTF-8 when the bytes are UTF-8, else windows-1252 (its five undefined
-bytes read as the C1 controls of the same number, as browsers do, so every byte string decodes).
+``http-equiv``, an XML declaration), else UTF-8 with each byte that is not UTF-8 read as windows-1252 (its five
+undefined bytes as the C1 controls of the same number, as browsers do), so every byte string decodes.
 
-The last rule is a guess, so a load only takes a file that is not UTF-8 when its first bytes look like text
-(:func:`common.files.sniff`): no NUL byte, and no control byte that text does not hold.
+A load only takes a file that is not UTF-8 when its first bytes look like text (:func:`common.files.sniff`): no
+NUL byte, and no control byte that text does not hold.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from common.files import WINDOWS_1252_ERRORS, is_utf8, text_codec
+from common.files import is_utf8, text_codec, text_errors
 
 #: bytes of an HTML file searched for its declared charset (a browser's prescan reads 1024; generated pages
 #: can carry long <head>s before their <meta>)
 CHARSET_WINDOW = 8192
 _DECLARATION = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)"""
                           rb"""|<\?xml\s[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Charset:
-    """``codec``: the Python codec the text is decoded with; ``label``: its name in a ``Content-Type``."""
-
-    codec: str
-    label: str
 
 
 #: how each codec is named in a ``Content-Type`` when no declared label names it
@@ -57,27 +47,26 @@ def declared_charset(head: bytes) -> str | None:
     return None
 
 
-def _charset(head: bytes, kind: str, is_utf8_text: Callable[[], bool]) -> Charset:
-    declared = declared_charset(head) if kind == "html" else None
-    codec = text_codec(head, is_utf8_text, declared)
-    return Charset(codec, _LABELS.get(codec) or declared or codec)
-
-
-def charset_of(data: bytes, kind: str) -> Charset:
-    """The charset a document's bytes are read in; ``kind`` as from :func:`document_kind` (only HTML declares)."""
-    return _charset(data, kind, lambda: is_utf8(data))
+def codec_of(data: bytes, kind: str) -> str:
+    """The codec a document's bytes are read with; ``kind`` as from :func:`document_kind` (only HTML declares)."""
+    return text_codec(data[:CHARSET_WINDOW], declared_charset(data) if kind == "html" else None)
 
 
 def decode(data: bytes, kind: str) -> str:
-    """A document's text, read in :func:`charset_of`; bytes the charset cannot read become U+FFFD (a page
-    that declares a charset its bytes are not in), but for windows-1252, which reads every byte."""
-    codec = charset_of(data, kind).codec
-    return data.decode(codec, errors=WINDOWS_1252_ERRORS if codec == "cp1252" else "replace")
+    """A document's text, read with :func:`codec_of`; bytes a declared charset cannot read become U+FFFD (a page
+    that declares a charset its bytes are not in)."""
+    codec = codec_of(data, kind)
+    return data.decode(codec, errors=text_errors(codec, "replace"))
 
 
-def served_charset(path: Path, kind: str) -> Charset:
-    """The charset a stored text or HTML document is served with: the one its text was read in (a browser left
-    to guess shows a windows-1252 text file, or a UTF-8 page that declares no charset, garbled)."""
+def served_charset(path: Path, kind: str) -> str:
+    """The charset label a stored text or HTML document is served with: the one its text was read in, and
+    ``windows-1252`` for UTF-8 text that is not all UTF-8 (a browser left to guess shows a windows-1252 text
+    file, or a UTF-8 page that declares no charset, garbled; a file of both shows its UTF-8 part garbled)."""
     with open(path, "rb") as fh:
         head = fh.read(CHARSET_WINDOW)
-    return _charset(head, kind, lambda: is_utf8(path))
+    declared = declared_charset(head) if kind == "html" else None
+    codec = text_codec(head, declared)
+    if codec == "utf-8" and not is_utf8(path):
+        return "windows-1252"
+    return _LABELS.get(codec) or declared or codec

@@ -12,7 +12,7 @@ import pytest
 from solutions.qa_chatbot.documents import (
     DocumentBudget,
     DocumentError,
-    charset_of,
+    codec_of,
     declared_charset,
     decode,
     document_kind,
@@ -172,17 +172,21 @@ def test_text_windows_1252_fallback_and_underlined_headings():
 
 
 def test_one_charset_rule_for_every_text_format():
-    """BOM, then (HTML only) the declaration, then UTF-8, then windows-1252, whose five undefined bytes read as
-    the C1 controls of the same number (as browsers read them), so every byte string decodes."""
-    assert charset_of(codecs.BOM_UTF8 + "é".encode(), "text").codec == "utf-8-sig"
-    assert charset_of(codecs.BOM_UTF16_BE + "é".encode("utf-16-be"), "markdown").label == "utf-16"
+    """BOM, then (HTML only) the declaration, else UTF-8 with each byte that is not UTF-8 read as windows-1252,
+    whose five undefined bytes read as the C1 controls of the same number (as browsers read them), so every byte
+    string decodes; a file of UTF-8 with a line pasted from a windows-1252 one reads right throughout."""
+    assert codec_of(codecs.BOM_UTF8 + "é".encode(), "text") == "utf-8-sig"
+    assert codec_of(codecs.BOM_UTF16_BE + "é".encode("utf-16-be"), "markdown") == "utf-16"
     declared = b'<meta charset="iso-8859-15"><p>\xa4</p>'
-    assert (charset_of(declared, "html").label, decode(declared, "html")[-8:]) == ("iso-8859-15", "<p>€</p>")
-    assert charset_of(declared, "text").label == "windows-1252"  # a text file declares nothing
-    assert charset_of(b'<meta charset="iso-8859-1">\x80', "html").label == "windows-1252"  # as browsers read it
-    assert charset_of("é".encode(), "rst").label == "utf-8"
+    assert (codec_of(declared, "html"), decode(declared, "html")[-8:]) == ("iso8859-15", "<p>€</p>")
+    assert (codec_of(declared, "text"), decode(declared, "text")[-8:]) == ("utf-8", "<p>¤</p>")  # text declares nothing
+    assert codec_of(b'<meta charset="iso-8859-1">\x80', "html") == "cp1252"  # as browsers read it
+    assert codec_of("é".encode(), "rst") == "utf-8"
     assert decode(b"a\x81b\x9dc\x80", "text") == "a\x81b\x9dc€"
-    assert decode(b'<meta charset="utf-8"><p>\xff</p>', "html").endswith("<p>\ufffd</p>")  # declared wrong
+    assert decode(b'<meta charset="shift_jis"><p>\xff</p>', "html").endswith("<p>\ufffd</p>")  # declared wrong
+    assert decode(b'<meta charset="utf-8"><p>It\x92s</p>', "html").endswith("<p>It\u2019s</p>")  # one pasted byte
+    mixed = "Caf\u00e9 cr\u00e8me.\n".encode() + "It\u2019s \u201cfine\u201d \u2013 5 \u20ac.\n".encode("cp1252")
+    assert decode(mixed, "text") == "Caf\u00e9 cr\u00e8me.\nIt\u2019s \u201cfine\u201d \u2013 5 \u20ac.\n"
 
 
 def test_html_skips_navigation_scripts_and_keeps_anchors():
@@ -355,6 +359,7 @@ def test_corrupt_pdf_is_a_document_error(tmp_path):
     ("notes.txt", b"<meta charset='koi8-r'><p>\xe3</p>", "text/plain; charset=windows-1252"),
     ("page.htm", "<p>caf\u00e9</p>".encode(), "text/html; charset=utf-8"),
     ("page.html", b"<p>caf\xe9</p>", "text/html; charset=windows-1252"),
+    ("notes.txt", "caf\u00e9 ".encode() + b"it\x92s", "text/plain; charset=windows-1252"),  # not all UTF-8
     ("page.html", codecs.BOM_UTF8 + b"<meta charset='iso-8859-1'><p>caf\xc3\xa9</p>", "text/html; charset=utf-8"),
     ("leaflet.pdf", b"%PDF-1.4", "application/pdf"),
 ])
