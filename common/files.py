@@ -260,11 +260,10 @@ def count_lines(path: Path) -> int:
         return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) + 1
 
 
-def read_records(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Record | str]]:
+def read_records(path: Path) -> Iterator[tuple[int, Record | str]]:
     """``(line, record)`` for each record of a CSV/TSV, JSON Lines or JSON-array file; ``(line, error)`` for
-    a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally, in
-    ``encoding`` (by default :func:`text_encoding`'s)."""
-    encoding = encoding or text_encoding(path)  # decided once: the readers below open the file again in it
+    a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally."""
+    encoding = text_encoding(path)  # decided once: the readers below open the file again in it
     with open_text(path, encoding) as fh:
         try:
             start = fh.read(4096).lstrip()
@@ -290,7 +289,7 @@ def csv_delimiter(suffix: str, header: str) -> str:
 
 
 #: charset labels that browsers read as windows-1252 (the WHATWG Encoding Standard), by Python codec name
-_READ_AS_WINDOWS_1252 = frozenset({"latin-1", "iso8859-1", "ascii", "cp1252"})
+_READ_AS_WINDOWS_1252 = frozenset({"iso8859-1", "ascii", "cp1252"})
 
 
 def text_codec(head: bytes, declared: str | None = None) -> str:
@@ -329,16 +328,13 @@ def text_encoding(path: Path) -> str:
         return text_codec(fh.read(len(codecs.BOM_UTF8)))
 
 
-def is_utf8(source: Path | bytes, chunk: int = 1 << 20) -> bool:
-    """Whether some bytes, or a file's bytes, are valid UTF-8 (a file is read a chunk at a time: never held)."""
+def is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether a file's bytes are valid UTF-8 (read a chunk at a time: a large file is never held)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        if isinstance(source, bytes):
-            decoder.decode(source)
-        else:
-            with source.open("rb") as fh:
-                while data := fh.read(chunk):
-                    decoder.decode(data)
+        with path.open("rb") as fh:
+            while data := fh.read(chunk):
+                decoder.decode(data)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False

@@ -19,15 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.files import (
-    MAX_RECORD_BYTES,
-    count_files,
-    csv_delimiter,
-    iter_files,
-    open_text,
-    read_records,
-    text_encoding,
-)
+from common.files import MAX_RECORD_BYTES, count_files, csv_delimiter, iter_files, open_text, read_records
 from common.pipeline import WorkItem
 
 from .config import QASettings
@@ -72,14 +64,13 @@ def refusal(suffix: str, sniffed: str) -> str:
 
 def faq_items(file: Path, label: str, settings: QASettings) -> Iterator[WorkItem]:
     """One work item per record of a FAQ file; a file without ``question``/``answer`` columns is one error."""
-    encoding = text_encoding(file)  # from its first bytes, for the header and the records alike
-    header = csv_header(file, encoding)
+    header = csv_header(file)
     if header is not None:
         missing = [c for c in ("question", "answer") if c not in [h.strip().lower() for h in header]]
         if missing:
             yield WorkItem(f"{label}:1", file, error=f"missing column(s) {', '.join(missing)}; header is {header!r}")
             return
-    for line, record in read_records(file, encoding):
+    for line, record in read_records(file):
         where = f"{label}:{line}"
         if isinstance(record, str):
             yield WorkItem(where, file, error=record)
@@ -91,13 +82,13 @@ def faq_items(file: Path, label: str, settings: QASettings) -> Iterator[WorkItem
             yield WorkItem(where, file, error=entry)
 
 
-def csv_header(file: Path, encoding: str) -> list[str] | None:
-    """The header row of a CSV/TSV FAQ file read in ``encoding`` (None for JSON files, or when it cannot be read:
-    the record reader then reports why)."""
+def csv_header(file: Path) -> list[str] | None:
+    """The header row of a CSV/TSV FAQ file (None for JSON files, or when it cannot be read: the record reader
+    then reports why)."""
     if file.suffix.lower() not in (".csv", ".tsv"):
         return None
     try:
-        with open_text(file, encoding) as fh:
+        with open_text(file) as fh:
             first = fh.readline(MAX_RECORD_BYTES)
     except (OSError, UnicodeDecodeError):
         return None

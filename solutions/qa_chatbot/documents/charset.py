@@ -65,8 +65,7 @@ def served_charset(path: Path, kind: str) -> str:
     file, or a UTF-8 page that declares no charset, garbled; a file of both shows its UTF-8 part garbled)."""
     with open(path, "rb") as fh:
         head = fh.read(CHARSET_WINDOW)
-    declared = declared_charset(head) if kind == "html" else None
-    codec = text_codec(head, declared)
+    codec = codec_of(head, kind)
     if codec == "utf-8" and not is_utf8(path):
         return "windows-1252"
-    return _LABELS.get(codec) or declared or codec
+    return _LABELS.get(codec) or declared_charset(head) or codec  # a declared charset by the name it was given
