@@ -55,9 +55,38 @@ codecs.register_error(WINDOWS_1252_ERRORS, _c1)
 UTF8_ELSE_WINDOWS_1252 = "utf-8-else-windows-1252"
 
 
+#: a well-formed UTF-8 character of two to four bytes (what Python's strict decoder accepts)
+_UTF8_CHARACTER = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                             rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+                             rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+#: a lead byte and a continuation byte: where a UTF-8 character of two to four bytes may start (quicker to find)
+_UTF8_START = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+#: the start of a UTF-8 character cut by the end of the bytes at hand (the next chunk may complete it)
+_CUT_CHARACTER = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{0,2}\Z")
+#: bytes searched ahead for the next UTF-8 character by one call of the handler
+_FALLBACK_SPAN = 4096
+
+
 def _as_windows_1252(error: UnicodeError) -> tuple[str, int]:
+    """Reads the bytes from the one that is not UTF-8 up to the next UTF-8 character (at most
+    :data:`_FALLBACK_SPAN`) as windows-1252 in one call: between two UTF-8 characters, UTF-8 with a per-byte
+    fallback and windows-1252 read the same, and a call per byte read windows-1252 text at ~1-5 MB/s."""
     assert isinstance(error, UnicodeDecodeError)
-    return error.object[error.start:error.end].decode("cp1252", errors=WINDOWS_1252_ERRORS), error.end
+    data, start = error.object, error.start
+    stop = min(len(data), start + _FALLBACK_SPAN)
+    found = _next_utf8_character(data, start, stop)
+    cut = None if found is not None else _CUT_CHARACTER.search(data, start, stop)
+    end = max(error.end, found if found is not None else cut.start() if cut else stop)
+    return data[start:end].decode("cp1252", errors=WINDOWS_1252_ERRORS), end
+
+
+def _next_utf8_character(data: bytes, start: int, stop: int) -> int | None:
+    """Where the first well-formed UTF-8 character of two to four bytes starts in ``data[start:stop]``."""
+    while (hit := _UTF8_START.search(data, start, stop)) is not None:
+        if _UTF8_CHARACTER.match(data, hit.start()):
+            return hit.start()
+        start = hit.start() + 1
+    return None
 
 
 codecs.register_error(UTF8_ELSE_WINDOWS_1252, _as_windows_1252)

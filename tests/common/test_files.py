@@ -56,6 +56,31 @@ def test_bytes_that_are_not_utf8_read_as_windows_1252_across_read_chunks(tmp_pat
             assert fh.read() == text
 
 
+def test_the_windows_1252_fallback_reads_each_byte_that_is_not_utf8_and_nothing_else():
+    """The handler reads a whole run up to the next UTF-8 character at once (a call per byte read windows-1252
+    text at ~1 MB/s); the text is what a per-byte fallback reads, whatever the mix of characters, broken
+    sequences, overlong forms, surrogates and code points past U+10FFFF."""
+    import codecs
+    import random
+
+    from common.files import UTF8_ELSE_WINDOWS_1252, WINDOWS_1252_ERRORS
+
+    def per_byte(error):
+        return error.object[error.start:error.end].decode("cp1252", errors=WINDOWS_1252_ERRORS), error.end
+
+    codecs.register_error("test-per-byte-windows-1252", per_byte)
+    pieces = [b"a", b" ", b"\n", "\u00e9".encode(), "\u20ac".encode(), "\U0001f600".encode(), b"\xe9", b"\x92",
+              b"\x81", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xf0\x9f",
+              b"\xe0\x80\x80"]
+    rng = random.Random(7)
+    samples = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(3000)]
+    samples.append(b"".join(rng.choice(pieces) for _ in range(20000)))  # runs longer than one call reads
+    samples.append(b"caf\xe9 " * 3000 + "caf\u00e9".encode())
+    for data in samples:
+        assert data.decode("utf-8", errors=UTF8_ELSE_WINDOWS_1252) == \
+            data.decode("utf-8", errors="test-per-byte-windows-1252"), data[:80]
+
+
 def test_a_multibyte_character_across_read_chunks_is_still_utf8(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_bytes(b"a" * 1023 + "\u00e9".encode() + b"b")  # the two bytes of \u00e9 straddle the 1024-byte chunks
