@@ -357,19 +357,6 @@ def text_encoding(path: Path) -> str:
         return text_codec(fh.read(len(codecs.BOM_UTF8)))
 
 
-def is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
-    """Whether a file's bytes are valid UTF-8 (read a chunk at a time: a large file is never held)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as fh:
-            while data := fh.read(chunk):
-                decoder.decode(data)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def open_text(path: Path, encoding: str | None = None) -> io.TextIOWrapper:
     """A text file of records in its encoding (:func:`text_encoding` unless given; a BOM is skipped), newlines
     kept as written. Every byte of a UTF-8 or windows-1252 file decodes; a UTF-16 file with a broken character

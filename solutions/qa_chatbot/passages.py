@@ -29,7 +29,16 @@ from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem, failed, warned
 from common.vectors import VectorStore, int_list
 
 from .config import QASettings
-from .documents import DocumentBudget, DocumentError, ParsedDocument, Passage, parse_isolated
+from .documents import (
+    DocumentBudget,
+    DocumentError,
+    ParsedDocument,
+    Passage,
+    document_kind,
+    expected_content,
+    parse_isolated,
+    write_utf8,
+)
 from .lexical import LexicalIndex
 from .retrieval import answer_units
 from .store import DOCUMENT, Stores
@@ -107,10 +116,16 @@ class Originals:
         return self.folder / name
 
     def keep(self, source: Path, document_id: int) -> str:
+        """Store the copy of a document and return its name in the folder: a PDF or Word file as it is, a text or
+        HTML one as its text was read, in UTF-8 (:func:`.documents.write_utf8`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{document_id}{source.suffix.lower()[:10]}"
         tmp = self.folder / f".{name}.tmp"
-        shutil.copyfile(source, tmp)
+        kind = document_kind(name)
+        if kind is not None and expected_content(kind) == "text":
+            write_utf8(source, tmp, kind)
+        else:
+            shutil.copyfile(source, tmp)
         tmp.replace(self.folder / name)
         return name
 

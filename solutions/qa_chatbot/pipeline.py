@@ -178,14 +178,14 @@ class QAPipeline(Pipeline[QASettings]):
         return {"document": doc, "passages": [dict(r) for r in rows], "total": doc["passages"]}
 
     def document_file(self, document_id: int) -> tuple[Path, str]:
-        """The stored copy of a document and its media type (with the charset its text was read in)."""
+        """The stored copy of a document and its media type (text and HTML copies are UTF-8)."""
         doc = self.rows([document_id]).get(int(document_id))
         if doc is None or doc["kind"] != DOCUMENT:
             raise NotFound(f"no document with id {document_id}")
         path = self.originals.path(str(doc["file"]))
         if not path.is_file():
             raise NotFound(f"the stored copy of document {document_id} is missing")
-        return path, media_type(path, str(document_kind(path.name)))
+        return path, media_type(str(document_kind(path.name)))
 
     def delete_items(self, ids: list[int]) -> None:
         files = [str(r["file"]) for r in self.rows(ids).values() if r["file"]]

@@ -7,7 +7,7 @@ import codecs
 
 import pytest
 
-from common.files import is_utf8, looks_like_text, open_text, read_records, sniff, text_encoding
+from common.files import looks_like_text, open_text, read_records, sniff, text_encoding
 
 
 @pytest.mark.parametrize(("head", "text"), [
@@ -79,14 +79,6 @@ def test_the_windows_1252_fallback_reads_each_byte_that_is_not_utf8_and_nothing_
     for data in samples:
         assert data.decode("utf-8", errors=UTF8_ELSE_WINDOWS_1252) == \
             data.decode("utf-8", errors="test-per-byte-windows-1252"), data[:80]
-
-
-def test_a_multibyte_character_across_read_chunks_is_still_utf8(tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_bytes(b"a" * 1023 + "\u00e9".encode() + b"b")  # the two bytes of \u00e9 straddle the 1024-byte chunks
-    assert is_utf8(path, chunk=1024)
-    path.write_bytes(b"a" * 1023 + b"\xc3")  # cut short at the end
-    assert not is_utf8(path, chunk=1024)
 
 
 @pytest.mark.parametrize(("name", "header"), [

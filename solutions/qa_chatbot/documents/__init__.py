@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .charset import CHARSET_WINDOW, codec_of, declared_charset, decode, served_charset
+from .charset import CHARSET_WINDOW, codec_of, declared_charset, decode, write_utf8
 from .isolate import parse_isolated
 from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
 from .sentences import sentence_spans, split_sentences
@@ -46,12 +46,10 @@ def expected_content(kind: str) -> str:
     return CONTENT.get(kind, "text")
 
 
-def media_type(path: Path, kind: str) -> str:
-    """The ``Content-Type`` a stored copy of a document of ``kind`` is served with; text and HTML with the charset
-    their text was read in (:func:`.charset.served_charset`)."""
-    if kind in MEDIA_TYPES:
-        return MEDIA_TYPES[kind]
-    return f"{'text/html' if kind == 'html' else 'text/plain'}; charset={served_charset(path, kind)}"
+def media_type(kind: str) -> str:
+    """The ``Content-Type`` a stored copy of a document of ``kind`` is served with; text and HTML copies are
+    written in UTF-8 (:func:`.charset.write_utf8`)."""
+    return MEDIA_TYPES.get(kind) or f"{'text/html' if kind == 'html' else 'text/plain'}; charset=utf-8"
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
@@ -126,5 +124,5 @@ __all__ = [
     "CHARSET_WINDOW", "DEFAULT_BUDGET", "PATH_SEPARATOR", "SUFFIXES", "DocumentBudget", "DocumentError",
     "ParsedDocument", "Passage", "Section", "codec_of", "declared_charset", "decode", "document_kind",
     "expected_content", "media_type",
-    "parse_bytes", "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences",
+    "parse_bytes", "parse_document", "parse_isolated", "passages_of", "sentence_spans", "split_sentences", "write_utf8",
 ]

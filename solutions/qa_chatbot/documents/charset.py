@@ -1,8 +1,8 @@
-"""The charset a document's text is read in: one rule for the parsers and for the served copy.
+"""The charset a document's text is read in: one rule for the parsers and for the stored copy.
 
     codec_of(data, "html")                    # "utf-8", "utf-16", "shift_jis"...: how the parsers decode it
     decode(data, "html")                      # the text, by that rule
-    served_charset(path, "text")              # "windows-1252": the charset its copy is served with
+    write_utf8(source, target, "text")        # the stored copy: that text, in UTF-8 (served as such)
 
 The rule is :func:`common.files.text_codec`'s, which FAQ and molecule files are read with too: a byte order mark,
 then (for HTML only) the charset the page declares in its first :data:`CHARSET_WINDOW` bytes (``<meta charset>``,
@@ -11,25 +11,26 @@ undefined bytes as the C1 controls of the same number, as browsers do), so every
 
 A load only takes a file that is not UTF-8 when its first bytes look like text (:func:`common.files.sniff`): no
 NUL byte, and no control byte that text does not hold.
+
+The copy a result links to is the text as the parsers read it, written in UTF-8 and served as UTF-8 (an HTTP
+charset overrides a page's ``<meta charset>``), so a browser shows what was searched: also a UTF-8 file with a few
+windows-1252 bytes, which no single charset label shows right.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import shutil
 from pathlib import Path
 
-from common.files import is_utf8, text_codec, text_errors
+from common.files import text_codec, text_errors
 
 #: bytes of an HTML file searched for its declared charset (a browser's prescan reads 1024; generated pages
 #: can carry long <head>s before their <meta>)
 CHARSET_WINDOW = 8192
 _DECLARATION = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)"""
                           rb"""|<\?xml\s[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-#: how each codec is named in a ``Content-Type`` when no declared label names it
-_LABELS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-16", "cp1252": "windows-1252"}
 
 
 def declared_charset(head: bytes) -> str | None:
@@ -59,13 +60,11 @@ def decode(data: bytes, kind: str) -> str:
     return data.decode(codec, errors=text_errors(codec, "replace"))
 
 
-def served_charset(path: Path, kind: str) -> str:
-    """The charset label a stored text or HTML document is served with: the one its text was read in, and
-    ``windows-1252`` for UTF-8 text that is not all UTF-8 (a browser left to guess shows a windows-1252 text
-    file, or a UTF-8 page that declares no charset, garbled; a file of both shows its UTF-8 part garbled)."""
-    with open(path, "rb") as fh:
-        head = fh.read(CHARSET_WINDOW)
-    codec = codec_of(head, kind)
-    if codec == "utf-8" and not is_utf8(path):
-        return "windows-1252"
-    return _LABELS.get(codec) or declared_charset(head) or codec  # a declared charset by the name it was given
+def write_utf8(source: Path, target: Path, kind: str) -> None:
+    """Write the text of the document ``source`` (read by :func:`decode`'s rule) to ``target`` in UTF-8, without a
+    byte order mark, newlines as written; a chunk at a time, so a large file is never held."""
+    with open(source, "rb") as fh:
+        codec = codec_of(fh.read(CHARSET_WINDOW), kind)
+    with open(source, encoding=codec, errors=text_errors(codec, "replace"), newline="") as src, \
+            open(target, "w", encoding="utf-8", newline="") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)

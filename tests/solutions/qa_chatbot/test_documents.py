@@ -21,6 +21,7 @@ from solutions.qa_chatbot.documents import (
     parse_document,
     parse_isolated,
     split_sentences,
+    write_utf8,
 )
 from solutions.qa_chatbot.documents.sentences import cut_long, sentence_spans
 
@@ -350,23 +351,34 @@ def test_corrupt_pdf_is_a_document_error(tmp_path):
         parse_isolated(path)
 
 
-@pytest.mark.parametrize(("name", "data", "expected"), [
-    ("notes.txt", "Caf\u00e9 cr\u00e8me".encode("latin-1"), "text/plain; charset=windows-1252"),
-    ("notes.md", "# Caf\u00e9\n\ncr\u00e8me".encode(), "text/plain; charset=utf-8"),
-    ("notes.txt", codecs.BOM_UTF16_LE + "Caf\u00e9".encode("utf-16-le"), "text/plain; charset=utf-16"),
-    ("page.html", b"<meta charset='iso-8859-1'><p>caf\xe9</p>", "text/html; charset=windows-1252"),
-    ("page.html", b"<meta charset='koi8-r'><p>\xe3</p>", "text/html; charset=koi8-r"),
-    ("notes.txt", b"<meta charset='koi8-r'><p>\xe3</p>", "text/plain; charset=windows-1252"),
-    ("page.htm", "<p>caf\u00e9</p>".encode(), "text/html; charset=utf-8"),
-    ("page.html", b"<p>caf\xe9</p>", "text/html; charset=windows-1252"),
-    ("notes.txt", "caf\u00e9 ".encode() + b"it\x92s", "text/plain; charset=windows-1252"),  # not all UTF-8
-    ("page.html", codecs.BOM_UTF8 + b"<meta charset='iso-8859-1'><p>caf\xc3\xa9</p>", "text/html; charset=utf-8"),
-    ("leaflet.pdf", b"%PDF-1.4", "application/pdf"),
+@pytest.mark.parametrize(("name", "data", "text"), [
+    ("notes.txt", "Caf\u00e9 cr\u00e8me".encode("latin-1"), "Caf\u00e9 cr\u00e8me"),
+    ("notes.md", "# Caf\u00e9\r\n\r\ncr\u00e8me".encode(), "# Caf\u00e9\r\n\r\ncr\u00e8me"),
+    ("notes.txt", codecs.BOM_UTF16_LE + "Caf\u00e9".encode("utf-16-le"), "Caf\u00e9"),
+    ("page.html", b"<meta charset='iso-8859-1'><p>caf\xe9</p>", "<meta charset='iso-8859-1'><p>caf\u00e9</p>"),
+    ("page.html", b"<meta charset='koi8-r'><p>\xe3</p>", "<meta charset='koi8-r'><p>\u0426</p>"),
+    ("notes.txt", b"<meta charset='koi8-r'><p>\xe3</p>", "<meta charset='koi8-r'><p>\u00e3</p>"),
+    ("page.htm", "<p>caf\u00e9</p>".encode(), "<p>caf\u00e9</p>"),
+    ("page.html", b"<p>caf\xe9</p>", "<p>caf\u00e9</p>"),
+    ("notes.txt", "caf\u00e9 ".encode() + b"it\x92s", "caf\u00e9 it\u2019s"),  # UTF-8 with one windows-1252 byte
+    ("page.html", codecs.BOM_UTF8 + b"<meta charset='iso-8859-1'><p>caf\xc3\xa9</p>",
+     "<meta charset='iso-8859-1'><p>caf\u00e9</p>"),
 ])
-def test_a_stored_copy_is_served_in_the_charset_its_text_was_read_in(tmp_path, name, data, expected):
-    path = tmp_path / name
+def test_a_stored_copy_is_the_text_as_read_written_in_utf8(tmp_path, name, data, text):
+    """The copy was served as it came, labelled with the charset it was read in; a UTF-8 file with one line from a
+    windows-1252 program had no label that shows it right. The copy is now the text the passages were cut from."""
+    path, copy = tmp_path / name, tmp_path / "copy"
     path.write_bytes(data)
-    assert media_type(path, document_kind(name)) == expected
+    kind = document_kind(name)
+    assert decode(data, kind) == text
+    write_utf8(path, copy, kind)
+    assert copy.read_bytes() == text.encode()
+    assert media_type(kind) == f"{'text/html' if kind == 'html' else 'text/plain'}; charset=utf-8"
+
+
+def test_pdf_and_word_copies_keep_their_media_types():
+    assert media_type("pdf") == "application/pdf"
+    assert media_type("docx") == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _word(path, title: str | None = None):

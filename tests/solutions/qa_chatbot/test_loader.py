@@ -190,19 +190,3 @@ def test_a_faq_exported_by_excel_in_windows_1252_with_semicolons_is_read(tmp_pat
     assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
                                                "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"prix": "2,50 \u20ac"})
     assert items["faq.csv:3"].data.answer == "\u00c0 7 h 30 \u2013 tous les jours."
-
-
-def test_the_encoding_of_a_faq_file_is_decided_without_reading_it_whole(tmp_path, monkeypatch):
-    """Deciding that a file is UTF-8 read all of it (about 1 s per GB), and the header check and the records each
-    decided it again. A byte that is not UTF-8 is now read as windows-1252 where it stands: no pass decides."""
-    import common.files
-
-    passes = []
-    real = common.files.is_utf8
-    monkeypatch.setattr(common.files, "is_utf8", lambda source, *a, **k: passes.append(source) or real(source, *a, **k))
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "faq.csv").write_bytes("question,answer\nCaf\u00e9?,Cr\u00e8me.\n".encode("cp1252"))
-    items = items_of(root, root)
-    assert [(i.data.question, i.data.answer) for i in items] == [("Caf\u00e9?", "Cr\u00e8me.")]
-    assert passes == []
