@@ -1,17 +1,18 @@
 """The pipeline contract, with no web imports: what a demo subclasses and what a load is made of.
 
-    from common.pipeline import Pipeline, WorkItem, Outcome, NEW, DUPLICATE, failed, warned, load_job
+    from common.pipeline import Pipeline, WorkItem, Outcome, NEW, DUPLICATE, NOT_REACHED, failed, warned, load_job
 """
 
 from ..tasks import Cancelled
 from .base import Pipeline, SampleData, utcnow
 from .batch import search_each
 from .loading import batched, load_job, process_safely
-from .work import DUPLICATE, NEW, Monitor, NullMonitor, Outcome, WorkItem, failed, sniffed_items, warned
+from .work import DUPLICATE, NEW, NOT_REACHED, Monitor, NullMonitor, Outcome, WorkItem, failed, sniffed_items, warned
 
 __all__ = [
     "DUPLICATE",
     "NEW",
+    "NOT_REACHED",
     "Cancelled",
     "Monitor",
     "NullMonitor",

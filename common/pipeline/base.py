@@ -125,7 +125,10 @@ class Pipeline(ABC, Generic[S]):
 
     @abstractmethod
     def process_batch(self, items: list[WorkItem], monitor: Monitor) -> list[Outcome]:
-        """Decode, embed and store a batch; one outcome per item, in order. The items row is written last."""
+        """Decode, embed and store a batch; one outcome per item, in order. The items row is written last.
+
+        A batch that sees ``monitor.cancelled()`` may stop between two items: the items it did not reach get
+        :data:`~.work.NOT_REACHED`, which the load does not record (they were neither stored nor failed)."""
 
     def finish_load(self) -> None:
         """After the last batch of a load (also a cancelled one): make what was written searchable."""

@@ -3,9 +3,10 @@
 Memory is O(batch): items are listed lazily (directories, archives already extracted, record files read
 incrementally) and handed to the pipeline ``batch_size`` at a time. The total shown while loading is an
 estimate (files counted first, records estimated by the pipeline); it becomes exact at the end.
-A cancel is honoured between batches (and inside long items by pipelines that check their monitor), so
-every item a cancelled load reports as stored is complete. A load that finds nothing, or whose every item
-fails, ends ``failed`` with a reason; the per-item errors stay on the task.
+A cancel is honoured between batches (and inside a batch by pipelines that check their monitor), so every
+item a cancelled load reports as stored is complete; the items a batch did not reach are not reported. A load
+that finds nothing, or whose every item fails, ends ``failed`` with a reason; the per-item errors stay on the
+task.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from ..errors import InvalidInput
 from ..tasks import Cancelled, Job, Progress
 from .base import Pipeline
-from .work import Outcome, WorkItem, failed
+from .work import NOT_REACHED, Outcome, WorkItem, failed
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def load_job(pipeline: Pipeline, path: Path, root: Path, cleanup: Path | None = 
                     if todo:
                         results = process_safely(pipeline, [batch[i] for i in todo], progress)
                         outcomes.update(zip(todo, results, strict=True))
-                    progress.record([(batch[i].label, outcomes[i]) for i in range(len(batch))])
+                    progress.record([(batch[i].label, outcomes[i]) for i in range(len(batch))
+                                     if outcomes[i] != NOT_REACHED])
                     progress.check_cancelled()
             finally:
                 pipeline.finish_load()

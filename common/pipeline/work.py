@@ -54,6 +54,9 @@ class Outcome:
 
 NEW = Outcome("new")
 DUPLICATE = Outcome("duplicate")
+#: the outcome of an item a batch did not reach because the load was cancelled: it is not recorded (neither
+#: stored nor failed), and the task ends ``cancelled``
+NOT_REACHED = Outcome("failed", "not reached: the load was cancelled")
 
 
 def failed(message: str) -> Outcome:

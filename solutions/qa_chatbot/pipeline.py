@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from common.errors import BackendUnavailable, NotFound
 from common.models import load_model
-from common.pipeline import Monitor, Outcome, Pipeline, SampleData, WorkItem, failed
+from common.pipeline import NOT_REACHED, Monitor, Outcome, Pipeline, SampleData, WorkItem, failed
 from common.resources import Resources
 from common.text import TextEncoder
 from common.vectors import CollectionSpec
@@ -146,7 +146,7 @@ class QAPipeline(Pipeline[QASettings]):
             outcomes[k] = self.documents.store(item)
             done += 1
             monitor.partial(done)
-        return [o if o is not None else failed("cancelled before it was loaded") for o in outcomes]
+        return [o if o is not None else NOT_REACHED for o in outcomes]
 
     def media_present(self, ids: set[int]) -> set[int]:
         """Documents need their stored copy; FAQ entries have no files."""

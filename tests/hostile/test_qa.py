@@ -117,9 +117,11 @@ def test_a_cancelled_document_load_lists_only_complete_documents(qa):
     (root / "docs").mkdir()
     for i in range(12):
         (root / "docs" / f"doc{i:02d}.md").write_text(f"# Doc {i}\n\nDocument number {i}. " + PROSE, encoding="utf-8")
-    app.state.pipeline.batch_size = 2
-    task = cancel(client, start_load(client, app, root / "docs", batch_seconds=0.4, running_for=1.5))
+    app.state.pipeline.batch_size = 12  # one batch: the cancel stops it between two documents
+    task = cancel(client, start_load(client, app, root / "docs", batch_seconds=0.4, running_for=1.0))
     assert task["state"] == "cancelled" and 0 < task["new"] < 12
+    # the documents the cancel stopped the batch before were listed as failed, "cancelled before it was loaded"
+    assert task["failed"] == 0 and task["errors"] == [], task
     assert assert_qa_consistent(client, app) == task["new"]
 
 
