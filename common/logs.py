@@ -8,6 +8,7 @@ What is filtered, and why it is noise rather than a failure:
   collection) with "Method not implemented", and ``grpc._server`` logs that with a traceback at ERROR.
   Exactly that record is dropped; every other gRPC error still shows.
 * ``milvus_lite``, ``sentence_transformers``, ``transformers``, ``httpx``: start-up chatter – WARNING and up.
+  So is ``numexpr`` (pymilvus imports pandas, which imports it): "NumExpr defaulting to 2 threads." (INFO).
 * Hugging Face progress bars while the text model is exported once: disabled.
 * ``uvicorn.error`` start-up lines and ``uvicorn.access`` lines per request: WARNING and up (the launcher
   logs one line per demo with its URL instead).
@@ -19,7 +20,7 @@ import logging
 import os
 
 QUIET_LOGGERS = ("faiss.loader", "faiss", "milvus_lite", "sentence_transformers", "transformers", "httpx",
-                 "urllib3", "PIL", "matplotlib", "uvicorn.error", "uvicorn.access")
+                 "urllib3", "PIL", "matplotlib", "numexpr", "uvicorn.error", "uvicorn.access")
 
 
 class MilvusLiteNotImplemented(logging.Filter):
