@@ -280,6 +280,38 @@ def test_isolated_parse_matches_in_process(tmp_path):
     assert parse_isolated(path).passages == parse_document(path).passages
 
 
+#: a main script like the ``bootcamp`` command's; run again in each parse child, it notes whether the command's
+#: module was there already
+BOOTCAMP_LIKE = """
+import sys
+if __name__ != "__main__":
+    with open(sys.argv[2], "a") as note:
+        note.write(str("common.cli" in sys.modules) + "\\n")
+from common.cli import main
+if __name__ == "__main__":
+    from solutions.qa_chatbot.documents import parse_isolated
+    print(len(parse_isolated(sys.argv[1]).passages))
+"""
+
+
+def test_a_parse_child_finds_the_command_imported(tmp_path):
+    """Python 3.11's forkserver child runs the parent's main script again before it parses: under ``bootcamp``
+    each document imported ``common.cli`` (and pydantic-settings...) afresh, ~170 ms against ~20 ms for the
+    parse itself. The forkserver now imports it once."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script, doc, notes = tmp_path / "bootcamp_like.py", tmp_path / "guide.md", tmp_path / "notes.txt"
+    script.write_text(BOOTCAMP_LIKE)
+    doc.write_text("# Guide\n\nOne passage of text.\n")
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, str(script), str(doc), str(notes)], cwd=root, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
+    assert notes.read_text().split() == ["True"]
+
+
 def test_isolated_parse_is_killed_after_max_seconds(tmp_path):
     path = tmp_path / "huge.md"
     path.write_text(("# H\n\n" + PROSE + "\n\n") * 3000)  # several seconds of parsing without the passage cap
