@@ -38,9 +38,9 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not integration and not browser and not slow"
 
 # One script per demo of the registry (`bootcamp demos`), each saving bench/results/<demo>.json (and plots), then
-# the cross-cutting ones (search by words, hostile queries, the molecule engine vs FPSim2 at 1M/10M, memory of huge
-# inputs, Milvus Lite vs server); then the READMEs' measured figures are rewritten from those files. Hours on 2 cores.
-BENCH_EXTRA := image_int8_export image_search_text image_search_hostile molecular_search_engine loads milvus_limits
+# the cross-cutting ones (QA on small collections, search by words, hostile queries, the molecule engine vs
+# FPSim2 at 1M/10M, memory of huge inputs, Milvus Lite vs server); then the READMEs' measured figures are rewritten from those files. Hours on 2 cores.
+BENCH_EXTRA := image_int8_export qa_chatbot_small image_search_text image_search_hostile molecular_search_engine loads milvus_limits
 bench: setup
 	@scripts/system-packages.sh bench
 	@set -e; for script in $$($(BIN)/bootcamp demos) $(BENCH_EXTRA); do \

@@ -116,7 +116,7 @@ def build_docs(paths, encoder, max_chars: int, heading_context: bool = True, sen
 
 
 def doc_features(corpus: DocCorpus, query: str, qvec: np.ndarray, ranker: Ranker) -> list[tuple[int, dict]]:
-    key = f"{ranker.bm25_saturation}:{query}"
+    key = f"{ranker.bm25_saturation}:{ranker.passage.bm25_reference}:{query}"
     if key not in corpus.features:
         corpus.features[key] = _doc_features(corpus, query, qvec, ranker)
     return corpus.features[key]
@@ -130,12 +130,13 @@ def _doc_features(corpus: DocCorpus, query: str, qvec: np.ndarray, ranker: Ranke
         best = np.asarray([float((sv @ qvec).max()) if len(sv) else 0.0 for sv in corpus.sent_vecs])
         cand |= set(map(int, np.argsort(-best)[:CANDIDATES]))  # the passages of the best sentences
     bm = corpus.bm25.score(query, cand)  # exact for every candidate, as the service computes it
+    scale = ranker.bm25_scale("passage", len(corpus.texts))
     out = []
     for i in sorted(cand):
         feats = {"passage": float(dense[i])}
         if best is not None:
             feats["sentence"] = float(best[i])
-        out.append((i, ranker.features(feats, bm[i])))
+        out.append((i, ranker.features(feats, scale * bm[i])))
     return out
 
 
@@ -243,8 +244,9 @@ def build_faq(pairs: list[dict], encoder, answer_words: int | None = None, analy
 
 
 def faq_features(corpus: FaqCorpus, query: str, qvec: np.ndarray, ranker: Ranker) -> list[tuple[int, dict]]:
-    key = f"{ranker.bm25_saturation}:{query}"
+    key = f"{ranker.bm25_saturation}:{ranker.faq.bm25_reference}:{query}"
     if key not in corpus.features:
+        scale = ranker.bm25_scale("faq", len(corpus.sections))
         cq = corpus.q_vecs @ qvec
         cqa = corpus.qa_vecs @ qvec
         best = [float((sv @ qvec).max()) if len(sv) else 0.0 for sv in corpus.sent_vecs]
@@ -253,7 +255,7 @@ def faq_features(corpus: FaqCorpus, query: str, qvec: np.ndarray, ranker: Ranker
         cand |= {i for i, _ in corpus.bm25.search(query, CANDIDATES)}
         bm = corpus.bm25.score(query, cand)  # exact for every candidate, as the service computes it
         corpus.features[key] = [
-            (i, ranker.features({"question": float(cq[i]), "qa": float(cqa[i]), "sentence": best[i]}, bm[i]))
+            (i, ranker.features({"question": float(cq[i]), "qa": float(cqa[i]), "sentence": best[i]}, scale * bm[i]))
             for i in sorted(cand)]
     return corpus.features[key]
 

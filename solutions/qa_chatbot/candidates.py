@@ -91,6 +91,7 @@ class CandidateFinder:
     def round(self, kind: str, query: str, qvec: np.ndarray, depth: int) -> Round:
         model = self.ranker.model(kind)
         features = [f for f, w in model.weights.items() if w > 0]
+        scale = self.ranker.bm25_scale(kind, self.lexical.size(kind)) if "bm25" in features else 1.0
         found: dict[str, dict[int, float]] = {}
         lowest: dict[str, float] = {}
         everything_seen = False
@@ -108,11 +109,11 @@ class CandidateFinder:
         out = Round()
         for i in ids:
             dense = {f: found[f][i] for f in features if f != "bm25"}
-            feats = self.ranker.features(dense, found["bm25"][i] if "bm25" in found else 0.0)
+            feats = self.ranker.features(dense, scale * found["bm25"][i] if "bm25" in found else 0.0)
             out.candidates[i] = Candidate(i, kind, feats, self.ranker.score(kind, feats))
         if not everything_seen:
             dense = {f: v for f, v in lowest.items() if f != "bm25"}
-            out.bound = self.ranker.score(kind, self.ranker.features(dense, lowest.get("bm25", 0.0)))
+            out.bound = self.ranker.score(kind, self.ranker.features(dense, scale * lowest.get("bm25", 0.0)))
         return out
 
     # -- retrievers -----------------------------------------------------------------------------------------

@@ -81,6 +81,11 @@ class QASettings(ServiceSettings):
     #: (fitted with the default INT8 encoder)
     faq_calibration: tuple[float, float] = (12.416, -5.892)
     passage_calibration: tuple[float, float] = (17.477, -9.591)
+    #: BM25 scores of fewer passages than this are scaled up to the scale of this many (0 = never): a few short
+    #: documents loaded on their own would otherwise score too low to be answered. 300: the smaller of the two
+    #: tuning collections (297 passages), the smallest the calibration was fitted on. Passages only: on the tuning
+    #: FAQ's chapters, scaling FAQ scores cost top-1 (bench/results/qa_chatbot_small.json)
+    passage_bm25_reference: int = Field(300, ge=0)
     #: /answer answers (FAQ entry or passage) only at or above this calibrated score
     answer_threshold: float = Field(0.1904, ge=0, le=1)
     #: highlight: weight of the query words found in a sentence next to its cosine

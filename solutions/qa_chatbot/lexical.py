@@ -70,6 +70,12 @@ class LexicalIndex:
             return {int(h["id"]): abs(float(h["distance"])) for h in hits}
         return dict(self._index(kind).search(query, limit))
 
+    def size(self, kind: str) -> int:
+        """How many texts of ``kind`` BM25 searches (the N of its IDF)."""
+        if self.engine == "milvus":
+            return self.vectors.count(self.collections[kind])
+        return len(self._index(kind).lengths)
+
     def score(self, kind: str, query: str, ids: Sequence[int]) -> dict[int, float]:
         """The BM25 scores of these ids (0 for one without any query word), for candidates another retriever found."""
         if not ids:

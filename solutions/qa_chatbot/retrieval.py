@@ -6,10 +6,16 @@ servers >= 2.5 or from the in-process :class:`~.bm25.BM25Index`), completes each
 :meth:`Ranker.rank`. The same ranking therefore runs on every backend.
 
 A candidate's features are cosines in [0, 1] (negatives clipped) and BM25 scores, saturated to
-``s / (s + K)``. The ranking score is a weighted sum of the features; the reported score is that sum
-mapped through a logistic curve fitted on the tuning set (Platt scaling), so it reads as the
-probability that the candidate answers the query: in [0, 1], comparable between FAQ pairs and
-passages, and one threshold refuses off-topic questions for both.
+``s / (s + K)``. BM25's IDF, and so its scores, grow with the number of texts searched (a word found in one of
+N texts weighs about ln N), while the calibration below was fitted on collections of hundreds to thousands of
+texts: in a collection of fewer than a kind's ``bm25_reference`` texts, BM25 scores are first multiplied by
+:meth:`Ranker.bm25_scale` (that word's weight at ``bm25_reference`` texts over its weight at N), so that a few
+documents loaded on their own are not refused for being few.
+
+The ranking score is a weighted sum of the features; the reported score is that sum mapped through a logistic
+curve fitted on the tuning set (Platt scaling), so it reads as the probability that the candidate answers the
+query: in [0, 1], comparable between FAQ pairs and passages, and one threshold refuses off-topic questions for
+both.
 
 Features by kind:
 - ``faq``: ``question`` (cosine to the stored question), ``qa`` (cosine to question + answer, when
@@ -63,11 +69,15 @@ class KindModel:
     weights: Mapping[str, float]
     slope: float = 10.0
     intercept: float = -5.0
+    #: BM25 scores of a collection of fewer texts than this are scaled up (:meth:`Ranker.bm25_scale`); 0 = never
+    bm25_reference: int = 0
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(FEATURES)
         if unknown or any(w < 0 for w in self.weights.values()):
             raise ValueError(f"weights must be >= 0 and name features of {FEATURES}: {dict(self.weights)}")
+        if self.bm25_reference < 0:
+            raise ValueError(f"bm25_reference must be >= 0: {self.bm25_reference}")
 
     def raw(self, features: Mapping[str, float]) -> float:
         total = sum(self.weights.values()) or 1.0
@@ -88,6 +98,16 @@ class Ranker:
 
     def model(self, kind: str) -> KindModel:
         return self.faq if kind == "faq" else self.passage
+
+    def bm25_scale(self, kind: str, texts: int) -> float:
+        """The factor of ``kind``'s BM25 scores in a collection of ``texts`` texts: ``ln(1 + R) / ln(1 + N)``
+        below the kind's ``bm25_reference`` R, else 1. That is the ratio of the largest IDF, a word found in
+        one text (~ln N), at R texts and at N: the scores of a small collection on the scale the calibration
+        was fitted on (bench/results/qa_chatbot_small.json)."""
+        reference = self.model(kind).bm25_reference
+        if texts < 1 or texts >= reference:
+            return 1.0
+        return math.log1p(reference) / math.log1p(texts)
 
     def features(self, dense: Mapping[str, float], bm25: float = 0.0) -> dict[str, float]:
         """Feature dict from raw cosines (any of :data:`FEATURES` but ``bm25``) and a raw BM25 score."""
@@ -168,6 +188,7 @@ def ranker_from_settings(settings: QASettings) -> Ranker:
     """The :class:`Ranker` configured by the service's settings."""
     return Ranker(
         faq=KindModel(dict(settings.faq_weights), *settings.faq_calibration),
-        passage=KindModel(dict(settings.passage_weights), *settings.passage_calibration),
+        passage=KindModel(dict(settings.passage_weights), *settings.passage_calibration,
+                          bm25_reference=settings.passage_bm25_reference),
         bm25_saturation=settings.bm25_saturation,
     )

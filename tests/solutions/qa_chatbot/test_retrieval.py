@@ -25,6 +25,19 @@ def test_features_are_clipped_and_bm25_saturated():
     assert saturate(0.0, 8) == 0.0 and 0 < saturate(1e6, 8) < 1
 
 
+def test_bm25_of_a_small_collection_is_scaled_to_the_reference_size():
+    r = Ranker(passage=KindModel({"passage": 0.5, "bm25": 0.5}, bm25_reference=300))
+    # the weight of a word found in one text of N (~ln N) at 300 texts over its weight at N, below 300 only
+    assert r.bm25_scale("passage", 6) == pytest.approx(np.log(301) / np.log(7))
+    assert r.bm25_scale("passage", 1) == pytest.approx(np.log(301) / np.log(2))
+    assert r.bm25_scale("passage", 6) > r.bm25_scale("passage", 60) > 1.0
+    assert r.bm25_scale("passage", 300) == r.bm25_scale("passage", 5000) == 1.0
+    assert r.bm25_scale("passage", 0) == 1.0  # nothing searched: nothing to scale
+    assert r.bm25_scale("faq", 6) == 1.0  # the FAQ model's reference is 0: never scaled
+    with pytest.raises(ValueError):
+        KindModel({"passage": 1.0}, bm25_reference=-1)
+
+
 def test_scores_are_probabilities_and_follow_the_weighted_sum():
     model = KindModel({"passage": 0.6, "bm25": 0.2, "sentence": 0.2}, slope=12.0, intercept=-6.0)
     r = Ranker(passage=model)
@@ -97,9 +110,11 @@ def test_ranker_from_settings_and_weight_validation():
     from solutions.qa_chatbot.config import QASettings
     from solutions.qa_chatbot.retrieval import ranker_from_settings
 
-    s = QASettings(passage_weights={"passage": 0.5, "sentence": 0.5}, passage_calibration=(8.0, -4.0))
+    s = QASettings(passage_weights={"passage": 0.5, "sentence": 0.5}, passage_calibration=(8.0, -4.0),
+                   passage_bm25_reference=50)
     r = ranker_from_settings(s)
     assert r.passage.weights == {"passage": 0.5, "sentence": 0.5} and (r.passage.slope, r.passage.intercept) == (8, -4)
+    assert r.passage.bm25_reference == 50 and r.faq.bm25_reference == 0
     with pytest.raises(ValueError, match="features"):
         KindModel({"title": 1.0})
     with pytest.raises(ValueError):

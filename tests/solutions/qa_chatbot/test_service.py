@@ -115,7 +115,7 @@ def test_in_process_bm25_and_milvus_bm25_agree(tmp_path, unique, qa_models, anal
     faq_csv(root)
     queries = ["ps aux complains about a dash", "per-CPU stats in top", "long usernames printed as numbers",
                "license not in common-licenses", "FHS compliance after upgrading", "where to report bugs"]
-    ranked, lexical = {}, {}
+    ranked, lexical, sizes = {}, {}, {}
     for engine in ("milvus", "local"):
         app = make_app(Backend("lite", "", ""), tmp_path / engine, unique, root, qa_models, bm25_engine=engine,
                        faq_bm25_analyzer=analyzer)
@@ -128,6 +128,8 @@ def test_in_process_bm25_and_milvus_bm25_agree(tmp_path, unique, qa_models, anal
             some = sorted(index.search("faq", "package debian", 20))[::3]  # scored by id, as dense-only candidates
             lexical[engine] += [index.score("faq", q, some) for q in queries]
             assert app.state.pipeline.lexical.search("faq", "common-licenses policy", 3)
+            sizes[engine] = (index.size("faq"), client.get("/count").json()["count"])
+    assert sizes["milvus"] == sizes["local"] == (sizes["local"][1],) * 2  # the N a small collection is scaled by
     for a, b in zip(ranked["milvus"], ranked["local"], strict=True):
         assert [h["id"] for h in a] == [h["id"] for h in b]
         assert abs(a[0]["score"] - b[0]["score"]) < 0.03
