@@ -51,6 +51,17 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _bindable(port: int) -> bool:
+    """Whether ``port`` can be bound the way milvus-server's launcher tries it (without SO_REUSEADDR, so a port
+    a server stopped a moment ago left in TIME_WAIT cannot)."""
+    with contextlib.closing(socket.socket()) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _free_port() -> int:
     with contextlib.closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,7 +81,11 @@ def _wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = 
 
 @pytest.fixture(scope="session")
 def milvus_server(tmp_path_factory) -> Iterator[str]:
-    """A real Milvus 2.3 server: reuses one already on 19530, else starts ``milvus-server``."""
+    """A real Milvus 2.3 server: reuses one already on 19530, else starts ``milvus-server``.
+
+    It is started on 19530 if that port is free, else on a free port given as ``--proxy-port``: left to itself,
+    milvus-server moves to 19531 when 19530 is still in TIME_WAIT after the server of a test run that ended a
+    moment ago, and a wait on 19530 then failed after 180 s."""
     if _port_open(MILVUS_PORT):
         yield f"http://127.0.0.1:{MILVUS_PORT}"
         return
@@ -78,15 +93,16 @@ def milvus_server(tmp_path_factory) -> Iterator[str]:
     if not Path(binary).exists():
         pytest.fail("milvus-server not installed (pip install milvus==2.3.5); integration tests need it")
     data = tmp_path_factory.mktemp("milvus")
+    port = MILVUS_PORT if _bindable(MILVUS_PORT) else _free_port()
     log = (data / "server.log").open("wb")
-    proc = subprocess.Popen([binary, "--data", str(data)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen([binary, "--data", str(data), "--proxy-port", str(port)], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for(lambda: _port_open(MILVUS_PORT), 180, "milvus-server", proc)
+        _wait_for(lambda: _port_open(port), 180, "milvus-server", proc)
         time.sleep(2)
-        yield f"http://127.0.0.1:{MILVUS_PORT}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        _stop_group(proc, MILVUS_PORT)
+        _stop_group(proc, port)
         log.close()
 
 
