@@ -39,7 +39,8 @@ test-fast: setup
 
 # One script per demo of the registry (`bootcamp demos`), each saving bench/results/<demo>.json (and plots), then
 # the cross-cutting ones (QA on small collections, search by words, hostile queries, the molecule engine vs
-# FPSim2 at 1M/10M, memory of huge inputs, Milvus Lite vs server); then the READMEs' measured figures are rewritten from those files. Hours on 2 cores.
+# FPSim2 at 1M/10M, memory of huge inputs, Milvus Lite vs server); then the READMEs' measured figures are
+# rewritten from those files. Hours on 2 cores.
 BENCH_EXTRA := image_int8_export qa_chatbot_small image_search_text image_search_hostile molecular_search_engine loads milvus_limits
 bench: setup
 	@scripts/system-packages.sh bench

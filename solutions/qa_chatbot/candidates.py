@@ -78,8 +78,9 @@ class CandidateFinder:
                 ) -> list[Candidate]:
         """The first ``limit`` candidates of the fused ranking, best first (ties by id)."""
         depth = max(self.first_depth, limit)
+        scales = {kind: self.bm25_scale(kind) for kind in kinds}
         while True:
-            rounds = {kind: self.round(kind, query, qvec, depth) for kind in kinds}
+            rounds = {kind: self.round(kind, query, qvec, depth, scales[kind]) for kind in kinds}
             ranked = sorted((c for r in rounds.values() for c in r.candidates.values()),
                             key=lambda c: (-c.score, c.id))
             bound = max(r.bound for r in rounds.values())
@@ -88,10 +89,18 @@ class CandidateFinder:
                 return ranked[:limit]
             depth = min(self.max_depth, depth * 2)
 
-    def round(self, kind: str, query: str, qvec: np.ndarray, depth: int) -> Round:
+    def bm25_scale(self, kind: str) -> float:
+        """The factor of ``kind``'s BM25 scores (:meth:`Ranker.bm25_scale`), once per search: the collection's size
+        is asked only when the kind scales BM25 at all (on the Milvus engine it is a query)."""
+        model = self.ranker.model(kind)
+        if not model.bm25_reference or not model.weights.get("bm25"):
+            return 1.0
+        return self.ranker.bm25_scale(kind, self.lexical.size(kind))
+
+    def round(self, kind: str, query: str, qvec: np.ndarray, depth: int, scale: float = 1.0) -> Round:
+        """One kind's candidates at ``depth``; ``scale`` multiplies its BM25 scores (:meth:`bm25_scale`)."""
         model = self.ranker.model(kind)
         features = [f for f, w in model.weights.items() if w > 0]
-        scale = self.ranker.bm25_scale(kind, self.lexical.size(kind)) if "bm25" in features else 1.0
         found: dict[str, dict[int, float]] = {}
         lowest: dict[str, float] = {}
         everything_seen = False
