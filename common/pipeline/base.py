@@ -258,6 +258,11 @@ class Pipeline(ABC, Generic[S]):
     def drop_files(self) -> None:
         """Remove every file this demo stored."""
 
+    def warm_up(self) -> None:
+        """Prepare what the first request would otherwise wait for (a model loaded on first use). A service
+        calls it once in its worker pool after start-up, while it already answers; a command-line search does
+        not. It must not raise: what it could not prepare is prepared again by the request that needs it."""
+
     def close(self) -> None:
         """Release what the pipeline opened itself (thread pools, worker processes)."""
 

@@ -66,6 +66,7 @@ def create_service_app(
             res.close()
             raise
         res.tasks.start()
+        res.pool.executor.submit(pipeline.warm_up)
         app.state.settings = settings
         app.state.resources = res
         app.state.pipeline = pipeline

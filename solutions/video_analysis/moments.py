@@ -4,8 +4,9 @@
   query on the label index of ``<prefix>_labels`` joined with the listed videos, already ordered by video and
   time, and merged into spans as they stream in. A span's score is the label's best probability in it.
 * ``q``: words matched against the label names with the all-MiniLM-L6-v2 text encoder (the 1000 names are
-  embedded once); the names at least ``text_min_similarity`` similar (at most ``text_max_labels``) are searched
-  as above, and a moment scores ``similarity × probability``.
+  embedded once, in the background after start-up: :meth:`LabelWords.prepare`); the names at least
+  ``text_min_similarity`` similar (at most ``text_max_labels``) are searched as above, and a moment scores
+  ``similarity × probability``.
 * ``person_id``: the spans where faces stored at load time match that person, as enrolled now
   (:meth:`.people.PeopleRegistry.spans_of`).
 
@@ -14,7 +15,9 @@ Moments are ranked by score (then video and time) and paged with ``offset``/``li
 
 from __future__ import annotations
 
+import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,13 +35,20 @@ from .store import VideoTables
 
 MAX_QUERY_CHARS = 200
 
+log = logging.getLogger(__name__)
+
 
 class TextModel(Protocol):
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
 
 
+#: the label names' embeddings per text model (models are shared by the whole process, and so are these)
+_NAMES_EMBEDDED: weakref.WeakKeyDictionary[Any, tuple[tuple[str, ...], np.ndarray]] = weakref.WeakKeyDictionary()
+
+
 class LabelWords:
-    """The label names as text embeddings, made once on first use, and the names nearest to some words."""
+    """The label names as text embeddings, made once (by :meth:`prepare`, else on first use), and the names
+    nearest to some words."""
 
     def __init__(self, names: list[str], load_encoder: Callable[[], TextModel]) -> None:
         self.names = names
@@ -47,11 +57,28 @@ class LabelWords:
         self._encoder: TextModel | None = None
         self._matrix: np.ndarray | None = None
 
+    @property
+    def ready(self) -> bool:
+        return self._matrix is not None
+
+    def prepare(self) -> None:
+        """Load the encoder and embed the names now, so that the first search by words does not wait seconds
+        for them (the service does this in the background at start-up). A failure is logged; that search
+        tries again and reports it."""
+        try:
+            self._ready()
+        except Exception:
+            log.warning("the text model for searches by words could not be prepared", exc_info=True)
+
     def _ready(self) -> tuple[TextModel, np.ndarray]:
         with self._lock:
             if self._encoder is None or self._matrix is None:
-                self._encoder = self._load_encoder()
-                self._matrix = self._encoder.encode(list(self.names))
+                encoder = self._load_encoder()
+                names, matrix = _NAMES_EMBEDDED.get(encoder, ((), None))
+                if matrix is None or names != tuple(self.names):
+                    matrix = encoder.encode(list(self.names))
+                    _NAMES_EMBEDDED[encoder] = (tuple(self.names), matrix)
+                self._encoder, self._matrix = encoder, matrix
             return self._encoder, self._matrix
 
     def nearest(self, words: str, min_similarity: float, limit: int) -> dict[int, float]:

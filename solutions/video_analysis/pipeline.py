@@ -69,7 +69,7 @@ class VideoPipeline(Pipeline[VideoSettings]):
         self.media = MediaFiles(res.data_dir / "media")
         self.people = PeopleRegistry(res.sql, self.tables, self.items, face_model, settings)
 
-        def text_encoder() -> TextModel:  # loaded on the first search by words
+        def text_encoder() -> TextModel:  # loaded by warm_up, or by the first search by words
             return text_model or cast(TextModel, load_model("all-MiniLM-L6-v2", settings.models_dir(),
                                                             providers=providers, threads=threads))
 
@@ -110,6 +110,9 @@ class VideoPipeline(Pipeline[VideoSettings]):
 
     def drop_files(self) -> None:
         self.media.clear()
+
+    def warm_up(self) -> None:
+        self.moments.words.prepare()
 
     def close(self) -> None:
         self.proxies.close()

@@ -7,9 +7,15 @@ label spans some video shows, found across videos with one query; by person, the
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event
+
+from tests.conftest import Backend
+
+from .helpers import make_app
 
 
 def moments(client, **params) -> dict:
@@ -126,3 +132,16 @@ def test_an_unknown_person_is_404(loaded):
 def test_bad_moment_queries_are_422(loaded, params):
     response = loaded[0].get("/moments", params=params)
     assert response.status_code == 422, response.text
+
+
+def test_the_words_model_is_prepared_after_start_up_not_by_the_first_search(tmp_path, models, model_cache):
+    """The first search by words loaded MiniLM and embedded the 1000 label names (~7 s here) while the page
+    said "Searching…". The service now prepares them in its pool right after start-up."""
+    app = make_app(Backend("lite", "", ""), tmp_path, "warm", tmp_path, models, model_cache)
+    with TestClient(app) as client:
+        words = client.app.state.pipeline.moments.words
+        deadline = time.monotonic() + 120
+        while not words.ready and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert words.ready, "the label names were not embedded within 120 s of start-up"
+        assert moments(client, q="a tram") == {"moments": [], "total": 0}  # nothing stored yet
