@@ -278,7 +278,24 @@
       const empty = $("results").querySelector(".empty p");
       if (empty && B.count()) empty.textContent = "No match among the candidates checked before the time limit.";
     }
+    if (last && request.mode === "substructure" && last.query_kind === "smiles") offerHydrogens(smiles, results.list.children.length > 0);
     showQuery(smiles, last ? last.query_kind : "smiles");
+  }
+
+  /** A substructure query read as SMILES ignores the hydrogen counts of its bracket atoms: "c1ccccc1C(=O)[OH]"
+   *  finds esters too, and "[OH]" alone is a radical, which no stored molecule contains. Offer the SMARTS that
+   *  requires those hydrogens ([OH] → [O;H1]). */
+  function offerHydrogens(smiles, found) {
+    const bracketH = /\[([A-Z][a-z]?|[a-z]{1,2})H(\d?)\]/g;
+    const smarts = smiles.replace(bracketH, (_, atom, n) => `[${atom};H${n || 1}]`);
+    if (smarts === smiles) return;
+    const ignored = "A SMILES query ignores the hydrogen counts in brackets";
+    const why = /^\[[^\]]+\]$/.test(smiles)
+      ? `${smiles} alone is SMILES for a radical, which no stored molecule contains, and ${ignored.charAt(0).toLowerCase()}${ignored.slice(1)}. `
+      : found ? `${ignored}, so these results include molecules where those atoms carry other groups. ` : `${ignored}. `;
+    help.replaceChildren(el("span", { text: `${why}To require the hydrogens, search the SMARTS: ` }),
+      el("button", { type: "button", class: "secondary mono", text: smarts, onclick: () => runWith(smarts, "substructure") }));
+    help.hidden = false;
   }
 
   /** A rejected query: the API said why (in the results' status); offer its example, or the SMILES of a pasted CSV

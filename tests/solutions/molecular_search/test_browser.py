@@ -538,3 +538,35 @@ def test_the_benzoic_acid_example_finds_acids_not_their_esters(browser, loaded):
     acid = Chem.MolFromSmarts("c1ccccc1C(=O)[OX2H1]")
     hits = [Chem.MolFromSmiles(hit["smiles"]) for hit in body["results"]]
     assert len(hits) > 100 and all(m.HasSubstructMatch(acid) for m in hits)
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_smiles_query_with_bracket_hydrogens_is_offered_the_smarts_that_requires_them(browser, loaded, size):
+    """``[OH]`` in substructure mode matched nothing (alone it is a radical) and the page said only "No stored
+    molecule contains this substructure"; ``c1ccccc1C(=O)[OH]`` found esters too, silently. The page now offers
+    the SMARTS that requires the hydrogens (``[O;H1]``), and its button runs it."""
+    base, client, _ = loaded
+    with opened(browser, base, size) as (page, _traffic):
+        search(page, "[OH]", "substructure")
+        offer = page.locator("#search-help button")
+        offer.wait_for()
+        assert page.locator("#results .card").count() == 0
+        assert "No stored molecule contains this substructure" in page.locator("#results").inner_text()
+        assert "[OH] alone is SMILES for a radical" in page.locator("#search-help").inner_text()
+        assert offer.inner_text() == "[O;H1]"
+        offer.click()
+        want = api_ids(client, smiles="[O;H1]", mode="substructure", top_k=per_page(size))
+        assert len(want) == per_page(size)
+        wait_ids(page, want)
+        assert page.locator("#smiles").input_value() == "[O;H1]"
+        assert not page.locator("#search-help").is_visible()  # a SMARTS query: nothing to offer
+
+        search(page, "c1ccccc1C(=O)[OH]", "substructure")
+        offer.wait_for()
+        assert offer.inner_text() == "c1ccccc1C(=O)[O;H1]"
+        assert "include molecules where those atoms carry other groups" in page.locator("#search-help").inner_text()
+        assert page.locator("#results .card").count() > 0
+        search(page, "c1ccccc1O", "substructure")  # no bracket hydrogens: no offer
+        page.locator("#results .card").first.wait_for()
+        assert not page.locator("#search-help").is_visible()
+        assert_fits(page)
