@@ -362,6 +362,22 @@ def test_search_buttons_keep_their_words_whole_on_a_narrow_phone(browser, fresh)
         context.close()
 
 
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_face_photos_picker_is_wide_enough_to_say_what_it_holds(browser, fresh, size):
+    """At 375 px the Enrol button sat beside the file input and squeezed it to "No ...osen". On a phone the button
+    now goes to the next line and the picker takes the row; on a desktop all three stay on one line."""
+    base = fresh[0]
+    with opened(browser, base, size) as (page, _traffic):
+        picker, button = page.locator("#person-photos").bounding_box(), page.locator("#enrol-btn").bounding_box()
+        name = page.locator("#person-name").bounding_box()
+        assert picker and button and name
+        if size == "phone":
+            assert picker["width"] >= 280, picker
+            assert button["y"] >= picker["y"] + picker["height"], (picker, button)
+        else:
+            assert name["y"] == pytest.approx(picker["y"], abs=4) and button["x"] > picker["x"] + picker["width"]
+
+
 @pytest.mark.parametrize("duration", [1200.0, 600.0, 79.5, 12.0, 3.0])
 def test_timeline_axis_labels_do_not_overlap_on_a_phone(browser, fresh, duration):
     """A 20-minute video on a phone had ticks 0:00, 5:00, 10:00, 15:00, 20:00 (five, for "at most four"), and the
