@@ -97,13 +97,19 @@
       ? "Nothing is stored yet, so there is nothing to answer from."
       : `Nothing stored answers “${question}” confidently: the best match scores ${B.score(r.score)}, `
         + `under the ${B.score(r.threshold)} an answer needs.`;
+    // a few keywords are no question: the scores are calibrated on questions, so "printer jam" is refused even
+    // when the right passage ranks first; the search below ranks the stored texts without a threshold
+    const searchInstead = r.question === null ? null : el("p", { class: "meta" },
+      el("button", { type: "button", class: "secondary small search-instead", text: "Show the best matches",
+        onclick: () => searchFor(question) }), " (the search below, which ranks without a threshold)");
     return el("li", { class: "turn bot unsure" },
       el("span", { class: "sr-only", text: "Answer: " }),
       el("p", { class: "said answer", text: "I don't know." }),
       el("p", { class: "meta", text: why }),
       close.length ? alternatives("Close, but not sure enough:", close)
         : r.question === null ? el("p", { class: "meta" }, el("a", { href: "#load", text: "Load the sample data or your own files" }), ".")
-          : el("p", { class: "meta", text: "Try other words, or load documents that cover it." }));
+          : el("p", { class: "meta", text: "Try other words, or load documents that cover it." }),
+      searchInstead);
   }
 
   /** Buttons that ask the suggested question (for a passage: its section's heading). */
@@ -265,6 +271,13 @@
   }
 
   const results = B.Results($("results"), { render: hitCard, label: "search results" });
+
+  /** Run the search section with `query` and bring it into view. */
+  function searchFor(query) {
+    $("search-q").value = query;
+    $("search").scrollIntoView({ block: "start" });
+    $("search-form").requestSubmit();
+  }
 
   $("search-form").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -40,6 +40,7 @@ SAMPLES = 18 + len(CHAPTERS)  # the FAQ CSV's questions and the chapters
 FAQ_QUESTION = "how can I find out which debian release I am running?"
 PASSAGE_QUESTION = "what is a virtual package?"
 OFF_TOPIC = "who painted the mona lisa"
+KEYWORD = "essential"  # refused (0.03) though the search ranks the right passage first
 CLOSE_FRACTION = 0.5  # app.js: alternatives of a refusal scoring under half the threshold are not offered
 
 
@@ -232,6 +233,27 @@ def test_a_refusal_offers_only_the_close_alternatives(browser, loaded, size):
             assert page.locator("#conversation .turn.user .said").last.inner_text() == asked
     finally:
         settings.answer_threshold = normal
+
+
+def test_a_refused_keyword_offers_the_search_that_ranks_it(browser, loaded, size):
+    """One word is no question: "essential" scores 0.03 (the scores are calibrated on questions), so the chat
+    said only "I don't know" although the search ranks "What is an Essential ... package?" first. A refusal now
+    offers that search, and its button runs it in the search section."""
+    base, client, _ = loaded
+    assert not client.post("/answer", json={"query": KEYWORD}).json()["confident"]
+    ranking = client.post("/search", json={"query": KEYWORD, "top_k": 10}).json()["results"]
+    assert "What is an Essential, Required" in ranking[0]["question"]
+    with opened(browser, base, size) as (page, _traffic):
+        bot = ask(page, KEYWORD)
+        assert bot.locator(".answer").inner_text() == "I don't know."
+        offer = bot.get_by_role("button", name="Show the best matches")
+        offer.click()
+        page.locator("#results .status.ok").wait_for()
+        assert page.locator("#search-q").input_value() == KEYWORD
+        cards = page.locator("#results .card")
+        assert [c.get_attribute("data-id") for c in cards.all()] == [str(h["id"]) for h in ranking]
+        assert page.locator("#search").evaluate("(el) => el.getBoundingClientRect().top") < 50  # scrolled to it
+        assert_fits(page)
 
 
 def test_search_load_more_and_batch_questions(browser, loaded, size):
