@@ -108,7 +108,7 @@ class MoleculeIndex:
         self.meta = manifest.get("meta", {})
         self._generation = int(manifest.get("generation", 0))
         self._view = View(tuple(parts))
-        log.info("molecule index %s: %d molecules in %d mapped segments", self.path, len(self), len(parts))
+        log.debug("molecule index %s: %d molecules in %d mapped segments", self.path, len(self), len(parts))
 
     @property
     def dirty(self) -> bool:

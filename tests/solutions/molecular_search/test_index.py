@@ -41,7 +41,8 @@ def root(tmp_path):
     return root
 
 
-def test_a_restart_maps_the_saved_index_and_rebuilds_a_missing_one(backend, tmp_path, unique, root, monkeypatch):
+def test_a_restart_maps_the_saved_index_and_rebuilds_a_missing_one(backend, tmp_path, unique, root, monkeypatch,
+                                                                     caplog):
     with TestClient(make_app(backend, tmp_path, unique, root)) as client:
         load(client, root)
         expected = answers(client)
@@ -53,8 +54,12 @@ def test_a_restart_maps_the_saved_index_and_rebuilds_a_missing_one(backend, tmp_
 
     with monkeypatch.context() as m:
         m.setattr(IndexKeeper, "rebuild", no_rebuild)
-        with TestClient(make_app(backend, tmp_path, unique, root)) as client:
+        caplog.clear()
+        app = make_app(backend, tmp_path, unique, root)
+        with caplog.at_level("INFO", logger="solutions"), TestClient(app) as client:
             assert answers(client) == expected
+        # a routine start says nothing beyond the launcher's one line per demo (mapping it was an INFO line)
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("solutions")] == []
     shutil.rmtree(index_dir)
     with TestClient(make_app(backend, tmp_path, unique, root)) as client:
         assert answers(client) == expected  # rebuilt from SQL: same molecules, fingerprints, properties
