@@ -190,3 +190,20 @@ def test_a_faq_exported_by_excel_in_windows_1252_with_semicolons_is_read(tmp_pat
     assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
                                                "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"prix": "2,50 \u20ac"})
     assert items["faq.csv:3"].data.answer == "\u00c0 7 h 30 \u2013 tous les jours."
+
+
+def test_a_faq_saved_by_excel_as_unicode_text_is_read(tmp_path):
+    """Excel's "Unicode Text" is UTF-16 (little-endian, with a byte order mark) separated by tabs; saved as .csv
+    it is a FAQ like any other, and the same file without its BOM is refused as binary, not read as garbage."""
+    root = tmp_path / "root"
+    root.mkdir()
+    rows = ["Question\tAnswer\tCategory",
+            "O\u00f9 est la caf\u00e9t\u00e9ria ?\tAu rez-de-chauss\u00e9e, \u00ab B \u00bb.\tlieux",
+            "\u4f1a\u8bae\u5ba4\u5728\u54ea\u91cc\uff1f\t\u5728\u4e09\u697c\u3002\tlieux"]
+    (root / "faq.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-16"))
+    (root / "bare.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-16-le"))
+    items = {i.label: i for i in items_of(root, root)}
+    assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
+                                               "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"category": "lieux"})
+    assert items["faq.csv:3"].data.question == "\u4f1a\u8bae\u5ba4\u5728\u54ea\u91cc\uff1f"
+    assert items["bare.csv"].data is None and "binary" in items["bare.csv"].error
