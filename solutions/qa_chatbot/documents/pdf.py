@@ -5,13 +5,15 @@ when the file has one, gives the headings: each entry starts a section at its pa
 its title appears in the page text (else at the top of the page). Without an outline, each page
 starts a section (a sentence a page break cuts ends in the section it started in). Lines are joined into paragraphs
 at blank lines and at lines that end a sentence and are shorter than the page's usual line; a word
-hyphenated across lines is joined. Anchors are ``page=N`` (1-based), which PDF viewers understand.
+hyphenated across lines is joined. The lines of a table of contents or an index (dot leaders to a page number)
+are dropped. Anchors are ``page=N`` (1-based), which PDF viewers understand.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +26,9 @@ MAX_OUTLINE_ENTRIES = 20_000
 #: the Latin ligatures of Unicode's presentation forms (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ), which fonts' ligature glyphs extract as,
 #: as their letters: BM25 and the encoder know "file", not "ﬁle"
 LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
+#: a line of a table of contents or an index: a title, dot leaders, page numbers ("2.1 Naming . . . . . 3",
+#: "asn1_der_coding . . . . 12, 15"); navigation, not text: as passages they answered questions with their titles
+LEADER_LINE = re.compile(r"(?:\s?\.){6,}\s*(?:[\dIVXLCDMivxlcdm][\dIVXLCDMivxlcdm,\s\u2013-]*)?$")
 
 
 def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str]) -> tuple[str, Iterator[Section]]:
@@ -96,7 +101,7 @@ def _sections(reader: Any, n_pages: int, title: str, warnings: list[str]) -> Ite
         except Exception as exc:  # one broken page does not lose the rest
             warnings.append(f"page {page_no + 1} unreadable: {type(exc).__name__}")
             continue
-        text = _strip_running_lines(text, running)
+        text = _strip_leader_lines(_strip_running_lines(text, running))
         if not entries and page_no > 0:  # no bookmarks: each page is a section, so a passage links to its page
             if _unfinished(pending):  # the page break cut a sentence: it ends where it started
                 head, text = _continuation(text)
@@ -180,6 +185,13 @@ def _strip_running_lines(text: str, seen: Counter[str]) -> str:
         if seen[key] > 2 or not key:
             lines.pop(index)
     return "\n".join(lines)
+
+
+def _strip_leader_lines(text: str) -> str:
+    """Drop the lines of a table of contents or an index (dot leaders to a page number)."""
+    if ". ." not in text and "....." not in text:
+        return text
+    return "\n".join(line for line in text.split("\n") if not LEADER_LINE.search(line.rstrip()))
 
 
 def _flush(section: Section, lines: list[str]) -> None:

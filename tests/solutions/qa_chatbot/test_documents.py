@@ -263,6 +263,33 @@ def test_real_reference_chapter_and_pdf_outline():
     assert all(p.anchor and p.anchor.startswith("page=") for p in pdf.passages)
     assert any(len(p.path) >= 2 for p in pdf.passages)  # headings from the PDF outline
     assert all(len(p.text) <= 1000 for p in pdf.passages)
+    # its table of contents (pages iii-xxvii, 600 lines "1.1.3 Therootaccount . . . . . 3") is no passage
+    assert not any(". . . . ." in p.text for p in pdf.passages), [p.text[:80] for p in pdf.passages
+                                                                  if ". . . . ." in p.text][:3]
+    assert any("shell prompt" in p.text.lower() for p in pdf.passages)
+
+
+def test_pdf_table_of_contents_and_index_lines_are_dropped(tmp_path):
+    """A manual's contents and index pages are lines of dot leaders to page numbers; as passages they answered
+    questions by titles ("What does asn1_create_element do?" got the index: "asn1_array2tree . . . . 9
+    asn1_bit_der . . . ."). They are navigation, and are dropped; prose keeps its dots."""
+    def page(*lines: bytes) -> bytes:
+        shown = b" ".join(b"(%s) Tj 0 -14 Td" % line for line in lines)
+        return zlib.compress(b"BT /F1 12 Tf 72 720 Td " + shown + b" ET")
+
+    path = tmp_path / "manual.pdf"
+    path.write_bytes(pdf_with_stream(
+        page(b"Contents", b"1 Introduction . . . . . . . . . . . . . . . . 1",
+             b"2.1 Creating elements. . . . . . . . . . . . . . 2", b"Index . . . . . . . . . . . . . . . . iv"),
+        page(b"The create_element function allocates a new element in the tree.", b"",
+             b"It waits... and returns 0 on success."),
+        page(b"Function Index", b"create_element . . . . . . . . . . . . . . 2, 7",
+             b"delete_element..............................3")))
+    doc = parse_isolated(path)
+    texts = [p.text for p in doc.passages]
+    assert not any("Introduction" in t or ". . ." in t or "....." in t for t in texts), texts
+    assert any("The create_element function allocates a new element in the tree." in t for t in texts), texts
+    assert any("It waits... and returns 0" in t for t in texts), texts
 
 
 def test_reference_txt_gz_as_plain_text(tmp_path):
