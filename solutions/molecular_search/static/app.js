@@ -289,10 +289,9 @@
     const bracketH = /\[([A-Z][a-z]?|[a-z]{1,2})H(\d?)\]/g;
     const smarts = smiles.replace(bracketH, (_, atom, n) => `[${atom};H${n || 1}]`);
     if (smarts === smiles) return;
-    const ignored = "A SMILES query ignores the hydrogen counts in brackets";
     const why = /^\[[^\]]+\]$/.test(smiles)
-      ? `${smiles} alone is SMILES for a radical, which no stored molecule contains, and ${ignored.charAt(0).toLowerCase()}${ignored.slice(1)}. `
-      : found ? `${ignored}, so these results include molecules where those atoms carry other groups. ` : `${ignored}. `;
+      ? `${smiles} alone is SMILES for a radical, which no stored molecule contains, and a SMILES query ignores the hydrogen counts in brackets. `
+      : `A SMILES query ignores the hydrogen counts in brackets${found ? ", so these results include molecules where those atoms carry other groups" : ""}. `;
     help.replaceChildren(el("span", { text: `${why}To require the hydrogens, search the SMARTS: ` }),
       el("button", { type: "button", class: "secondary mono", text: smarts, onclick: () => runWith(smarts, "substructure") }));
     help.hidden = false;
