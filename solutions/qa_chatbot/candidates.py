@@ -97,7 +97,7 @@ class CandidateFinder:
             return 1.0
         return self.ranker.bm25_scale(kind, self.lexical.size(kind))
 
-    def round(self, kind: str, query: str, qvec: np.ndarray, depth: int, scale: float = 1.0) -> Round:
+    def round(self, kind: str, query: str, qvec: np.ndarray, depth: int, scale: float) -> Round:
         """One kind's candidates at ``depth``; ``scale`` multiplies its BM25 scores (:meth:`bm25_scale`)."""
         model = self.ranker.model(kind)
         features = [f for f, w in model.weights.items() if w > 0]
