@@ -28,6 +28,16 @@ def items_of(path, root=None):
     return list(list_items(path, root or path.parent))
 
 
+def items_by_label(root) -> dict:
+    """The items of every file under ``root``, by label (``faq.csv:2``, ``guide.md``)."""
+    return {i.label: i for i in items_of(root, root)}
+
+
+def excel_lines(rows: list[str], codec: str) -> bytes:
+    """Rows as Excel saves them: each ended by CRLF, in ``codec``."""
+    return ("\r\n".join(rows) + "\r\n").encode(codec)
+
+
 def test_csv_bom_multiline_empty_rows_and_metadata(tmp_path):
     f = tmp_path / "faq.csv"
     f.write_bytes("\ufeffQuestion,Answer,category\n"
@@ -86,7 +96,7 @@ def test_documents_and_refusals_are_sniffed(tmp_path):
     (root / "faq.csv").write_text("question,answer\nQ?,A.\n", encoding="utf-8")
     (root / "report.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     (root / "letter.docx").write_text("not a Word document", encoding="utf-8")
-    items = {i.label: i for i in items_of(root, root)}
+    items = items_by_label(root)
     assert items["report.docx"].data == DocumentFile("docx")
     assert items["letter.docx"].error == "not a Word document (content looks like text)"
     assert items["guide.md"].data == DocumentFile("markdown")
@@ -116,7 +126,7 @@ def test_a_document_in_another_charset_is_a_document_and_binary_under_a_text_nam
     (root / "wide.txt").write_bytes(codecs.BOM_UTF16_LE + "Caf\u00e9 cr\u00e8me.".encode("utf-16-le"))
     (root / "nul.html").write_bytes(b'<meta charset="iso-8859-1"><title>\xe9\x00\x00</title>')
     (root / "program.txt").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(range(256)))
-    items = {i.label: i for i in items_of(root, root)}
+    items = items_by_label(root)
     for name, kind in [("meta.html", "html"), ("equiv.htm", "html"), ("bare.html", "html"), ("notes.txt", "text"),
                        ("guide.md", "markdown"), ("notes.rst", "rst"), ("wide.txt", "text")]:
         assert items[name].data == DocumentFile(kind), (name, items[name].error)
@@ -185,8 +195,8 @@ def test_a_faq_exported_by_excel_in_windows_1252_with_semicolons_is_read(tmp_pat
     rows = ["Question;Answer;Prix",
             "O\u00f9 est la caf\u00e9t\u00e9ria ?;Au rez-de-chauss\u00e9e, \u00ab B \u00bb.;2,50 \u20ac",
             "Quand ouvre-t-elle ?;\u00c0 7 h 30 \u2013 tous les jours.;0"]
-    (root / "faq.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
-    items = {i.label: i for i in items_of(root, root)}
+    (root / "faq.csv").write_bytes(excel_lines(rows, "cp1252"))
+    items = items_by_label(root)
     assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
                                                "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"prix": "2,50 \u20ac"})
     assert items["faq.csv:3"].data.answer == "\u00c0 7 h 30 \u2013 tous les jours."
@@ -200,9 +210,9 @@ def test_a_faq_saved_by_excel_as_unicode_text_is_read(tmp_path):
     rows = ["Question\tAnswer\tCategory",
             "O\u00f9 est la caf\u00e9t\u00e9ria ?\tAu rez-de-chauss\u00e9e, \u00ab B \u00bb.\tlieux",
             "\u4f1a\u8bae\u5ba4\u5728\u54ea\u91cc\uff1f\t\u5728\u4e09\u697c\u3002\tlieux"]
-    (root / "faq.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-16"))
-    (root / "bare.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-16-le"))
-    items = {i.label: i for i in items_of(root, root)}
+    (root / "faq.csv").write_bytes(excel_lines(rows, "utf-16"))
+    (root / "bare.csv").write_bytes(excel_lines(rows, "utf-16-le"))
+    items = items_by_label(root)
     assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
                                                "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"category": "lieux"})
     assert items["faq.csv:3"].data.question == "\u4f1a\u8bae\u5ba4\u5728\u54ea\u91cc\uff1f"
