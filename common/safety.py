@@ -122,6 +122,9 @@ def extract_zip(archive: Path, dest: Path, budget: ExpansionBudget, name: str | 
     unsupported compression and corrupt data; refuses (413) what exceeds the budget or a member whose
     expansion exceeds ``max_ratio`` times its compressed size. On any refusal ``dest`` is removed. Errors name
     the archive ``name`` (an upload's file name; default: the file's).
+
+    An archive whose members all sit in one folder named as the archive (``site.zip`` holding ``site/...``, as
+    "Compress" and "Send to zip" make them) is extracted without that folder, so ``dest`` does not repeat it.
     """
     name = name or archive.name
     budget.open_archive(name)
@@ -131,13 +134,28 @@ def extract_zip(archive: Path, dest: Path, budget: ExpansionBudget, name: str | 
         raise BadRequest(f"{name} is not a readable zip archive: {exc}") from exc
     try:
         with zf:
-            return _extract_members(zf, name, dest, budget)
+            return _extract_members(zf, name, dest, budget, _archive_folder(zf, name))
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
 
 
-def _extract_members(zf: zipfile.ZipFile, archive: str, dest: Path, budget: ExpansionBudget) -> list[Path]:
+def _archive_folder(zf: zipfile.ZipFile, archive: str) -> str | None:
+    """The one top folder every member sits in, when it is named as the archive (``site/`` of ``site.zip``).
+
+    macOS's ``__MACOSX/`` resource forks do not count: the load skips them wherever they are.
+    """
+    paths = [PurePosixPath(m.filename.replace("\\", "/")).parts for m in zf.infolist() if not m.is_dir()]
+    paths = [parts for parts in paths if parts and parts[0] != "__MACOSX"]
+    tops = {parts[0] for parts in paths}
+    if len(tops) != 1 or any(len(parts) < 2 for parts in paths):  # a file beside the folder, or no folder
+        return None
+    (top,) = tops
+    return top if top.casefold() == PurePosixPath(archive).stem.casefold() else None
+
+
+def _extract_members(zf: zipfile.ZipFile, archive: str, dest: Path, budget: ExpansionBudget,
+                     folder: str | None) -> list[Path]:
     members = [m for m in zf.infolist() if not m.is_dir()]
     declared = 0
     for member in members:
@@ -148,7 +166,7 @@ def _extract_members(zf: zipfile.ZipFile, archive: str, dest: Path, budget: Expa
     dest.mkdir(parents=True, exist_ok=False)
     extracted: list[Path] = []
     for member in members:
-        target = _member_target(member, dest)
+        target = _member_target(member, dest, folder)
         limit = max(RATIO_FLOOR_BYTES, budget.max_ratio * max(member.compress_size, 1))
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +185,7 @@ def _extract_members(zf: zipfile.ZipFile, archive: str, dest: Path, budget: Expa
     return extracted
 
 
-def _member_target(member: zipfile.ZipInfo, dest: Path) -> Path:
+def _member_target(member: zipfile.ZipInfo, dest: Path, folder: str | None) -> Path:
     name = member.filename.replace("\\", "/")
     file_type = stat.S_IFMT(member.external_attr >> 16)  # 0 when the archiver recorded no type
     if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
@@ -175,6 +193,8 @@ def _member_target(member: zipfile.ZipInfo, dest: Path) -> Path:
     parts = PurePosixPath(name).parts
     if not parts or name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts or "\x00" in name:
         raise BadRequest(f"archive member {name!r} has an unsafe path")
+    if folder is not None and parts[0] == folder:
+        parts = parts[1:]
     target = dest.joinpath(*[safe_name(p) for p in parts])
     if not target.resolve().is_relative_to(dest.resolve()):
         raise BadRequest(f"archive member {name!r} escapes the extraction directory")

@@ -157,6 +157,14 @@ def test_upload_files_and_zip(service):
     sources = sorted(item["source"] for item in client.get("/items").json()["items"])
     # what was uploaded, not the staging copies the load removed
     assert sources == ["upload: a.txt", "upload: b.txt", "upload: docs/dir/c.txt", "upload: docs/dir/d.txt"], sources
+    buf = io.BytesIO()  # a folder zipped by "Compress": its members sit in a folder named as the archive
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("site/", "")
+        zf.writestr("site/usage/e.txt", "zip member three")
+        zf.writestr("__MACOSX/site/usage/._e.txt", b"\x00\x05\x16\x07 resource fork")
+    response = client.post("/upload", files=[("files", ("site.zip", buf.getvalue(), "application/zip"))])
+    assert wait_task(client, response.json()["task_id"])["done"] == 1
+    assert "upload: site/usage/e.txt" in {item["source"] for item in client.get("/items").json()["items"]}
 
 
 def test_upload_rejects_unsupported_and_hostile_input(service):

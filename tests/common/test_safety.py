@@ -125,6 +125,21 @@ def test_zip_extracts_normal_members(tmp_path):
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in files) == ["a/b.txt", "c.txt"]
 
 
+@pytest.mark.parametrize(("archive", "members", "expected"), [
+    ("site.zip", ["site/", "site/a.txt", "site/usage/b.txt", "__MACOSX/site/._a.txt"],
+     ["__MACOSX/site/_a.txt", "a.txt", "usage/b.txt"]),
+    ("Site.ZIP", ["site/a.txt"], ["a.txt"]),
+    ("site.zip", ["site/a.txt", "b.txt"], ["b.txt", "site/a.txt"]),  # not every member is in it
+    ("docs.zip", ["site/a.txt"], ["site/a.txt"]),  # a folder of another name is part of the names
+    ("site.zip", ["site"], ["site"]),  # a file, not a folder
+])
+def test_zip_does_not_repeat_a_folder_named_as_the_archive(tmp_path, archive, members, expected):
+    path = tmp_path / archive
+    path.write_bytes(make_zip({name: b"" if name.endswith("/") else b"x" for name in members}))
+    files = extract_zip(path, tmp_path / "out", budget())
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in files) == expected
+
+
 @pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil", "a/../../evil", "C:/evil.txt", "..\\evil.txt"])
 def test_zip_refuses_unsafe_paths(tmp_path, name):
     archive = write(tmp_path, make_zip({name: b"x"}))
