@@ -172,6 +172,10 @@ class Pipeline(ABC, Generic[S]):
         with self.sql.begin() as conn:
             return int(conn.execute(select(func.count()).select_from(self.items)).scalar_one())
 
+    def count_kinds(self) -> dict[str, int] | None:
+        """Stored items by kind (``/count``'s ``kinds``) for a demo that stores items of several kinds; else None."""
+        return None
+
     def describe(self, row: dict[str, Any]) -> dict[str, Any]:
         """The public form of an items row (``GET /items/{id}``, ``/items``, ``/export``)."""
         out = dict(row)

@@ -190,24 +190,30 @@ const Bootcamp = (() => {
     return infoPromise;
   }
 
-  const counter = { value: null, listeners: new Set(), noun: "item", nouns: "items" };
+  const counter = { value: null, listeners: new Set(), noun: "item", nouns: "items", kinds: null };
 
-  function countText(n) {
-    return n === 0 ? `No ${counter.nouns} stored yet` : `${plural(n, counter.noun, counter.nouns)} stored`;
+  /** "12 images stored"; by kind where the service counts kinds and the page named them ("17 documents and 18 FAQ
+   * entries stored", not "35 FAQ entries and documents stored"). */
+  function countText(n, kinds = null) {
+    if (n === 0) return `No ${counter.nouns} stored yet`;
+    const named = kinds && counter.kinds ? Object.entries(counter.kinds).filter(([kind]) => kinds[kind] > 0) : [];
+    if (!named.length) return `${plural(n, counter.noun, counter.nouns)} stored`;
+    const parts = named.map(([kind, [one, many]]) => plural(kinds[kind], one, many));
+    return `${parts.join(" and ")} stored`;
   }
 
-  function setCount(n) {
+  function setCount(n, kinds = null) {
     const changed = counter.value !== n;
     counter.value = n;
-    for (const node of document.querySelectorAll("[data-count]")) node.textContent = countText(n);
+    for (const node of document.querySelectorAll("[data-count]")) node.textContent = countText(n, kinds);
     if (changed) for (const fn of counter.listeners) fn(n);
   }
 
   /** Read GET count into every [data-count] element; listeners run when it changed. */
   async function refreshCount() {
     try {
-      const { count } = await api("count");
-      setCount(count);
+      const { count, kinds } = await api("count");
+      setCount(count, kinds);
       return count;
     } catch (err) {
       for (const node of document.querySelectorAll("[data-count]")) node.textContent = "Item count unavailable";
@@ -220,10 +226,13 @@ const Bootcamp = (() => {
 
   function count() { return counter.value; }
 
-  /** Page set-up: nouns for messages, the count in the header, the API key box, the first-visit order. */
-  async function setup({ noun = "item", nouns = `${noun}s`, load = null, search = null } = {}) {
+  /** Page set-up: nouns for messages, the count in the header, the API key box, the first-visit order.
+   * kinds: where the service counts items by kind, each kind's nouns in the order the count names them
+   * ({document: ["document", "documents"], faq: ["FAQ entry", "FAQ entries"]}). */
+  async function setup({ noun = "item", nouns = `${noun}s`, kinds = null, load = null, search = null } = {}) {
     counter.noun = noun;
     counter.nouns = nouns;
+    counter.kinds = kinds;
     let details = null;
     try {
       details = await info();
@@ -238,7 +247,7 @@ const Bootcamp = (() => {
     }
     document.body.classList.toggle("is-empty", details.count === 0);
     onCount((n) => document.body.classList.toggle("is-empty", n === 0));
-    setCount(details.count);
+    setCount(details.count, details.kinds);
     return details;
   }
 

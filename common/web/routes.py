@@ -36,7 +36,7 @@ from .uploads import is_archive_file, save_uploads, stage_archive
 router = APIRouter()
 
 
-@router.get("/info", response_model=ServiceInfo, tags=["service"])
+@router.get("/info", response_model=ServiceInfo, response_model_exclude_none=True, tags=["service"])
 async def info(request: Request, res: ResourcesDep, pipeline: PipelineDep) -> dict[str, Any]:
     """What the page needs to guide a user: the folders ``/load`` may read, accepted content, limits."""
     s = res.settings
@@ -44,7 +44,7 @@ async def info(request: Request, res: ResourcesDep, pipeline: PipelineDep) -> di
         "name": res.name, "title": request.app.title, "data_roots": [str(r) for r in s.roots()],
         "accepted": sorted(pipeline.accepted_kinds | {"zip"}), "max_upload_mb": s.max_upload_mb,
         "max_top_k": s.max_top_k, "api_key_required": bool(s.api_key),
-        "count": await run_in_pool(res.pool, pipeline.count),
+        **(await run_in_pool(res.pool, _counts, pipeline)).model_dump(exclude_none=True),
     }
 
 
@@ -103,9 +103,10 @@ async def cancel_task(task_id: str, tasks: TasksDep, pool: PoolDep) -> dict[str,
     return await run_in_pool(pool, tasks.cancel, task_id)
 
 
-@router.get("/count", response_model=CountResponse, tags=["items"])
+@router.get("/count", response_model=CountResponse, response_model_exclude_none=True, tags=["items"])
 async def count(pipeline: PipelineDep, pool: PoolDep) -> CountResponse:
-    return CountResponse(count=await run_in_pool(pool, pipeline.count))
+    """Stored items; ``kinds`` counts them by kind where a demo stores several."""
+    return await run_in_pool(pool, _counts, pipeline)
 
 
 @router.get("/items", response_model=ItemPage, tags=["items"])
@@ -131,6 +132,10 @@ async def delete_item(item_id: ItemId, pipeline: PipelineDep, pool: PoolDep) -> 
 async def drop(pipeline: PipelineDep, tasks: TasksDep, pool: PoolDep) -> DropResponse:
     """Cancel this service's running loads, then delete every item (the task history is kept)."""
     return DropResponse(dropped=await run_in_pool(pool, _cancel_then_drop, tasks, pipeline))
+
+
+def _counts(pipeline: Pipeline) -> CountResponse:
+    return CountResponse(count=pipeline.count(), kinds=pipeline.count_kinds())
 
 
 def _cancel_then_drop(tasks: TaskRunner, pipeline: Pipeline) -> int:

@@ -57,6 +57,8 @@ class TaskList(BaseModel):
 
 class CountResponse(BaseModel):
     count: int
+    #: by kind, in a demo that stores items of several kinds (the QA demo: ``{"faq": 18, "document": 17}``)
+    kinds: dict[str, int] | None = None
 
 
 class DropResponse(BaseModel):
@@ -81,3 +83,4 @@ class ServiceInfo(BaseModel):
     max_top_k: int
     api_key_required: bool
     count: int
+    kinds: dict[str, int] | None = None  # as in CountResponse

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Column, delete, select
+from sqlalchemy import Column, delete, func, select
 from sqlalchemy.engine import Connection
 
 from common.errors import BackendUnavailable, NotFound
@@ -155,6 +155,13 @@ class QAPipeline(Pipeline[QASettings]):
         return {i for i in ids if i not in files} | self.originals.present(files)
 
     # -- items ----------------------------------------------------------------------------------
+    def count_kinds(self) -> dict[str, int]:
+        """FAQ entries and documents stored: ``{"faq": n, "document": m}``."""
+        kind = self.items.c.kind
+        with self.sql.begin() as conn:
+            counts: dict[str, int] = {k: int(n) for k, n in conn.execute(select(kind, func.count()).group_by(kind))}
+        return {FAQ: counts.get(FAQ, 0), DOCUMENT: counts.get(DOCUMENT, 0)}
+
     def describe(self, row: dict[str, Any]) -> dict[str, Any]:
         """A FAQ entry: its question, answer and metadata; a document: its title, passages and copy."""
         base = super().describe(row)

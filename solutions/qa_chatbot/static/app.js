@@ -340,5 +340,6 @@
   });
 
   history.forEach(render);
-  B.setup({ noun: "FAQ entry or document", nouns: "FAQ entries and documents", load: $("load"), search: $("chat") });
+  B.setup({ noun: "FAQ entry or document", nouns: "FAQ entries or documents", load: $("load"), search: $("chat"),
+    kinds: { document: ["document", "documents"], faq: ["FAQ entry", "FAQ entries"] } });
 })();

@@ -37,6 +37,7 @@ from .helpers import make_app
 pytestmark = pytest.mark.browser
 CHAPTERS = ("basic-defs.html", "pkg-basics.html")
 SAMPLES = 18 + len(CHAPTERS)  # the FAQ CSV's questions and the chapters
+STORED = f"{len(CHAPTERS)} documents and 18 FAQ entries stored"  # the header's count, by kind
 FAQ_QUESTION = "how can I find out which debian release I am running?"
 PASSAGE_QUESTION = "what is a virtual package?"
 OFF_TOPIC = "who painted the mona lisa"
@@ -97,7 +98,7 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, s
     base, client, _ = service
     client.delete("/data")
     with opened(browser, base, size) as (page, _traffic):
-        assert_first_visit(page, client, size, "No FAQ entries and documents stored yet", before="chat")
+        assert_first_visit(page, client, size, "No FAQ entries or documents stored yet", before="chat")
         # asking with nothing stored: an honest answer that says what to do, not a guess
         empty = ask(page, FAQ_QUESTION)
         assert empty.locator(".answer").inner_text() == "I don't know."
@@ -106,7 +107,7 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, s
 
         status = load_sample_data(page, timeout=600_000)
         assert status.inner_text() == f"Done: {SAMPLES} new, 0 already stored, 0 failed."
-        assert page.locator("[data-count]").inner_text() == f"{SAMPLES} FAQ entries and documents stored"
+        assert page.locator("[data-count]").inner_text() == STORED
         assert page.get_by_role("link", name="Now ask a question ↑").is_visible()
         page.locator("#library-box .card").first.wait_for()
         assert not page.locator("#load .welcome").is_visible()
@@ -117,6 +118,7 @@ def test_first_visit_puts_load_first_and_the_sample_data_button_loads(browser, s
         status.filter(has_text=f"Done: 0 new, {SAMPLES} already stored").wait_for(timeout=600_000)
         # the recent loads come from the server's task history: they survive a reload of the page
         page.reload()
+        page.locator("[data-count]").filter(has_text=STORED).wait_for()  # from /info this time
         recent = page.locator("#load .recent-item")
         recent.nth(1).wait_for()
         assert "sample data" in recent.nth(1).inner_text() and f"{SAMPLES} new" in recent.nth(1).inner_text()
@@ -315,7 +317,9 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
         where.filter(has_text="1–12 of").wait_for()
         assert page.get_by_role("link", name="Export (JSON Lines)").get_attribute("href") == "export"
 
-        delete_after_a_confirmation(page, client, newest[0], f"{SAMPLES - 1} FAQ entries and documents stored")
+        after = {"faq": "2 documents and 17 FAQ entries stored",  # what deleting the newest leaves
+                 "document": "1 document and 18 FAQ entries stored"}  # (of the two chapters)
+        delete_after_a_confirmation(page, client, newest[0], after[newest[0]["kind"]])
         assert rows.first.locator(".card-title").inner_text() == title(newest[1])
         # the focus stays in the list (on the card now in the deleted one's place), not lost on <body>
         assert page.evaluate("() => document.activeElement.classList.contains('card')")

@@ -39,10 +39,10 @@ def test_load_reports_bad_rows_and_stores_each_question_once(service, root):
     [note] = [e for e in task["errors"] if e["level"] == "warning"]
     assert note["item"].startswith("faq.csv:") and "more.jsonl:1 repeats this question" in note["error"], note
     # 18 sample entries + the injection; the shouted question replaced the stored one (last answer wins)
-    assert client.get("/count").json() == {"count": 19}
+    assert client.get("/count").json() == {"count": 19, "kinds": {"faq": 19, "document": 0}}
     again = load(client, root / "faq.csv")
     assert again["done"] == 18 and again["duplicates"] == 17 and again["new"] == 1  # the replaced answer
-    assert client.get("/count").json() == {"count": 19}
+    assert client.get("/count").json() == {"count": 19, "kinds": {"faq": 19, "document": 0}}
     assert load(client, root / "faq.csv")["duplicates"] == 18
 
 
@@ -89,7 +89,7 @@ def test_bad_queries_are_422_and_change_nothing(service):
         assert client.post("/search", json={**bad, "top_k": 3}).status_code == 422, bad
     for page in ({"top_k": 0}, {"top_k": 101}, {"offset": -1}, {"top_k": 100, "offset": 950}):
         assert client.post("/search", json={"query": "ok", **page}).status_code == 422, page
-    assert client.get("/count").json() == {"count": 19}
+    assert client.get("/count").json() == {"count": 19, "kinds": {"faq": 19, "document": 0}}
 
 
 def test_delete_one_entry_then_everything(service):
@@ -100,7 +100,7 @@ def test_delete_one_entry_then_everything(service):
     assert client.get(f"/items/{first['id']}").status_code == 404
     assert first["id"] not in [h["id"] for h in client.post("/search", json=query).json()["results"]]
     assert client.delete("/data").json() == {"dropped": 18}
-    assert client.get("/count").json() == {"count": 0}
+    assert client.get("/count").json() == {"count": 0, "kinds": {"faq": 0, "document": 0}}
     assert client.post("/search", json=query).json()["results"] == []
     assert client.post("/answer", json={"query": "anything"}).json()["answer"] is None
 
