@@ -24,8 +24,9 @@ import numpy as np
 MIN_INLIERS = 8
 GRID = 4
 
-#: a picture ready for matching: grey image at the match size, SIFT keypoints and descriptors
-Prepared = tuple[np.ndarray, tuple[Any, ...], np.ndarray | None]
+#: a picture ready for matching: grey image at the match size, SIFT keypoints and descriptors (None for a frame
+#: that was only correlated, never aligned)
+Prepared = tuple[np.ndarray, tuple[Any, ...] | None, np.ndarray | None]
 
 
 class FrameMatcher:
@@ -52,18 +53,23 @@ class FrameMatcher:
         keypoints, descriptors = self._detector().detectAndCompute(grey, None)
         return grey, keypoints, descriptors
 
-    def _frame(self, path: Path) -> Prepared | None:
+    def _frame(self, path: Path, features: bool = False) -> Prepared | None:
+        """The thumbnail at ``path`` ready for matching (cached), with its SIFT features when ``features``: only
+        the best keyframe is aligned, the others are only correlated, and SIFT costs ~30 ms a thumbnail."""
         with self._lock:
-            hit = self._cache.get(path)
-            if hit is not None:
+            entry = self._cache.get(path)
+            if entry is not None:
                 self._cache.move_to_end(path)
-                return hit
-        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if grey is None:
-            return None
-        grey = self._grey(grey)
-        keypoints, descriptors = self._detector().detectAndCompute(grey, None)
-        entry = (grey, keypoints, descriptors)
+                if entry[1] is not None or not features:
+                    return entry
+        if entry is None:
+            grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if grey is None:
+                return None
+            entry = (self._grey(grey), None, None)
+        if features:
+            keypoints, descriptors = self._detector().detectAndCompute(entry[0], None)
+            entry = (entry[0], keypoints, descriptors)
         with self._lock:
             self._cache[path] = entry
             while len(self._cache) > self._cache_size:
@@ -73,7 +79,7 @@ class FrameMatcher:
     def _homography(self, query: Prepared, frame: Prepared) -> np.ndarray | None:
         _, qkp, qdesc = query
         _, fkp, fdesc = frame
-        if qdesc is None or fdesc is None or len(qkp) < MIN_INLIERS or len(fkp) < MIN_INLIERS:
+        if qkp is None or fkp is None or qdesc is None or fdesc is None or min(len(qkp), len(fkp)) < MIN_INLIERS:
             return None
         pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(qdesc, fdesc, k=2)
         good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
@@ -119,7 +125,7 @@ class FrameMatcher:
         """Index in ``candidates`` (ordered by CNN score, best first) of the keyframe the query shows."""
         if len(candidates) < 2:
             return 0
-        anchor = self._frame(candidates[0][1]) if path_ok(candidates[0][1]) else None
+        anchor = self._frame(candidates[0][1], features=True) if path_ok(candidates[0][1]) else None
         if anchor is None:
             return 0
         h = self._homography(query, anchor)
