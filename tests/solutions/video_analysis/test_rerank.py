@@ -23,7 +23,7 @@ class CountingMatcher(FrameMatcher):
         matcher = self
 
         class Counting:
-            def detectAndCompute(self, image: np.ndarray, mask: Any) -> Any:  # noqa: N802 (OpenCV's name)
+            def detectAndCompute(self, image: np.ndarray, mask: Any) -> Any:
                 matcher.sifted += 1
                 return detector.detectAndCompute(image, mask)
 
