@@ -107,7 +107,8 @@ def embedding_text(passage: Passage, heading_context: bool) -> str:
 
 
 class Originals:
-    """Stored copies of the loaded documents (``<data>/documents/<id><suffix>``), served for source links."""
+    """Stored copies of the loaded documents (``<data>/documents/<id><suffix>``, ``<id>.md.html`` for the view of a
+    Markdown document), served for source links."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -115,14 +116,17 @@ class Originals:
     def path(self, name: str) -> Path:
         return self.folder / name
 
-    def keep(self, source: Path, document_id: int) -> str:
-        """Store the copy of a document and return its name in the folder: a PDF or Word file as it is, a text or
-        HTML one as its text was read, in UTF-8 (:func:`.documents.write_utf8`)."""
+    def keep(self, source: Path, document_id: int, view: str | None = None) -> str:
+        """Store the copy of a document and return its name in the folder: the HTML ``view`` of a Markdown or reST
+        document (``<id>.md.html``), a PDF or Word file as it is, a text or HTML one as its text was read, in
+        UTF-8 (:func:`.documents.write_utf8`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{document_id}{source.suffix.lower()[:10]}"
+        name = f"{document_id}{source.suffix.lower()[:10]}{'.html' if view is not None else ''}"
         tmp = self.folder / f".{name}.tmp"
         kind = document_kind(name)
-        if kind is not None and expected_content(kind) == "text":
+        if view is not None:
+            tmp.write_text(view, encoding="utf-8")
+        elif kind is not None and expected_content(kind) == "text":
             write_utf8(source, tmp, kind)
         else:
             shutil.copyfile(source, tmp)
@@ -222,7 +226,7 @@ class DocumentWriter(Stores):
         self.lexical.write(PASSAGE, [{"id": pid, "document_id": document_id,
                                       "text": embedding_text(p, s.passage_bm25_heading)}
                                      for pid, p in zip(pids, passages, strict=True)])
-        file = self.originals.keep(item.path, document_id)
+        file = self.originals.keep(item.path, document_id, parsed.view)
         key = self.key(item)
         row = {"id": document_id, "name": item.label[-1024:], "source": item.source[-2048:], "kind": DOCUMENT,
                "title": (parsed.title or item.path.name)[:1024], "doc_key": key, "passages": n,

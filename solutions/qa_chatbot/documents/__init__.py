@@ -3,6 +3,7 @@
     parsed = parse_isolated(path)            # in a child process: time and memory bounded (use for uploads)
     parsed = parse_document(path)            # in this process: bytes and passage count bounded
     for p in parsed.passages: p.heading, p.text, p.anchor, p.position
+    parsed.view                              # Markdown and reST: the HTML page that shows the document
 
 Each format is read by a maintained parser (lxml, markdown-it-py, docutils, pypdf, python-docx); plain text is split
 at blank lines and underlined headings. See :class:`DocumentBudget` for the limits.
@@ -25,6 +26,7 @@ from .isolate import parse_isolated
 from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
 from .sentences import sentence_spans, split_sentences
 from .split import passages_of
+from .view import VIEWED, render_view
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text",
             ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".docx": "docx"}
@@ -78,7 +80,7 @@ def sections_of(data: bytes, kind: str, name: str, budget: DocumentBudget = DEFA
         from .docx import parse_docx
 
         return parse_docx(data, hint)
-    text = decode(data, kind).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = _text(data, kind)
     if kind == "markdown":
         from .markdown import parse_markdown
 
@@ -92,6 +94,11 @@ def sections_of(data: bytes, kind: str, name: str, budget: DocumentBudget = DEFA
 
         return parse_text(text, hint)
     raise DocumentError(f"not a supported document type: {name}")
+
+
+def _text(data: bytes, kind: str) -> str:
+    """A text document's bytes as the parsers read them: decoded (:mod:`.charset`), with ``\\n`` line ends."""
+    return decode(data, kind).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
 def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
@@ -109,7 +116,9 @@ def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
         passages = passages[: budget.max_passages]
         warnings.append(f"only the first {budget.max_passages} passages were kept")
     truncated = truncated or any(w.startswith("only the first") for w in warnings)
-    return ParsedDocument(name=name, title=title, passages=passages, truncated=truncated, warnings=warnings)
+    view = render_view(_text(data, kind), kind, title) if kind in VIEWED else None
+    return ParsedDocument(name=name, title=title, passages=passages, truncated=truncated, view=view,
+                          warnings=warnings)
 
 
 def parse_document(path: Path | str, name: str | None = None,

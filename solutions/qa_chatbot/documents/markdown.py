@@ -3,7 +3,8 @@
 Headings (ATX and setext) open sections; paragraphs, list items, block quotes, table rows and code
 blocks are the paragraphs. Inline markup is reduced to its text (link and image text kept, URLs and HTML
 tags dropped); a raw HTML block is reduced to its text with lxml, scripts and styles removed. Anchors are
-GitHub-style slugs of the heading text, made unique within the document.
+GitHub-style slugs of the heading text, made unique within the document; :func:`render_markdown` gives the
+headings of the document's HTML view the same ids, so a passage's link lands on its section.
 """
 
 from __future__ import annotations
@@ -54,12 +55,32 @@ def _html_block_text(content: str) -> str:
     return root.text_content()
 
 
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+def _heading(tokens: list[Token], i: int) -> str:
+    """The text of the heading that opens at ``tokens[i]``: what its section's path and anchor are made of."""
+    return " ".join(_inline_text(tokens[i + 1]).split())
+
+
 def parse_markdown(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
-    md = MarkdownIt("commonmark", {"html": True}).enable("table")
-    tokens = md.parse(text)
+    tokens = _markdown().parse(text)
     first = next((tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open"), None)
     title = " ".join(_inline_text(first).split()) if first is not None else title_hint
     return title, _sections(tokens, title)
+
+
+def render_markdown(text: str) -> str:
+    """The document as HTML (the body of its view), each heading with its section's anchor as ``id``. Raw HTML
+    is kept, as in an HTML document; the view is served sandboxed."""
+    md = _markdown()
+    tokens = md.parse(text)
+    seen: dict[str, int] = {}
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and (heading := _heading(tokens, i)):
+            tok.attrSet("id", slugify(heading, seen))
+    return str(md.renderer.render(tokens, md.options, {}))
 
 
 def _sections(tokens: list[Token], title: str) -> Iterator[Section]:
@@ -71,7 +92,7 @@ def _sections(tokens: list[Token], title: str) -> Iterator[Section]:
     while i < len(tokens):
         tok = tokens[i]
         if tok.type == "heading_open":
-            heading = " ".join(_inline_text(tokens[i + 1]).split())
+            heading = _heading(tokens, i)
             i += 3
             if not heading:
                 continue

@@ -78,4 +78,6 @@ class ParsedDocument:
     passages: list[Passage]
     #: a budget cut the document short (the passages kept are whole and valid)
     truncated: bool = False
+    #: the HTML page "Open the document" shows for a Markdown or reST document (:mod:`.view`); None otherwise
+    view: str | None = None
     warnings: list[str] = field(default_factory=list)

@@ -3,7 +3,8 @@
 The document tree is built with file inclusion, raw passthrough and configuration files switched off
 (a document cannot read other files of the server), and with every system message silenced (a broken
 document still yields the text it has). Sections follow ``section`` nodes; paragraphs, list items,
-literal blocks and table rows are the paragraphs; anchors are the sections' ids.
+literal blocks and table rows are the paragraphs; anchors are the sections' ids, which
+:func:`render_rst` writes on the sections of the document's HTML view.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from docutils import nodes
-from docutils.core import publish_doctree
+from docutils.core import publish_doctree, publish_parts
 
 from .model import Section
 
@@ -35,6 +36,14 @@ def parse_rst(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
     title_node = next(iter(doctree.findall(nodes.title)), None)
     title = " ".join(title_node.astext().split()) if title_node is not None else title_hint
     return title, _sections(doctree, title)
+
+
+def render_rst(text: str) -> str:
+    """The document as HTML (the body of its view), built with the settings of the tree its sections come from,
+    so its sections carry the same ids. The title stays a section, which keeps the id the tree gives the
+    document."""
+    overrides = {**SETTINGS, "doctitle_xform": False, "math_output": "HTML"}
+    return str(publish_parts(text, writer="html5", settings_overrides=overrides)["body"])
 
 
 def _sections(doctree: nodes.document, title: str) -> Iterator[Section]:

@@ -326,6 +326,48 @@ def test_library_pages_and_deletes_after_a_confirmation(browser, loaded, size):
         assert_fits(page)
 
 
+OFFICE_GUIDE = """# Office guide
+
+## Parking
+
+Visitors park on level minus two of the garage, next to the lifts. The barrier opens with the code from
+`/srv/office/reception/parking-codes-for-visitors-of-the-current-week.txt`.
+
+| floor | what |
+|---|---|
+| -2 | visitors' parking, bicycles and the charging points for electric cars |
+
+## Lunch
+
+The canteen on the ground floor serves lunch from noon to two.
+"""
+
+
+def test_the_source_link_of_a_markdown_answer_opens_its_section(browser, loaded, size):
+    """A Markdown document was served as plain text: its passages' links (``#parking``) landed at its top."""
+    base, client, _ = loaded
+    task = wait_task(client, client.post("/upload", files=[("files", ("office.md", OFFICE_GUIDE.encode()))]).json()
+                     ["task_id"])
+    assert task["new"] == 1, task
+    try:
+        with opened(browser, base, size) as (page, _traffic):
+            answer = ask(page, "where do visitors park?")
+            link = answer.get_by_role("link", name="office.md › Parking")
+            with page.context.expect_page() as opening:
+                link.click()
+            view = opening.value
+            view.wait_for_load_state()
+            assert view.url.endswith("/file#parking")
+            assert view.evaluate("() => document.querySelector(':target').textContent") == "Parking"
+            assert view.evaluate("() => { const top = document.querySelector(':target').getBoundingClientRect().top;"
+                                 " return top >= 0 && top < innerHeight / 2; }")  # in sight (the page is short)
+            assert "code from /srv/office/reception/" in " ".join(view.locator("body").inner_text().split())
+            assert_fits(view)  # the long path wraps on a phone; the table scrolls in its own box
+    finally:
+        [doc] = [i for i in client.get("/items?limit=50").json()["items"] if i["name"] == "office.md"]
+        assert client.delete(f"/items/{doc['id']}").status_code == 204
+
+
 def test_details_of_a_document_and_a_faq_entry_from_the_library(browser, loaded, size):
     base, client, _ = loaded
     items = client.get("/items?limit=50").json()["items"]

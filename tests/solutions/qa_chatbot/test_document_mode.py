@@ -7,6 +7,7 @@ import shutil
 from collections import Counter
 
 import pytest
+from lxml import html
 
 from common.vectors import int_list
 from solutions.qa_chatbot import passages
@@ -280,8 +281,13 @@ def test_the_stored_copy_is_served_sandboxed(service, root):
     assert "sandbox" in r.headers["content-security-policy"]
     pdf = client.get(f"/items/{docs['leaflet.pdf']['id']}/file")
     assert pdf.headers["content-type"] == "application/pdf"
-    md = client.get(f"/items/{docs['guide.md']['id']}/file")
-    assert md.headers["content-type"].startswith("text/plain") and md.text == GUIDE
+    for name in ("guide.md", "notes.rst"):  # shown as HTML, sandboxed, where their passages' links land
+        view = client.get(f"/items/{docs[name]['id']}/file")
+        assert view.headers["content-type"] == "text/html; charset=utf-8", name
+        assert "sandbox" in view.headers["content-security-policy"]
+        anchors = {p["anchor"] for p in client.get(f"/items/{docs[name]['id']}/passages").json()["passages"]}
+        assert anchors and anchors <= set(html.document_fromstring(view.content).xpath("//@id")), (name, anchors)
+    assert "<code>restore-mailbox NAME</code>" in client.get(f"/items/{docs['guide.md']['id']}/file").text
 
 
 def test_a_document_id_too_large_for_the_database_is_422(service):

@@ -27,6 +27,15 @@ from solutions.qa_chatbot.documents.sentences import cut_long, sentence_spans
 
 from .helpers import HANDBOOK, REFERENCE, pdf_with_stream
 
+
+def view_ids(view: str | None) -> set[str]:
+    """The ids in a document's HTML view: what its passages' links may land on."""
+    from lxml import html
+
+    assert view is not None and view.startswith("<!DOCTYPE html>")
+    return {str(i) for i in html.document_fromstring(view).xpath("//@id")}
+
+
 PROSE = " ".join(f"Sentence number {i} explains one more detail of the configuration file." for i in range(60))
 
 
@@ -122,6 +131,10 @@ pip install x
     assert "name | value" in by_anchor["install-it"].text and "a | 1" in by_anchor["install-it"].text
     assert "<script>" not in by_anchor["install-it-1"].text  # raw HTML is not rendered into the text
     assert by_anchor["install-it-1"].heading == "Title › Install it"
+    # "Open the document" shows it as HTML, each heading with its passages' anchor, so their links land there
+    assert set(by_anchor) - {None} <= view_ids(doc.view) == {"title", "install-it", "install-it-1"}
+    assert "<title>Title</title>" in doc.view and "<code>pip install x\n  indented line\n</code>" in doc.view
+    assert "<td>a</td>" in doc.view
 
 
 def test_rst_sections_and_no_file_inclusion(tmp_path):
@@ -159,6 +172,9 @@ Details
     assert ("Guide", "Install", "Details") in paths
     assert paths[("Guide", "Install")].anchor == "install"
     assert "pip install x" in paths[("Guide", "Install")].text
+    assert {p.anchor for p in doc.passages} - {None} <= view_ids(doc.view)  # the title's "guide" too
+    assert "TOP SECRET" not in str(doc.view) and "<b>raw</b>" not in str(doc.view)
+    assert parse_bytes(b"Notes\n=====\n\nPlain text.\n", "notes.txt").view is None  # shown as it is
 
 
 def test_text_windows_1252_fallback_and_underlined_headings():
