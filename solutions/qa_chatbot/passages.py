@@ -107,8 +107,8 @@ def embedding_text(passage: Passage, heading_context: bool) -> str:
 
 
 class Originals:
-    """Stored copies of the loaded documents (``<data>/documents/<id><suffix>``, ``<id>.md.html`` for the view of a
-    Markdown document), served for source links."""
+    """Stored copies of the loaded documents (``<data>/documents/<id><suffix>``, or ``<id><suffix>.html`` for the
+    HTML view of a Markdown, reST, text or Word document), served for source links."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -117,9 +117,9 @@ class Originals:
         return self.folder / name
 
     def keep(self, source: Path, document_id: int, view: str | None = None) -> str:
-        """Store the copy of a document and return its name in the folder: the HTML ``view`` of a Markdown or reST
-        document (``<id>.md.html``), a PDF or Word file as it is, a text or HTML one as its text was read, in
-        UTF-8 (:func:`.documents.write_utf8`)."""
+        """Store the copy of a document and return its name in the folder: its HTML ``view`` when it has one
+        (``<id>.md.html``), else a PDF as it is, an HTML page as its text was read, in UTF-8
+        (:func:`.documents.write_utf8`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{document_id}{source.suffix.lower()[:10]}{'.html' if view is not None else ''}"
         tmp = self.folder / f".{name}.tmp"

@@ -3,7 +3,7 @@
     parsed = parse_isolated(path)            # in a child process: time and memory bounded (use for uploads)
     parsed = parse_document(path)            # in this process: bytes and passage count bounded
     for p in parsed.passages: p.heading, p.text, p.anchor, p.position
-    parsed.view                              # Markdown and reST: the HTML page that shows the document
+    parsed.view                              # the HTML page that shows a .md .rst .txt or .docx document
 
 Each format is read by a maintained parser (lxml, markdown-it-py, docutils, pypdf, python-docx); plain text is split
 at blank lines and underlined headings. See :class:`DocumentBudget` for the limits.
@@ -26,7 +26,7 @@ from .isolate import parse_isolated
 from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
 from .sentences import sentence_spans, split_sentences
 from .split import passages_of
-from .view import VIEWED, render_view
+from .view import FROM_SECTIONS, FROM_SOURCE, sections_view, source_view
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text",
             ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".docx": "docx"}
@@ -110,15 +110,25 @@ def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
         raise DocumentError(f"larger than the {budget.max_bytes}-byte limit for a document")
     warnings: list[str] = []
     title, sections = sections_of(data, kind, name, budget, warnings)
+    read: list[Section] = []  # the sections the passages were cut from, for a view written from them
+    if kind in FROM_SECTIONS:
+        sections = _keeping(sections, read)
     passages = list(passages_of(sections, name, budget.max_chars, budget.max_passages + 1))
     truncated = len(passages) > budget.max_passages
     if truncated:
         passages = passages[: budget.max_passages]
         warnings.append(f"only the first {budget.max_passages} passages were kept")
     truncated = truncated or any(w.startswith("only the first") for w in warnings)
-    view = render_view(_text(data, kind), kind, title) if kind in VIEWED else None
+    view = source_view(_text(data, kind), kind, title) if kind in FROM_SOURCE \
+        else sections_view(read, title) if kind in FROM_SECTIONS else None
     return ParsedDocument(name=name, title=title, passages=passages, truncated=truncated, view=view,
                           warnings=warnings)
+
+
+def _keeping(sections: Iterator[Section], kept: list[Section]) -> Iterator[Section]:
+    for section in sections:
+        kept.append(section)
+        yield section
 
 
 def parse_document(path: Path | str, name: str | None = None,

@@ -3,7 +3,8 @@
 The body is read in order, paragraphs and tables alike. A paragraph in a heading style ("Heading 1" to
 "Heading 9", or a style based on one) opens a section at that level; the "Title" style names the document.
 Other paragraphs (list items included) are blocks, and so is each row of a table, its cells joined with " | "
-(as for Markdown and HTML tables). The section path is the chain of headings, as for Markdown. Word stores
+(as for Markdown and HTML tables). The section path is the chain of headings and the anchor the heading's slug, as
+for Markdown (the document's HTML view, :mod:`.view`, gives the heading that id). Word stores
 built-in style names in English whatever the language of its interface ("Überschrift 1" is "heading 1").
 
 A .docx is a zip of XML: its decompressed size is bounded only by the parse's child process
@@ -18,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from .model import DocumentError, Section
+from .model import DocumentError, Section, slugify
 
 _HEADING = re.compile(r"heading ([1-9])$", re.IGNORECASE)
 
@@ -57,6 +58,7 @@ def _blocks(document: Any) -> Iterator[Block]:
 
 def _sections(blocks: list[Block], title: str) -> Iterator[Section]:
     stack: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
     section = Section(path=(title,) if title else ())
     for level, text in blocks:
         if level is None or not text:
@@ -69,7 +71,7 @@ def _sections(blocks: list[Block], title: str) -> Iterator[Section]:
         while stack and stack[-1][0] >= level:
             stack.pop()
         stack.append((level, text))
-        section = Section(path=tuple(h for _, h in stack))
+        section = Section(path=tuple(h for _, h in stack), anchor=slugify(text, seen))
     if section.blocks:
         yield section
 

@@ -9,24 +9,12 @@ headings of the document's HTML view the same ids, so a passage's link lands on 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from .model import Section
-
-_SLUG_DROP = re.compile(r"[^\w\- ]", re.UNICODE)
-
-
-def slugify(text: str, seen: dict[str, int]) -> str:
-    """GitHub's heading anchors: lower case, punctuation dropped, spaces → ``-``, ``-1``, ``-2`` for repeats."""
-    slug = _SLUG_DROP.sub("", unicodedata.normalize("NFKC", text).lower()).strip().replace(" ", "-")
-    count = seen.get(slug, 0)
-    seen[slug] = count + 1
-    return f"{slug}-{count}" if count else slug
+from .model import Section, slugify
 
 
 def _inline_text(token: Token) -> str:

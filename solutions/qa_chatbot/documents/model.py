@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 #: separator of the heading path shown to users ("Tutorial › Errors › Handling exceptions")
 PATH_SEPARATOR = " › "
+
+
+_SLUG_DROP = re.compile(r"[^\w\- ]", re.UNICODE)
+
+
+def slugify(text: str, seen: dict[str, int]) -> str:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces → ``-``, ``-1``, ``-2`` for repeats. The
+    anchors of Markdown headings, and of the headings of text and Word documents (in their HTML view)."""
+    slug = _SLUG_DROP.sub("", unicodedata.normalize("NFKC", text).lower()).strip().replace(" ", "-")
+    count = seen.get(slug, 0)
+    seen[slug] = count + 1
+    return f"{slug}-{count}" if count else slug
 
 
 class DocumentError(ValueError):
@@ -78,6 +92,7 @@ class ParsedDocument:
     passages: list[Passage]
     #: a budget cut the document short (the passages kept are whole and valid)
     truncated: bool = False
-    #: the HTML page "Open the document" shows for a Markdown or reST document (:mod:`.view`); None otherwise
+    #: the HTML page "Open the document" shows for a Markdown, reST, text or Word document (:mod:`.view`); None for
+    #: HTML and PDF, shown as they are
     view: str | None = None
     warnings: list[str] = field(default_factory=list)

@@ -1,12 +1,13 @@
 """Plain text → sections: paragraphs are separated by blank lines; a line underlined with a repeated
 character (``=====``, ``-----``, ``~~~~``, as in Markdown/reST-style text files) is a heading, its level
-given by the order in which underline characters first appear. Indented blocks are kept as preformatted."""
+given by the order in which underline characters first appear. Indented blocks are kept as preformatted. A
+heading's anchor is its slug, as in Markdown: the document's HTML view (:mod:`.view`) gives it that id."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .model import Section
+from .model import Section, slugify
 
 UNDERLINE_CHARS = set("=-~*#^+_")
 
@@ -27,6 +28,7 @@ def parse_text(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
 def _sections(lines: list[str], title: str) -> Iterator[Section]:
     levels: list[str] = []
     stack: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
     section = Section(path=(title,) if title else ())
     para: list[str] = []
     literal = False
@@ -51,7 +53,7 @@ def _sections(lines: list[str], title: str) -> Iterator[Section]:
                 stack.pop()
             heading = " ".join(line.split())
             stack.append((level, heading))
-            section = Section(path=tuple(h for _, h in stack))
+            section = Section(path=tuple(h for _, h in stack), anchor=slugify(heading, seen))
             i += 2
             continue
         if not line.strip():

@@ -1,16 +1,24 @@
-"""The HTML view of a Markdown or reST document: what "Open the document" shows in place of its source text.
+"""The HTML view of a document whose stored copy a browser cannot show at its sections: what "Open the document"
+shows in place of a Markdown, reST, plain text or Word file.
 
-The view is rendered when the document is parsed (in the same bounded child process), by the parser that made its
-passages, so every heading carries its section's anchor and a passage's link lands on its section. It is served
-like a loaded HTML page: sandboxed, no script runs and nothing is fetched.
+A Markdown or reST view is rendered from the source by the parser that made the passages (:func:`source_view`); a
+text or Word view is written from the sections the passages were cut from (:func:`sections_view`). Both are made
+when the document is parsed, in the same bounded child process, and every heading carries its section's anchor, so
+a passage's link lands on its section. HTML and PDF copies are shown as they are. A view is served like a loaded
+HTML page: sandboxed, no script runs and nothing is fetched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from html import escape
 
-#: the kinds of document shown through a view
-VIEWED = frozenset({"markdown", "rst"})
+from .model import Section
+
+#: rendered from the source
+FROM_SOURCE = frozenset({"markdown", "rst"})
+#: written from the sections
+FROM_SECTIONS = frozenset({"text", "docx"})
 
 #: readable type on a phone and on a desktop, light and dark; inline, as the sandbox allows nothing else
 STYLE = """
@@ -28,19 +36,48 @@ blockquote { margin-left: 0; padding-left: 1rem; border-left: 3px solid rgba(127
 """
 
 
-def render_view(text: str, kind: str, title: str) -> str:
-    """A whole HTML page showing ``text``, a document of a kind in :data:`VIEWED`. The others are shown as they
-    are (HTML, PDF, Word) or have no markup to render (plain text)."""
+def source_view(text: str, kind: str, title: str) -> str:
+    """The page showing ``text``, a document of a kind in :data:`FROM_SOURCE`, rendered by its parser."""
     if kind == "markdown":
         from .markdown import render_markdown
 
-        body = render_markdown(text)
-    elif kind == "rst":
+        return _page(title, render_markdown(text))
+    if kind == "rst":
         from .rst import render_rst
 
-        body = render_rst(text)
-    else:
-        raise ValueError(f"no view for {kind} documents")
+        return _page(title, render_rst(text))
+    raise ValueError(f"no view rendered from the source of {kind} documents")
+
+
+def sections_view(sections: Sequence[Section], title: str) -> str:
+    """The page showing a document as its sections: the title (unless the first heading is the title), then each
+    section's heading with its anchor as ``id`` (and the headings above it that have no text of their own), then
+    its paragraphs, a preformatted block (code, table rows) as such."""
+    return _page(title, "".join(_sections_html(sections, title)))
+
+
+def _sections_html(sections: Sequence[Section], title: str) -> Iterator[str]:
+    shown: tuple[str, ...] = ()  # the heading path shown last
+    if not (sections and sections[0].anchor and sections[0].path[:1] == (title,)):
+        yield f"<h1>{escape(title)}</h1>\n"
+        shown = (title,)  # the path of the text before the first heading, if any: the title
+    for section in sections:
+        path = section.path
+        same = 0
+        while same < min(len(path), len(shown)) and path[same] == shown[same]:
+            same += 1
+        if section.anchor:  # a section that starts at a heading shows it, even under a path shown before
+            same = min(same, len(path) - 1)
+        for depth in range(same, len(path)):
+            anchor = f' id="{escape(section.anchor)}"' if section.anchor and depth == len(path) - 1 else ""
+            level = min(depth + 2, 6)
+            yield f"<h{level}{anchor}>{escape(path[depth])}</h{level}>\n"
+        shown = path
+        for k, block in enumerate(section.blocks):
+            yield f"<pre>{escape(block)}</pre>\n" if k in section.literal else f"<p>{escape(block)}</p>\n"
+
+
+def _page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}</body></html>\n")

@@ -174,7 +174,7 @@ Details
     assert "pip install x" in paths[("Guide", "Install")].text
     assert {p.anchor for p in doc.passages} - {None} <= view_ids(doc.view)  # the title's "guide" too
     assert "TOP SECRET" not in str(doc.view) and "<b>raw</b>" not in str(doc.view)
-    assert parse_bytes(b"Notes\n=====\n\nPlain text.\n", "notes.txt").view is None  # shown as it is
+    assert parse_bytes(b"<h1 id=a>A</h1><p>Shown as it is.</p>", "page.html").view is None
 
 
 def test_text_windows_1252_fallback_and_underlined_headings():
@@ -182,6 +182,9 @@ def test_text_windows_1252_fallback_and_underlined_headings():
     doc = parse_bytes(raw, "cafe.txt")
     assert doc.passages[0].path == ("Café guide",) and doc.passages[0].text == "L'été est chaud."
     assert doc.passages[1].path == ("Café guide", "Usage")
+    # viewed as HTML, its underlined headings with their passages' anchors (slugs, as in Markdown)
+    assert [p.anchor for p in doc.passages] == ["café-guide", "usage"] and view_ids(doc.view) == {"café-guide", "usage"}
+    assert "<p>L&#x27;été est chaud.</p>" in str(doc.view)
     bom = parse_bytes("\ufeffHello world.".encode(), "bom.txt")
     assert bom.passages[0].text == "Hello world."
     [quoted] = parse_bytes("\u201cQuoted\u201d \u2013 it costs 5 \u20ac.".encode("cp1252"), "old.txt").passages
@@ -492,6 +495,10 @@ def test_word_documents_follow_their_heading_styles_and_tables(tmp_path):
                          "Sundays.\n\nDay | Kind | Hour\n\nSunday | full | 02:30\n\nMonday | incremental"),
         (("Schedules", "Restoring"), "Run restore-mailbox NAME on the backup host."),
     ], got
+    # a browser cannot show a Word file: it is viewed as HTML, each heading with its passages' anchor
+    assert [p.anchor for p in doc.passages] == [None, "schedules", "restoring"]
+    assert {"schedules", "restoring"} <= view_ids(doc.view) and "<h1>Backup runbook</h1>" in str(doc.view)
+    assert "<p>Monday | incremental</p>" in str(doc.view)
     untitled = parse_document(_word(tmp_path / "notes.docx"))  # no Title: the first heading names it
     assert untitled.title == "Schedules" and untitled.passages[0].path == ("Schedules",)
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
