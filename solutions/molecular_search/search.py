@@ -148,13 +148,14 @@ class MoleculeSearch:
                                                self.settings.timeout_ms))
 
     def depict(self, text: str, width: int, height: int) -> str:
-        """Any SMILES or SMARTS drawn (the page previews the query)."""
+        """Any SMILES or SMARTS drawn (the page previews the query), up to the size of a molecule a load stores
+        (``max_heavy_atoms``): a similarity query may be larger than a structure query (``max_query_atoms``)."""
         if len(text) > self.settings.max_query_chars:
             raise InvalidInput(f"query longer than {self.settings.max_query_chars} characters")
         try:
             mol = parse_query(text)[0]
         except ChemError as exc:
             raise InvalidInput(str(exc)) from exc
-        if mol.GetNumAtoms() > self.settings.max_query_atoms:
-            raise InvalidInput(f"query has {mol.GetNumAtoms()} atoms; the limit is {self.settings.max_query_atoms}")
+        if mol.GetNumAtoms() > self.settings.max_heavy_atoms:
+            raise InvalidInput(f"query has {mol.GetNumAtoms()} atoms; drawings stop at {self.settings.max_heavy_atoms}")
         return draw_svg(mol, width, height)

@@ -84,6 +84,19 @@ def test_bad_requests_are_422_with_a_clear_message(loaded):
     assert client.get("/depict", params={"smiles": "C1CC"}).status_code == 422
 
 
+def test_a_query_too_large_for_a_structure_search_is_still_searched_by_similarity_and_drawn(loaded):
+    """The page previews every query it searches: a 150-atom similarity query was searched, but its drawing was
+    refused at the 120 atoms of a structure query ("drawing not available")."""
+    client, _, _, _ = loaded
+    peptide = "NCC(=O)" + "NC(C)C(=O)" * 24 + "O"  # glycine and 24 alanines: 152 heavy atoms
+    assert client.post("/search", json={"smiles": peptide, "top_k": 3}).status_code == 200
+    structure = client.post("/search", json={"smiles": peptide, "mode": "substructure"})
+    assert structure.status_code == 422 and "the limit is 120" in structure.json()["detail"]
+    drawing = client.get("/depict", params={"smiles": peptide})
+    assert drawing.status_code == 200 and drawing.headers["content-type"].startswith("image/svg+xml")
+    assert client.get("/depict", params={"smiles": "C" * 501}).status_code == 422  # larger than any stored molecule
+
+
 def test_an_inchi_is_named_as_such_not_taken_for_a_smarts(loaded):
     """Chemists paste InChIs; RDKit's SMARTS parser accepts one ("," and "/" are SMARTS syntax), so similarity
     said "SMARTS queries work in substructure mode" and substructure "neither valid SMILES nor SMARTS"."""
