@@ -119,8 +119,11 @@ def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
         passages = passages[: budget.max_passages]
         warnings.append(f"only the first {budget.max_passages} passages were kept")
     truncated = truncated or any(w.startswith("only the first") for w in warnings)
-    view = source_view(_text(data, kind), kind, title) if kind in FROM_SOURCE \
-        else sections_view(read, title) if kind in FROM_SECTIONS else None
+    try:
+        view = source_view(_text(data, kind), kind, title) if kind in FROM_SOURCE \
+            else sections_view(read, title) if kind in FROM_SECTIONS else None
+    except RecursionError:  # nested deeper than docutils' HTML writer goes (its parser went): shown as its text
+        view = None
     return ParsedDocument(name=name, title=title, passages=passages, truncated=truncated, view=view,
                           warnings=warnings)
 

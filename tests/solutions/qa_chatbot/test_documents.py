@@ -504,3 +504,15 @@ def test_word_documents_follow_their_heading_styles_and_tables(tmp_path):
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DocumentError, match="not a readable Word document"):
         parse_isolated(tmp_path / "broken.docx")
+
+
+def test_a_document_nested_too_deep_for_its_view_is_loaded_without_one(monkeypatch):
+    """docutils writes HTML recursively: a view that cannot be written leaves the copy served as its text."""
+    import solutions.qa_chatbot.documents as documents
+
+    def too_deep(*_args):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(documents, "source_view", too_deep)
+    doc = parse_bytes(b"Notes\n=====\n\nThe printer needs toner.\n", "notes.rst")
+    assert doc.view is None and doc.passages[0].text == "The printer needs toner."
