@@ -118,8 +118,8 @@ class Originals:
 
     def keep(self, source: Path, document_id: int, view: str | None = None) -> str:
         """Store the copy of a document and return its name in the folder: its HTML ``view`` when it has one
-        (``<id>.md.html``), else a PDF as it is, an HTML page as its text was read, in UTF-8
-        (:func:`.documents.write_utf8`)."""
+        (``<id><suffix>.html``), else a PDF as it is, an HTML page (or a text a view could not be made of) as its
+        text was read, in UTF-8 (:func:`.documents.write_utf8`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{document_id}{source.suffix.lower()[:10]}{'.html' if view is not None else ''}"
         tmp = self.folder / f".{name}.tmp"

@@ -122,7 +122,7 @@ def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
     try:
         view = source_view(_text(data, kind), kind, title) if kind in FROM_SOURCE \
             else sections_view(read, title) if kind in FROM_SECTIONS else None
-    except RecursionError:  # nested deeper than docutils' HTML writer goes (its parser went): shown as its text
+    except RecursionError:  # docutils writes HTML recursively: without a view, the copy is served as its text
         view = None
     return ParsedDocument(name=name, title=title, passages=passages, truncated=truncated, view=view,
                           warnings=warnings)

@@ -52,7 +52,7 @@ def source_view(text: str, kind: str, title: str) -> str:
 def sections_view(sections: Sequence[Section], title: str) -> str:
     """The page showing a document as its sections: the title (unless the first heading is the title), then each
     section's heading with its anchor as ``id`` (and the headings above it that have no text of their own), then
-    its paragraphs, a preformatted block (code, table rows) as such."""
+    its paragraphs, a preformatted block (an indented block of a text file) as such."""
     return _page(title, "".join(_sections_html(sections, title)))
 
 
