@@ -54,8 +54,8 @@ def _heading(tokens: list[Token], i: int) -> str:
 
 def parse_markdown(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
     tokens = _markdown().parse(text)
-    first = next((tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open"), None)
-    title = " ".join(_inline_text(first).split()) if first is not None else title_hint
+    first = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
+    title = _heading(tokens, first) if first is not None else title_hint
     return title, _sections(tokens, title)
 
 

@@ -15,6 +15,14 @@ REFERENCE = Path("/usr/share/debian-reference")
 DEBIAN_FAQ = Path("/usr/share/doc/debian/FAQ")
 
 
+def view_ids(view: str | None) -> set[str]:
+    """The ids in a document's HTML view: what its passages' links may land on."""
+    from lxml import html
+
+    assert view is not None and view.startswith("<!DOCTYPE html>")
+    return {str(i) for i in html.document_fromstring(view).xpath("//@id")}
+
+
 def settings_for(backend, tmp_path: Path, unique: str, root: Path, models: Path, **extra) -> QASettings:
     return QASettings(**backend.settings(tmp_path / "data", data_roots=[root], store_prefix=f"qa_{unique}",
                                          model_cache_dir=models, **extra))

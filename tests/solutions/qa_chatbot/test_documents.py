@@ -25,16 +25,7 @@ from solutions.qa_chatbot.documents import (
 )
 from solutions.qa_chatbot.documents.sentences import cut_long, sentence_spans
 
-from .helpers import HANDBOOK, REFERENCE, pdf_with_stream
-
-
-def view_ids(view: str | None) -> set[str]:
-    """The ids in a document's HTML view: what its passages' links may land on."""
-    from lxml import html
-
-    assert view is not None and view.startswith("<!DOCTYPE html>")
-    return {str(i) for i in html.document_fromstring(view).xpath("//@id")}
-
+from .helpers import HANDBOOK, REFERENCE, pdf_with_stream, view_ids
 
 PROSE = " ".join(f"Sentence number {i} explains one more detail of the configuration file." for i in range(60))
 
