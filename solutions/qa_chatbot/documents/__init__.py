@@ -23,10 +23,10 @@ from pathlib import Path
 
 from .charset import CHARSET_WINDOW, codec_of, declared_charset, decode, write_utf8
 from .isolate import parse_isolated
-from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Section
+from .model import PATH_SEPARATOR, DocumentBudget, DocumentError, ParsedDocument, Passage, Reading, Section
 from .sentences import sentence_spans, split_sentences
 from .split import passages_of
-from .view import FROM_SECTIONS, FROM_SOURCE, sections_view, source_view
+from .view import FROM_SECTIONS, page, sections_view
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text",
             ".html": "html", ".htm": "html", ".xhtml": "html", ".pdf": "pdf", ".docx": "docx"}
@@ -63,9 +63,10 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def sections_of(data: bytes, kind: str, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
-                warnings: list[str] | None = None) -> tuple[str, Iterator[Section]]:
-    """``(title, sections)`` of a document's bytes; ``kind`` as from :func:`document_kind`."""
+def read_document(data: bytes, kind: str, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
+                  warnings: list[str] | None = None) -> Reading:
+    """The title and sections (and for Markdown and reST, the view's body) of a document's bytes; ``kind`` as
+    from :func:`document_kind`."""
     warnings = warnings if warnings is not None else []
     hint = Path(name).stem
     if kind == "html":
@@ -109,7 +110,8 @@ def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
     if len(data) > budget.max_bytes:
         raise DocumentError(f"larger than the {budget.max_bytes}-byte limit for a document")
     warnings: list[str] = []
-    title, sections = sections_of(data, kind, name, budget, warnings)
+    reading = read_document(data, kind, name, budget, warnings)
+    title, sections = reading.title, reading.sections
     read: list[Section] = []  # the sections the passages were cut from, for a view written from them
     if kind in FROM_SECTIONS:
         sections = _keeping(sections, read)
@@ -120,7 +122,7 @@ def parse_bytes(data: bytes, name: str, budget: DocumentBudget = DEFAULT_BUDGET,
         warnings.append(f"only the first {budget.max_passages} passages were kept")
     truncated = truncated or any(w.startswith("only the first") for w in warnings)
     try:
-        view = source_view(_text(data, kind), kind, title) if kind in FROM_SOURCE \
+        view = page(title, reading.body()) if reading.body is not None \
             else sections_view(read, title) if kind in FROM_SECTIONS else None
     except RecursionError:  # docutils writes HTML recursively: without a view, the copy is served as its text
         view = None

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from .model import DocumentError, Section, slugify
+from .model import DocumentError, Reading, Section, slugify
 
 _HEADING = re.compile(r"heading ([1-9])$", re.IGNORECASE)
 
@@ -28,7 +28,7 @@ _HEADING = re.compile(r"heading ([1-9])$", re.IGNORECASE)
 Block = tuple[int | None, str]
 
 
-def parse_docx(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
+def parse_docx(data: bytes, title_hint: str) -> Reading:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
@@ -41,7 +41,7 @@ def parse_docx(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
     if not title:  # the Title paragraph, else the first heading (as for Markdown), else the file's name
         title = next((text for level, text in blocks if level == 0 and text), "") \
             or next((text for level, text in blocks if level and text), "") or title_hint
-    return title, _sections(blocks, title)
+    return Reading(title, _sections(blocks, title))
 
 
 def _blocks(document: Any) -> Iterator[Block]:

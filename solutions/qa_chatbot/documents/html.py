@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from lxml import etree, html
 
 from .charset import decode
-from .model import Section
+from .model import Reading, Section
 
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "nav", "footer", "form", "button",
                        "select", "textarea", "svg", "math", "iframe", "object", "canvas", "map", "audio", "video"})
@@ -32,7 +32,7 @@ CELLS = frozenset({"td", "th"})
 CELL = "\x1f"  # marks a cell boundary inside a row until the row is flushed
 
 
-def parse_html(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
+def parse_html(data: bytes, title_hint: str) -> Reading:
     # decoded here, handed to libxml2 as UTF-8 that it is told is UTF-8 (which overrides any declaration)
     parser = html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True,
                              encoding="utf-8")
@@ -44,7 +44,7 @@ def parse_html(data: bytes, title_hint: str) -> tuple[str, Iterator[Section]]:
         raise DocumentError(f"unreadable HTML: {exc}") from exc
     title_el = root.find(".//title")
     title = " ".join((title_el.text_content() if title_el is not None else "").split()) or title_hint
-    return title, _walk(root, title)
+    return Reading(title, _walk(root, title))
 
 
 def _skipped(el: etree._Element) -> bool:

@@ -3,8 +3,8 @@
 Headings (ATX and setext) open sections; paragraphs, list items, block quotes, table rows and code
 blocks are the paragraphs. Inline markup is reduced to its text (link and image text kept, URLs and HTML
 tags dropped); a raw HTML block is reduced to its text with lxml, scripts and styles removed. Anchors are
-GitHub-style slugs of the heading text, made unique within the document; :func:`render_markdown` gives the
-headings of the document's HTML view the same ids, so a passage's link lands on its section.
+GitHub-style slugs of the heading text, made unique within the document, and set as the ids of the headings'
+tokens, which are then rendered as the document's HTML view: a passage's link lands on its section.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from .model import Section, slugify
+from .model import Reading, Section, slugify
 
 
 def _inline_text(token: Token) -> str:
@@ -52,23 +52,13 @@ def _heading(tokens: list[Token], i: int) -> str:
     return " ".join(_inline_text(tokens[i + 1]).split())
 
 
-def parse_markdown(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
-    tokens = _markdown().parse(text)
-    first = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
-    title = _heading(tokens, first) if first is not None else title_hint
-    return title, _sections(tokens, title)
-
-
-def render_markdown(text: str) -> str:
-    """The document as HTML (the body of its view), each heading with its section's anchor as ``id``. Raw HTML
-    is kept, as in an HTML document; the view is served sandboxed."""
+def parse_markdown(text: str, title_hint: str) -> Reading:
     md = _markdown()
     tokens = md.parse(text)
-    seen: dict[str, int] = {}
-    for i, tok in enumerate(tokens):
-        if tok.type == "heading_open" and (heading := _heading(tokens, i)):
-            tok.attrSet("id", slugify(heading, seen))
-    return str(md.renderer.render(tokens, md.options, {}))
+    first = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
+    title = _heading(tokens, first) if first is not None else title_hint
+    # the view: raw HTML is kept, as in an HTML document (the view is served sandboxed)
+    return Reading(title, _sections(tokens, title), body=lambda: str(md.renderer.render(tokens, md.options, {})))
 
 
 def _sections(tokens: list[Token], title: str) -> Iterator[Section]:
@@ -90,7 +80,9 @@ def _sections(tokens: list[Token], title: str) -> Iterator[Section]:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, heading))
-            section = Section(path=tuple(h for _, h in stack), anchor=slugify(heading, seen))
+            anchor = slugify(heading, seen)
+            tok.attrSet("id", anchor)  # the view's heading
+            section = Section(path=tuple(h for _, h in stack), anchor=anchor)
             continue
         if tok.type == "tr_open":
             row = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 #: separator of the heading path shown to users ("Tutorial › Errors › Handling exceptions")
@@ -83,6 +84,18 @@ class Passage:
     def embedding_text(self) -> str:
         """What to embed and index for full-text search: the heading path gives the passage its context."""
         return f"{self.heading}\n{self.text}"
+
+
+@dataclass
+class Reading:
+    """What a parser reads from a document: its title, its sections (a generator: read lazily, so a budget can stop
+    the work) and, for a format whose parser also renders it (Markdown, reST), ``body``: the HTML body of the
+    document's view, written from the tree the sections came from. Call ``body`` once the sections are read: the
+    headings carry their sections' anchors as ids from then on."""
+
+    title: str
+    sections: Iterator[Section]
+    body: Callable[[], str] | None = None
 
 
 @dataclass

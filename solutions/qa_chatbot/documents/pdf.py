@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from .model import DocumentError, Section
+from .model import DocumentError, Reading, Section
 
 log = logging.getLogger(__name__)
 MAX_OUTLINE_ENTRIES = 20_000
@@ -31,7 +31,7 @@ LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xF
 LEADER_LINE = re.compile(r"(?:\s?\.){6,}\s*(?:[\dIVXLCDMivxlcdm][\dIVXLCDMivxlcdm,\s\u2013-]*)?$")
 
 
-def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str]) -> tuple[str, Iterator[Section]]:
+def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str]) -> Reading:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -58,7 +58,7 @@ def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str])
         log.debug("PDF metadata unreadable", exc_info=True)
     if n_pages > max_pages:
         warnings.append(f"only the first {max_pages} of {n_pages} pages were read")
-    return title, _sections(reader, min(n_pages, max_pages), title, warnings)
+    return Reading(title, _sections(reader, min(n_pages, max_pages), title, warnings))
 
 
 def _outline(reader: Any) -> list[tuple[int, int, str]]:

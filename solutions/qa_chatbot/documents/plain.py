@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .model import Section, slugify
+from .model import Reading, Section, slugify
 
 UNDERLINE_CHARS = set("=-~*#^+_")
 
@@ -20,9 +20,9 @@ def _underline(line: str, title: str) -> str | None:
     return None
 
 
-def parse_text(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
+def parse_text(text: str, title_hint: str) -> Reading:
     lines = text.splitlines()
-    return title_hint, _sections(lines, title_hint)
+    return Reading(title_hint, _sections(lines, title_hint))
 
 
 def _sections(lines: list[str], title: str) -> Iterator[Section]:

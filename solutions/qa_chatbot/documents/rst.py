@@ -3,8 +3,9 @@
 The document tree is built with file inclusion, raw passthrough and configuration files switched off
 (a document cannot read other files of the server), and with every system message silenced (a broken
 document still yields the text it has). Sections follow ``section`` nodes; paragraphs, list items,
-literal blocks and table rows are the paragraphs; anchors are the sections' ids, which
-:func:`render_rst` writes on the sections of the document's HTML view.
+literal blocks and table rows are the paragraphs; anchors are the sections' ids. The document's HTML view is
+written from the same tree, so its sections carry those ids. A lone top-level heading stays a section (docutils'
+``doctitle_xform`` is off): the document's title, whose section is the root of every path.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from docutils import nodes
-from docutils.core import publish_doctree, publish_parts
+from docutils.core import Publisher, publish_doctree
+from docutils.io import DocTreeInput, StringOutput
+from docutils.readers.doctree import Reader
+from docutils.writers.html5_polyglot import Writer
 
-from .model import Section
+from .model import Reading, Section
 
 SETTINGS = {
     "file_insertion_enabled": False,
@@ -27,29 +31,32 @@ SETTINGS = {
     "line_length_limit": 100_000,
     "syntax_highlight": "none",
     "character_level_inline_markup": False,
+    "doctitle_xform": False,
+    "math_output": "HTML",
 }
 _PARAGRAPHS = (nodes.paragraph, nodes.term, nodes.line, nodes.attribution, nodes.caption, nodes.rubric)
 
 
-def parse_rst(text: str, title_hint: str) -> tuple[str, Iterator[Section]]:
+def parse_rst(text: str, title_hint: str) -> Reading:
     doctree = publish_doctree(text, settings_overrides=SETTINGS)
     title_node = next(iter(doctree.findall(nodes.title)), None)
     title = " ".join(title_node.astext().split()) if title_node is not None else title_hint
-    return title, _sections(doctree, title)
+    return Reading(title, _sections(doctree, title), body=lambda: _html_body(doctree))
 
 
-def render_rst(text: str) -> str:
-    """The document as HTML (the body of its view), built with the settings of the tree its sections come from,
-    so its sections carry the same ids. The title stays a section, which keeps the id the tree gives the
-    document."""
-    overrides = {**SETTINGS, "doctitle_xform": False, "math_output": "HTML"}
-    return str(publish_parts(text, writer="html5", settings_overrides=overrides)["body"])
+def _html_body(doctree: nodes.document) -> str:
+    """The tree written as HTML (the body of the document's view), each section with its id."""
+    publisher = Publisher(reader=Reader(), writer=Writer(), source=DocTreeInput(doctree),
+                          destination_class=StringOutput)
+    publisher.process_programmatic_settings(None, SETTINGS, None)
+    publisher.set_destination(None, None)
+    publisher.publish()
+    return str(publisher.writer.parts["body"])
 
 
 def _sections(doctree: nodes.document, title: str) -> Iterator[Section]:
-    # the document title (promoted by docutils from a lone top-level heading) roots every path
-    root: tuple[str, ...] = (title,) if _is_titled(doctree) else ()
-    top = Section(path=root or ((title,) if title else ()), anchor=(doctree.get("ids") or [None])[0])
+    # text before the first heading is under the title (the first heading's, else the file name's)
+    top = Section(path=(title,) if title else (), anchor=(doctree.get("ids") or [None])[0])
     out: list[Section] = [top]
     # iterative depth-first walk keeping the enclosing section of every node
     stack: list[tuple[nodes.Node, Section]] = [(child, top) for child in reversed(doctree.children)]
@@ -58,7 +65,7 @@ def _sections(doctree: nodes.document, title: str) -> Iterator[Section]:
         if isinstance(node, nodes.section):
             heading = node.next_node(nodes.title)
             name = " ".join(heading.astext().split()) if heading is not None else ""
-            parent = section.path if section is not top else root
+            parent = section.path if section is not top else ()
             new = Section(path=(*parent, name) if name else parent, anchor=(node.get("ids") or [None])[0])
             out.append(new)
             stack.extend((child, new) for child in reversed(node.children))
@@ -75,8 +82,3 @@ def _sections(doctree: nodes.document, title: str) -> Iterator[Section]:
             stack.extend((child, section) for child in reversed(node.children))
     # sections come out in document order, each with the blocks found under it
     yield from (s for s in out if s.blocks)
-
-
-def _is_titled(doctree: nodes.document) -> bool:
-    """docutils promoted a lone top-level section title to the document title."""
-    return bool(doctree.children) and isinstance(doctree.children[0], nodes.title)

@@ -1,8 +1,9 @@
 """The HTML view of a document whose stored copy a browser cannot show at its sections: what "Open the document"
 shows in place of a Markdown, reST, plain text or Word file.
 
-A Markdown or reST view is rendered from the source by the parser that made the passages (:func:`source_view`); a
-text or Word view is written from the sections the passages were cut from (:func:`sections_view`). Both are made
+A Markdown or reST view is the body its parser renders from the tree the passages were read from
+(:attr:`.model.Reading.body`, in :func:`page`); a text or Word view is written from the sections the passages were
+cut from (:func:`sections_view`). Both are made
 when the document is parsed, in the same bounded child process, and every heading carries its section's anchor, so
 a passage's link lands on its section. HTML and PDF copies are shown as they are. A view is served like a loaded
 HTML page: sandboxed, no script runs and nothing is fetched.
@@ -15,9 +16,7 @@ from html import escape
 
 from .model import Section
 
-#: rendered from the source
-FROM_SOURCE = frozenset({"markdown", "rst"})
-#: written from the sections
+#: written from the sections (Markdown and reST views are rendered by their parsers)
 FROM_SECTIONS = frozenset({"text", "docx"})
 
 #: readable type on a phone and on a desktop, light and dark; inline, as the sandbox allows nothing else
@@ -36,24 +35,11 @@ blockquote { margin-left: 0; padding-left: 1rem; border-left: 3px solid rgba(127
 """
 
 
-def source_view(text: str, kind: str, title: str) -> str:
-    """The page showing ``text``, a document of a kind in :data:`FROM_SOURCE`, rendered by its parser."""
-    if kind == "markdown":
-        from .markdown import render_markdown
-
-        return _page(title, render_markdown(text))
-    if kind == "rst":
-        from .rst import render_rst
-
-        return _page(title, render_rst(text))
-    raise ValueError(f"no view rendered from the source of {kind} documents")
-
-
 def sections_view(sections: Sequence[Section], title: str) -> str:
     """The page showing a document as its sections: the title (unless the first heading is the title), then each
     section's heading with its anchor as ``id`` (and the headings above it that have no text of their own), then
     its paragraphs, a preformatted block (an indented block of a text file) as such."""
-    return _page(title, "".join(_sections_html(sections, title)))
+    return page(title, "".join(_sections_html(sections, title)))
 
 
 def _sections_html(sections: Sequence[Section], title: str) -> Iterator[str]:
@@ -77,7 +63,8 @@ def _sections_html(sections: Sequence[Section], title: str) -> Iterator[str]:
             yield f"<pre>{escape(block)}</pre>\n" if k in section.literal else f"<p>{escape(block)}</p>\n"
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
+    """The whole HTML page of a view: ``body`` under the view's style."""
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}</body></html>\n")

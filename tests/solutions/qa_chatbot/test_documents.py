@@ -168,6 +168,27 @@ Details
     assert parse_bytes(b"<h1 id=a>A</h1><p>Shown as it is.</p>", "page.html").view is None
 
 
+
+def test_a_view_is_written_from_the_tree_its_passages_were_read_from(monkeypatch):
+    """A Markdown or reST document is parsed once: its view is the parser's rendering of that same tree."""
+    from docutils.parsers.rst import Parser
+    from markdown_it import MarkdownIt
+
+    calls: list[str] = []
+    for cls, name in ((MarkdownIt, "markdown"), (Parser, "rst")):
+        def counted(self, *args, _parse=cls.parse, _name=name, **kwargs):
+            calls.append(_name)
+            return _parse(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "parse", counted)
+    md = parse_bytes(b"# Garage\n\nCars park on level 2.\n\n## Bikes\n\nBikes go to the rack.\n", "garage.md")
+    rst = parse_bytes(b"Garage\n======\n\nCars park on level 2.\n\nBikes\n-----\n\nBikes go to the rack.\n",
+                      "garage.rst")
+    assert calls == ["markdown", "rst"]
+    for doc in (md, rst):
+        assert [(p.path, p.anchor) for p in doc.passages] == [(("Garage",), "garage"), (("Garage", "Bikes"), "bikes")]
+        assert view_ids(doc.view) >= {"garage", "bikes"} and "Bikes go to the rack." in str(doc.view)
+
 def test_text_windows_1252_fallback_and_underlined_headings():
     raw = "Caf\xe9 guide\n==========\n\nL'\xe9t\xe9 est chaud.\n\nUsage\n-----\n\nRun it.\n".encode("latin-1")
     doc = parse_bytes(raw, "cafe.txt")
@@ -499,11 +520,11 @@ def test_word_documents_follow_their_heading_styles_and_tables(tmp_path):
 
 def test_a_document_nested_too_deep_for_its_view_is_loaded_without_one(monkeypatch):
     """docutils writes HTML recursively: a view that cannot be written leaves the copy served as its text."""
-    import solutions.qa_chatbot.documents as documents
+    import solutions.qa_chatbot.documents.rst as rst
 
     def too_deep(*_args):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(documents, "source_view", too_deep)
+    monkeypatch.setattr(rst, "_html_body", too_deep)
     doc = parse_bytes(b"Notes\n=====\n\nThe printer needs toner.\n", "notes.rst")
     assert doc.view is None and doc.passages[0].text == "The printer needs toner."
