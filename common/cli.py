@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import logs
-from .errors import BootcampError
+from .errors import BootcampError, NotFound
 from .registry import DEMOS, demo, installed_demos
 from .settings import ServiceSettings
 
@@ -81,7 +81,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "load":
         from .pipeline import load_job
 
-        path = args.path.resolve()
+        path = args.path.expanduser().resolve()
+        if not path.exists():  # said before the models load, as /load says it
+            raise NotFound(f"{str(args.path)!r} does not exist")
         task = _with_pipeline(args.solution, lambda p, r: r.tasks.run_now(str(path), load_job(p, path, _root(path))))
         _emit(task)
         return 0 if task["state"] == "succeeded" else 1

@@ -7,6 +7,9 @@ What is filtered, and why it is noise rather than a failure:
 * Milvus Lite's embedded gRPC server answers ``AllocTimestamp`` (a method pymilvus calls when creating a
   collection) with "Method not implemented", and ``grpc._server`` logs that with a traceback at ERROR.
   Exactly that record is dropped; every other gRPC error still shows.
+* ``milvus_lite.server_manager`` logs a traceback at ERROR when the data file is locked by another process (a
+  server using the same DATA_DIR); :class:`common.vectors.VectorStore` says that in one line, so exactly that
+  record is dropped.
 * ``milvus_lite``, ``sentence_transformers``, ``transformers``, ``httpx``: start-up chatter – WARNING and up.
   So is ``numexpr`` (pymilvus imports pandas, which imports it): "NumExpr defaulting to 2 threads." (INFO).
 * Hugging Face progress bars while the text model is exported once: disabled.
@@ -31,6 +34,18 @@ class MilvusLiteNotImplemented(logging.Filter):
         return not (isinstance(exc, NotImplementedError) and "Method not implemented" in str(exc))
 
 
+class MilvusLiteLocked(logging.Filter):
+    """Drops Milvus Lite's traceback for a data file that another process holds (``DataDirLockedError``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if type(exc).__name__ == "DataDirLockedError":
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
 def quiet_third_parties() -> None:
     """Filter the noise above; safe to call more than once (tests, CLI, benchmarks)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -41,6 +56,9 @@ def quiet_third_parties() -> None:
     grpc_server = logging.getLogger("grpc._server")
     if not any(isinstance(f, MilvusLiteNotImplemented) for f in grpc_server.filters):
         grpc_server.addFilter(MilvusLiteNotImplemented())
+    lite_server = logging.getLogger("milvus_lite.server_manager")
+    if not any(isinstance(f, MilvusLiteLocked) for f in lite_server.filters):
+        lite_server.addFilter(MilvusLiteLocked())
 
 
 def configure(level: str = "INFO") -> None:

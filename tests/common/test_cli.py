@@ -89,6 +89,19 @@ def test_a_store_in_use_by_a_server_is_one_clear_error(tmp_path, monkeypatch, ca
         holder.wait()
     errors = [r.getMessage() for r in caplog.records if r.name == "bootcamp" and r.levelname == "ERROR"]
     assert len(errors) == 1 and "open in one process at a time" in errors[0], errors
+    assert not [r for r in caplog.records if r.name.startswith("milvus_lite")]  # its traceback says it again
+
+
+def test_loading_a_path_that_does_not_exist_says_so_before_opening_anything(tmp_path, monkeypatch, caplog):
+    import common.cli as cli
+
+    def unexpected(*_args):
+        raise AssertionError("the demo was opened for a path that does not exist")
+
+    monkeypatch.setattr(cli, "_with_pipeline", unexpected)
+    assert cli.main(["load", "qa_chatbot", str(tmp_path / "nothere")]) == 1
+    errors = [r.getMessage() for r in caplog.records if r.name == "bootcamp" and r.levelname == "ERROR"]
+    assert errors == [f"'{tmp_path / 'nothere'}' does not exist"]
 
 
 def test_sample_data_goes_under_data_dir(tmp_path, monkeypatch):
