@@ -1,8 +1,9 @@
 """What a service opens once: its stores, its worker pool and its task runner.
 
 ``Resources.open(name, settings)`` is used alike by the app's lifespan, the CLI and the benchmarks, so a
-pipeline never cares who runs it. It blocks (Milvus connects, probes capabilities): call it in a thread
-from async code. On open it also removes upload staging folders a dead process left behind.
+pipeline never cares who runs it. It blocks (the SQL store connects; Milvus connects on first use, so a demo
+that keeps no vectors never opens it): call it in a thread from async code. On open it also removes upload
+staging folders a dead process left behind.
 """
 
 from __future__ import annotations

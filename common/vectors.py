@@ -5,6 +5,9 @@ any Milvus 2.x server (``MILVUS_URI`` + ``MILVUS_TOKEN``). Services describe the
 pymilvus' own schema objects and call the methods below with the collection name; what differs
 between backends is detected once, at connect time, as :class:`Capabilities`, never assumed.
 
+The store connects on first use, so a demo that keeps no vectors (the molecule demo: its own index) never
+opens Milvus, and never holds the lock on a Milvus Lite file that a ``bootcamp`` command would then need.
+
 Every collection is created with ``Strong`` consistency so a row is countable and deletable as soon as the
 call that wrote it returns, on the server as in Lite. Searches default to ``Session`` consistency (setting
 ``MILVUS_SEARCH_CONSISTENCY``): they see every write of this process at once without waiting for the server's
@@ -104,17 +107,45 @@ class VectorStore:
         self.uri = uri
         self.search_consistency = search_consistency
         self.is_lite = not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
+        self._token = token
+        # Milvus Lite is a single embedded process; its client is not safe to share across threads.
+        self._lock = threading.RLock() if self.is_lite else _NullLock()
+        self._connecting = threading.RLock()
+        self._client: MilvusClient | None = None
+        self._capabilities: Capabilities | None = None
+
+    @property
+    def client(self) -> MilvusClient:
+        """The pymilvus client, connected on first use (:class:`BackendUnavailable` when Milvus cannot be
+        reached)."""
+        if self._client is None:
+            with self._connecting:
+                if self._client is None:
+                    self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> MilvusClient:
         if self.is_lite:
-            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+            return MilvusClient(uri=self.uri, token=self._token) if self._token else MilvusClient(uri=self.uri)
         except Exception as exc:  # pymilvus raises several unrelated types on connect failure
             hint = (" (a Milvus Lite file is open in one process at a time: is a server using this DATA_DIR? Stop "
                     "it, or load and search through its page or API)") if self.is_lite else ""
-            raise BackendUnavailable(f"cannot connect to Milvus at {uri}: {exc}{hint}") from exc
-        # Milvus Lite is a single embedded process; its client is not safe to share across threads.
-        self._lock = threading.RLock() if self.is_lite else _NullLock()
-        self.capabilities = self._detect_capabilities()
+            raise BackendUnavailable(f"cannot connect to Milvus at {self.uri}: {exc}{hint}") from exc
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend can do, probed on first use (connecting)."""
+        if self._capabilities is None:
+            with self._connecting:
+                if self._capabilities is None:
+                    self._capabilities = self._detect_capabilities()
+        return self._capabilities
 
     def describe(self) -> str:
         """``milvus-lite`` or ``milvus`` (for ``/health`` and logs)."""
@@ -127,7 +158,8 @@ class VectorStore:
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
-            self.client.close()
+            if self._client is not None:
+                self._client.close()
 
     def ping(self) -> str:
         """The server version; raises :class:`BackendUnavailable` when Milvus does not answer."""

@@ -88,7 +88,13 @@ class Pipeline(ABC, Generic[S]):
 
     @abstractmethod
     def collection_specs(self) -> list[CollectionSpec]:
-        """This demo's Milvus collections (named with :meth:`collection_name`)."""
+        """This demo's Milvus collections (named with :meth:`collection_name`); none: Milvus is not used (and
+        never connected to)."""
+
+    @property
+    def uses_vectors(self) -> bool:
+        """Whether this demo keeps vectors in Milvus (it declares collections)."""
+        return bool(self.collections)
 
     def table_name(self, suffix: str) -> str:
         return f"{self.settings.store_prefix}_{suffix}"

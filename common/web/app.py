@@ -37,6 +37,8 @@ from .routes import router as common_router
 log = logging.getLogger(__name__)
 
 BuildPipeline = Callable[[Resources], Pipeline]
+#: ``/health``'s ``vector_store`` for a demo that keeps no vectors in Milvus
+NOT_USED = "not used"
 
 
 def create_service_app(
@@ -92,16 +94,17 @@ def create_service_app(
 
     @app.get("/health", tags=["service"])
     async def health(request: Request) -> JSONResponse:
-        """``{"status": "ok", ...}``; 503 when Milvus or the database does not answer."""
+        """``{"status": "ok", ...}``; 503 when Milvus (for a demo that uses it) or the database does not answer."""
         res: Resources = request.app.state.resources
+        uses_vectors = request.app.state.pipeline.uses_vectors
         try:
-            version = await run_in_pool(res.pool, res.vectors.ping)
+            version = await run_in_pool(res.pool, res.vectors.ping) if uses_vectors else ""
             await run_in_pool(res.pool, res.sql.ping)
         except BackendUnavailable as exc:
             return JSONResponse({"status": "unavailable", "detail": exc.detail, "vector_store": res.vectors.location(),
                                  "database": res.sql.describe()}, status_code=503)
-        return JSONResponse({"status": "ok", "service": name,
-                             "vector_store": f"{res.vectors.describe()} {version}", "database": res.sql.describe()})
+        vectors = f"{res.vectors.describe()} {version}" if uses_vectors else NOT_USED
+        return JSONResponse({"status": "ok", "service": name, "vector_store": vectors, "database": res.sql.describe()})
 
     app.include_router(common_router)
     for router in routers:

@@ -23,6 +23,7 @@ from .. import registry
 from ..registry import Demo, demo, installed_demos
 from ..resources import Resources
 from ..settings import ServiceSettings
+from .app import NOT_USED
 from .docs import COMMON_STATIC, install_favicon, install_offline_docs
 from .middleware import AccessGuard
 from .pages import render as render_page
@@ -54,8 +55,10 @@ def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] |
             for name, child in services.items():
                 await stack.enter_async_context(child.router.lifespan_context(child))
                 res: Resources = child.state.resources
-                log.info("%-18s %s%s/  (vectors: %s %s, database: %s)", name, base_url, entries[name].prefix,
-                         res.vectors.describe(), res.vectors.location(), res.sql.describe())
+                vectors = (f"{res.vectors.describe()} {res.vectors.location()}" if child.state.pipeline.uses_vectors
+                           else NOT_USED)
+                log.info("%-18s %s%s/  (vectors: %s, database: %s)", name, base_url, entries[name].prefix,
+                         vectors, res.sql.describe())
             if base_url:
                 log.info("all demos at %s/ (Ctrl+C to stop)", base_url)
             yield

@@ -72,10 +72,8 @@ class MoleculePipeline(Pipeline[MoleculeSettings]):
         #: structure searches and highlighted drawings wait on the RDKit workers: they run on this lane, so a
         #: slow query never holds the service's pool (``/count`` and similarity searches stay responsive)
         self.match_lane = WorkerPool(s.match_workers, res.settings.queue_limit, "molecule-match")
-        binary = res.vectors.capabilities.binary_vector
-        log.debug("molecule index %s: %d molecules; every mode runs on it (%s %s binary vectors; exact "
-                 "Tanimoto through Milvus BIN_FLAT measured slower, see the README)", self.keeper.path,
-                 len(self.keeper.index), res.vectors.describe(), "offers" if binary else "has no")
+        log.debug("molecule index %s: %d molecules; every mode runs on it, Milvus is not used (exact Tanimoto "
+                  "through Milvus BIN_FLAT measured slower, see the README)", self.keeper.path, len(self.keeper.index))
 
     @property
     def index_size(self) -> int:
@@ -86,7 +84,7 @@ class MoleculePipeline(Pipeline[MoleculeSettings]):
         return catalog.item_columns()
 
     def collection_specs(self) -> list[CollectionSpec]:
-        return []  # the memory-mapped index answers every mode, on both backends
+        return []  # the memory-mapped index answers every mode, on both backends: Milvus is never opened
 
     # -- loading ------------------------------------------------------------------------------
     def list_items(self, path: Path, root: Path) -> Iterator[WorkItem]:

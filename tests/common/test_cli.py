@@ -16,8 +16,11 @@ from ..conftest import _free_port
 
 
 @pytest.mark.slow
-def test_serve_all_installed_demos(tmp_path):
-    """What `make run` does: every installed demo mounted, landing page and docs answering."""
+def test_serve_all_installed_demos(tmp_path, monkeypatch, caplog):
+    """What `make run` does: every installed demo mounted, landing page and docs answering; and beside it, the
+    molecule demo's command line (the server opens no Milvus Lite file for it, so it holds no lock)."""
+    from common.cli import main
+
     port = _free_port()
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen([sys.executable, "-m", "common.cli", "serve", "--port", str(port)], env=env,
@@ -41,6 +44,8 @@ def test_serve_all_installed_demos(tmp_path):
             assert f'href="{prefix}/docs"' in landing
             with urllib.request.urlopen(f"{base}{prefix}/health", timeout=10) as response:
                 assert response.status == 200
+        monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+        assert main(["search", "molecular_search", "CCO"]) == 0, [r.getMessage() for r in caplog.records]
     finally:
         proc.terminate()
         proc.wait(timeout=60)

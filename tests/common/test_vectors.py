@@ -88,5 +88,9 @@ def test_filters_escape_user_strings(store, unique):
 
 
 def test_unreachable_server_is_backend_unavailable():
+    store = VectorStore("http://127.0.0.1:1", "")  # connects on first use
+    with pytest.raises(BackendUnavailable, match=r"cannot connect to Milvus at http://127\.0\.0\.1:1"):
+        store.has_collection("anything")
     with pytest.raises(BackendUnavailable):
-        VectorStore("http://127.0.0.1:1", "")
+        store.ping()
+    store.close()  # nothing to close

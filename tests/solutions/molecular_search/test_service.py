@@ -25,6 +25,16 @@ def test_load_reports_bad_records_with_line_numbers_and_stores_each_molecule_onc
     assert task["new"] == len(ref.ids) and task["duplicates"] > 0  # ethanol twice (CCO, OCC), NCI repeats
 
 
+def test_milvus_is_never_opened(loaded):
+    """The index answers every mode: the service reports Milvus as not used, and no Milvus Lite file is made
+    (whose lock would keep a `bootcamp` command out while the server runs)."""
+    client, app, _, _ = loaded
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["vector_store"] == "not used"
+    res = app.state.resources
+    assert not res.vectors.connected and not (res.data_dir / "milvus.db").exists()
+
+
 def test_loading_again_stores_nothing_twice(loaded):
     client, app, task, ref = loaded
     again = load(client, app.state.settings.data_roots[0])
