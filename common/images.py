@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InvalidInput, PayloadTooLarge
+from .errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from .files import IMAGE_KINDS, SNIFF_BYTES, sniff
 from .models import InferenceModel, load_model
 from .onnx import CPU, Agreement, ExportRejected, file_key, int8_kernels, quantize_int8, read_note
 
@@ -79,7 +80,8 @@ _ROWS_PER_STEP = 256
 
 
 def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode image bytes to an ``HxWx3`` uint8 RGB array; InvalidInput (422) if impossible.
+    """Decode image bytes to an ``HxWx3`` uint8 RGB array; UnsupportedMediaType (415) for content that is no
+    image (text, a PDF...), InvalidInput (422) for an image that cannot be decoded.
 
     ``max_side`` lets a large JPEG be decoded at a reduced DCT scale (1/2, 1/4, 1/8) that still keeps at least
     ``max_side`` pixels on its longer side, and shrinks other formats right after decoding by the whole factor
@@ -114,7 +116,10 @@ def decode_image(data: bytes, *, max_side: int | None = None, max_pixels: int = 
         what = f"image of {int(size.group(1)) / 1e6:.0f} Mpx" if size else "image too large"
         raise PayloadTooLarge(f"{what}; the limit is {max_pixels / 1e6:.0f} Mpx (setting MAX_IMAGE_MPX)") from exc
     except UnidentifiedImageError as exc:
-        raise InvalidInput("not a recognised image format") from exc
+        kind = sniff(data[:SNIFF_BYTES])
+        if kind not in IMAGE_KINDS:
+            raise UnsupportedMediaType(f"not an image (content looks like {kind})") from exc
+        raise InvalidInput(f"not a recognised image format ({kind})") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         raise InvalidInput(f"corrupt or truncated image: {exc}") from exc
     except Exception as exc:

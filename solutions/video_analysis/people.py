@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.sql import Select
 
-from common.errors import InvalidInput, NotFound
+from common.errors import InvalidInput, NotFound, UnsupportedMediaType
 from common.files import content_id
 from common.images import decode_image
 from common.pipeline import utcnow
@@ -81,7 +81,7 @@ class PeopleRegistry:
         for photo_name, data in photos:
             try:
                 vec = self.face_model.enrol_vector(decode_image(data, max_pixels=max_pixels))
-            except InvalidInput as exc:
+            except (InvalidInput, UnsupportedMediaType) as exc:  # this photo is refused, the others count
                 errors.append({"item": photo_name, "error": exc.detail})
                 continue
             if vec is None:

@@ -34,6 +34,14 @@ def test_bad_pages_are_422(loaded, form):
     assert response.status_code == 422, response.text
 
 
+def test_a_query_that_is_no_image_is_415_as_in_the_image_demo(loaded):
+    response = loaded[0].post("/search", files={"file": ("notes.jpg", b"meeting notes, not a picture", "image/jpeg")})
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"] == "not an image (content looks like text)"
+    damaged = loaded[0].post("/search", files={"file": ("cut.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "image/png")})
+    assert damaged.status_code == 422, damaged.text
+
+
 def test_batch_answers_each_query_and_reports_a_bad_one_alone(loaded):
     client = loaded[0]
     vtest = perturbed_frame("vtest.avi", 40.0, seed=5)
@@ -45,7 +53,7 @@ def test_batch_answers_each_query_and_reports_a_bad_one_alone(loaded):
     assert body["took_ms"] >= 0
     assert [r["query"] for r in body["results"]] == ["street.jpg", "notes.txt", "empty.jpg", "film.jpg"]
     street, notes, empty, film = body["results"]
-    assert notes["results"] == [] and "not a recognised image" in notes["error"]
+    assert notes["results"] == [] and notes["error"] == "not an image (content looks like text)"
     assert empty["results"] == [] and "empty" in empty["error"]
     assert street["error"] is None and street["results"] == search(client, vtest, top_k=2)["results"]
     assert film["error"] is None and film["results"][0]["video_name"] == "Megamind.avi"
