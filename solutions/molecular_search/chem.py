@@ -136,11 +136,27 @@ def parse_smiles(smiles: str) -> Chem.Mol:
     mol = Chem.MolFromSmiles(smiles)  # fast path: parse and sanitise in one call
     if mol is not None and mol.GetNumAtoms():
         return mol
-    mol = Chem.MolFromSmiles(smiles, sanitize=False)  # failed: find out why
+    with rdkit_messages() as messages:
+        mol = Chem.MolFromSmiles(smiles, sanitize=False)  # failed: find out why
     if mol is None:
         reject_inchi(smiles)
-        raise ChemError(f"SMILES syntax error in {_short(smiles)}{name_hint(smiles)}")
+        hint = name_hint(smiles)
+        raise ChemError(f"SMILES syntax error in {_short(smiles)}{hint or syntax_reason(messages)}")
     return _sanitise(mol, smiles)
+
+
+_PARSE_ERROR = "SMILES Parse Error: "
+_POSITION = re.compile(r"check for mistakes around position (\d+)")
+
+
+def syntax_reason(messages: list[str]) -> str:
+    """What RDKit's parser said was wrong (``: unclosed ring``, ``: extra open parentheses, around position 3``,
+    ``, around position 1``), from its log lines; empty when it said nothing usable."""
+    reasons = [m[len(_PARSE_ERROR):] for m in messages if m.startswith(_PARSE_ERROR)]
+    what = reasons[0].split(" while parsing:")[0].split(" for input:")[0].strip() if reasons else ""
+    what = "" if what in ("syntax error", "") or what.startswith("Failed parsing") else f": {what}"
+    where = next((f"around position {m.group(1)}" for m in map(_POSITION.search, messages) if m), "")
+    return f"{what}, {where}" if what and where else what or (f", {where}" if where else "")
 
 
 #: text that reads as a word or a name ("aspirin", "acetic acid", "Vitamin C")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 Mode = Literal["similarity", "substructure", "superstructure", "exact"]
 Range = tuple[float | None, float | None]
@@ -33,6 +34,18 @@ class PropertyFilters(BaseModel):
     rotatable_bonds: Range | None = _range("rdMolDescriptors.CalcNumRotatableBonds")
     heavy_atoms: Range | None = _range("HeavyAtomCount")
     rings: Range | None = _range("rdMolDescriptors.CalcNumRings")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_names(cls, data: Any) -> Any:
+        """An unknown filter is refused with the names there are (not only "extra inputs are not permitted")."""
+        if isinstance(data, dict):
+            unknown = [str(k) for k in data if k not in cls.model_fields]
+            if unknown:
+                raise PydanticCustomError("unknown_filter", "unknown filter {unknown}; the filters are {known}",
+                                          {"unknown": ", ".join(repr(k) for k in unknown),
+                                           "known": ", ".join(cls.model_fields)})
+        return data
 
     def ranges(self) -> dict[str, list[float | None]]:
         return {k: list(v) for k, v in self.model_dump(exclude_none=True).items()}

@@ -136,8 +136,12 @@ def test_an_unreadable_sd_record_says_which_and_why(tmp_path):
 
 
 def test_sanitisation_errors_say_why():
-    with pytest.raises(ChemError, match="syntax error"):
+    with pytest.raises(ChemError, match=r"^SMILES syntax error in 'C1CC': unclosed ring$"):
         parse_smiles("C1CC")
+    with pytest.raises(ChemError, match=r"^SMILES syntax error in 'CC\(C': extra open parentheses, around position 3$"):
+        parse_smiles("CC(C")
+    with pytest.raises(ChemError, match=r"^SMILES syntax error in 'C==C', around position 3$"):
+        parse_smiles("C==C")
     with pytest.raises(ChemError, match="valence"):
         parse_smiles("C(C)(C)(C)(C)C")
     with pytest.raises(ChemError, match=r"kekulize|aromatic|Kekul"):

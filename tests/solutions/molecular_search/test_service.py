@@ -72,11 +72,13 @@ def test_bad_requests_are_422_with_a_clear_message(loaded):
     client, _, _, _ = loaded
     cases = [
         ({"smiles": "aspirin"}, "enter a SMILES, not a name"),
-        ({"smiles": "C1CC"}, "syntax error"),
+        ({"smiles": "C1CC"}, "SMILES syntax error in 'C1CC': unclosed ring"),
         ({"smiles": "C(C)(C)(C)(C)C"}, "valence"),
         ({"smiles": "xyz((", "mode": "substructure"}, "SMARTS"),
         ({"smiles": "[#6]~[#7]", "mode": "similarity"}, "SMARTS queries work in substructure mode"),
-        ({"smiles": "CCO", "filters": {"weight": [1, 2]}}, "weight"),
+        ({"smiles": "CCO", "filters": {"weight": [1, 2]}},
+         "filters: unknown filter 'weight'; the filters are mw, logp, tpsa, hbd, hba, rotatable_bonds, heavy_atoms, "
+         "rings"),
         ({"smiles": "CCO", "filters": {"mw": [300, 100]}}, "lower bound"),
         ({"smiles": "CCO", "top_k": 1001}, "top_k"),
         ({"smiles": "CCO", "top_k": 100, "offset": 9950}, "offset + top_k"),
