@@ -36,31 +36,37 @@ blockquote { margin-left: 0; padding-left: 1rem; border-left: 3px solid rgba(127
 
 
 def sections_view(sections: Sequence[Section], title: str) -> str:
-    """The page showing a document as its sections: the title (unless the first heading is the title), then each
-    section's heading with its anchor as ``id`` (and the headings above it that have no text of their own), then
-    its paragraphs, a preformatted block (an indented block of a text file) as such."""
+    """The page showing a document as its sections: the title as its one ``<h1>``, then each section's heading
+    with its anchor as ``id`` (and the headings above it that have no text of their own), then its paragraphs, a
+    preformatted block (an indented block of a text file) as such."""
     return page(title, "".join(_sections_html(sections, title)))
 
 
 def _sections_html(sections: Sequence[Section], title: str) -> Iterator[str]:
-    shown: tuple[str, ...] = ()  # the heading path shown last
-    if not (sections and sections[0].anchor and sections[0].path[:1] == (title,)):
-        yield f"<h1>{escape(title)}</h1>\n"
-        shown = (title,)  # the path of the text before the first heading, if any: the title
+    # the heading that gave the document its title (its first heading, when it has no other) is the h1, and is
+    # not shown again where its section starts (after text that came before it)
+    titled = next((s.anchor for s in sections if s.anchor and s.path == (title,)), None)
+    yield f"<h1{_id(titled)}>{escape(title)}</h1>\n"
+    shown: tuple[str, ...] = (title,)  # the heading path shown last
     for section in sections:
         path = section.path
         same = 0
         while same < min(len(path), len(shown)) and path[same] == shown[same]:
             same += 1
-        if section.anchor:  # a section that starts at a heading shows it, even under a path shown before
+        if section.anchor and section.anchor != titled:  # a section that starts at a heading shows it
             same = min(same, len(path) - 1)
+        under_title = 1 if path[:1] == (title,) else 2  # the level of the headings right under the title
         for depth in range(same, len(path)):
-            anchor = f' id="{escape(section.anchor)}"' if section.anchor and depth == len(path) - 1 else ""
-            level = min(depth + 2, 6)
-            yield f"<h{level}{anchor}>{escape(path[depth])}</h{level}>\n"
+            level = min(depth + under_title, 6)
+            anchor = section.anchor if depth == len(path) - 1 else None
+            yield f"<h{level}{_id(anchor)}>{escape(path[depth])}</h{level}>\n"
         shown = path
         for k, block in enumerate(section.blocks):
             yield f"<pre>{escape(block)}</pre>\n" if k in section.literal else f"<p>{escape(block)}</p>\n"
+
+
+def _id(anchor: str | None) -> str:
+    return f' id="{escape(anchor)}"' if anchor else ""
 
 
 def page(title: str, body: str) -> str:

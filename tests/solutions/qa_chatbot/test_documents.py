@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import re
 import time
 import zlib
 
@@ -513,6 +514,10 @@ def test_word_documents_follow_their_heading_styles_and_tables(tmp_path):
     assert "<p>Monday | incremental</p>" in str(doc.view)
     untitled = parse_document(_word(tmp_path / "notes.docx"))  # no Title: the first heading names it
     assert untitled.title == "Schedules" and untitled.passages[0].path == ("Schedules",)
+    # its view has one h1, the heading that names it, shown once though text came before it
+    headings = re.findall(r"<h(\d)[^>]*>([^<]*)</h\d>", str(untitled.view))
+    assert headings == [("1", "Schedules"), ("2", "Restoring")] and '<h1 id="schedules">' in str(untitled.view)
+    assert str(untitled.view).index("Written before any heading.") < str(untitled.view).index("every night")
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DocumentError, match="not a readable Word document"):
         parse_isolated(tmp_path / "broken.docx")
