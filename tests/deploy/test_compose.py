@@ -12,6 +12,8 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE_FILES = sorted(DEPLOY.glob("*/compose.yml"))
+#: demos whose compose file runs no Milvus: they keep no vectors (their pipeline declares no collections)
+WITHOUT_MILVUS = {"molecular_search"}
 SECRETS = {"MINIO_ACCESS_KEY": "minio-user", "MINIO_SECRET_KEY": "minio-secret-123",
            "MYSQL_PASSWORD": "db-secret-123", "MYSQL_ROOT_PASSWORD": "root-secret-123",
            "API_KEY": "api-secret-123"}
@@ -31,8 +33,12 @@ def test_compose_file_validates(path: Path):
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    for name in ("etcd", "minio", "milvus", "mysql"):
-        assert name in services, f"{path}: missing {name}"
+    milvus = {"etcd", "minio", "milvus"}
+    if path.parent.name in WITHOUT_MILVUS:
+        assert "mysql" in services and not milvus & set(services), f"{path}: {sorted(services)}"
+    else:
+        for name in (*sorted(milvus), "mysql"):
+            assert name in services, f"{path}: missing {name}"
     for name, service in services.items():
         assert "healthcheck" in service, f"{path}: {name} has no healthcheck"
         for network in (service.get("networks") or {}).values():
@@ -55,19 +61,20 @@ DEMO_FILES = [p for p in COMPOSE_FILES if p.parent.name != "base"]
 
 @pytest.mark.parametrize("path", DEMO_FILES, ids=[p.parent.name for p in DEMO_FILES])
 def test_demo_starts_in_order_of_health(path: Path):
-    """Milvus waits for healthy etcd + MinIO; the demo service waits for healthy Milvus + MySQL."""
+    """Milvus waits for healthy etcd + MinIO; the demo service waits for healthy Milvus (if it uses it) + MySQL."""
     services = yaml.safe_load(compose(path, SECRETS).stdout)["services"]
     demo = services[path.parent.name]
     assert demo["command"][:3] == ["bootcamp", "serve", path.parent.name]
-    waits = {
-        "milvus": {"etcd", "minio"},
-        path.parent.name: {"milvus", "mysql"},
-    }
+    if path.parent.name in WITHOUT_MILVUS:
+        waits = {path.parent.name: {"mysql"}}
+        assert "MILVUS_URI" not in demo["environment"]
+    else:
+        waits = {"milvus": {"etcd", "minio"}, path.parent.name: {"milvus", "mysql"}}
+        assert demo["environment"]["MILVUS_URI"] == "http://milvus:19530"
     for name, needed in waits.items():
         depends = services[name].get("depends_on") or {}
         healthy = {dep for dep, cond in depends.items() if (cond or {}).get("condition") == "service_healthy"}
         assert needed <= healthy, f"{path}: {name} starts before {needed - healthy} is healthy"
-    assert demo["environment"]["MILVUS_URI"] == "http://milvus:19530"
     assert demo["environment"]["DATABASE_URL"].startswith("mysql+mysqlconnector://")
 
 
