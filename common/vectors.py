@@ -136,6 +136,7 @@ class VectorStore:
 
     @property
     def connected(self) -> bool:
+        """Whether the store has connected (a demo that keeps no vectors never does)."""
         return self._client is not None
 
     @property
