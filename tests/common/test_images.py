@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.errors import InvalidInput, PayloadTooLarge
+from common.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from common.images import ImageEncoder, decode_image, load_labels, preprocess
 
 DATA = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -45,12 +45,18 @@ def test_decode_real_images(name):
     assert arr.shape == ref.shape
 
 
-@pytest.mark.parametrize("data", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
-                                  b"\xff\xd8\xff\xe0" + b"garbage" * 10, b"%PDF-1.4 hello"])
+@pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"\xff\xd8\xff\xe0" + b"garbage" * 10])
 def test_corrupt_bytes_are_invalid_input(data):
     with pytest.raises(InvalidInput) as exc:
         decode_image(data)
     assert exc.value.status_code == 422 and exc.value.detail
+
+
+@pytest.mark.parametrize("data,kind", [(b"not an image at all", "text"), (b"%PDF-1.4 hello", "pdf")])
+def test_content_that_is_no_image_is_unsupported_media(data, kind):
+    with pytest.raises(UnsupportedMediaType) as exc:
+        decode_image(data)
+    assert exc.value.status_code == 415 and exc.value.detail == f"not an image (content looks like {kind})"
 
 
 def test_truncated_jpeg_is_invalid_input():
