@@ -121,18 +121,8 @@ class VectorStore:
         if self._client is None:
             with self._connecting:
                 if self._client is None:
-                    self._client = self._connect()
+                    self._client = _connect(self.uri, self._token, self.is_lite)
         return self._client
-
-    def _connect(self) -> MilvusClient:
-        if self.is_lite:
-            Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return MilvusClient(uri=self.uri, token=self._token) if self._token else MilvusClient(uri=self.uri)
-        except Exception as exc:  # pymilvus raises several unrelated types on connect failure
-            hint = (" (a Milvus Lite file is open in one process at a time: is a server using this DATA_DIR? Stop "
-                    "it, or load and search through its page or API)") if self.is_lite else ""
-            raise BackendUnavailable(f"cannot connect to Milvus at {self.uri}: {exc}{hint}") from exc
 
     @property
     def connected(self) -> bool:
@@ -327,8 +317,8 @@ class VectorStore:
         if not self.is_lite and key in _DETECTED:  # probing a server costs seconds; it cannot change under us
             return _DETECTED[key]
         _DETECTED[key] = Capabilities(
-            binary_vector=self._probe(self._binary_schema),
-            bm25=self._probe(self._bm25_schema),
+            binary_vector=self._probe(_binary_schema),
+            bm25=self._probe(_bm25_schema),
             server_version=version,
         )
         return _DETECTED[key]
@@ -351,30 +341,41 @@ class VectorStore:
                 except Exception:  # noqa: S110 - best effort cleanup of a probe
                     pass
 
-    def _binary_schema(self) -> tuple[CollectionSchema, IndexParams]:
-        schema = self.new_schema()
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("fp", DataType.BINARY_VECTOR, dim=64)
-        index = self.new_index_params()
-        index.add_index("fp", index_type="BIN_FLAT", metric_type="JACCARD")
-        return schema, index
 
-    def _bm25_schema(self) -> tuple[CollectionSchema, IndexParams]:
-        from pymilvus import Function, FunctionType
+def _binary_schema() -> tuple[CollectionSchema, IndexParams]:
+    """A throwaway collection that only a backend with binary vectors creates."""
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("fp", DataType.BINARY_VECTOR, dim=64)
+    index = MilvusClient.prepare_index_params()
+    index.add_index("fp", index_type="BIN_FLAT", metric_type="JACCARD")
+    return schema, index
 
-        schema = self.new_schema()
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("text", DataType.VARCHAR, max_length=256, enable_analyzer=True)
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            Function(
-                name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
-                output_field_names=["sparse"],
-            )
-        )
-        index = self.new_index_params()
-        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        return schema, index
+
+def _bm25_schema() -> tuple[CollectionSchema, IndexParams]:
+    """A throwaway collection that only a backend with BM25 full-text search creates."""
+    from pymilvus import Function, FunctionType
+
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=256, enable_analyzer=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                                 output_field_names=["sparse"]))
+    index = MilvusClient.prepare_index_params()
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    return schema, index
+
+
+def _connect(uri: str, token: str, is_lite: bool) -> MilvusClient:
+    if is_lite:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+    except Exception as exc:  # pymilvus raises several unrelated types on connect failure
+        hint = (" (a Milvus Lite file is open in one process at a time: is a server using this DATA_DIR? Stop "
+                "it, or load and search through its page or API)") if is_lite else ""
+        raise BackendUnavailable(f"cannot connect to Milvus at {uri}: {exc}{hint}") from exc
 
 
 class _NullLock:
