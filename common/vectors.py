@@ -154,9 +154,10 @@ class VectorStore:
 
     def ping(self) -> str:
         """The server version; raises :class:`BackendUnavailable` when Milvus does not answer."""
+        client = self.client  # connecting says why it cannot
         try:
             with self._lock:
-                return str(self.client.get_server_version())
+                return str(client.get_server_version())
         except Exception as exc:
             raise BackendUnavailable(f"Milvus at {self.uri} does not answer: {exc}") from exc
 
