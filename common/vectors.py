@@ -162,10 +162,12 @@ class VectorStore:
             raise BackendUnavailable(f"Milvus at {self.uri} does not answer: {exc}") from exc
 
     # -- collections -------------------------------------------------------------------------
-    def new_schema(self, **kwargs: Any) -> CollectionSchema:
+    @staticmethod
+    def new_schema(**kwargs: Any) -> CollectionSchema:
         return MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, **kwargs)
 
-    def new_index_params(self) -> IndexParams:
+    @staticmethod
+    def new_index_params() -> IndexParams:
         return MilvusClient.prepare_index_params()
 
     def ensure(self, spec: CollectionSpec) -> None:
@@ -345,10 +347,10 @@ class VectorStore:
 
 def _binary_schema() -> tuple[CollectionSchema, IndexParams]:
     """A throwaway collection that only a backend with binary vectors creates."""
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema = VectorStore.new_schema()
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("fp", DataType.BINARY_VECTOR, dim=64)
-    index = MilvusClient.prepare_index_params()
+    index = VectorStore.new_index_params()
     index.add_index("fp", index_type="BIN_FLAT", metric_type="JACCARD")
     return schema, index
 
@@ -357,13 +359,13 @@ def _bm25_schema() -> tuple[CollectionSchema, IndexParams]:
     """A throwaway collection that only a backend with BM25 full-text search creates."""
     from pymilvus import Function, FunctionType
 
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema = VectorStore.new_schema()
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("text", DataType.VARCHAR, max_length=256, enable_analyzer=True)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
                                  output_field_names=["sparse"]))
-    index = MilvusClient.prepare_index_params()
+    index = VectorStore.new_index_params()
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     return schema, index
 
