@@ -49,12 +49,14 @@ async def search(request: Request, pipeline: ImagePipelineDep, pool: PoolDep, wa
     ``IMAGE_MAX_QUERY_MB``."""
     settings = pipeline.settings
     async with pool.slot() as slot:
-        form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1,
-                               too_large=f"query larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)")
+        too_large = f"query larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)"
+        form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1, too_large=too_large)
         try:
             fields: SearchForm = form_fields(form, SearchForm)
             upload = form_file(form, "file")
             pipeline.check_page(fields.top_k, fields.offset)
+            if upload.size is not None and upload.size > settings.max_query_mb * MB:  # within the form's slack
+                raise PayloadTooLarge(too_large)
             data = await upload.read()
             results = await slot.run(pipeline.search, data, fields.top_k, fields.offset, fields.label)
         finally:

@@ -56,6 +56,9 @@ def test_query_over_max_query_mb_is_413(empty):
     r = client.post("/search", files={"file": ("big.jpg", big)})
     assert r.status_code == 413 and "IMAGE_MAX_QUERY_MB" in r.json()["detail"]
     assert "larger than 1 MB" in r.json()["detail"]  # the setting's value, not it plus the form's framing
+    just_over = b"\xff\xd8\xff" + b"\x00" * ((1 << 20) + 1000)  # inside the form's slack for its framing
+    r = client.post("/search", files={"file": ("big.jpg", just_over)})
+    assert r.status_code == 413 and "larger than 1 MB" in r.json()["detail"]
     r = client.post("/search/batch", files=[("files", ("big.jpg", big)), ("files", ("q.jpg", b"x"))])
     assert r.status_code == 200
     big_entry, small_entry = r.json()["results"]
