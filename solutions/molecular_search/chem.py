@@ -154,9 +154,9 @@ def syntax_reason(messages: list[str]) -> str:
     ``, around position 1``), from its log lines; empty when it said nothing usable."""
     reasons = [m[len(_PARSE_ERROR):] for m in messages if m.startswith(_PARSE_ERROR)]
     what = reasons[0].split(" while parsing:")[0].split(" for input:")[0].strip() if reasons else ""
-    what = "" if what in ("syntax error", "") or what.startswith("Failed parsing") else f": {what}"
-    where = next((f"around position {m.group(1)}" for m in map(_POSITION.search, messages) if m), "")
-    return f"{what}, {where}" if what and where else what or (f", {where}" if where else "")
+    parts = [] if what in ("syntax error", "") or what.startswith("Failed parsing") else [f": {what}"]
+    parts += [f", around position {m.group(1)}" for m in map(_POSITION.search, messages) if m][:1]
+    return "".join(parts)
 
 
 #: text that reads as a word or a name ("aspirin", "acetic acid", "Vitamin C")
