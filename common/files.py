@@ -10,6 +10,7 @@
   UTF-8 read as windows-1252; the rule is :func:`text_codec`'s, which the QA demo's documents follow too (with
   the charset an HTML page declares).
 * :func:`atomic_write` – write a file so readers see either nothing or the whole file.
+* :func:`read_query_file` – the bytes of a query file named on the command line (``bootcamp search``).
 """
 
 from __future__ import annotations
@@ -483,3 +484,14 @@ def _normalised(record: Any) -> Record | str:
     if not isinstance(record, dict):
         return "not a JSON object"
     return {str(k).strip().lower(): v for k, v in record.items()}
+
+
+def read_query_file(query: str) -> bytes:
+    """The bytes of the query file ``bootcamp search`` was given; :class:`~common.errors.NotFound` saying why
+    it cannot be read (one line, not a traceback)."""
+    from .errors import NotFound
+
+    try:
+        return Path(query).expanduser().read_bytes()
+    except OSError as exc:
+        raise NotFound(f"cannot read query file {query!r}: {exc.strerror or exc}") from exc

@@ -24,7 +24,7 @@ from pymilvus import DataType
 from sqlalchemy import BigInteger, Column, Integer, String, Text
 
 from common.errors import NotFound
-from common.files import IMAGE_KINDS, content_id
+from common.files import IMAGE_KINDS, content_id, read_query_file
 from common.images import ImageEncoder, decode_image, shared_image_encoder
 from common.models import load_model
 from common.pipeline import DUPLICATE, NEW, Monitor, Outcome, Pipeline, SampleData, WorkItem, failed
@@ -236,11 +236,7 @@ class ImagePipeline(Pipeline[ImageSettings]):
 
     def cli_search(self, query: str, top_k: int) -> list[dict[str, Any]]:
         """``bootcamp search image_search PATH``: the query is an image file."""
-        try:
-            data = Path(query).read_bytes()
-        except OSError as exc:
-            raise NotFound(f"cannot read query image {query!r}: {exc.strerror or exc}") from exc
-        return self.search(data, top_k)
+        return self.search(read_query_file(query), top_k)
 
     # -- items --------------------------------------------------------------------------------
     def describe(self, row: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sqlalchemy import Column, delete, select
 from sqlalchemy.engine import Connection
 
 from common.errors import NotFound
-from common.files import file_content_id, sniff_file
+from common.files import file_content_id, read_query_file, sniff_file
 from common.images import ImageEncoder, decode_image, shared_image_encoder
 from common.models import load_model
 from common.pipeline import DUPLICATE, NEW, Monitor, Outcome, Pipeline, SampleData, WorkItem, failed, warned
@@ -221,7 +221,8 @@ class VideoPipeline(Pipeline[VideoSettings]):
         return self.search_bytes(read(), top_k, offset)
 
     def cli_search(self, query: str, top_k: int) -> list[dict[str, Any]]:
-        return self.search_bytes(Path(query).read_bytes(), top_k)
+        """``bootcamp search video_analysis PATH``: the query is an image file."""
+        return self.search_bytes(read_query_file(query), top_k)
 
     @classmethod
     def sample_data(cls, dest: Path) -> SampleData:

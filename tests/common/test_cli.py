@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from common.registry import installed_demos
+from common.registry import demo, installed_demos
 
 from ..conftest import _free_port
 
@@ -108,6 +108,18 @@ def test_loading_a_path_that_does_not_exist_says_so_before_opening_anything(tmp_
     assert cli.main(["load", "qa_chatbot", str(tmp_path / "nothere")]) == 1
     errors = [r.getMessage() for r in caplog.records if r.name == "bootcamp" and r.levelname == "ERROR"]
     assert errors == [f"'{tmp_path / 'nothere'}' does not exist"]
+
+
+@pytest.mark.parametrize("name", ["image_search", "video_analysis"])
+def test_a_query_file_that_cannot_be_read_is_one_error_line(name, tmp_path, monkeypatch, caplog):
+    """``bootcamp search <demo> PATH`` with a wrong path: one line and exit 1 (the video demo raised a traceback)."""
+    import common.cli as cli
+
+    pipeline_class = demo(name).load("pipeline")
+    monkeypatch.setattr(cli, "_with_pipeline", lambda _name, fn: fn(object.__new__(pipeline_class), None))
+    assert cli.main(["search", name, str(tmp_path / "nothere.jpg")]) == 1
+    errors = [r.getMessage() for r in caplog.records if r.name == "bootcamp" and r.levelname == "ERROR"]
+    assert errors == [f"cannot read query file '{tmp_path / 'nothere.jpg'}': No such file or directory"]
 
 
 def test_sample_data_goes_under_data_dir(tmp_path, monkeypatch):
