@@ -58,8 +58,9 @@ class Pipeline(ABC, Generic[S]):
 
     #: sniffed kinds (:func:`common.files.sniff`) this demo loads; zips are expanded before
     accepted_kinds: ClassVar[frozenset[str]]
-    #: what one item is called in messages ("image", "FAQ entry")
+    #: what one item is called in messages ("image", "FAQ entry or document"), and more than one
     noun: ClassVar[str] = "item"
+    nouns: ClassVar[str] = "items"
 
     def __init__(self, res: Resources, settings: S) -> None:
         self.res = res

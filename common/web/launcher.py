@@ -89,16 +89,12 @@ def build_app(names: Sequence[str] | None = None, services: dict[str, FastAPI] |
 
 
 def _landing_page(services: dict[str, FastAPI], entries: dict[str, Demo]) -> str:
+    pipelines = {name: entries[name].load("pipeline") for name in services}
     demos = [{"prefix": entries[name].prefix, "title": child.title, "description": child.description,
-              "first_step": entries[name].first_step,
-              "nouns": _plural(getattr(entries[name].load("pipeline"), "noun", "item"))}
+              "first_step": entries[name].first_step, "noun": pipelines[name].noun, "nouns": pipelines[name].nouns}
              for name, child in services.items()]
     missing = [d.name for d in registry.DEMOS if d.name not in services]
     return render_page(COMMON_STATIC / "landing.html", demos=demos, missing=missing)
-
-
-def _plural(noun: str) -> str:
-    return f"{noun[:-1]}ies" if noun.endswith("y") else f"{noun}s"
 
 
 def _combined_openapi(parent: FastAPI, services: dict[str, FastAPI], entries: dict[str, Demo]) -> dict[str, Any]:

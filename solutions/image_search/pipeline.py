@@ -51,7 +51,7 @@ WRITE_ROWS = 32
 
 class ImagePipeline(Pipeline[ImageSettings]):
     accepted_kinds = IMAGE_KINDS
-    noun = "image"
+    noun, nouns = "image", "images"
 
     def __init__(self, res: Resources, settings: ImageSettings, encoder: ImageEncoder | None = None,
                  text_encoder: TextEncoder | None = None) -> None:

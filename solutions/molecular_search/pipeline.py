@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 class MoleculePipeline(Pipeline[MoleculeSettings]):
     accepted_kinds = frozenset({"text"})
-    noun = "molecule"
+    noun, nouns = "molecule", "molecules"
 
     def __init__(self, res: Resources, settings: MoleculeSettings) -> None:
         super().__init__(res, settings)

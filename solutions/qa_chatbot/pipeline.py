@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 class QAPipeline(Pipeline[QASettings]):
     accepted_kinds = frozenset({"text", "pdf"})
-    noun = "FAQ entry or document"
+    noun, nouns = "FAQ entry or document", "FAQ entries and documents"
 
     def __init__(self, res: Resources, settings: QASettings, encoder: TextEncoder | None = None) -> None:
         self.encoder = encoder or _shared_encoder(settings)

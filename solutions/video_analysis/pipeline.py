@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 class VideoPipeline(Pipeline[VideoSettings]):
     accepted_kinds = ACCEPTED_KINDS
-    noun = "video"
+    noun, nouns = "video", "videos"
 
     def __init__(self, res: Resources, settings: VideoSettings, encoder: ImageEncoder | None = None,
                  face_model: FaceModel | None = None, text_model: TextModel | None = None) -> None:

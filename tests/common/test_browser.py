@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
@@ -55,6 +56,26 @@ def test_landing_page_says_what_to_do_first_and_fits(browser, landing, size, sch
         icon = page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)")
         assert icon == 200
         traffic.check()
+
+
+def test_landing_page_counts_in_the_demos_words(browser, landing):
+    """One stored item is "1 note", more are "notes" (the QA card said "57 FAQ entry or documents")."""
+    import httpx
+
+    base, root = landing
+    for name, text in (("one.txt", "the quick brown fox"), ("two.txt", "a lazy dog sleeps")):
+        (root / name).write_text(text)
+        task = httpx.post(f"{base}/toy/load", json={"path": str(root / name)}).json()
+        for _ in range(600):
+            state = httpx.get(f"{base}/toy/tasks/{task['task_id']}").json()
+            if state["state"] not in ("queued", "running"):
+                break
+            time.sleep(0.05)
+        assert state["new"] == 1, state
+        with open_page(browser, "phone") as page:
+            page.goto(base + "/")
+            expected = "1 note stored." if name == "one.txt" else "2 notes stored."
+            page.locator("[data-prefix='/toy'] .stored").filter(has_text=expected).wait_for()
 
 
 def test_offline_docs_load_nothing_from_outside(browser, landing):

@@ -41,7 +41,7 @@ def embed(text: str) -> np.ndarray:
 
 class ToyPipeline(Pipeline[ToySettings]):
     accepted_kinds = frozenset({"text"})
-    noun = "note"
+    noun, nouns = "note", "notes"
 
     def item_columns(self) -> list[Column[Any]]:
         return [Column("text", Text, nullable=False)]
