@@ -179,8 +179,18 @@ def sniff_file(path: Path) -> str:
         return sniff(fh.read(SNIFF_BYTES))
 
 
+#: what macOS and Windows add to folders and zips (compared in lower case); hidden files are skipped too
+SYSTEM_NAMES = frozenset({"__macosx", "thumbs.db", "ehthumbs.db", "desktop.ini"})
+
+
+def is_skipped_name(name: str) -> bool:
+    """True for a file or folder name a listing skips: hidden (``.DS_Store``) or system (:data:`SYSTEM_NAMES`).
+    ``.`` and ``..`` are not names (an archive member's path holding them is refused as unsafe)."""
+    return (name.startswith(".") and name not in (".", "..")) or name.lower() in SYSTEM_NAMES
+
+
 def iter_files(path: Path) -> Iterator[Path]:
-    """Regular files at or under ``path`` in a stable order; symlinks, hidden files and ``__MACOSX`` skipped.
+    """Regular files at or under ``path`` in a stable order; symlinks and :func:`is_skipped_name` names skipped.
 
     Symlinks are not followed, so a link planted inside a data root cannot reach outside it. Entries of a
     directory are sorted when there are at most :data:`SORT_LIMIT` of them, else streamed as listed.
@@ -217,7 +227,7 @@ def _walk(directory: Path) -> Iterator[Path]:
 
 
 def _visit(entry: os.DirEntry[str]) -> Iterator[Path]:
-    if entry.name.startswith(".") or entry.name == "__MACOSX":
+    if is_skipped_name(entry.name):
         return
     try:
         if entry.is_symlink():

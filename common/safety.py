@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from .files import is_skipped_name
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,13 @@ def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
     return existing[0]
 
 
-_UNSAFE = re.compile(r"[^\w.\- ()+@]+", re.UNICODE)
+#: what a stored name never holds: control characters, path separators, and what Windows forbids in a name
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]+')
 
 
 def safe_name(name: str, fallback: str = "file") -> str:
-    """A single path component derived from a client-supplied name."""
+    """A single path component derived from a client-supplied name: the name as given (it is the item's name,
+    SPEC), but for a directory part, the characters of :data:`_UNSAFE`, and leading dots (no hidden files)."""
     name = unicodedata.normalize("NFC", name or "")
     name = PurePosixPath(name.replace("\\", "/")).name
     name = _UNSAFE.sub("_", name).strip(" .")
@@ -156,7 +159,9 @@ def _archive_folder(zf: zipfile.ZipFile, archive: str) -> str | None:
 
 def _extract_members(zf: zipfile.ZipFile, archive: str, dest: Path, budget: ExpansionBudget,
                      folder: str | None) -> list[Path]:
-    members = [m for m in zf.infolist() if not m.is_dir()]
+    # hidden and system files (.DS_Store, __MACOSX/, Thumbs.db) are left out, as a folder's listing skips them
+    members = [m for m in zf.infolist()
+               if not m.is_dir() and not any(map(is_skipped_name, PurePosixPath(m.filename.replace("\\", "/")).parts))]
     declared = 0
     for member in members:
         budget.add_member(member.filename)

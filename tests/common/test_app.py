@@ -141,7 +141,8 @@ def test_load_outside_roots_is_forbidden(service, tmp_path):
 
 def test_upload_files_and_zip(service):
     client, _, _ = service
-    files = [("files", ("a.txt", b"hello world", "text/plain")), ("files", ("b.txt", b"vector search", "text/plain"))]
+    named = "b – ‘quoted’ 50% #1 日本.txt"  # kept as given (SPEC: the name as loaded), not "b _ _quoted_ 50_ _1 日本"
+    files = [("files", ("a.txt", b"hello world", "text/plain")), ("files", (named, b"vector search", "text/plain"))]
     response = client.post("/upload", files=files)
     assert response.status_code == 202, response.text
     task = wait_task(client, response.json()["task_id"])
@@ -156,7 +157,8 @@ def test_upload_files_and_zip(service):
     assert client.get("/count").json() == {"count": 4}
     sources = sorted(item["source"] for item in client.get("/items").json()["items"])
     # what was uploaded, not the staging copies the load removed
-    assert sources == ["upload: a.txt", "upload: b.txt", "upload: docs/dir/c.txt", "upload: docs/dir/d.txt"], sources
+    assert sources == ["upload: a.txt", f"upload: {named}", "upload: docs/dir/c.txt", "upload: docs/dir/d.txt"], sources
+    assert sorted(item["name"] for item in client.get("/items").json()["items"])[:2] == ["a.txt", named]
     buf = io.BytesIO()  # a folder zipped by "Compress": its members sit in a folder named as the archive
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("site/", "")
