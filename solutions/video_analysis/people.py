@@ -34,6 +34,9 @@ from .store import FACE_DIM, VideoTables
 
 #: stored faces read per query when searching all videos for a person
 FACE_CHUNK = 5000
+#: an enrolment photo is decoded with at least this many pixels on its longer side (a large JPEG at a reduced
+#: DCT scale, so a 48 Mpx phone photo fits MAX_IMAGE_MPX); the detector looks at a copy 1024 px wide
+ENROL_MAX_SIDE = 2048
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class PeopleRegistry:
         max_pixels = int(self.settings.max_image_mpx * 1e6)
         for photo_name, data in photos:
             try:
-                vec = self.face_model.enrol_vector(decode_image(data, max_pixels=max_pixels))
+                rgb = decode_image(data, max_side=ENROL_MAX_SIDE, max_pixels=max_pixels)
+                vec = self.face_model.enrol_vector(rgb)
             except (InvalidInput, UnsupportedMediaType) as exc:  # this photo is refused, the others count
                 errors.append({"item": photo_name, "error": exc.detail})
                 continue

@@ -213,7 +213,10 @@ class VideoPipeline(Pipeline[VideoSettings]):
     # -- searching ------------------------------------------------------------------------------
     def search_bytes(self, data: bytes, top_k: int, offset: int = 0) -> list[dict[str, Any]]:
         self.check_page(top_k, offset)
-        rgb = decode_image(data, max_pixels=int(self.settings.max_image_mpx * 1e6))
+        # no larger than the keyframes it is compared with: a large JPEG decodes at a reduced scale (as in the image
+        # demo), so a phone photo over MAX_IMAGE_MPX is searched, and a PNG of that size is refused before decoding
+        s = self.settings
+        rgb = decode_image(data, max_side=s.keyframe_max_side, max_pixels=int(s.max_image_mpx * 1e6))
         return self.frames.search(rgb, top_k, offset)
 
     def search_reading(self, read: Callable[[], bytes], top_k: int, offset: int = 0) -> list[dict[str, Any]]:

@@ -96,6 +96,23 @@ def test_images_over_the_pixel_budget_are_refused(loaded, monkeypatch):
     assert "MAX_IMAGE_MPX" in batch["results"][0]["error"]
 
 
+def test_a_large_jpeg_counts_at_its_reduced_scale_as_in_the_image_demo(loaded, monkeypatch):
+    """A 24 Mpx JPEG under a 10 Mpx budget is decoded at 1/4 and found (it was 413, and the image demo took it);
+    a PNG of that size is refused from its header."""
+    import cv2
+
+    from bench.image_search_hostile import hostile_png
+
+    client = loaded[0]
+    monkeypatch.setattr(client.app.state.pipeline.settings, "max_image_mpx", 10)
+    frame = cv2.imdecode(np.frombuffer(MEGAMIND, np.uint8), cv2.IMREAD_COLOR)
+    big = cv2.imencode(".jpg", cv2.resize(frame, None, fx=8, fy=8, interpolation=cv2.INTER_LINEAR))[1].tobytes()
+    found = search(client, big, top_k=1)["results"]
+    assert found[0]["video_name"] == "Megamind.avi", found
+    response = client.post("/search", files={"file": ("big.png", hostile_png(5000), "image/png")})
+    assert response.status_code == 413 and "MAX_IMAGE_MPX" in response.json()["detail"]
+
+
 def test_query_images_over_the_byte_budget_are_413(loaded, monkeypatch):
     client = loaded[0]
     monkeypatch.setattr(client.app.state.pipeline.settings, "max_image_mb", 1)
