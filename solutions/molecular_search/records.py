@@ -25,7 +25,11 @@ from common.files import open_text, skip_line
 from common.files import read_records as read_table
 
 SMILES_COLUMNS = ("smiles", "canonical_smiles", "smi", "isomeric_smiles")
-NAME_COLUMNS = ("name", "id", "title", "mol_name", "compound", "compound_id")
+#: columns (lower case) a molecule's name is taken from: the first of them a row fills, names before ids (a ChEMBL
+#: export's ``pref_name`` is empty for most molecules, its ``chembl_id`` never is)
+NAME_COLUMNS = ("name", "pref_name", "molecule_name", "molecule name", "compound_name", "compound name", "mol_name",
+                "title", "compound", "id", "compound_id", "compound id", "molecule_id", "molecule chembl id",
+                "chembl_id", "chembl id", "cid", "pubchem_cid", "zinc_id", "catalog_id", "catalog id")
 #: fields kept per molecule (CSV columns, SD tags), and their size
 MAX_FIELDS = 50
 MAX_FIELD_CHARS = 500
@@ -146,7 +150,7 @@ def _table_record(row: dict[str, Any], smiles_key: str) -> Record | str:
     smiles = _text(row.get(smiles_key)).strip()
     if not smiles:
         return "empty SMILES"
-    name_key = next((c for c in NAME_COLUMNS if c in row), None)
+    name_key = next((c for c in NAME_COLUMNS if _text(row.get(c)).strip()), None)
     name = _text(row.get(name_key)).strip() if name_key else ""
     fields: dict[str, str] = {}
     for key, value in row.items():
@@ -206,5 +210,6 @@ def _sdf_record(lines: list[str], number: int) -> Record:
         fields[key] = "\n".join(values).strip()[:MAX_FIELD_CHARS]
     name = lines[0].strip() if lines else ""
     if not name:
-        name = next((fields.pop(k) for k in list(fields) if k.lower() in NAME_COLUMNS), "")
+        key = next((k for c in NAME_COLUMNS for k in fields if k.lower() == c and fields[k].strip()), None)
+        name = fields.pop(key) if key else ""
     return Record("molblock", block, name=name[:MAX_NAME_CHARS], fields=fields, number=number)

@@ -70,6 +70,19 @@ def test_csv_fields_multiline_bom_and_missing_smiles(tmp_path):
     assert records(bad) == [(2, "no SMILES column (expected one of: smiles, canonical_smiles, smi, isomeric_smiles)")]
 
 
+@pytest.mark.parametrize(("table", "names"), [
+    ("chembl_id\tpref_name\tcanonical_smiles\nCHEMBL25\tASPIRIN\tCC(=O)Oc1ccccc1C(=O)O\nCHEMBL112\t\tCCO\n",
+     ["ASPIRIN", "CHEMBL112"]),  # a ChEMBL export: its pref_name is often empty, its chembl_id never
+    ('"ChEMBL ID";"Name";"Smiles"\n"CHEMBL25";"ASPIRIN";"CC(=O)Oc1ccccc1C(=O)O"\n', ["ASPIRIN"]),
+    ("Compound ID,SMILES,IC50\nCPD-001,CCO,12\n", ["CPD-001"]),
+    ("Molecule Name\tSMILES\ncaffeine\tCn1cnc2c1c(=O)n(C)c(=O)n2C\n", ["caffeine"]),
+])
+def test_a_spreadsheet_names_its_molecules_in_the_columns_chemists_use(tmp_path, table, names):
+    f = tmp_path / "export.csv"
+    f.write_text(table, encoding="utf-8")
+    assert [r[2] for _, r in records(f)] == names
+
+
 def test_jsonl_and_a_table_without_a_known_suffix(tmp_path):
     f = tmp_path / "a.jsonl"
     f.write_text('{"smiles": "CCO", "name": "ethanol", "pka": 15.9}\nnot json\n', encoding="utf-8")
