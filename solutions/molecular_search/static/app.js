@@ -45,14 +45,52 @@
     return [line, ""];
   }
 
-  /** Batch queries: "SMILES [name]" lines (comma, tab or space separated); comments, blanks and a "smiles" header
-   *  skipped. */
-  function parseQueries(text) {
+  // the columns a table's SMILES and names are read from, as a load reads them (records.py)
+  const SMILES_COLUMNS = ["smiles", "canonical_smiles", "smi", "isomeric_smiles"];
+  const NAME_COLUMNS = ["name", "pref_name", "molecule_name", "molecule name", "compound_name", "compound name",
+    "mol_name", "title", "compound", "id", "compound_id", "compound id", "molecule_id", "molecule chembl id",
+    "chembl_id", "chembl id", "cid", "pubchem_cid", "zinc_id", "catalog_id", "catalog id"];
+
+  /** The cells of one line of a delimited table: double quotes may hold the separator, "" is a quote. */
+  function cells(line, sep) {
     const out = [];
-    for (const line of text.split(/\r?\n/)) {
-      const trimmed = line.trim();
-      if (!trimmed || trimmed.startsWith("#")) continue;
-      const [smiles, rest] = splitQuery(trimmed);
+    let cell = "";
+    let quoted = false;
+    for (let i = 0; i < line.length; i += 1) {
+      const c = line[i];
+      if (quoted && c === '"' && line[i + 1] === '"') { cell += '"'; i += 1; }
+      else if (c === '"' && (quoted || !cell.trim())) quoted = !quoted;
+      else if (c === sep && !quoted) { out.push(cell.trim()); cell = ""; }
+      else cell += c;
+    }
+    out.push(cell.trim());
+    return out;
+  }
+
+  /** A header with a SMILES column among others ("Compound ID,SMILES", a ChEMBL export): separator and columns. */
+  function tableHeader(line) {
+    for (const sep of ["\t", ";", ","]) {
+      const columns = cells(line, sep).map((c) => c.toLowerCase());
+      if (columns.length > 1 && columns.some((c) => SMILES_COLUMNS.includes(c))) return { sep, columns };
+    }
+    return null;
+  }
+
+  /** Batch queries: a table with a header naming its SMILES column (CSV, TSV, semicolons; the name from the first
+   *  name column a row fills), else "SMILES [name]" lines (comma, tab or space separated). Comments, blank lines
+   *  and a lone "smiles" header are skipped. */
+  function parseQueries(text) {
+    const lines = text.replace(/^\ufeff/, "").split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    const header = lines.length ? tableHeader(lines[0]) : null;
+    if (header) {
+      const at = header.columns.findIndex((c) => SMILES_COLUMNS.includes(c));
+      const names = NAME_COLUMNS.map((n) => header.columns.indexOf(n)).filter((i) => i >= 0);
+      return lines.slice(1).map((line) => cells(line, header.sep)).filter((row) => row[at])
+        .map((row) => ({ query: row[at], name: names.map((i) => row[i] || "").find(Boolean) || "" }));
+    }
+    const out = [];
+    for (const line of lines) {
+      const [smiles, rest] = splitQuery(line);
       if (/^(canonical_|isomeric_)?smiles$/i.test(smiles)) continue;
       out.push({ query: smiles, name: rest.split(/[\s,;]+/).filter(Boolean).join(" ").replace(/^"|"$/g, "") });
     }

@@ -505,6 +505,28 @@ def test_a_pasted_csv_line_is_refused_and_its_smiles_offered(browser, loaded):
         wait_ids(page, want)
 
 
+def test_batch_queries_read_a_spreadsheet_by_its_smiles_column(browser, loaded, tmp_path):
+    """A ChEMBL export (semicolons, quoted cells, SMILES last) was read a line at a time: every query was the
+    line's first word ('"ChEMBL'), and failed."""
+    base, client, _ = loaded
+    export = tmp_path / "chembl_export.csv"
+    export.write_text('\ufeff"ChEMBL ID";"Name";"Molecular Weight";"Smiles"\n'
+                      '"CHEMBL25";"ASPIRIN";"180.16";"CC(=O)Oc1ccccc1C(=O)O"\n"CHEMBL545";"";"46.07";"CCO"\n',
+                      encoding="utf-8")
+    with opened(browser, base) as (page, _traffic):
+        page.set_input_files("#batch-file", str(export))
+        groups = page.locator(".batch-group")
+        groups.nth(1).wait_for(timeout=60_000)
+        assert groups.count() == 2
+        assert [groups.nth(i).locator(".batch-query").inner_text() for i in range(2)] == [
+            "ASPIRIN — CC(=O)Oc1ccccc1C(=O)O", "CHEMBL545 — CCO"]
+        assert page.locator(".batch-group .status.error").count() == 0
+        answer = client.post("/search/batch", json={"queries": ["CC(=O)Oc1ccccc1C(=O)O", "CCO"], "top_k": 6}).json()
+        for i in range(2):
+            want = [str(h["id"]) for h in answer["results"][i]["results"]]
+            assert want and card_ids(page, f".batch-group:nth-child({i + 1}) .card") == want
+
+
 def test_batch_smarts_lines_keep_their_bracketed_commas_and_semicolons(browser, loaded):
     """The batch box split every line at "," and ";", inside brackets too: "[NX3;H2]c" was sent as "[NX3"."""
     base, client, _ = loaded
