@@ -5,10 +5,15 @@ blocks are the paragraphs. Inline markup is reduced to its text (link and image 
 tags dropped); a raw HTML block is reduced to its text with lxml, scripts and styles removed. Anchors are
 GitHub-style slugs of the heading text, made unique within the document, and set as the ids of the headings'
 tokens, which are then rendered as the document's HTML view: a passage's link lands on its section.
+
+Front matter (YAML between ``---`` lines, or TOML between ``+++`` lines, at the very start: Jekyll, Hugo, MkDocs,
+Docusaurus pages) is metadata, not text: it is left out of the passages and the view, and its ``title`` names the
+document.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from markdown_it import MarkdownIt
@@ -52,11 +57,27 @@ def _heading(tokens: list[Token], i: int) -> str:
     return " ".join(_inline_text(tokens[i + 1]).split())
 
 
+#: front matter: a fence, ``key: value`` lines (``key = value`` in TOML), the same fence (YAML may end with ``...``)
+_FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\r?\n(?=\s*[\w-]+[ \t]*[:=])"
+                           r"(.*?)^(\1|\.\.\.)[ \t]*$\r?\n?", re.S | re.M)
+_TITLE = re.compile(r"^title[ \t]*[:=][ \t]*(.+?)[ \t]*$", re.M)
+
+
+def front_matter(text: str) -> tuple[str, str]:
+    """``text`` with its front matter blanked out (lines kept, so positions stay), and the title it declares."""
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return text, ""
+    title = _TITLE.search(match.group(2))
+    return "\n" * match.group(0).count("\n") + text[match.end():], title.group(1).strip("'\"") if title else ""
+
+
 def parse_markdown(text: str, title_hint: str) -> Reading:
     md = _markdown()
+    text, declared = front_matter(text.removeprefix("\ufeff"))
     tokens = md.parse(text)
     first = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
-    title = _heading(tokens, first) if first is not None else title_hint
+    title = declared or (_heading(tokens, first) if first is not None else title_hint)
     # the view: raw HTML is kept, as in an HTML document (the view is served sandboxed)
     return Reading(title, _sections(tokens, title), body=lambda: str(md.renderer.render(tokens, md.options, {})))
 

@@ -93,6 +93,21 @@ def test_unsupported_suffix():
 
 
 # -- formats ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("head", "title"), [
+    ("---\ntitle: Frobnicator README\nauthor: Jane Doe\ntags: [cli, tools]\n---\n", "Frobnicator README"),
+    ("---\nlayout: post\n...\n", "Frobnicator"),  # YAML may end with "...": no title there, the heading names it
+    ('+++\ntitle = "Frobnicator README"\ndraft = false\n+++\n', "Frobnicator README"),  # Hugo's TOML
+])
+def test_markdown_front_matter_is_metadata_not_text(head, title):
+    """It was read as a setext heading: the title "title: Frobnicator README author: Jane Doe tags: [cli, tools]"."""
+    doc = parse_bytes(f"{head}\n# Frobnicator\n\nThe tool requires Python 3.9 or newer.\n".encode(), "README.md")
+    assert doc.title == title
+    assert [p.text for p in doc.passages] == ["The tool requires Python 3.9 or newer."]
+    assert "Jane" not in str(doc.view) and "layout" not in str(doc.view) and "draft" not in str(doc.view)
+    rule = parse_bytes(b"---\n\nA page between two rules.\n\n---\n", "notes.md")  # no key: value, no front matter
+    assert [p.text for p in rule.passages] == ["A page between two rules."]
+
+
 def test_markdown_headings_code_tables_and_unique_anchors():
     md = """Intro line.
 
