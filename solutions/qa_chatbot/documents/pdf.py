@@ -31,6 +31,21 @@ LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xF
 LEADER_LINE = re.compile(r"(?:\s?\.){6,}\s*(?:[\dIVXLCDMivxlcdm][\dIVXLCDMivxlcdm,\s\u2013-]*)?$")
 
 
+#: what PDF producers write as the title of a document that has none: a browser's blank page or the address it
+#: printed, an office program's placeholder; and the program's name and the file's extension around a file name
+_NO_TITLE = re.compile(r"(about:blank|[a-z][a-z0-9+.-]*://\S*|untitled\b.*|document ?\d*|presentation ?\d*|"
+                       r"powerpoint presentation|slide ?\d*|title)", re.IGNORECASE)
+_PROGRAM = re.compile(r"^microsoft (word|powerpoint|excel) - ", re.IGNORECASE)
+_EXTENSION = re.compile(r"\.(docx?|pptx?|xlsx?|odt|odp|rtf|txt|html?|md|tex)$", re.IGNORECASE)
+
+
+def metadata_title(value: str) -> str:
+    """The title a PDF's metadata gives, or ``""`` when it is a placeholder (``about:blank``, ``Untitled``,
+    ``Microsoft Word - Document1``): ``Microsoft Word - report.docx`` is ``report``."""
+    title = _EXTENSION.sub("", _PROGRAM.sub("", " ".join(value.split())))
+    return "" if _NO_TITLE.fullmatch(title) else title
+
+
 def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str]) -> Reading:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -52,8 +67,8 @@ def parse_pdf(data: bytes, title_hint: str, max_pages: int, warnings: list[str])
     try:
         metadata = reader.metadata
         meta_title = metadata.get("/Title") if metadata is not None else None
-        if isinstance(meta_title, str) and meta_title.strip():
-            title = " ".join(meta_title.split())
+        if isinstance(meta_title, str):
+            title = metadata_title(meta_title) or title_hint
     except Exception:  # metadata is optional; a broken info dictionary is not worth failing the file
         log.debug("PDF metadata unreadable", exc_info=True)
     if n_pages > max_pages:

@@ -26,7 +26,7 @@ from solutions.qa_chatbot.documents import (
 )
 from solutions.qa_chatbot.documents.sentences import cut_long, sentence_spans
 
-from .helpers import HANDBOOK, REFERENCE, pdf_with_stream, view_ids
+from .helpers import HANDBOOK, REFERENCE, pdf_with_stream, text_pdf, view_ids
 
 PROSE = " ".join(f"Sentence number {i} explains one more detail of the configuration file." for i in range(60))
 
@@ -400,6 +400,24 @@ def test_small_pdf_text(tmp_path):
     path.write_bytes(pdf_with_stream(zlib.compress(b"BT /F1 12 Tf 72 720 Td (Hello from a PDF.) Tj ET")))
     doc = parse_isolated(path)
     assert doc.passages[0].text == "Hello from a PDF." and doc.passages[0].anchor == "page=1"
+
+
+@pytest.mark.parametrize(("declared", "title"), [
+    ("about:blank", "travel"),  # Chromium's "Save as PDF" of a page without a title: the file names it
+    ("https://intranet.example/travel", "travel"), ("Untitled document", "travel"), ("Document1", "travel"),
+    ("Microsoft Word - Travel policy.docx", "Travel policy"), ("Travel  policy 2026", "Travel policy 2026"),
+])
+def test_a_pdf_placeholder_title_is_not_its_name(declared, title):
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf("The maximum hotel rate is 180 euros a night."))))
+    writer.add_metadata({"/Title": declared})
+    buf = io.BytesIO()
+    writer.write(buf)
+    doc = parse_bytes(buf.getvalue(), "travel.pdf")
+    assert doc.title == title and doc.passages[0].heading == title
 
 
 def test_pdf_ligatures_become_letters(tmp_path):
