@@ -30,6 +30,8 @@ from typing import Any
 
 #: bytes read to sniff a file's kind
 SNIFF_BYTES = 64
+#: why a file of no bytes (sniffed ``empty``) is not loaded, in every demo
+EMPTY_FILE = "empty file (0 bytes)"
 #: a directory with more entries than this is streamed in the file system's order instead of sorted
 SORT_LIMIT = 10_000
 #: longest CSV field or JSON line accepted (a record reader never buffers more than this)

@@ -27,7 +27,7 @@ from sqlalchemy import BigInteger, Column, DateTime, String, Table, delete, func
 from sqlalchemy.engine import Connection
 
 from ..errors import InvalidInput, NotFound
-from ..files import count_files
+from ..files import EMPTY_FILE, count_files
 from ..resources import Resources
 from ..settings import ServiceSettings
 from ..vectors import CollectionSpec, int_list
@@ -114,7 +114,7 @@ class Pipeline(ABC, Generic[S]):
         if kind in self.accepted_kinds:
             yield WorkItem(label, file, data=kind)
         else:
-            yield WorkItem(label, file, error=self.refusal(kind))
+            yield WorkItem(label, file, error=self.refused(kind))
 
     def may_load(self, name: str, kind: str) -> bool:
         """Whether an uploaded file called ``name`` whose content sniffed as ``kind`` may hold something to load:
@@ -122,8 +122,13 @@ class Pipeline(ABC, Generic[S]):
         load still decides item by item (:meth:`file_items`). Default: ``kind`` is accepted."""
         return kind in self.accepted_kinds
 
+    def refused(self, kind: str) -> str:
+        """Why a file whose content sniffed as ``kind`` is not loaded: an empty file says so, any other
+        :meth:`refusal` says."""
+        return EMPTY_FILE if kind == "empty" else self.refusal(kind)
+
     def refusal(self, kind: str) -> str:
-        """Why a file of ``kind`` is not loaded."""
+        """Why a file of ``kind`` (not empty) is not loaded."""
         return f"not a supported file (content looks like {kind}; expected {', '.join(sorted(self.accepted_kinds))})"
 
     def estimate_items(self, path: Path) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..files import iter_files, label_for, sniff_file
+from ..files import EMPTY_FILE, iter_files, label_for, sniff_file
 
 
 @dataclass
@@ -102,6 +102,6 @@ def sniffed_items(path: Path, root: Path, file_items: Callable[[Path, str, str],
             yield WorkItem(label, file, error=f"cannot read file: {exc.strerror or exc}")
             continue
         if kind == "empty":  # whatever its name says it is (it sniffed as text before: "content looks like text")
-            yield WorkItem(label, file, error="empty file (0 bytes)")
+            yield WorkItem(label, file, error=EMPTY_FILE)
             continue
         yield from file_items(file, label, kind)

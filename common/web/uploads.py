@@ -44,7 +44,7 @@ def save_uploads(files: list[UploadFile], staging: Path, settings: ServiceSettin
             name = safe_name(upload.filename or f"upload-{index}")
             archive_upload = is_archive(name, kind)
             if not archive_upload and not pipeline.may_load(name, kind):
-                refused.append(f"{upload.filename or name}: {pipeline.refusal(kind)}")
+                refused.append(f"{upload.filename or name}: {pipeline.refused(kind)}")
             if archive_upload:
                 archive = staging.parent / f"{staging.name}-{index}.zip"
                 try:
