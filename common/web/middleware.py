@@ -120,7 +120,8 @@ class BodySizeLimit:
                 await self._too_large(send)
 
     async def _too_large(self, send: Send) -> None:
-        await send_json(send, 413, f"request body larger than {self.max_bytes // (1024 * 1024)} MB")
+        await send_json(send, 413, f"request body larger than {self.max_bytes // (1024 * 1024)} MB (setting "
+                                   "MAX_UPLOAD_MB); a larger file can be loaded from a folder the server reads: /load")
 
 
 class _BodyTooLarge(Exception):

@@ -204,7 +204,8 @@ def test_oversized_upload_is_413(backend, tmp_path, unique):
         big = b"a" * (2 * 1024 * 1024)
         response = client.post("/upload", files=[("files", ("big.txt", big, "text/plain"))])
         assert response.status_code == 413
-        assert "larger than 1 MB" in response.json()["detail"]
+        assert "larger than 1 MB (setting MAX_UPLOAD_MB)" in response.json()["detail"]
+        assert "/load" in response.json()["detail"]  # what to do instead
 
         def chunks():  # no Content-Length: the limit is enforced while streaming
             for _ in range(3):

@@ -143,7 +143,7 @@
 
   B.LoadPanel($("load"), {
     noun: "image", accept: "image/*,.zip",
-    formats: "JPEG, PNG, WebP, BMP, GIF (first frame) or TIFF, or .zip files of them. Files that are not images are "
+    formats: "JPEG, PNG, WebP, AVIF, HEIC, BMP, GIF (first frame) or TIFF, or .zip files of them. Files that are not images are "
       + "reported and skipped; an image already stored (same bytes) is stored once.",
     sample: "91 photos, screenshots and diagrams from Debian's opencv-doc.",
     next: { href: "#search", text: "Now search them ↑" },
