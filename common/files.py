@@ -109,7 +109,7 @@ def sniff(head: bytes) -> str:
     Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avif``, ``heic`` (HEIF
     still images, as iPhones take them), ``avi``, ``mp4`` (any other ISO base-media file: ``ftyp``, or a
     ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM),
-    ``pdf``, ``text``, ``binary``, or ``empty`` (no bytes at all). ``text`` is UTF-8 without NUL bytes, UTF-16
+    ``pdf``, ``gzip``, ``text``, ``binary``, or ``empty`` (no bytes at all). ``text`` is UTF-8 without NUL bytes, UTF-16
     with a byte order mark, or text in a legacy charset such as windows-1252: bytes that are not UTF-8 but hold
     no NUL or control byte (:func:`looks_like_text`); :func:`open_text` reads them.
     """
@@ -139,6 +139,8 @@ def sniff(head: bytes) -> str:
         return "mkv"
     if head.startswith(b"%PDF-"):
         return "pdf"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
     if b"\x00" not in head:
         try:
             head.decode("utf-8")

@@ -124,8 +124,11 @@ class Pipeline(ABC, Generic[S]):
 
     def refused(self, kind: str) -> str:
         """Why a file whose content sniffed as ``kind`` is not loaded: an empty file says so, any other
-        :meth:`refusal` says."""
-        return EMPTY_FILE if kind == "empty" else self.refusal(kind)
+        :meth:`refusal` says (and a gzip file, how to load what it holds)."""
+        if kind == "empty":
+            return EMPTY_FILE
+        return self.refusal(kind) + (" (gzip-compressed: decompress it first, or load it in a .zip)"
+                                     if kind == "gzip" else "")
 
     def refusal(self, kind: str) -> str:
         """Why a file of ``kind`` (not empty) is not loaded."""

@@ -198,6 +198,17 @@ def test_upload_rejects_unsupported_and_hostile_input(service):
     assert client.get("/count").json() == {"count": 0}
 
 
+def test_a_gzip_file_says_how_to_load_what_it_holds(service):
+    """ChEMBL and PubChem ship ``.sdf.gz``: it was "content looks like binary"."""
+    import gzip
+
+    client, root, _ = service
+    (root / "notes.txt.gz").write_bytes(gzip.compress(b"the quick brown fox"))
+    task = wait_task(client, client.post("/load", json={"path": str(root / "notes.txt.gz")}).json()["task_id"])
+    assert task["errors"][0]["error"] == ("not a supported file (content looks like gzip; expected text) "
+                                          "(gzip-compressed: decompress it first, or load it in a .zip)")
+
+
 def test_oversized_upload_is_413(backend, tmp_path, unique):
     app, _ = make_app(backend, tmp_path, unique, max_upload_mb=1)
     with TestClient(app) as client:

@@ -90,6 +90,7 @@ def test_missing_and_malformed_paths(roots):
     (b"PK\x03\x04rest", "zip"), (b"question,answer\nhi,there\n", "text"), ("smiles é".encode()[:-1], "text"),
     (b"\x00\x01\x02\x03garbage", "binary"), ("caf\u00e9 cr\u00e8me".encode("latin-1"), "text"),
     (codecs.BOM_UTF16_LE + "caf\u00e9".encode("utf-16-le"), "text"), (b"\x7fELF\x02\x01\x01\x00", "binary"),
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "gzip"),
 ])
 def test_sniff_by_content(head, kind):
     assert sniff(head) == kind
