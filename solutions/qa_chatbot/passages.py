@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -106,6 +107,24 @@ def embedding_text(passage: Passage, heading_context: bool) -> str:
     return passage.embedding_text() if heading_context else passage.text
 
 
+#: what a phone needs to show a page at its width (else it lays it out 980 px wide, in tiny text)
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+_HEAD_WINDOW = 1 << 16
+_VIEWPORT = re.compile(r"<meta\s[^>]*name\s*=\s*[\"']?viewport", re.IGNORECASE)
+_HEAD = re.compile(r"<head\b[^>]*>|<!doctype[^>]*>", re.IGNORECASE)
+
+
+def with_viewport(page: str) -> str:
+    """An HTML page that declares no viewport, with :data:`VIEWPORT` after its ``<head>`` (else its doctype, else
+    first); a page that declares one, as it is."""
+    head = page[:_HEAD_WINDOW]
+    if _VIEWPORT.search(head):
+        return page
+    tags = {m.group(0)[:5].lower(): m.end() for m in reversed(list(_HEAD.finditer(head)))}
+    at = tags.get("<head", tags.get("<!doc", 0))
+    return page[:at] + VIEWPORT + page[at:]
+
+
 class Originals:
     """Stored copies of the loaded documents (``<data>/documents/<id><suffix>``, or ``<id><suffix>.html`` for the
     HTML view of a Markdown, reST, text or Word document), served for source links."""
@@ -119,7 +138,7 @@ class Originals:
     def keep(self, source: Path, document_id: int, view: str | None = None) -> str:
         """Store the copy of a document and return its name in the folder: its HTML ``view`` when it has one
         (``<id><suffix>.html``), else a PDF as it is, an HTML page (or a text a view could not be made of) as its
-        text was read, in UTF-8 (:func:`.documents.write_utf8`)."""
+        text was read, in UTF-8 (:func:`.documents.write_utf8`); a page, :func:`with_viewport`."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{document_id}{source.suffix.lower()[:10]}{'.html' if view is not None else ''}"
         tmp = self.folder / f".{name}.tmp"
@@ -128,6 +147,11 @@ class Originals:
             tmp.write_text(view, encoding="utf-8")
         elif kind is not None and expected_content(kind) == "text":
             write_utf8(source, tmp, kind)
+            if kind == "html":
+                with tmp.open(encoding="utf-8", newline="") as fh:
+                    page = fh.read()
+                with tmp.open("w", encoding="utf-8", newline="") as fh:
+                    fh.write(with_viewport(page))
         else:
             shutil.copyfile(source, tmp)
         tmp.replace(self.folder / name)

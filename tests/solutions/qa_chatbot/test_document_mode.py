@@ -10,7 +10,7 @@ import pytest
 
 from common.vectors import int_list
 from solutions.qa_chatbot import passages
-from solutions.qa_chatbot.passages import SENTENCE_PROBE
+from solutions.qa_chatbot.passages import SENTENCE_PROBE, VIEWPORT
 from tests.support import load, loaded, wait_task
 
 from .helpers import DEBIAN_FAQ, faq_csv, make_app, text_pdf, view_ids
@@ -223,6 +223,8 @@ def test_uploaded_documents_in_windows_1252_are_loaded_and_binary_under_a_text_n
         served = client.get(f"/items/{doc['id']}/file")  # the text as read, which a browser shows right
         assert served.headers["content-type"] == content_type
         assert expected in " ".join(served.content.decode("utf-8").split())
+        if name == "cafe.html":  # and what a phone needs to show it at its width (else 980 px wide, tiny)
+            assert served.content.decode().startswith(f"<html><head>{VIEWPORT}<title>Caf\u00e9 cr\u00e8me</title>")
     hits = client.post("/search", json={"query": "how much is the plat du jour in the canteen", "top_k": 3}).json()
     assert hits["results"][0]["source"]["document"] == "canteen.txt"
     response = client.post("/upload", files=[("files", ("notes.txt", b"\x7fELF\x02\x01\x01" + bytes(range(64))))])
@@ -275,7 +277,7 @@ def test_the_stored_copy_is_served_sandboxed(service, root):
     client, _, _ = service
     docs = documents(client)
     r = client.get(f"/items/{docs['basic-defs.html']['id']}/file")
-    assert r.status_code == 200 and r.content == (root / "basic-defs.html").read_bytes()
+    assert r.status_code == 200 and r.content == (root / "basic-defs.html").read_bytes()  # it has a viewport
     assert r.headers["content-type"].startswith("text/html")
     assert "sandbox" in r.headers["content-security-policy"]
     pdf = client.get(f"/items/{docs['leaflet.pdf']['id']}/file")
