@@ -170,7 +170,29 @@
     e.preventDefault();
     ask($("question").value);
   });
-  $("chat-empty").querySelector(".example").addEventListener("click", (e) => ask(e.currentTarget.textContent));
+  const example = $("chat-empty").querySelector(".example");
+  example.addEventListener("click", (e) => ask(e.currentTarget.textContent));
+
+  /** The example is a question the loaded data answers: the question of the newest FAQ entry among the newest
+   *  items; with documents only, none is offered (a fixed Debian question got "I don't know" from someone who had
+   *  loaded only their own files). Nothing loaded: the sample's question, which "Load sample data" answers. */
+  async function chooseExample(count) {
+    if (!count) {
+      example.textContent = SAMPLE_QUESTION;
+      $("example-line").hidden = false;
+      return;
+    }
+    try {
+      const { items } = await B.api("items?limit=100");
+      const faq = items.find((item) => item.kind === "faq");
+      if (faq) example.textContent = faq.question;
+      $("example-line").hidden = !faq;
+    } catch (err) {
+      $("example-line").hidden = true;
+    }
+  }
+  const SAMPLE_QUESTION = example.textContent.replace(/\s+/g, " ").trim();
+  B.onCount(chooseExample);
   $("clear-chat").addEventListener("click", () => {
     history = [];
     sessionStorage.removeItem(HISTORY_KEY);

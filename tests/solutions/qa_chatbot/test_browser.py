@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from common.pipeline import SampleData
 from solutions.qa_chatbot.pipeline import QAPipeline
@@ -478,3 +479,28 @@ def test_the_library_tells_two_files_of_one_name_apart(browser, same_names, size
         assert sorted(d.get_attribute("aria-label") for d in deletes.all()) == sorted(
             f"Delete {name} ({where})" for where, name in origins.items())
         assert_fits(page)
+
+
+def test_the_example_question_is_one_the_loaded_data_answers(browser, service):
+    """The page offered the Debian sample's question whatever was loaded: with one's own files only, clicking it
+    gave "I don't know"."""
+    base, client, _ = service
+    client.delete("/data")
+    question = "How do I reset my badge PIN?"
+    files = {"policy.md": b"# Badges\n\nA lost badge is replaced at the front desk within one day.\n",
+             "faq.csv": f'question,answer\n"{question}","Call the front desk: they reset it at once."\n'.encode()}
+    with opened(browser, base) as (page, _traffic):
+        example = page.locator("#chat-empty .example")
+        assert "Debian release" in example.inner_text()  # nothing loaded: the sample's, which the sample answers
+        for name in files:
+            task = client.post("/upload", files=[("files", (name, files[name]))]).json()
+            assert wait_task(client, task["task_id"], timeout=300)["new"] == 1
+            page.reload()
+            if name == "policy.md":  # documents only: no example rather than one they cannot answer
+                page.locator("[data-count]").filter(has_text="1 document stored").wait_for()
+                expect(page.locator("#example-line")).to_be_hidden()
+        expect(example).to_have_text(question)
+        example.click()
+        answer = page.locator("#conversation .turn.bot").last
+        expect(answer.locator(".answer")).to_contain_text("they reset it at once")
+    client.delete("/data")
