@@ -144,6 +144,30 @@ pip install x
     assert "<td>a</td>" in doc.view
 
 
+def test_rst_of_a_sphinx_project_reads_as_its_html_would():
+    """Sphinx's roles stayed raw (":ref:`starting`"), and a contents directive became a passage of titles only."""
+    rst = """Guide
+=====
+
+.. contents::
+
+Install
+-------
+
+See :ref:`Getting started <starting>` and :doc:`install`, then call :func:`~os.path.join` or
+:class:`pkg.Thing`. Press :kbd:`Ctrl+C` to stop.
+
+Use
+---
+
+Run it.
+"""
+    doc = parse_bytes(rst.encode(), "guide.rst")
+    assert [p.text for p in doc.passages] == [
+        "See Getting started and install, then call join or pkg.Thing. Press Ctrl+C to stop.", "Run it."]
+    assert 'class="contents' in str(doc.view)  # the view keeps its table of contents
+
+
 def test_rst_sections_and_no_file_inclusion(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP SECRET CONTENT")
