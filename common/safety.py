@@ -13,6 +13,7 @@ Every refusal is a 4xx :class:`~common.errors.BootcampError`; no ``OSError`` esc
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import stat
@@ -47,14 +48,20 @@ def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
     try:
         given = Path(raw).expanduser()
         resolved_roots = [root.expanduser().resolve() for root in roots]
-        candidates = [given.resolve()] + ([] if given.is_absolute() else [(root / given).resolve()
-                                                                         for root in resolved_roots])
+        # each place the path may mean, as written (links not followed) and resolved
+        written = [Path(os.path.abspath(given))] + ([] if given.is_absolute() else [Path(os.path.abspath(root / given))
+                                                                                  for root in resolved_roots])
+        candidates = [w.resolve() for w in written]
         inside = [c for c in candidates if any(c.is_relative_to(root) for root in resolved_roots)]
         existing = [c for c in inside if c.exists()]
     except (OSError, RuntimeError) as exc:  # symlink loops, names too long, permission errors
         raise BadRequest(f"cannot resolve {raw!r}: {getattr(exc, 'strerror', None) or exc}") from exc
     if not inside:
-        raise Forbidden(f"{raw!r} is outside the data roots this server may read ({allowed}; setting DATA_ROOTS)")
+        # a link inside a root whose target is not: say where it leads, or the user sees a path inside a root refused
+        linked = next((c for w, c in zip(written, candidates, strict=True)
+                       if c != w and any(w.is_relative_to(root) for root in resolved_roots)), None)
+        what = f"{raw!r} is a link to {str(linked)!r}, which is" if linked else f"{raw!r} is"
+        raise Forbidden(f"{what} outside the data roots this server may read ({allowed}; setting DATA_ROOTS)")
     if not existing:
         where = "" if given.is_absolute() else (f" here or in the data roots ({allowed}; a relative path is looked "
                                                  "up in both)")

@@ -53,8 +53,17 @@ def test_symlink_escapes_are_forbidden(roots):
     (root / "link-dir").symlink_to(outside)
     (root / "link-file").symlink_to(outside / "secret")
     for path in (root / "link-dir", root / "link-dir" / "secret", root / "link-file"):
-        with pytest.raises(Forbidden):
+        with pytest.raises(Forbidden) as refused:
             resolve_in_roots(str(path), [root])
+        # the path is inside the root as the user sees it: the refusal says where the link leads
+        target = outside if path.name == "link-dir" else outside / "secret"
+        assert refused.value.detail.startswith(f"{str(path)!r} is a link to {str(target.resolve())!r}, which is outside")
+    with pytest.raises(Forbidden) as refused:  # a relative path, looked up in the root
+        resolve_in_roots("link-dir", [root])
+    assert refused.value.detail.startswith(f"'link-dir' is a link to {str(outside.resolve())!r}")
+    with pytest.raises(Forbidden) as refused:  # no link: said as before
+        resolve_in_roots(str(outside), [root])
+    assert refused.value.detail.startswith(f"{str(outside)!r} is outside the data roots")
 
 
 def test_a_relative_path_is_looked_up_in_the_working_folder_then_the_data_roots(roots, tmp_path, monkeypatch):
