@@ -102,6 +102,22 @@ def sentence_rows(vectors: VectorStore, collection: str, located: Mapping[int, t
     return out
 
 
+#: letters of scripts the default encoder (all-MiniLM-L6-v2, trained on English) does not read, most written without
+#: spaces between words, which the word index needs: Thai, Japanese kana, Han, Hangul
+_UNREAD_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def script_warning(passages: Sequence[Passage], sample: int = 50) -> str:
+    """A warning for a document whose text is mostly in a script the search does not read (it is stored, and
+    found by almost nothing); empty for the others."""
+    text = "".join(p.text for p in passages[:sample])
+    letters = sum(c.isalpha() for c in text)
+    if not letters or len(_UNREAD_SCRIPT.findall(text)) < 0.3 * letters:
+        return ""
+    return ("most of its text is Chinese, Japanese, Korean or Thai, which the default text model (English) and the "
+            "word index do not read: searches will rarely find it (setting QA_MODEL)")
+
+
 def embedding_text(passage: Passage, heading_context: bool) -> str:
     """What a passage's vector embeds (and BM25 indexes, with ``heading_context`` for BM25)."""
     return passage.embedding_text() if heading_context else passage.text
@@ -211,8 +227,8 @@ class DocumentWriter(Stores):
         if not parsed.passages:
             return failed("no text found in the document")
         self._write(item, parsed, document_id, sha256)
-        notes = "; ".join(parsed.warnings)
-        return warned(notes) if parsed.truncated and notes else NEW
+        notes = [*(parsed.warnings if parsed.truncated else []), script_warning(parsed.passages)]
+        return warned("; ".join(n for n in notes if n)) if any(notes) else NEW
 
     def _stored(self, document_id: int) -> bool:
         """Listed, with its passages' vectors and its copy present."""

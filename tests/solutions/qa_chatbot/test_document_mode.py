@@ -196,6 +196,19 @@ def test_the_same_file_under_another_name_is_stored_once(service, root, tmp_path
     assert task["duplicates"] == 1 and client.get("/count").json()["count"] == count
 
 
+def test_a_document_in_a_script_the_search_cannot_read_is_stored_with_a_warning(service):
+    """A Chinese handbook was stored and then found by nothing, without a word (a German one is searched well)."""
+    client, _, _ = service
+    zh = "员工手册\n\n年假：每位员工每年享有十五天带薪年假。请假需提前两周申请。\n\n加班需经主管批准。\n"
+    de = "Urlaub\n\nJeder Mitarbeiter hat fünfzehn Tage bezahlten Urlaub im Jahr.\n"
+    for name, text, warned in (("handbuch.txt", de, False), ("员工手册.txt", zh, True)):
+        task = wait_task(client, client.post("/upload", files=[("files", (name, text.encode()))]).json()["task_id"])
+        assert (task["new"], task["warnings"]) == (1, int(warned)), task
+        if warned:
+            assert "Chinese, Japanese, Korean or Thai" in task["errors"][0]["error"]
+            assert task["errors"][0]["level"] == "warning"
+
+
 def test_uploaded_documents_in_windows_1252_are_loaded_and_binary_under_a_text_name_is_not(service):
     """Alone in its upload a Latin-1 page sniffed as binary (a Latin-1 byte in its head), which the quick check
     refused with 415 unless it declared its charset, and a windows-1252 text file was refused as "not a UTF-8 text
