@@ -97,7 +97,8 @@
 
   /**
    * Bootcamp.QueryImage(container, {onFile(file), prompt}): a drop area with a "choose an image" button and a
-   * preview of the query. A file the browser cannot show as an image gets no preview (never a broken icon).
+   * preview of the query. A file the browser cannot show (TIFF, HEIC...) gets its name in the preview's place
+   * (never a broken icon): it is searched all the same.
    */
   function QueryImage(container, { onFile, prompt = "Drop an image here, or", id = "query" }) {
     const input = el("input", { type: "file", accept: "image/*", hidden: true, id: `${id}-input` });
@@ -106,13 +107,15 @@
     const zone = el("div", { class: "dropzone query-zone", id: `${id}-zone` },
       el("p", { class: "drop-line" }, el("span", { class: "drop-only", text: `${prompt} ` }), choose),
       el("p", { class: "hint drop-only", text: "or paste one (Ctrl+V)" }));
-    container.append(el("div", { class: "query-pick" }, zone, preview), input);
+    const unseen = el("p", { class: "no-preview", hidden: true });
+    container.append(el("div", { class: "query-pick" }, zone, preview, unseen), input);
     let url = null;
 
     async function take(file) {
       if (url) URL.revokeObjectURL(url);
       url = URL.createObjectURL(file);
       preview.hidden = true;
+      unseen.hidden = true;
       const probe = new Image();
       probe.src = url;
       try {
@@ -122,6 +125,8 @@
         preview.hidden = false;
       } catch (_) {
         preview.removeAttribute("src");
+        unseen.textContent = `${file.name || "pasted image"}: your browser cannot show it, the server reads it`;
+        unseen.hidden = false;
       }
       onFile(file);
     }
@@ -143,7 +148,7 @@
       const file = [...(e.clipboardData ? e.clipboardData.files : [])].find((f) => f.type.startsWith("image/"));
       if (file) take(file);
     });
-    return { take, input, preview, hide: () => { preview.hidden = true; } };
+    return { take, input, preview, hide: () => { preview.hidden = true; unseen.hidden = true; } };
   }
 
   /**

@@ -246,7 +246,7 @@ def test_search_controls_keep_one_line_on_narrow_phones(browser, loaded, width):
 
 
 @pytest.mark.parametrize(("fmt", "kind"), [("TIFF", "tiff"), ("HEIF", "heic")])
-def test_details_of_a_tiff_or_heic_show_a_picture(browser, loaded, fmt, kind):
+def test_details_of_a_tiff_or_heic_show_a_picture(browser, loaded, fmt, kind, tmp_path):
     """Browsers do not draw TIFF (nor Chromium HEIC): the details showed "no preview" for a TIFF the service had
     read fine."""
     import io
@@ -272,5 +272,15 @@ def test_details_of_a_tiff_or_heic_show_a_picture(browser, loaded, fmt, kind):
             page.wait_for_function("() => { const i = document.querySelector('dialog.details .details-media img');"
                                    " return i && i.complete && i.naturalWidth > 0; }")
             assert page.locator("dialog.details .img-missing").count() == 0
+            page.keyboard.press("Escape")
+            # searched with, the file is named where its preview would be (nothing said what was searched)
+            query = tmp_path / f"query.{kind}"
+            query.write_bytes(buf.getvalue())
+            page.set_input_files("#query-input", str(query))
+            page.locator("#results .status.ok").wait_for(timeout=60_000)
+            assert page.locator("#results .card .card-title").first.inner_text() == f"monkey.{kind}"
+            unseen = page.locator(".no-preview")
+            assert unseen.is_visible() and unseen.inner_text().startswith(f"query.{kind}: your browser cannot show it")
+            assert not page.locator(".query-preview").is_visible()
     finally:
         assert client.delete(f"/items/{item['id']}").status_code == 204
