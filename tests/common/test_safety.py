@@ -57,7 +57,8 @@ def test_symlink_escapes_are_forbidden(roots):
             resolve_in_roots(str(path), [root])
         # the path is inside the root as the user sees it: the refusal says where the link leads
         target = outside if path.name == "link-dir" else outside / "secret"
-        assert refused.value.detail.startswith(f"{str(path)!r} is a link to {str(target.resolve())!r}, which is outside")
+        said = f"{str(path)!r} is a link to {str(target.resolve())!r}, which is outside"
+        assert refused.value.detail.startswith(said)
     with pytest.raises(Forbidden) as refused:  # a relative path, looked up in the root
         resolve_in_roots("link-dir", [root])
     assert refused.value.detail.startswith(f"'link-dir' is a link to {str(outside.resolve())!r}")
