@@ -201,6 +201,15 @@ def test_player_opens_the_right_video_at_the_moment_and_the_timeline_seeks(brows
         left = page.evaluate("() => parseFloat(document.querySelector('.tl-playhead').style.left)")
         assert abs(left - 100 * span["start_s"] / video["duration_s"]) < 1.0
         assert_fits(page)
+        # every label is read whole, ImageNet's longest too (a phone's narrow name column cut "monarch butterfly"
+        # to "monarch …"): the sample's labels are short, so the last row is given a long one
+        cut = page.evaluate("""() => {
+            const names = [...document.querySelectorAll('.tl-name')];
+            names[names.length - 1].textContent = 'German shepherd, German shepherd dog';
+            return names.filter(n => n.scrollWidth > n.clientWidth + 1 || n.scrollHeight > n.clientHeight + 1)
+                        .map(n => n.textContent); }""")
+        assert cut == []
+        assert_fits(page)
 
         page.keyboard.press("Escape")
         page.locator("dialog.details").wait_for(state="hidden")
