@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
 #: ids per SQL ``IN (...)`` / Milvus ``in [...]`` clause
+#: what a refusal of a gzip file adds (ChEMBL and PubChem ship .sdf.gz)
+GZIP_HINT = " (gzip-compressed: decompress it first, or load it in a .zip)"
 ID_CHUNK = 500
 EXPORT_CHUNK = 500
 
@@ -123,12 +125,8 @@ class Pipeline(ABC, Generic[S]):
         return kind in self.accepted_kinds
 
     def refused(self, kind: str) -> str:
-        """Why a file whose content sniffed as ``kind`` is not loaded: an empty file says so, any other
-        :meth:`refusal` says (and a gzip file, how to load what it holds)."""
-        if kind == "empty":
-            return EMPTY_FILE
-        return self.refusal(kind) + (" (gzip-compressed: decompress it first, or load it in a .zip)"
-                                     if kind == "gzip" else "")
+        """Why a file that sniffed as ``kind`` is not loaded: empty, else :meth:`refusal` (with a gzip hint)."""
+        return EMPTY_FILE if kind == "empty" else self.refusal(kind) + (GZIP_HINT if kind == "gzip" else "")
 
     def refusal(self, kind: str) -> str:
         """Why a file of ``kind`` (not empty) is not loaded."""
