@@ -75,7 +75,7 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]+')
 
 def safe_name(name: str, fallback: str = "file") -> str:
     """A single path component derived from a client-supplied name: the name as given (it is the item's name,
-    SPEC), but for a directory part, the characters of :data:`_UNSAFE`, and leading dots (no hidden files)."""
+    SPEC), without its directory part and leading dots (no hidden files), and with :data:`_UNSAFE` replaced."""
     name = unicodedata.normalize("NFC", name or "")
     name = PurePosixPath(name.replace("\\", "/")).name
     name = _UNSAFE.sub("_", name).strip(" .")

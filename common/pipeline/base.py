@@ -36,9 +36,9 @@ from .work import Monitor, Outcome, WorkItem, sniffed_items
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
-#: ids per SQL ``IN (...)`` / Milvus ``in [...]`` clause
 #: what a refusal of a gzip file adds (ChEMBL and PubChem ship .sdf.gz)
 GZIP_HINT = " (gzip-compressed: decompress it first, or load it in a .zip)"
+#: ids per SQL ``IN (...)`` / Milvus ``in [...]`` clause
 ID_CHUNK = 500
 EXPORT_CHUNK = 500
 

@@ -127,7 +127,8 @@ def embedding_text(passage: Passage, heading_context: bool) -> str:
 VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 _HEAD_WINDOW = 1 << 16
 _VIEWPORT = re.compile(r"<meta\s[^>]*name\s*=\s*[\"']?viewport", re.IGNORECASE)
-_HEAD = re.compile(r"<head\b[^>]*>|<!doctype[^>]*>", re.IGNORECASE)
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+_DOCTYPE = re.compile(r"<!doctype[^>]*>", re.IGNORECASE)
 
 
 def with_viewport(page: str) -> str:
@@ -136,8 +137,8 @@ def with_viewport(page: str) -> str:
     head = page[:_HEAD_WINDOW]
     if _VIEWPORT.search(head):
         return page
-    tags = {m.group(0)[:5].lower(): m.end() for m in reversed(list(_HEAD.finditer(head)))}
-    at = tags.get("<head", tags.get("<!doc", 0))
+    tag = _HEAD.search(head) or _DOCTYPE.search(head)
+    at = tag.end() if tag else 0
     return page[:at] + VIEWPORT + page[at:]
 
 

@@ -171,6 +171,7 @@
     ask($("question").value);
   });
   const example = $("chat-empty").querySelector(".example");
+  const SAMPLE_QUESTION = example.textContent.replace(/\s+/g, " ").trim();
   example.addEventListener("click", (e) => ask(e.currentTarget.textContent));
 
   /** The example is a question the loaded data answers: the question of the newest FAQ entry among the newest
@@ -191,7 +192,6 @@
       $("example-line").hidden = true;
     }
   }
-  const SAMPLE_QUESTION = example.textContent.replace(/\s+/g, " ").trim();
   B.onCount(chooseExample);
   $("clear-chat").addEventListener("click", () => {
     history = [];
