@@ -4,13 +4,14 @@
 """
 
 from ..tasks import Cancelled
-from .base import Pipeline, SampleData, utcnow
+from .base import GZIP_HINT, Pipeline, SampleData, utcnow
 from .batch import search_each
 from .loading import batched, load_job, process_safely
 from .work import DUPLICATE, NEW, NOT_REACHED, Monitor, NullMonitor, Outcome, WorkItem, failed, sniffed_items, warned
 
 __all__ = [
     "DUPLICATE",
+    "GZIP_HINT",
     "NEW",
     "NOT_REACHED",
     "Cancelled",

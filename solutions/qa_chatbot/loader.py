@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.files import MAX_RECORD_BYTES, count_files, csv_delimiter, iter_files, open_text, read_records
-from common.pipeline import WorkItem
+from common.pipeline import GZIP_HINT, WorkItem
 
 from .config import QASettings
 from .documents import document_kind, expected_content
@@ -51,6 +51,10 @@ def file_items(file: Path, label: str, sniffed: str, settings: QASettings) -> It
 
 
 def refusal(suffix: str, sniffed: str) -> str:
+    return _refusal(suffix, sniffed) + (GZIP_HINT if sniffed == "gzip" else "")
+
+
+def _refusal(suffix: str, sniffed: str) -> str:
     kind = document_kind(f"x{suffix}")
     if suffix in RECORD_SUFFIXES or (kind is not None and expected_content(kind) == "text"):
         return f"not a text file (content looks like {sniffed})"

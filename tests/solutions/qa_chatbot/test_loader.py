@@ -4,6 +4,7 @@ and documents, streamed; FAQ identity; BM25."""
 from __future__ import annotations
 
 import codecs
+import gzip
 import json
 from functools import partial
 
@@ -96,6 +97,7 @@ def test_documents_and_refusals_are_sniffed(tmp_path):
     (root / "faq.csv").write_text("question,answer\nQ?,A.\n", encoding="utf-8")
     (root / "report.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     (root / "letter.docx").write_text("not a Word document", encoding="utf-8")
+    (root / "manual.html.gz").write_bytes(gzip.compress(b"<h1>Manual</h1>"))
     items = items_by_label(root)
     assert items["report.docx"].data == DocumentFile("docx")
     assert items["letter.docx"].error == "not a Word document (content looks like text)"
@@ -105,8 +107,10 @@ def test_documents_and_refusals_are_sniffed(tmp_path):
     assert "not a PDF" in items["fake.pdf"].error
     assert items["image.md"].error == "not a text file (content looks like png)"
     assert "not a FAQ" in items["notes.xlsx"].error
+    assert items["manual.html.gz"].error.endswith("content looks like gzip (gzip-compressed: decompress it first, "
+                                                  "or load it in a .zip)")
     assert items["faq.csv:2"].data == FaqEntry("Q?", "A.", {})
-    assert estimate_items(root) == 9
+    assert estimate_items(root) == 10
 
 
 def test_a_document_in_another_charset_is_a_document_and_binary_under_a_text_name_is_not(tmp_path):
