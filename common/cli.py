@@ -20,10 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import ValidationError
+
 from . import logs
 from .errors import BootcampError, NotFound
 from .registry import DEMOS, demo, installed_demos
-from .settings import ServiceSettings
+from .settings import ServiceSettings, invalid_settings
 
 # The stores and pipelines are imported where used, so importing this module stays cheap: a child process
 # started through multiprocessing (the QA demo parses each document in one) imports the main script,
@@ -73,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     except BootcampError as exc:  # a deliberate error (a bad query, a store in use...) is one line, not a traceback
         log.error("%s", exc.detail)
         return 1
+    except ValidationError as exc:  # a bad setting: named, its value never repeated (it may be a secret)
+        for line in invalid_settings(exc):
+            log.error("%s", line)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:

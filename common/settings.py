@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: the password in the example compose files; never acceptable outside dev mode
@@ -129,6 +129,36 @@ def service_config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=prefix, env_file=".env", env_nested_delimiter="__", extra="ignore", populate_by_name=True
     )
+
+
+def invalid_settings(exc: ValidationError) -> list[str]:
+    """One line per error of a settings class, naming the environment variable to fix and never its value:
+    a value may be a secret (pydantic's own message repeats every input, ``API_KEY`` and ``DATABASE_URL``
+    included, and a start-up log is often shared)."""
+    cls = next((c for c in _subclasses(ServiceSettings) if c.__name__ == exc.title), ServiceSettings)
+    lines = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        where = _env_name(cls, str(error["loc"][0])) if error["loc"] else ""
+        lines.append(f"invalid setting {where}: {message}" if where else f"invalid settings: {message}")
+    return lines
+
+
+def _env_name(cls: type[BaseSettings], name: str) -> str:
+    """The environment variable of a field (``name`` is the field's name or one of its aliases)."""
+    for field, info in cls.model_fields.items():
+        alias = info.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        if name == field or name in choices:
+            return choices[0] if choices else f"{cls.model_config.get('env_prefix') or ''}{field}".upper()
+    return name.upper()
+
+
+def _subclasses(cls: type[ServiceSettings]) -> list[type[ServiceSettings]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found += _subclasses(sub)
+    return found
 
 
 def _url_password(url: str) -> str | None:

@@ -122,6 +122,34 @@ def test_a_query_file_that_cannot_be_read_is_one_error_line(name, tmp_path, monk
     assert errors == [f"cannot read query file '{tmp_path / 'nothere.jpg'}': No such file or directory"]
 
 
+@pytest.mark.parametrize("env, command, expected", [
+    ({"BOOTCAMP_ENV": "production", "API_KEY": "topsecret123",
+      "DATABASE_URL": "mysql+mysqlconnector://bootcamp:changeme@db:3306/bootcamp"}, ["serve", "molecular_search"],
+     ["invalid settings: DATABASE_URL uses an example password; set a real one outside dev mode"]),
+    ({"MOLECULE_MAX_TOP_K": "topsecret123", "MAX_UPLOAD_MB": "0"}, ["search", "molecular_search", "CCO"],
+     ["invalid setting MAX_UPLOAD_MB: Input should be greater than 0",
+      "invalid setting MOLECULE_MAX_TOP_K: Input should be a valid integer, unable to parse string as an integer"]),
+])
+def test_a_bad_setting_is_named_and_its_value_never_printed(env, command, expected, tmp_path, monkeypatch, caplog,
+                                                            capfd):
+    """A refused production start printed pydantic's traceback, whose input dict holds API_KEY and the database
+    password (in `docker logs` of every deploy)."""
+    import uvicorn
+
+    from common.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: pytest.fail("served with invalid settings"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(command) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == expected
+    out, err = capfd.readouterr()
+    assert "topsecret123" not in out + err + caplog.text
+
+
 def test_sample_data_goes_under_data_dir(tmp_path, monkeypatch):
     """Where /load may read by default (DATA_ROOTS defaults to DATA_DIR), not ./data whatever DATA_DIR says."""
     from common.cli import main
