@@ -98,9 +98,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "sample-data":
         chosen = [demo(n) for n in args.solutions] if args.solutions else installed_demos()
-        dest = args.dest or ServiceSettings().data_dir / "samples"  # inside DATA_ROOTS' default, as /load needs
+        settings = ServiceSettings()  # DATA_DIR/samples: inside DATA_ROOTS' default, as /load needs
         for entry in chosen:
-            sample = entry.load("pipeline").sample_data(dest / entry.name)
+            dest = args.dest / entry.name if args.dest else settings.samples_dir(entry.name)
+            sample = entry.load("pipeline").sample_data(dest)
             log.info("%s: %s (%s)", entry.name, sample.path, sample.origin)
         return 0
     if args.command == "demos":

@@ -116,6 +116,10 @@ class ServiceSettings(BaseSettings):
     def service_dir(self, service: str) -> Path:
         return self.data_dir / service
 
+    def samples_dir(self, demo: str) -> Path:
+        """Where a demo's sample data is written, by ``bootcamp sample-data`` and the page's button alike."""
+        return self.data_dir / "samples" / demo
+
     def models_dir(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"
 

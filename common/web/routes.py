@@ -78,8 +78,7 @@ async def upload(files: Annotated[list[UploadFile], File(description="files, or 
 @router.post("/samples", status_code=202, response_model=TaskCreated, tags=["load"])
 async def load_samples(res: ResourcesDep, pipeline: PipelineDep) -> TaskCreated:
     """Load this demo's sample data (what ``bootcamp sample-data`` writes), to try the demo at once."""
-    dest = res.data_dir / "samples"
-    sample = await run_in_pool(res.pool, type(pipeline).sample_data, dest)
+    sample = await run_in_pool(res.pool, type(pipeline).sample_data, res.settings.samples_dir(res.name))
     root = sample.path if sample.path.is_dir() else sample.path.parent
     return TaskCreated(task_id=res.tasks.submit(f"sample data: {sample.origin}", load_job(pipeline, sample.path, root)))
 

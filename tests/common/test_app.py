@@ -49,6 +49,17 @@ def write_docs(root: Path) -> None:
     (root / "docs" / "zero.jpg").write_bytes(b"")
 
 
+def test_sample_data_is_written_where_the_cli_writes_it(service, tmp_path):
+    """The page's button wrote DATA_DIR/<demo>/samples, the CLI and the READMEs DATA_DIR/samples/<demo>: after
+    the button, the tutorial's path did not exist, and using both stored the data twice."""
+    client, _, _ = service
+    task = wait_task(client, client.post("/samples").json()["task_id"])
+    assert task["state"] == "succeeded" and task["new"] == 3, task
+    assert sorted(p.name for p in (tmp_path / "data" / "samples" / "toy").iterdir()) == [
+        "note-0.txt", "note-1.txt", "note-2.txt"]
+    assert not (tmp_path / "data" / "toy" / "samples").exists()
+
+
 def test_health_reports_backends(service, backend):
     client, _, _ = service
     body = client.get("/health").json()
