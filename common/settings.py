@@ -97,6 +97,15 @@ class ServiceSettings(BaseSettings):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _one_at_sign(cls, value: str) -> str:
+        """A password with an ``@`` pasted into the URL (the compose files build it from ``MYSQL_PASSWORD``) makes
+        the rest of the password part of the host name: said here, not as a DNS error at the first query."""
+        if "://" in value and "@" in _url_host_and_database(value):
+            raise ValueError("its password holds '@': write it %40 in the URL, or choose a password without '@'")
+        return value
+
     @model_validator(mode="after")
     def _refuse_insecure_outside_dev(self) -> ServiceSettings:
         if self.env == "dev":
@@ -163,6 +172,17 @@ def _subclasses(cls: type[ServiceSettings]) -> list[type[ServiceSettings]]:
     for sub in cls.__subclasses__():
         found += _subclasses(sub)
     return found
+
+
+def _url_host_and_database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # not a URL: the store that opens it says so
+        return ""
+    return f"{parsed.host or ''}/{parsed.database or ''}"
 
 
 def _url_password(url: str) -> str | None:

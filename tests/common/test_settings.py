@@ -55,6 +55,18 @@ def test_production_refuses_insecure_settings(monkeypatch, tmp_path):
     assert DemoSettings().env == "production"
 
 
+@pytest.mark.parametrize("password, refused", [("a@b", True), ("a@b/c", True), ("a%40b", False), ("a/b?c#d:e", False)])
+def test_a_password_with_an_at_sign_in_the_database_url_is_refused(password, refused, monkeypatch, tmp_path):
+    """The compose files paste MYSQL_PASSWORD into DATABASE_URL: with an '@' in it, the URL's host was 'b@mysql'."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"mysql+mysqlconnector://bootcamp:{password}@mysql:3306/bootcamp")
+    if refused:
+        with pytest.raises(ValidationError, match="password holds '@': write it %40"):
+            DemoSettings()
+    else:
+        assert DemoSettings().database_url.endswith("@mysql:3306/bootcamp")
+
+
 def test_dev_mode_allows_example_password(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", "mysql+mysqlconnector://bootcamp:bootcamp@db/bootcamp")
