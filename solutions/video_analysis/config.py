@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
 from common.images import CALIBRATION_DIR
 from common.settings import ServiceSettings, service_config
@@ -79,3 +79,10 @@ class VideoSettings(ServiceSettings):
     #: face photos per enrolment and query images per ``POST /search/batch``
     max_photos: int = Field(20, gt=0, le=100)
     max_batch_queries: int = Field(32, gt=0, le=256)
+
+    @field_validator("face_landmarks")
+    @classmethod
+    def _a_dlib_landmark_model(cls, value: int) -> int:
+        if value not in (5, 68):
+            raise ValueError(f"dlib has 5- and 68-point landmark models, not {value}")
+        return value

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from solutions.video_analysis.config import VideoSettings
 
 from .helpers import OPENCV_DATA, face_frame
 
@@ -44,3 +48,13 @@ def test_a_face_that_stays_in_place_reuses_its_embedding(models):
     other = np.ascontiguousarray(cv2.resize(cv2.cvtColor(cv2.imread(str(OPENCV_DATA / "messi5.jpg")),
                                                          cv2.COLOR_BGR2RGB), (640, 480)))
     assert all(f.vector is not first[0].vector for f in faces.faces(other, previous=first))
+
+
+def test_face_landmarks_is_one_of_dlibs_models(monkeypatch, tmp_path):
+    """VIDEO_FACE_LANDMARKS=7 started and silently used the 68-point model."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VIDEO_FACE_LANDMARKS", "68")
+    assert VideoSettings().face_landmarks == 68
+    monkeypatch.setenv("VIDEO_FACE_LANDMARKS", "7")
+    with pytest.raises(ValidationError, match="dlib has 5- and 68-point landmark models, not 7"):
+        VideoSettings()
