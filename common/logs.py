@@ -11,7 +11,8 @@ What is filtered, and why it is noise rather than a failure:
   server using the same DATA_DIR); :class:`common.vectors.VectorStore` says that in one line, so exactly that
   record is dropped.
 * ``milvus_lite``, ``sentence_transformers``, ``transformers``, ``httpx``: start-up chatter – WARNING and up.
-  So is ``numexpr`` (pymilvus imports pandas, which imports it): "NumExpr defaulting to 2 threads." (INFO).
+  So is ``numexpr`` (pymilvus imports pandas, which imports it): "NumExpr defaulting to 2 threads." (INFO), and
+  ``mysql.connector``, which names its authentication plugin in three INFO lines at the first connection.
 * Hugging Face progress bars while the text model is exported once: disabled.
 * ``uvicorn.error`` start-up lines and ``uvicorn.access`` lines per request: WARNING and up (the launcher
   logs one line per demo with its URL instead).
@@ -23,7 +24,7 @@ import logging
 import os
 
 QUIET_LOGGERS = ("faiss.loader", "faiss", "milvus_lite", "sentence_transformers", "transformers", "httpx",
-                 "urllib3", "PIL", "matplotlib", "numexpr", "uvicorn.error", "uvicorn.access")
+                 "urllib3", "PIL", "matplotlib", "numexpr", "mysql.connector", "uvicorn.error", "uvicorn.access")
 
 
 class MilvusLiteNotImplemented(logging.Filter):
