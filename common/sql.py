@@ -59,7 +59,9 @@ class SQLStore:
         """Backend description without credentials, for ``/health`` and logs."""
         if self.dialect == "sqlite":
             return f"sqlite:{self.url.database}"
-        return f"{self.dialect}://{self.url.host}:{self.url.port or 3306}/{self.url.database}"
+        socket = self.url.query.get("unix_socket")
+        where = f"{socket}" if socket else f"{self.url.host}:{self.url.port or 3306}"
+        return f"{self.dialect}://{where}/{self.url.database}"
 
     def create_all(self) -> None:
         """Create the declared tables that do not exist; refuse tables an older version made differently."""

@@ -56,6 +56,13 @@ def test_describe_hides_credentials(backend, sql):
     assert "bootcamp:" not in store.describe() and store.describe().split(":")[0] in ("sqlite", "mysql")
 
 
+def test_describe_names_the_socket_of_a_socket_connection():
+    """/health said mysql://localhost:3306 for a server reached through its Unix socket."""
+    store = SQLStore("mysql+mysqlconnector://u:secret@localhost/bootcamp?unix_socket=/run/mysqld/mysqld.sock")
+    assert store.describe() == "mysql:///run/mysqld/mysqld.sock/bootcamp"
+    assert SQLStore("mysql+mysqlconnector://u:secret@db/bootcamp").describe() == "mysql://db:3306/bootcamp"
+
+
 def test_unreachable_database_is_backend_unavailable():
     store = SQLStore("mysql+mysqlconnector://u:p@127.0.0.1:1/none")
     with pytest.raises(BackendUnavailable):
