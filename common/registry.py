@@ -56,7 +56,7 @@ DEMOS: tuple[Demo, ...] = (
         first_step="Press “Load sample data”, then drop a photo, or type words such as “fruit”.",
     ),
     Demo(
-        "qa_chatbot", "/qa", "FAQ chatbot",
+        "qa_chatbot", "/qa", "QA chatbot",
         "Answers questions from a loaded FAQ (CSV/JSONL) or documents: all-MiniLM-L6-v2 embeddings fused with "
         "BM25, with a calibrated confidence threshold.",
         settings="solutions.qa_chatbot.config:QASettings",
