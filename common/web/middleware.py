@@ -3,7 +3,8 @@
 * :class:`AccessGuard` – with ``API_KEY`` set, every non-GET request needs ``X-API-Key`` (checked before a
   byte of the body is received). Without a key (local use), it refuses requests whose ``Host`` is not an
   allowed name (DNS rebinding) and state-changing requests whose ``Origin`` is another site (a foreign web
-  page posting to the local server: multipart ``/upload`` is a CORS "simple" request).
+  page posting to the local server: multipart ``/upload`` is a CORS "simple" request), ``null`` included: that
+  is what a sandboxed iframe, which any page can make, sends.
 * :class:`BodySizeLimit` – 413 for bodies over the limit, by header and while streaming.
 """
 
@@ -61,7 +62,7 @@ class AccessGuard:
                 await send_json(send, 403, f"host {host!r} is not allowed (setting ALLOWED_HOSTS)")
                 return
             origin = headers.get("origin")
-            if method not in SAFE_METHODS and origin and origin != "null" and not self._same_site(origin, headers):
+            if method not in SAFE_METHODS and origin and not self._same_site(origin, headers):
                 await send_json(send, 403, f"requests from {origin} are not allowed (setting CORS_ORIGINS)")
                 return
         await self.app(scope, receive, send)

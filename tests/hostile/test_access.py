@@ -52,6 +52,9 @@ def test_a_foreign_page_cannot_post_files_to_a_keyless_server(tmp_path, unique):
         response = client.post("/upload", files=files, headers={"origin": "https://evil.example"})
         assert response.status_code == 403 and "evil.example" in response.json()["detail"]
         assert client.delete("/data", headers={"origin": "https://evil.example"}).status_code == 403
+        # a sandboxed iframe on any page sends "Origin: null": it is another site too
+        sandboxed = client.post("/upload", files=files, headers={"origin": "null"})
+        assert sandboxed.status_code == 403 and "requests from null" in sandboxed.json()["detail"]
         same_site = client.post("/upload", files=files, headers={"origin": "http://testserver"})
         assert same_site.status_code == 202
         assert client.post("/upload", files=files).status_code == 202  # curl and scripts send no Origin
