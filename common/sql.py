@@ -53,7 +53,9 @@ class SQLStore:
                 cursor.close()
 
             return engine
-        return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=5, max_overflow=10)
+        # utf8mb4 whatever the server's default (often latin1): names, questions and molecules are any Unicode
+        return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=5, max_overflow=10,
+                             connect_args={"charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"})
 
     def describe(self) -> str:
         """Backend description without credentials, for ``/health`` and logs."""
@@ -66,6 +68,9 @@ class SQLStore:
     def create_all(self) -> None:
         """Create the declared tables that do not exist; refuse tables an older version made differently."""
         try:
+            if self.dialect == "mysql":
+                for table in self.metadata.sorted_tables:
+                    table.dialect_kwargs.update(mysql_charset="utf8mb4", mysql_collate="utf8mb4_unicode_ci")
             self.metadata.create_all(self.engine)
             existing = inspect(self.engine)
             for table in self.metadata.sorted_tables:

@@ -146,7 +146,8 @@ def mariadb_server(tmp_path_factory) -> Iterator[str]:
         database = f"bootcamp_{uuid.uuid4().hex[:8]}"
         password = uuid.uuid4().hex
         client = shutil.which("mariadb") or shutil.which("mysql") or "mysql"
-        sql = (f"CREATE DATABASE {database} CHARACTER SET utf8mb4; "
+        # latin1, as many servers default to: the tables must be utf8mb4 whatever the database's default
+        sql = (f"CREATE DATABASE {database} CHARACTER SET latin1; "
                f"CREATE USER 'bootcamp'@'127.0.0.1' IDENTIFIED BY '{password}'; "
                f"GRANT ALL ON {database}.* TO 'bootcamp'@'127.0.0.1';")
         subprocess.run([client, f"--socket={sock}", "-uroot", "-e", sql], check=True, capture_output=True)
