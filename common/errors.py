@@ -13,6 +13,9 @@ status it maps to. ``common.web.app`` installs a single handler that turns any o
     ├── InvalidInput          422  well-formed but unusable input (corrupt image, bad SMILES, empty query)
     ├── BackendUnavailable    503  Milvus or the SQL database cannot be reached
     └── Overloaded            503  the worker pool and its queue are full; carries ``Retry-After``
+
+A backend that stops answering while a request runs surfaces as its library's error (SQLAlchemy's
+``OperationalError``, pymilvus's ``MilvusException``): the same module answers those 503 with ``Retry-After``.
 """
 
 from __future__ import annotations

@@ -404,3 +404,19 @@ def _quiet(logger_name: str) -> Iterator[None]:
 def open_vector_store(uri: str, token: str, default_path: Path, search_consistency: str = "Session") -> VectorStore:
     """``MILVUS_URI`` when set, otherwise a Milvus Lite file at ``default_path``."""
     return VectorStore(uri or str(default_path), token, search_consistency)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether a pymilvus or gRPC error says the Milvus server cannot be reached (down, restarting, a network
+    cut), rather than that a request was wrong: pymilvus retries for a few seconds, then raises a
+    ``MilvusException`` carrying the gRPC status, or lets the ``grpc.RpcError`` through."""
+    import grpc
+    from pymilvus.exceptions import ConnectError, ConnectionNotExistException, MilvusUnavailableException
+
+    if isinstance(exc, MilvusUnavailableException | ConnectError | ConnectionNotExistException):
+        return True
+    code = exc.code() if isinstance(exc, grpc.RpcError) and callable(getattr(exc, "code", None)) else \
+        getattr(exc, "code", None)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return True
+    return exc.__cause__ is not None and exc.__cause__ is not exc and is_unreachable(exc.__cause__)

@@ -17,11 +17,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import grpc
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pymilvus.exceptions import MilvusException
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 
 from ..errors import BackendUnavailable, BootcampError
 from ..pipeline import Pipeline
@@ -29,12 +33,16 @@ from ..pool import run_in_pool
 from ..registry import demo as registered
 from ..resources import Resources
 from ..settings import ServiceSettings
+from ..vectors import is_unreachable
 from .docs import COMMON_STATIC, install_favicon, install_offline_docs
 from .middleware import AccessGuard, BodySizeLimit
 from .pages import render as render_page
 from .routes import router as common_router
 
 log = logging.getLogger(__name__)
+
+#: seconds a client is asked to wait when a backend does not answer
+RETRY_AFTER_S = 5
 
 BuildPipeline = Callable[[Resources], Pipeline]
 #: ``/health``'s ``vector_store`` for a demo that keeps no vectors in Milvus
@@ -122,11 +130,33 @@ def create_service_app(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map :class:`BootcampError` and validation errors to ``{"detail": "..."}`` JSON."""
+    """Map :class:`BootcampError`, validation errors and a backend that stopped answering (503 with
+    ``Retry-After``) to ``{"detail": "..."}`` JSON."""
 
     @app.exception_handler(BootcampError)
     async def bootcamp_error(_request: Request, exc: BootcampError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SQLTimeoutError)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        """The database went away (stopped, restarting, a network cut) or its pool is exhausted: try again."""
+        log.warning("%s %s: the database does not answer (%s)", request.method, request.url.path,
+                    type(getattr(exc, "orig", None) or exc).__name__)
+        return JSONResponse({"detail": "the database does not answer; try again shortly"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    @app.exception_handler(MilvusException)
+    @app.exception_handler(grpc.RpcError)
+    async def milvus_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_unreachable(exc):
+            log.warning("%s %s: Milvus does not answer", request.method, request.url.path)
+            return JSONResponse({"detail": "Milvus does not answer; try again shortly"}, status_code=503,
+                                headers={"Retry-After": str(RETRY_AFTER_S)})
+        log.error("%s %s failed in Milvus", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error in the vector store (the server log has the details)"},
+                            status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -333,3 +333,38 @@ def test_every_bootcamp_error_maps_to_its_status(tmp_path, unique):
             assert response.status_code == cls.status_code
             assert response.json() == {"detail": f"{name} happened"}
     assert [c.status_code for c in classes.values()] == [400, 403, 404, 413, 415, 422, 503, 503]
+
+
+def test_a_backend_that_stops_answering_is_503_json_with_retry_after(caplog):
+    """With MariaDB stopped or Milvus down, every data route answered a plain-text 500 with a traceback."""
+    from fastapi import FastAPI
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+    from sqlalchemy import text
+
+    from common.sql import SQLStore
+    from common.web.app import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/sql")
+    def sql() -> None:
+        with SQLStore("mysql+mysqlconnector://u:p@127.0.0.1:1/none").begin() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @app.get("/milvus")
+    def milvus() -> None:
+        MilvusClient(uri="http://127.0.0.1:1", timeout=1)
+
+    @app.get("/milvus-bug")
+    def milvus_bug() -> None:
+        raise MilvusException(code=1100, message="invalid expression: label == ")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path, detail in (("/sql", "the database does not answer"), ("/milvus", "Milvus does not answer")):
+            response = client.get(path)
+            assert response.status_code == 503 and response.headers["retry-after"] == "5", response.text
+            assert response.json()["detail"].startswith(detail)
+        bug = client.get("/milvus-bug")  # a wrong request to Milvus is our bug: 500, but JSON
+        assert bug.status_code == 500 and "internal error" in bug.json()["detail"]
