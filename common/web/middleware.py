@@ -5,7 +5,8 @@
   allowed name (DNS rebinding) and state-changing requests whose ``Origin`` is another site (a foreign web
   page posting to the local server: multipart ``/upload`` is a CORS "simple" request), ``null`` included: that
   is what a sandboxed iframe, which any page can make, sends.
-* :class:`BodySizeLimit` – 413 for bodies over the limit, by header and while streaming.
+* :class:`BodySizeLimit` – 413 for bodies over the limit (``MAX_UPLOAD_MB`` for multipart uploads, 4 MB for
+  anything else: JSON), by header and while streaming.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: largest body that is not a multipart upload: twice the largest JSON request the contract allows (1000
+#: molecule queries of 2000 characters); JSON is parsed in memory, at about 25 bytes per byte, on the event loop
+MAX_JSON_BYTES = 4 << 20
 
 
 async def send_json(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
@@ -74,7 +78,8 @@ class AccessGuard:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, by header and while streaming."""
+    """Refuse request bodies over ``max_bytes`` with 413, by header and while streaming; a body that is not a
+    multipart upload (JSON, a form) over :data:`MAX_JSON_BYTES`, whatever ``max_bytes`` says."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -84,9 +89,13 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+        headers = dict(scope.get("headers") or [])
+        limit = self.max_bytes
+        if not headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
+            limit = min(limit, MAX_JSON_BYTES)  # FastAPI reads a body without a content type as JSON
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(send, limit)
             return
         received = 0
         overflowed = False
@@ -97,7 +106,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     overflowed = True
                     raise _BodyTooLarge
             return message
@@ -108,7 +117,7 @@ class BodySizeLimit:
             if overflowed:
                 if message["type"] == "http.response.start" and not response_started:
                     response_started = True
-                    await self._too_large(send)
+                    await self._too_large(send, limit)
                 return
             if message["type"] == "http.response.start":
                 response_started = True
@@ -118,9 +127,13 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
             if not response_started:
-                await self._too_large(send)
+                await self._too_large(send, limit)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, limit: int) -> None:
+        if limit < self.max_bytes:
+            await send_json(send, 413, f"request body larger than {limit // (1024 * 1024)} MB (files are uploaded as "
+                                       "multipart/form-data)")
+            return
         await send_json(send, 413, f"request body larger than {self.max_bytes // (1024 * 1024)} MB (setting "
                                    "MAX_UPLOAD_MB); a larger file can be loaded from a folder the server reads: /load")
 
