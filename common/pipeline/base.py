@@ -244,11 +244,13 @@ class Pipeline(ABC, Generic[S]):
         self.delete_items([int(item_id)])
 
     def delete_items(self, ids: list[int]) -> None:
+        """Vectors first, then rows, then files: a delete cut short (Milvus or the database gone) leaves the
+        items listed, so asking again finishes it; rows deleted first left vectors and files nothing reached."""
+        for spec in self.collections:
+            self.vectors.delete(spec.name, filter=f"{spec.item_field} in {int_list(ids)}")
         with self.sql.begin() as conn:
             conn.execute(delete(self.items).where(self.items.c.id.in_(ids)))
             self.delete_extra_rows(conn, ids)
-        for spec in self.collections:
-            self.vectors.delete(spec.name, filter=f"{spec.item_field} in {int_list(ids)}")
         self.delete_files(ids)
 
     def delete_extra_rows(self, conn: Connection, ids: list[int]) -> None:

@@ -10,11 +10,14 @@ import sys
 import time
 import urllib.request
 
+import grpc
 from fastapi.testclient import TestClient
+from pymilvus.exceptions import MilvusException
 
 from tests.common.toy.app import create_app
 from tests.common.toy.pipeline import ToySettings
 from tests.conftest import _free_port
+from tests.support import wait_task
 
 from .conftest import LITE, assert_consistent
 
@@ -77,3 +80,28 @@ def test_kill_during_loads_then_retry_leaves_consistent_stores(tmp_path, unique)
         assert (task["new"] + task["duplicates"], task["failed"]) == (N, 0)
         assert task["duplicates"] == partial
         assert assert_consistent(client, app) == N
+
+
+def test_a_delete_cut_short_by_milvus_can_be_asked_again(toy, monkeypatch):
+    """The rows went first: with Milvus down the DELETE failed, a retry said 404, and the item's vectors and files
+    stayed where no call reached them."""
+    client, app, root = toy
+    for i in range(3):
+        (root / f"n{i}.txt").write_text(f"note number {i}", encoding="utf-8")
+    wait_task(client, client.post("/load", json={"path": str(root)}).json()["task_id"])
+    victim = client.get("/items").json()["items"][0]["id"]
+    vectors = app.state.pipeline.vectors
+    working = vectors.delete
+
+    def unreachable(*_args, **_kwargs):
+        raise MilvusException(code=grpc.StatusCode.UNAVAILABLE, message="Milvus is restarting")
+
+    monkeypatch.setattr(vectors, "delete", unreachable)
+    failed = client.delete(f"/items/{victim}")
+    assert failed.status_code == 503 and failed.headers["retry-after"]
+    assert client.get(f"/items/{victim}").status_code == 200  # still listed: nothing removed
+    assert assert_consistent(client, app) == 3
+    monkeypatch.setattr(vectors, "delete", working)
+    assert client.delete(f"/items/{victim}").status_code == 204
+    assert client.get(f"/items/{victim}").status_code == 404
+    assert assert_consistent(client, app) == 2
