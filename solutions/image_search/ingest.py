@@ -49,7 +49,8 @@ def load_decode(data: bytes, thumbnail_px: int, input_size: int, max_pixels: int
     try:
         with open_image(data) as img:
             w, h = img.size
-    except Exception as exc:
+    except Exception as exc:  # decode_image says why: no image (415), too large (413), corrupt (422)
+        decode_image(data, max_pixels=max_pixels)
         raise InvalidInput(f"not a readable image: {exc}") from exc
     need = max(thumbnail_px, math.ceil(input_size * max(w, h) / max(1, min(w, h))))
     return decode_image(data, max_side=need, max_pixels=max_pixels), w, h

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from bench.image_search_hostile import hostile_png
 from tests.conftest import Backend
-from tests.support import load
+from tests.support import load, wait_task
 
 from .helpers import DATA, PHOTOS, copy_photos, make_app
 
@@ -42,6 +42,19 @@ def test_huge_16bit_png_query_is_refused_before_decoding(empty):
     assert r.status_code == 413 and "MAX_IMAGE_MPX" in r.json()["detail"]
     r = client.post("/search/batch", files=[("files", ("q.png", data)), ("files", ("ok.jpg", b"x"))])
     assert r.status_code == 200 and "MAX_IMAGE_MPX" in r.json()["results"][0]["error"]
+
+
+def test_an_image_past_pillows_own_bomb_guard_is_413_as_well(empty, tmp_path):
+    """Over ~179 Mpx Pillow refuses at open: the query was 422 "decompression bomb", the load item said the same."""
+    client, _ = empty()
+    data = hostile_png(14000, bits=1)  # 196 Mpx
+    r = client.post("/search", files={"file": ("q.png", data)})
+    assert r.status_code == 413 and r.json()["detail"] == ("image of 196 Mpx; the limit is 40 Mpx "
+                                                           "(setting MAX_IMAGE_MPX)"), r.text
+    (tmp_path / "huge").mkdir()
+    (tmp_path / "huge" / "huge.png").write_bytes(data)
+    task = wait_task(client, client.post("/load", json={"path": str(tmp_path / "huge")}).json()["task_id"])
+    assert [e["error"] for e in task["errors"]] == ["image of 196 Mpx; the limit is 40 Mpx (setting MAX_IMAGE_MPX)"]
 
 
 def test_image_under_the_pixel_cap_is_decoded_16bit_and_searched(empty):
