@@ -73,6 +73,15 @@ def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]+')
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")
+
+
+def query_text(text: str) -> str:
+    """A typed query without control characters (NUL, escapes; tabs and line breaks stay, a search reads them as
+    spaces) and without surrounding space: ``"\\x00\\x00"`` is as empty as ``"   "``."""
+    return _CONTROL.sub(" ", text).strip()
+
+
 def safe_name(name: str, fallback: str = "file") -> str:
     """A single path component derived from a client-supplied name: the name as given (it is the item's name,
     SPEC), without its directory part and leading dots (no hidden files), and with :data:`_UNSAFE` replaced."""

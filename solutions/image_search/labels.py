@@ -27,6 +27,7 @@ import numpy as np
 
 from common.errors import InvalidInput
 from common.files import atomic_write
+from common.safety import query_text
 from common.text import TextEncoder
 
 #: classes kept per image
@@ -108,7 +109,7 @@ class LabelText:
 
     def relevance(self, query: str) -> np.ndarray:
         """``max(0, cos(query, text_c))`` for every class ``c``."""
-        words = query.strip()
+        words = query_text(query)
         if not words:
             raise InvalidInput("the query is empty")
         q = self.encoder.encode([words])[0]

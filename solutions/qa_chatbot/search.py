@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from common.errors import InvalidInput
 from common.pipeline import search_each
+from common.safety import query_text
 
 from .candidates import PASSAGE, Candidate, CandidateFinder
 from .documents import PATH_SEPARATOR
@@ -54,7 +55,7 @@ class Searcher(Stores):
         self._units_lock = threading.Lock()
 
     def check_query(self, query: str) -> str:
-        text = query.strip()
+        text = query_text(query)
         if not text:
             raise InvalidInput("the query is empty")
         if len(text) > self.settings.max_query_chars:

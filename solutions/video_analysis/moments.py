@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import Table, select
 
 from common.errors import InvalidInput
+from common.safety import query_text
 from common.sql import SQLStore
 
 from .config import VideoSettings
@@ -132,7 +133,7 @@ class Moments:
         return indices
 
     def word_labels(self, q: str) -> dict[int, float]:
-        words = q.strip()
+        words = query_text(q)
         if not words or len(words) > MAX_QUERY_CHARS:
             raise InvalidInput(f"q must have 1 to {MAX_QUERY_CHARS} characters")
         s = self.settings

@@ -12,7 +12,7 @@ import pytest
 
 from common.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from common.files import iter_files, sniff
-from common.safety import ExpansionBudget, extract_zip, resolve_in_roots, safe_name, unique_path
+from common.safety import ExpansionBudget, extract_zip, query_text, resolve_in_roots, safe_name, unique_path
 
 
 def budget(max_bytes: int = 5 * 1024 * 1024, members: int = 10, ratio: int = 50, archives: int = 3) -> ExpansionBudget:
@@ -266,3 +266,9 @@ def test_zip_header_lying_about_size_is_caught(tmp_path):
 def test_not_a_zip(tmp_path):
     with pytest.raises(BadRequest):
         extract_zip(write(tmp_path, b"PK\x03\x04 not really"), tmp_path / "out", budget())
+
+
+def test_query_text_leaves_out_control_characters():
+    """A query of NULs was searched (and answered) while "   " was "the query is empty"."""
+    assert query_text("\x00\x00") == query_text(" \x1b\x7f ") == ""
+    assert query_text("  why\tdoes\nps\x00 complain ") == "why\tdoes\nps  complain"

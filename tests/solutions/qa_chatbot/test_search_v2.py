@@ -45,7 +45,7 @@ def test_two_pages_equal_one_longer_query(service, query):
 
 def test_batch_gives_each_question_its_results_or_its_error(service):
     client, _ = service
-    queries = ["why does ps aux complain", "", "   ", "x" * 1001, "what is a debian binary package"]
+    queries = ["why does ps aux complain", "", "\x00\x00 \x1b", "x" * 1001, "what is a debian binary package"]
     r = client.post("/search/batch", json={"queries": queries, "top_k": 3})
     assert r.status_code == 200, r.text
     body = r.json()
