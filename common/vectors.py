@@ -415,8 +415,9 @@ def is_unreachable(exc: BaseException) -> bool:
 
     if isinstance(exc, MilvusUnavailableException | ConnectError | ConnectionNotExistException):
         return True
-    code = exc.code() if isinstance(exc, grpc.RpcError) and callable(getattr(exc, "code", None)) else \
-        getattr(exc, "code", None)
+    code = getattr(exc, "code", None)
+    if callable(code):  # a grpc.RpcError's status is a method, a MilvusException's an attribute
+        code = code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return True
     return exc.__cause__ is not None and exc.__cause__ is not exc and is_unreachable(exc.__cause__)

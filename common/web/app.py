@@ -144,16 +144,14 @@ def install_error_handlers(app: FastAPI) -> None:
         """The database went away (stopped, restarting, a network cut) or its pool is exhausted: try again."""
         log.warning("%s %s: the database does not answer (%s)", request.method, request.url.path,
                     type(getattr(exc, "orig", None) or exc).__name__)
-        return JSONResponse({"detail": "the database does not answer; try again shortly"}, status_code=503,
-                            headers={"Retry-After": str(RETRY_AFTER_S)})
+        return _try_again("the database does not answer; try again shortly")
 
     @app.exception_handler(MilvusException)
     @app.exception_handler(grpc.RpcError)
     async def milvus_error(request: Request, exc: Exception) -> JSONResponse:
         if is_unreachable(exc):
             log.warning("%s %s: Milvus does not answer", request.method, request.url.path)
-            return JSONResponse({"detail": "Milvus does not answer; try again shortly"}, status_code=503,
-                                headers={"Retry-After": str(RETRY_AFTER_S)})
+            return _try_again("Milvus does not answer; try again shortly")
         log.error("%s %s failed in Milvus", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error in the vector store (the server log has the details)"},
                             status_code=500)
@@ -165,3 +163,8 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
             messages.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return JSONResponse({"detail": "; ".join(messages) or "invalid request"}, status_code=422)
+
+
+def _try_again(detail: str) -> JSONResponse:
+    """503 for a backend that stopped answering, with how long to wait before asking again."""
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
