@@ -57,10 +57,13 @@ def resolve_in_roots(path: str | Path, roots: list[Path]) -> Path:
     except (OSError, RuntimeError) as exc:  # symlink loops, names too long, permission errors
         raise BadRequest(f"cannot resolve {raw!r}: {getattr(exc, 'strerror', None) or exc}") from exc
     if not inside:
-        # a link inside a root whose target is not: say where it leads, or the user sees a path inside a root refused
+        # a link inside a root whose target is not: say it is a link, or the user sees a path inside a root refused.
+        # Where it leads goes to the server's log only: a client on the network learns no path outside the roots.
         linked = next((c for w, c in zip(written, candidates, strict=True)
                        if c != w and any(w.is_relative_to(root) for root in resolved_roots)), None)
-        what = f"{raw!r} is a link to {str(linked)!r}, which is" if linked else f"{raw!r} is"
+        if linked:
+            log.warning("refused %r: a link to %s, outside the data roots", raw, linked)
+        what = f"{raw!r} is a link to a place" if linked else f"{raw!r} is"
         raise Forbidden(f"{what} outside the data roots this server may read ({allowed}; setting DATA_ROOTS)")
     if not existing:
         where = "" if given.is_absolute() else (f" here or in the data roots ({allowed}; a relative path is looked "

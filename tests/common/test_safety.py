@@ -48,20 +48,22 @@ def test_paths_outside_roots_are_forbidden(roots, make):
         resolve_in_roots(make(root, outside), [root])
 
 
-def test_symlink_escapes_are_forbidden(roots):
+def test_symlink_escapes_are_forbidden(roots, caplog):
     root, outside = roots
     (root / "link-dir").symlink_to(outside)
     (root / "link-file").symlink_to(outside / "secret")
     for path in (root / "link-dir", root / "link-dir" / "secret", root / "link-file"):
         with pytest.raises(Forbidden) as refused:
             resolve_in_roots(str(path), [root])
-        # the path is inside the root as the user sees it: the refusal says where the link leads
+        # the path is inside the root as the user sees it: the refusal says it is a link, and names no place
+        # outside the roots to a client; the server's log says where it leads
+        assert refused.value.detail.startswith(f"{str(path)!r} is a link to a place outside the data roots")
+        assert str(outside) not in refused.value.detail
         target = outside if path.name == "link-dir" else outside / "secret"
-        said = f"{str(path)!r} is a link to {str(target.resolve())!r}, which is outside"
-        assert refused.value.detail.startswith(said)
+        assert str(target.resolve()) in caplog.text
     with pytest.raises(Forbidden) as refused:  # a relative path, looked up in the root
         resolve_in_roots("link-dir", [root])
-    assert refused.value.detail.startswith(f"'link-dir' is a link to {str(outside.resolve())!r}")
+    assert refused.value.detail.startswith("'link-dir' is a link to a place outside")
     with pytest.raises(Forbidden) as refused:  # no link: said as before
         resolve_in_roots(str(outside), [root])
     assert refused.value.detail.startswith(f"{str(outside)!r} is outside the data roots")
