@@ -25,7 +25,7 @@ from .config import VideoSettings
 from .faces import FaceModel
 from .moments import TextModel
 from .pipeline import VideoPipeline
-from .ranges import range_ok
+from .ranges import RangeKind, read_range
 from .schemas import (
     BatchResponse,
     Enrolled,
@@ -128,18 +128,23 @@ async def video(video_id: ItemId, pipeline: VideoPipelineDep, pool: PoolDep) -> 
 
 
 @router.get("/videos/{video_id}/stream", tags=["videos"],
-            responses={206: {"description": "the requested byte range"}, 416: {"description": "bad range"}})
+            responses={206: {"description": "the requested byte range"},
+                       416: {"description": "a range past the end of the file"}})
 async def stream(video_id: ItemId, request: Request, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     """The video (a browser-playable WebM copy when the original is not), with HTTP Range support.
 
-    ``Range: bytes=a-b`` → 206 with ``Content-Range``; a malformed or unsatisfiable range → 416.
+    ``Range: bytes=a-b`` → 206 with ``Content-Range``; a range past the end → 416; a ``Range`` that is not a
+    byte range (``items=0-1``, ``bytes=abc``) is ignored, as RFC 9110 lets a server do: 200 with the whole file.
     """
     path, media_type = await run_in_pool(pool, pipeline.stream_file, video_id)
     spec = request.headers.get("range")
     if spec is not None:
         size = (await run_in_pool(pool, path.stat)).st_size
-        if not range_ok(spec, size):
+        kind = read_range(spec, size)
+        if kind is RangeKind.UNSATISFIABLE:
             return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        if kind is RangeKind.IGNORE:  # FileResponse reads the header from the request: take it out
+            request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=60"})
 
 

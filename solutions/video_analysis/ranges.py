@@ -1,25 +1,38 @@
-"""Validation of HTTP ``Range`` headers for the video stream (Starlette serves the ranges)."""
+"""Reading HTTP ``Range`` headers for the video stream (Starlette serves the ranges).
+
+RFC 9110 §14.2: a server ignores a ``Range`` in a unit it does not know and may ignore one it cannot parse,
+answering with the whole file; a well-formed range that starts past the end (or asks for the last 0 bytes) is
+416 (Range Not Satisfiable).
+"""
 
 from __future__ import annotations
 
 import re
+from enum import Enum
 
-_RANGE = re.compile(r"^bytes=\s*(\d*)-(\d*)\s*$")
+_RANGE = re.compile(r"^\s*(\d*)-(\d*)\s*$")
 
 
-def range_ok(spec: str, size: int) -> bool:
-    """Whether every range of a ``Range`` header is well formed and inside the file."""
-    if not spec.startswith("bytes="):
-        return False
-    for part in spec[len("bytes="):].split(","):
-        match = _RANGE.match("bytes=" + part.strip())
+class RangeKind(Enum):
+    SERVE = "serve"  # 206 with the ranges asked for
+    IGNORE = "ignore"  # not a byte range this server reads: 200 with the whole file
+    UNSATISFIABLE = "unsatisfiable"  # 416
+
+
+def read_range(spec: str, size: int) -> RangeKind:
+    """What to do with the ``Range`` header ``spec`` of a request for a file of ``size`` bytes."""
+    unit, _, ranges = spec.partition("=")
+    if unit.strip() != "bytes" or not ranges:
+        return RangeKind.IGNORE
+    for part in ranges.split(","):
+        match = _RANGE.match(part)
         if not match or match.group(1) == match.group(2) == "":
-            return False
+            return RangeKind.IGNORE
         start, end = match.group(1), match.group(2)
-        if start == "":  # suffix range: the last N bytes
-            if int(end) == 0:
-                return False
-            continue
-        if int(start) >= size or (end != "" and int(end) < int(start)):
-            return False
-    return True
+        if start != "" and end != "" and int(end) < int(start):
+            return RangeKind.IGNORE  # last before first: not a valid range-spec
+    for part in ranges.split(","):  # well formed: each must fall in the file (as Starlette, which serves them, wants)
+        start, end = _RANGE.match(part).groups()  # type: ignore[union-attr]
+        if (start == "" and int(end) == 0) or (start != "" and int(start) >= size):
+            return RangeKind.UNSATISFIABLE
+    return RangeKind.SERVE
