@@ -14,7 +14,7 @@ import asyncio
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import ParamSpec, TypeVar
@@ -23,6 +23,7 @@ from .errors import Overloaded
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 class WorkerPool:
@@ -86,6 +87,11 @@ class Slot:
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._pool._call(fn, *args, **kwargs)
+
+    async def each(self, fn: Callable[[Item], T], items: Iterable[Item]) -> list[T]:
+        """``[fn(item) for item in items]``, one pool call per item: the calls of other requests waiting for a
+        thread take their turn between two items, instead of waiting for a long batch to end."""
+        return [await self._pool._call(fn, item) for item in items]
 
 
 async def run_in_pool(pool: WorkerPool, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -5,7 +5,7 @@
 
 from ..tasks import Cancelled
 from .base import GZIP_HINT, Pipeline, SampleData, utcnow
-from .batch import search_each
+from .batch import search_each, search_one
 from .loading import batched, load_job, process_safely
 from .work import DUPLICATE, NEW, NOT_REACHED, Monitor, NullMonitor, Outcome, WorkItem, failed, sniffed_items, warned
 
@@ -26,6 +26,7 @@ __all__ = [
     "load_job",
     "process_safely",
     "search_each",
+    "search_one",
     "sniffed_items",
     "utcnow",
     "warned",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
 from common.errors import PayloadTooLarge
-from common.pipeline import search_each
+from common.pipeline import search_one
 from common.pool import run_in_pool
 from common.web import ItemId, PoolDep, StopwatchDep, create_service_app, get_pipeline
 
@@ -89,7 +90,9 @@ async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolD
                 upload.file.seek(0)
                 return pipeline.search(upload.file.read(), fields.top_k, fields.offset, fields.label)
 
-            results = await slot.run(search_each, uploads, one, lambda u: u.filename or "")
+            # one pool call per query: a plain search waits for one query of a long batch, not for all of them
+            results = await slot.each(functools.partial(search_one, search=one, name=lambda u: u.filename or ""),
+                                      uploads)
         finally:
             await form.close()
     return {"results": results, "took_ms": watch.ms}

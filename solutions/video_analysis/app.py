@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, Response
 
 from common.errors import InvalidInput, PayloadTooLarge
 from common.files import ID_MAX
-from common.pipeline import search_each
+from common.pipeline import search_one
 from common.pool import run_in_pool
 from common.web import ItemId, PageOffset, PoolDep, StopwatchDep, create_service_app, get_pipeline
 
@@ -90,12 +90,12 @@ async def search_batch(pipeline: VideoPipelineDep, pool: PoolDep, watch: Stopwat
         raise InvalidInput(f"send between 1 and {most} query images")
     limit = pipeline.settings.max_image_mb
 
-    def run() -> list[dict[str, Any]]:
-        return search_each(files, lambda f: pipeline.search_reading(lambda: read_upload(f, limit), top_k, offset),
-                           name=lambda f: f.filename or "?")
+    def one(file: UploadFile) -> dict[str, Any]:
+        return search_one(file, lambda f: pipeline.search_reading(lambda: read_upload(f, limit), top_k, offset),
+                          name=lambda f: f.filename or "?")
 
-    async with pool.slot() as slot:
-        results = await slot.run(run)
+    async with pool.slot() as slot:  # one pool call per query: other requests take turns with a long batch
+        results = await slot.each(one, files)
     return {"results": results, "took_ms": watch.ms}
 
 
