@@ -141,6 +141,7 @@ class TaskRunner:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-task")
         self._live: dict[str, threading.Event] = {}  # cancel flags of this process's queued/running tasks
         self._finished: dict[str, threading.Event] = {}
+        self._unrecorded: dict[str, tuple[str, str | None]] = {}  # ends the database did not take (see _end)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name=f"{service}-heartbeat", daemon=True)
@@ -264,25 +265,50 @@ class TaskRunner:
         try:
             if cancel.is_set():
                 return  # cancelled while queued (already recorded)
-            self._update(task_id, state="running")
+            end: tuple[str, str | None] = ("succeeded", None)
             try:
+                self._update(task_id, state="running")
                 job(Progress(self, task_id, cancel))
             except Cancelled:
-                self._finish(task_id, "cancelled", "cancelled; every item listed as stored is complete")
+                end = ("cancelled", "cancelled; every item listed as stored is complete")
             except BootcampError as exc:  # a deliberate refusal: its message is the task's, no traceback
                 log.warning("task %s failed: %s", task_id, exc.detail)
-                self._finish(task_id, "failed", exc.detail)
+                end = ("failed", exc.detail)
             except Exception as exc:
                 log.exception("task %s failed", task_id)
-                self._finish(task_id, "failed", f"{type(exc).__name__}: {exc}")
-            else:
-                self._finish(task_id, "succeeded", None)
+                end = ("failed", f"{type(exc).__name__}: {exc}")
+            self._end(task_id, *end)
         finally:
             with self._lock:
                 self._live.pop(task_id, None)
                 finished = self._finished.pop(task_id, None)
             if finished is not None:
                 finished.set()
+
+    def _end(self, task_id: str, state: str, message: str | None) -> None:
+        """Record how a task ended, whatever the database does: a message it refuses is recorded escaped to ASCII;
+        if it does not answer, the heartbeat thread records the end once it does (a task never stays running)."""
+        for text in dict.fromkeys([message, _ascii(message)]):
+            try:
+                self._finish(task_id, state, text)
+                return
+            except Exception:
+                log.exception("task %s: could not record that it %s", task_id, state)
+        with self._lock:
+            self._unrecorded[task_id] = (state, _ascii(message))
+
+    def _record_ends(self) -> None:
+        """Record the task ends the database did not take when they happened (see :meth:`_end`)."""
+        with self._lock:
+            waiting = list(self._unrecorded.items())
+        for task_id, (state, message) in waiting:
+            try:
+                self._finish(task_id, state, message)
+            except Exception as exc:
+                log.warning("task %s: its end is still not recorded (%s); retrying", task_id, type(exc).__name__)
+                return
+            with self._lock:
+                self._unrecorded.pop(task_id, None)
 
     def _finish(self, task_id: str, state: str, message: str | None) -> None:
         with self.store.begin() as conn:
@@ -320,6 +346,7 @@ class TaskRunner:
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._record_ends()
             with self._lock:
                 live = list(self._live)
             if not live:
@@ -338,6 +365,11 @@ class TaskRunner:
         if task_ids:
             conn.execute(update(self.tasks).where(and_(self.tasks.c.id.in_(task_ids), self.tasks.c.state.in_(LIVE)))
                          .values(state="failed", message=INTERRUPTED, finished_at=_now(), partial=0.0))
+
+
+def _ascii(message: str | None) -> str | None:
+    """``message`` with every non-ASCII character escaped (``\\u65e5``): any database column takes it."""
+    return None if message is None else message.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _owner_dead(owner: str, host: str) -> bool:

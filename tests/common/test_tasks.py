@@ -80,6 +80,54 @@ def test_job_exception_fails_task_with_reason(store, unique):
     runner.shutdown()
 
 
+def test_a_message_the_database_refuses_is_recorded_escaped(store, unique, monkeypatch):
+    runner = runner_for(store, f"svc_{unique}")
+    finish = runner._finish
+
+    def latin1_column(task_id, state, message):  # a column that takes no Japanese
+        if message and not message.isascii():
+            raise UnicodeEncodeError("latin-1", message, 0, 1, "cannot encode")
+        finish(task_id, state, message)
+
+    monkeypatch.setattr(runner, "_finish", latin1_column)
+
+    def job(progress):
+        raise OSError("cannot read 日本.txt")
+
+    task = wait(runner, runner.submit("x", job))
+    assert task["state"] == "failed" and task["message"] == "OSError: cannot read \\u65e5\\u672c.txt"
+    runner.shutdown()
+
+
+def test_an_end_the_database_does_not_take_is_recorded_once_it_answers(store, unique, monkeypatch):
+    runner = runner_for(store, f"svc_{unique}")
+    finish = runner._finish
+    down = threading.Event()
+    down.set()
+
+    def flaky(task_id, state, message):
+        if down.is_set():
+            raise ConnectionError("database gone")
+        finish(task_id, state, message)
+
+    monkeypatch.setattr(runner, "_finish", flaky)
+    ran = threading.Event()
+
+    def job(progress):
+        progress.set_total(1)
+        progress.record([("a", NEW)])
+        ran.set()
+
+    task_id = runner.submit("x", job)
+    assert ran.wait(10)
+    time.sleep(0.3)
+    assert runner.get(task_id)["state"] == "running"  # the end is not recorded yet
+    down.clear()  # the database answers again: the heartbeat records it
+    task = wait(runner, task_id, timeout=30)
+    assert task["state"] == "succeeded" and task["new"] == 1
+    runner.shutdown()
+
+
 def test_errors_are_capped_but_counted(store, unique):
     runner = runner_for(store, f"svc_{unique}")
 
