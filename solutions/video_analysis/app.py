@@ -163,9 +163,10 @@ async def delete_video(video_id: ItemId, pipeline: VideoPipelineDep, pool: PoolD
 
 @router.post("/people", response_model=Enrolled, status_code=201, tags=["people"])
 async def enrol(pipeline: VideoPipelineDep, pool: PoolDep,
-                name: Annotated[str, Form(min_length=1, max_length=200, examples=["Lionel"])],
-                files: Annotated[list[UploadFile], File(description="one or more face photos")]) -> dict[str, Any]:
-    """Enrol a person from face photos (or add photos to a person of that name)."""
+                files: Annotated[list[UploadFile], File(description="one or more face photos")],
+                name: Annotated[str, Form(max_length=200, examples=["Lionel"])] = "") -> dict[str, Any]:
+    """Enrol a person from face photos (or add photos to a person of that name). A missing or blank name is 422
+    "name must not be empty", said the same way by every form."""
     most, limit = pipeline.settings.max_photos, pipeline.settings.max_image_mb
     if len(files) > most:
         raise InvalidInput(f"at most {most} photos per request")

@@ -52,10 +52,13 @@ def test_removed_person_leaves_every_timeline(loaded, lionel):
     ("Baboon", [("files", ("b.jpg", BABOON, "image/jpeg"))]),  # no face at all
     ("X", [("files", ("b.txt", b"text", "text/plain"))]),  # not an image
     ("", [("files", ("m.jpg", PHOTO, "image/jpeg"))]),  # no name
+    ("  ", [("files", ("m.jpg", PHOTO, "image/jpeg"))]),  # a name of spaces
     ("Y", [("files", (f"m{i}.jpg", PHOTO, "image/jpeg")) for i in range(21)]),  # too many photos
 ])
 def test_bad_enrolments_are_422(loaded, name, files):
     client = loaded[0]
     response = client.post("/people", data={"name": name}, files=files)
     assert response.status_code == 422, response.text
+    if not name:  # said as for a name of spaces, not "Field required"
+        assert response.json()["detail"] == "name must not be empty"
     assert client.get("/people").json()["people"] == []
