@@ -210,13 +210,14 @@ class TaskRunner:
         return _public(row, [{"item": e["item"], "error": e["error"], "level": e["level"]} for e in errors])
 
     def recent(self, limit: int = 10) -> list[dict[str, Any]]:
-        """This service's latest tasks, newest first (errors not included)."""
+        """This service's latest tasks, newest first; without their errors (``failed`` and ``warnings`` count
+        them; :meth:`get` lists them)."""
         with self.store.begin() as conn:
             rows = conn.execute(
                 select(self.tasks).where(self.tasks.c.service == self.service)
                 .order_by(self.tasks.c.created_at.desc(), self.tasks.c.id).limit(limit)
             ).mappings().all()
-        return [_public(r, []) for r in rows]
+        return [_public(r) for r in rows]
 
     def fail_interrupted(self) -> int:
         """Mark as failed the live tasks whose process is gone: at once for this host, by heartbeat otherwise."""
@@ -394,7 +395,8 @@ def _owner_dead(owner: str, host: str) -> bool:
     return False
 
 
-def _public(row: Any, errors: list[dict[str, str]]) -> dict[str, Any]:
+def _public(row: Any, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """A task as the API shows it; with its first errors (``GET /tasks/{id}``) or without (a row of the list)."""
     done = int(row["new_items"]) + int(row["duplicates"])
     return {
         "task_id": row["id"], "state": row["state"], "source": row["source"],
@@ -402,9 +404,8 @@ def _public(row: Any, errors: list[dict[str, str]]) -> dict[str, Any]:
         else max(int(row["total"]), done + int(row["failed"])),
         "done": done, "new": int(row["new_items"]), "duplicates": int(row["duplicates"]),
         "failed": int(row["failed"]), "warnings": int(row["warnings"]), "partial": float(row["partial"]),
-        "message": row["message"], "errors": errors,
-        "created_at": _iso(row["created_at"]), "finished_at": _iso(row["finished_at"]),
-    }
+        "message": row["message"], "created_at": _iso(row["created_at"]), "finished_at": _iso(row["finished_at"]),
+    } | ({} if errors is None else {"errors": errors})
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -34,7 +34,9 @@ class TaskError(BaseModel):
     level: Literal["error", "warning"] = "error"
 
 
-class TaskStatus(BaseModel):
+class TaskSummary(BaseModel):
+    """A load as ``GET /tasks`` lists it; ``GET /tasks/{id}`` adds its errors."""
+
     task_id: str
     state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     source: str
@@ -46,13 +48,16 @@ class TaskStatus(BaseModel):
     warnings: int = Field(..., description="items stored with a warning (listed in errors, level 'warning')")
     partial: float = Field(..., description="progress inside the batch being processed, in items")
     message: str | None
-    errors: list[TaskError]
     created_at: str | None
     finished_at: str | None
 
 
+class TaskStatus(TaskSummary):
+    errors: list[TaskError] = Field(..., description="the first failed and warned items, in the order met")
+
+
 class TaskList(BaseModel):
-    tasks: list[TaskStatus]
+    tasks: list[TaskSummary]
 
 
 class CountResponse(BaseModel):

@@ -64,6 +64,9 @@ def test_progress_is_recorded_per_batch(store, unique):
                               {"item": "cut.avi", "error": "truncated", "level": "warning"}]
     assert task["source"] == "/data/photos" and task["finished_at"] >= task["created_at"]
     assert task["total"] == 5  # exact at the end: done + failed
+    # the list counts the errors and does not pretend there are none: GET /tasks/{id} lists them
+    listed = runner.recent()[0]
+    assert listed == {k: v for k, v in task.items() if k != "errors"}
     runner.shutdown()
 
 
