@@ -4,8 +4,9 @@ Model inference, Milvus and SQL calls block; routes never run them on the event 
 ``await run_in_pool(pool, fn, *args)``. The pool has ``WORKERS`` threads (so a burst of requests does not
 oversubscribe the cores the models already use) and room for ``QUEUE_LIMIT`` calls waiting for a thread.
 Beyond that a call is refused at once with :class:`~common.errors.Overloaded` (503 + ``Retry-After``) instead
-of waiting without bound. A route that must hold a slot *before* it reads a large request body takes one
-with ``async with pool.slot() as slot:`` and runs its calls through ``slot.run``.
+of waiting without bound. A route that reads a large request body first asks ``pool.check_room()`` (503 at
+once when full, before a byte is read), then, with the body in, holds a place for its calls with
+``async with pool.slot() as slot:``: a client that sends its body slowly holds no place meanwhile.
 """
 
 from __future__ import annotations
@@ -43,11 +44,7 @@ class WorkerPool:
 
     def _acquire(self) -> None:
         with self._lock:
-            if self._in_flight >= self.capacity:
-                raise Overloaded(
-                    f"the server is busy ({self._in_flight} requests in progress or waiting); retry shortly",
-                    retry_after_s=self.retry_after_s,
-                )
+            self._refuse_when_full()
             self._in_flight += 1
 
     def _release(self) -> None:
@@ -65,6 +62,17 @@ class WorkerPool:
             return await self._call(fn, *args, **kwargs)
         finally:
             self._release()
+
+    def check_room(self) -> None:
+        """:class:`Overloaded` now when the pool and its queue are full; nothing is held (a route calls it before
+        it reads a large request body, and takes its place once the body has arrived)."""
+        with self._lock:
+            self._refuse_when_full()
+
+    def _refuse_when_full(self) -> None:  # with self._lock held
+        if self._in_flight >= self.capacity:
+            raise Overloaded(f"the server is busy ({self._in_flight} requests in progress or waiting); retry shortly",
+                             retry_after_s=self.retry_after_s)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Slot]:

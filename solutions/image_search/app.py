@@ -46,22 +46,22 @@ _FILE = {"type": "string", "format": "binary"}
 async def search(request: Request, pipeline: ImagePipelineDep, pool: PoolDep, watch: StopwatchDep) -> dict[str, Any]:
     """Images most similar to the uploaded one; edited copies (crop, rotation, resize, JPEG) come first.
 
-    The body is read once a worker is free (503 + ``Retry-After`` when the queue is full), up to
-    ``IMAGE_MAX_QUERY_MB``."""
+    A full server says 503 + ``Retry-After`` before the body is read; the body is read up to
+    ``IMAGE_MAX_QUERY_MB`` without holding a worker's place, so a slow upload keeps no one else waiting."""
     settings = pipeline.settings
-    async with pool.slot() as slot:
-        too_large = f"query larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)"
-        form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1, too_large=too_large)
-        try:
-            fields: SearchForm = form_fields(form, SearchForm)
-            upload = form_file(form, "file")
-            pipeline.check_page(fields.top_k, fields.offset)
-            if upload.size is not None and upload.size > settings.max_query_mb * MB:  # within the form's slack
-                raise PayloadTooLarge(too_large)
-            data = await upload.read()
-            results = await slot.run(pipeline.search, data, fields.top_k, fields.offset, fields.label)
-        finally:
-            await form.close()
+    pool.check_room()
+    too_large = f"query larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)"
+    form = await read_form(request, settings.max_query_mb * MB + FORM_OVERHEAD, max_files=1, too_large=too_large)
+    try:
+        fields: SearchForm = form_fields(form, SearchForm)
+        upload = form_file(form, "file")
+        pipeline.check_page(fields.top_k, fields.offset)
+        if upload.size is not None and upload.size > settings.max_query_mb * MB:  # within the form's slack
+            raise PayloadTooLarge(too_large)
+        data = await upload.read()
+        results = await run_in_pool(pool, pipeline.search, data, fields.top_k, fields.offset, fields.label)
+    finally:
+        await form.close()
     return {"results": results, "took_ms": watch.ms}
 
 
@@ -73,28 +73,29 @@ async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolD
     """Many query images at once (at most 32): each gets its results, or its own ``error``."""
     settings = pipeline.settings
     files_mb = min(settings.max_upload_mb, MAX_BATCH * settings.max_query_mb)
-    async with pool.slot() as slot:
-        form = await read_form(request, files_mb * MB + FORM_OVERHEAD, max_files=MAX_BATCH,
-                               too_large=f"queries larger than {files_mb} MB together (the smaller of MAX_UPLOAD_MB "
-                                         f"and {MAX_BATCH} x IMAGE_MAX_QUERY_MB)")
-        try:
-            fields: SearchForm = form_fields(form, SearchForm)
-            uploads = form_files(form, "files")
-            pipeline.check_page(fields.top_k, fields.offset)
-            if fields.label:
-                pipeline.labels.filter(fields.label)  # a bad page or label fails the whole batch (422)
+    pool.check_room()  # as /search: 503 before the body is read, and no place held while it arrives
+    form = await read_form(request, files_mb * MB + FORM_OVERHEAD, max_files=MAX_BATCH,
+                           too_large=f"queries larger than {files_mb} MB together (the smaller of MAX_UPLOAD_MB "
+                                     f"and {MAX_BATCH} x IMAGE_MAX_QUERY_MB)")
+    try:
+        fields: SearchForm = form_fields(form, SearchForm)
+        uploads = form_files(form, "files")
+        pipeline.check_page(fields.top_k, fields.offset)
+        if fields.label:
+            pipeline.labels.filter(fields.label)  # a bad page or label fails the whole batch (422)
 
-            def one(upload: UploadFile) -> list[dict[str, Any]]:
-                if upload.size is not None and upload.size > settings.max_query_mb * MB:
-                    raise PayloadTooLarge(f"larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)")
-                upload.file.seek(0)
-                return pipeline.search(upload.file.read(), fields.top_k, fields.offset, fields.label)
+        def one(upload: UploadFile) -> list[dict[str, Any]]:
+            if upload.size is not None and upload.size > settings.max_query_mb * MB:
+                raise PayloadTooLarge(f"larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)")
+            upload.file.seek(0)
+            return pipeline.search(upload.file.read(), fields.top_k, fields.offset, fields.label)
 
+        async with pool.slot() as slot:
             # one pool call per query: a plain search waits for one query of a long batch, not for all of them
             results = await slot.each(functools.partial(search_one, search=one, name=lambda u: u.filename or ""),
                                       uploads)
-        finally:
-            await form.close()
+    finally:
+        await form.close()
     return {"results": results, "took_ms": watch.ms}
 
 

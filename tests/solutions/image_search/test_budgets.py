@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 
@@ -107,6 +108,50 @@ def test_full_pool_answers_503_before_reading_the_body(empty, monkeypatch):
         worker.join(60)
     assert first["r"].status_code == 200
     assert client.post("/search", content=b"not a form", headers={"content-type": "text/plain"}).status_code == 422
+
+
+def test_a_query_body_arriving_slowly_holds_no_place_in_the_pool(empty):
+    """A client sending its query a little at a time kept a worker's place until the last byte: a few of them
+    made every demo of the server answer 503."""
+    client, app = empty(workers=1, queue_limit=0)
+    boundary = "slowclient"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode() + (DATA / "orange.jpg").read_bytes() + (
+        f"\r\n--{boundary}--\r\n").encode()
+    rest_may_come, sent_first = threading.Event(), threading.Event()
+    answer: list[dict] = []
+
+    async def slow_client() -> None:
+        parts = [body[:100], body[100:]]
+
+        async def receive() -> dict:
+            if len(parts) == 1:
+                sent_first.set()
+                while not rest_may_come.is_set():
+                    await anyio.sleep(0.01)
+            return {"type": "http.request", "body": parts.pop(0), "more_body": bool(parts)}
+
+        async def send(message: dict) -> None:
+            answer.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/search", "raw_path": b"/search", "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"testserver"), (b"content-length", str(len(body)).encode()),
+                             (b"content-type", f"multipart/form-data; boundary={boundary}".encode())],
+                 "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {}}
+        await app(scope, receive, send)
+
+    client.portal.start_task_soon(slow_client)
+    assert sent_first.wait(30)
+    try:  # the slow query is half sent: the one worker is free for others
+        assert client.post("/search/text", json={"query": "fruit"}).status_code == 200
+        assert client.post("/search", files={"file": ("q.jpg", (DATA / "orange.jpg").read_bytes())}).status_code == 200
+    finally:
+        rest_may_come.set()
+    deadline = time.monotonic() + 60
+    while not any(m["type"] == "http.response.start" for m in answer) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert next(m for m in answer if m["type"] == "http.response.start")["status"] == 200
 
 
 def stored_parts(client: TestClient, app) -> dict[str, int]:
