@@ -204,7 +204,8 @@ def canonical_smiles(mol: Chem.Mol) -> str:
 def parse_query(text: str) -> tuple[Chem.Mol, str]:
     """A substructure query: SMILES when it parses as SMILES, else SMARTS; ``(query, "smiles"|"smarts")``.
 
-    A SMILES query is sanitised (so a Kekulé benzene matches aromatic rings, as chemists expect);
+    A SMILES query is sanitised (so a Kekulé benzene matches aromatic rings, as chemists expect) and its open
+    valences are places where the rest of the molecule attaches, not radicals (``[N+](=O)[O-]`` is a nitro group);
     anything SMILES cannot express (``[#6]``, ``[!O]``, ``~``, recursive SMARTS) is read as SMARTS.
     """
     text = text.strip()
@@ -215,7 +216,7 @@ def parse_query(text: str) -> tuple[Chem.Mol, str]:
     smiles_error: ChemError | None = None
     if not _SMARTS_ONLY.search(text):
         try:
-            return parse_smiles(text), "smiles"
+            return _open_valences(parse_smiles(text)), "smiles"
         except ChemError as exc:
             smiles_error = exc
     query = Chem.MolFromSmarts(text)
@@ -228,6 +229,16 @@ def parse_query(text: str) -> tuple[Chem.Mol, str]:
     query.UpdatePropertyCache(strict=False)
     Chem.FastFindRings(query)
     return query, "smarts"
+
+
+def _open_valences(query: Chem.Mol) -> Chem.Mol:
+    """A SMILES fragment's bracket atoms with bonds missing are open there, not radicals: RDKit reads the N of
+    ``[N+](=O)[O-]`` as having an unpaired electron and compares unpaired electrons, so the nitro group as chemists
+    write it found no nitro compound. (Hydrogen counts are not compared either; SMARTS asks for them.)"""
+    for atom in query.GetAtoms():
+        if atom.GetNumRadicalElectrons():
+            atom.SetNumRadicalElectrons(0)
+    return query
 
 
 # -- drawings --------------------------------------------------------------------------------

@@ -321,15 +321,13 @@
   }
 
   /** A substructure query read as SMILES ignores the hydrogen counts of its bracket atoms: "c1ccccc1C(=O)[OH]"
-   *  finds esters too, and "[OH]" alone is a radical, which no stored molecule contains. Offer the SMARTS that
-   *  requires those hydrogens ([OH] → [O;H1]). */
+   *  finds esters too, and "[OH]" alone any oxygen. Offer the SMARTS that requires those hydrogens
+   *  ([OH] → [O;H1]). */
   function offerHydrogens(smiles, found) {
     const bracketH = /\[([A-Z][a-z]?|[a-z]{1,2})H(\d?)\]/g;
     const smarts = smiles.replace(bracketH, (_, atom, n) => `[${atom};H${n || 1}]`);
     if (smarts === smiles) return;
-    const why = /^\[[^\]]+\]$/.test(smiles)
-      ? `${smiles} alone is SMILES for a radical, which no stored molecule contains, and a SMILES query ignores the hydrogen counts in brackets. `
-      : `A SMILES query ignores the hydrogen counts in brackets${found ? ", so these results include molecules where those atoms carry other groups" : ""}. `;
+    const why = `A SMILES query ignores the hydrogen counts in brackets${found ? ", so these results include molecules where those atoms carry other groups" : ""}. `;
     help.replaceChildren(el("span", { text: `${why}To require the hydrogens, search the SMARTS: ` }),
       el("button", { type: "button", class: "secondary mono", text: smarts, onclick: () => runWith(smarts, "substructure") }));
     help.hidden = false;

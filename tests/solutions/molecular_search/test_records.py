@@ -222,7 +222,8 @@ def test_the_readme_on_hydrogen_counts_in_smiles_and_smarts_queries_is_true(tmp_
     readme = (Path(__file__).parents[3] / "solutions/molecular_search/README.md").read_text(encoding="utf-8")
     text = " ".join(readme[readme.index("**Hydrogen counts need SMARTS.**"):].split("\n\n", 1)[0].split())
     assert "821 of the sample data's 4,897 molecules" in text and "finds 428, the phenols only" in text, text
-    assert "`[OH]` or `[CH3]` alone is valid SMILES for a radical" in text and "`[OX2H]`, `[CX4H3]`" in text, text
+    assert "`[N+](=O)[O-]` finds nitro groups" in text and "`[OH]` alone is any oxygen" in text, text
+    assert "`[OX2H]`, `[CX4H3]`" in text, text
 
     def hits(query: str, smiles: list[str]) -> list[str]:
         q, _ = parse_query(query)
@@ -239,7 +240,11 @@ def test_the_readme_on_hydrogen_counts_in_smiles_and_smarts_queries_is_true(tmp_
     assert {named[s] for s in hits("c1ccccc1[O;H1]", few)} == {"phenol"}
     assert {named[s] for s in hits("c1ccccc1[CH3]", few)} >= {"toluene", "ethylbenzene", "benzoic acid"}
     assert {named[s] for s in hits("c1ccccc1[C;H3]", few)} == {"toluene", "p-xylene"}
-    assert hits("[OH]", few) == hits("[CH3]", few) == []  # radicals on their own
+    # open valences are attachment points, not radicals: the nitro group as chemists write it
+    nitro = ["c1ccccc1[N+](=O)[O-]", "CC[N+](=O)[O-]", "c1ccccc1N", "c1ccccc1N=O"]
+    assert hits("[N+](=O)[O-]", nitro) == nitro[:2]
+    assert hits("[OH]", few) == [s for s in few if "O" in s]  # any oxygen, as its H count is not compared
+    assert hits("[CH3]", few) == few
     assert hits("[OX2H]", few) == ["Oc1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "OC(=O)c1ccccc1"]
     assert {named[s] for s in hits("[CX4H3]", few)} == {"anisole", "aspirin", "toluene", "ethylbenzene", "p-xylene"}
 
