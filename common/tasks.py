@@ -6,13 +6,15 @@ the outcome of every item (``new``, ``duplicate``, ``failed``, warnings), so ``G
 progress from the database, and keeps answering after a restart.
 
 States: ``queued`` → ``running`` → ``succeeded`` | ``failed`` | ``cancelled``. :meth:`TaskRunner.cancel` stops
-a task at its next batch boundary (a queued one at once). Each task records the process that owns it; at
+a task at its next batch boundary (a queued one at once: its job is still called, and ends at its first check,
+so it removes what it was given, such as a staged upload). Each task records the process that owns it; at
 start-up the tasks a dead process of this host owned are marked failed at once ("interrupted by a restart"),
 and a task whose heartbeat stopped for :data:`STALE_AFTER` (another host died) is marked failed when read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -264,8 +266,10 @@ class TaskRunner:
         with self._lock:
             cancel = self._live.get(task_id, threading.Event())
         try:
-            if cancel.is_set():
-                return  # cancelled while queued (already recorded)
+            if cancel.is_set():  # cancelled while queued (already recorded): the job ends at its first check,
+                with contextlib.suppress(Cancelled):  # where it removes what it was given (a staged upload)
+                    job(Progress(self, task_id, cancel))
+                return
             end: tuple[str, str | None] = ("succeeded", None)
             try:
                 self._update(task_id, state="running")

@@ -41,6 +41,7 @@ def load_job(pipeline: Pipeline, path: Path, root: Path, cleanup: Path | None = 
 
     def job(progress: Progress) -> None:
         try:
+            progress.check_cancelled()  # cancelled while queued: only the staged copy is removed
             progress.set_total(pipeline.estimate_items(path))
             try:
                 for batch in batched(pipeline.list_items(path, root), max(1, pipeline.batch_size)):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from common.errors import NotFound
-from common.pipeline import DUPLICATE, NEW, failed, warned
+from common.pipeline import DUPLICATE, NEW, failed, load_job, warned
 from common.sql import open_sql_store
 from common.tasks import INTERRUPTED, MAX_ERRORS_KEPT, OWNER, TaskRunner, _now
 
@@ -128,6 +128,29 @@ def test_an_end_the_database_does_not_take_is_recorded_once_it_answers(store, un
     down.clear()  # the database answers again: the heartbeat records it
     task = wait(runner, task_id, timeout=30)
     assert task["state"] == "succeeded" and task["new"] == 1
+    runner.shutdown()
+
+
+def test_a_load_cancelled_while_queued_removes_its_staged_files(store, unique, tmp_path):
+    """An upload queued behind another load and cancelled kept its staged copy (gigabytes, for a zip) on disk
+    until the next restart: the job that removes it was never called."""
+    runner = runner_for(store, f"svc_{unique}")
+    release = threading.Event()
+    first = runner.submit("slow", lambda progress: release.wait(30))
+    staged = tmp_path / "staging"
+    (staged / "photos").mkdir(parents=True)
+    (staged / "photos" / "a.jpg").write_bytes(b"x" * 1000)
+    # load_job reads nothing of its pipeline before its first check: a cancelled job touches no store
+    queued = runner.submit("upload", load_job(object(), staged, staged, cleanup=staged))  # type: ignore[arg-type]
+    assert runner.cancel(queued)["state"] == "cancelled"
+    release.set()
+    wait(runner, first)
+    deadline = time.monotonic() + 30
+    while staged.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not staged.exists()
+    task = runner.get(queued)
+    assert task["state"] == "cancelled" and task["message"] == "cancelled before it started"
     runner.shutdown()
 
 
