@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: members smaller than this are not held to the compression-ratio limit (tiny files compress oddly)
 RATIO_FLOOR_BYTES = 1 << 20
+#: an archive expanding to more than this is held to the compression-ratio limit as a whole, too: many members
+#: each under RATIO_FLOOR_BYTES (2,000 MB of zeros in a 2 MB zip) otherwise passed it one by one
+ARCHIVE_RATIO_FLOOR_BYTES = 64 << 20
 MAX_NAME_CHARS = 200
 
 
@@ -141,9 +144,9 @@ def extract_zip(archive: Path, dest: Path, budget: ExpansionBudget, name: str | 
     """Extract ``archive`` into the new folder ``dest`` under ``budget``; returns the files written.
 
     Refuses (400) unsafe member paths, links, special files, a file and a folder of the same name,
-    unsupported compression and corrupt data; refuses (413) what exceeds the budget or a member whose
-    expansion exceeds ``max_ratio`` times its compressed size. On any refusal ``dest`` is removed. Errors name
-    the archive ``name`` (an upload's file name; default: the file's).
+    unsupported compression and corrupt data; refuses (413) what exceeds the budget, and a member or an
+    archive (past 64 MB) whose expansion exceeds ``max_ratio`` times its compressed size. On any refusal ``dest``
+    is removed. Errors name the archive ``name`` (an upload's file name; default: the file's).
 
     An archive whose members all sit in one folder named as the archive (``site.zip`` holding ``site/...``, as
     "Compress" and "Send to zip" make them) is extracted without that folder, so ``dest`` does not repeat it.
@@ -181,12 +184,16 @@ def _extract_members(zf: zipfile.ZipFile, archive: str, dest: Path, budget: Expa
     # hidden and system files (.DS_Store, __MACOSX/, Thumbs.db) are left out, as a folder's listing skips them
     members = [m for m in zf.infolist()
                if not m.is_dir() and not any(map(is_skipped_name, PurePosixPath(m.filename.replace("\\", "/")).parts))]
-    declared = 0
+    declared = compressed = 0
     for member in members:
         budget.add_member(member.filename)
-        declared += member.file_size
+        declared += member.file_size  # a member that writes more than it declares is refused while copied
+        compressed += max(member.compress_size, 1)
     if budget.used_bytes + declared > budget.max_bytes:
         raise PayloadTooLarge(f"{archive} expands to {declared} bytes; the request may expand to {budget.max_bytes}")
+    if declared > max(ARCHIVE_RATIO_FLOOR_BYTES, budget.max_ratio * compressed):
+        raise PayloadTooLarge(f"{archive} expands {declared // compressed}:1, more than {budget.max_ratio}:1 "
+                              "(a zip bomb?)")
     dest.mkdir(parents=True, exist_ok=False)
     extracted: list[Path] = []
     for member in members:

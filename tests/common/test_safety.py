@@ -223,6 +223,20 @@ def test_a_bomb_member_padded_with_random_data_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_archive_of_many_small_bomb_members_is_refused_as_a_whole(tmp_path):
+    """Members under 1 MB are not held to the ratio one by one: 100 of them, 1 MB of zeros each (100 MB from a
+    100 KB zip; the helper's 2,040 wrote 2 GB per request), passed. The archive as a whole is held to it."""
+    archive = write(tmp_path, make_zip({f"d/{i}.txt": b"\x00" * (1 << 20) for i in range(100)}))
+    assert archive.stat().st_size < 200_000
+    with pytest.raises(PayloadTooLarge, match=r"expands \d+:1, more than 100:1"):
+        extract_zip(archive, tmp_path / "out", budget(max_bytes=1 << 30, members=1000, ratio=100))
+    assert not (tmp_path / "out").exists()
+    # text compresses well, but not 100:1: a zip of 100 such files is extracted
+    words = " ".join(f"word{i % 5000} line {i}" for i in range(60_000)).encode()  # ~1 MB
+    texts = write(tmp_path, make_zip({f"docs/{i}.txt": words[i:] for i in range(70)}))
+    assert len(extract_zip(texts, tmp_path / "texts", budget(max_bytes=1 << 30, members=1000, ratio=100))) == 70
+
+
 def test_file_and_folder_of_the_same_name_is_400_and_leaves_nothing(tmp_path):
     archive = write(tmp_path, make_zip({"a": b"file", "a/b": b"under a file"}))
     with pytest.raises(BadRequest, match="clashes"):
