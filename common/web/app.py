@@ -21,11 +21,12 @@ import grpc
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pymilvus.exceptions import MilvusException
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLTimeoutError
+from starlette.requests import ClientDisconnect
 
 from ..errors import BackendUnavailable, BootcampError
 from ..pipeline import Pipeline
@@ -131,7 +132,7 @@ def create_service_app(
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map :class:`BootcampError`, validation errors and a backend that stopped answering (503 with
-    ``Retry-After``) to ``{"detail": "..."}`` JSON."""
+    ``Retry-After``) to ``{"detail": "..."}`` JSON; a client that hangs up mid-body is one log line."""
 
     @app.exception_handler(BootcampError)
     async def bootcamp_error(_request: Request, exc: BootcampError) -> JSONResponse:
@@ -155,6 +156,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("%s %s failed in Milvus", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error in the vector store (the server log has the details)"},
                             status_code=500)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _exc: ClientDisconnect) -> Response:
+        """The client hung up while sending its body: one log line, not a traceback per dropped connection."""
+        log.info("%s %s: the client disconnected before sending its whole body", request.method, request.url.path)
+        return Response(status_code=400)  # no one reads it
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
