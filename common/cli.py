@@ -110,6 +110,11 @@ def _run(args: argparse.Namespace) -> int:
     return 2
 
 
+#: the HTTP/1.1 parser and its budget for a request's line and headers: h11 answers 400 past it, where uvicorn's
+#: default (httptools) took a 20 MB header and held the memory of unfinished ones (body budgets are the app's)
+HTTP_LIMITS: dict[str, Any] = {"http": "h11", "h11_max_incomplete_event_size": 64 * 1024}
+
+
 def _serve(solutions: list[str], host: str, port: int) -> int:
     import uvicorn
 
@@ -121,7 +126,7 @@ def _serve(solutions: list[str], host: str, port: int) -> int:
                     "BOOTCAMP_ENV=production) before exposing it", host, port)
     shown = f"[{host}]" if ":" in host else host
     app = build_app(solutions or None, base_url=f"http://{shown}:{port}")
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    uvicorn.run(app, host=host, port=port, log_config=None, **HTTP_LIMITS)
     return 0
 
 

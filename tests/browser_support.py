@@ -26,8 +26,9 @@ TEXT_AA, NON_TEXT_AA = 4.5, 3.0
 
 
 @contextlib.contextmanager
-def serve(app: Any, timeout: float = 300) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free port in a thread; yields its base URL, stops it on exit."""
+def serve(app: Any, timeout: float = 300, **options: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free port in a thread; yields its base URL, stops it on exit.
+    ``options`` are uvicorn's (``Config``)."""
     import socket
 
     import uvicorn
@@ -35,7 +36,8 @@ def serve(app: Any, timeout: float = 300) -> Iterator[str]:
     with contextlib.closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           **{"log_level": "warning", "lifespan": "on", **options}))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

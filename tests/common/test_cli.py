@@ -75,6 +75,35 @@ def test_serve_warns_when_exposed_without_api_key(monkeypatch, caplog, host, api
     assert any("without API_KEY" in r.getMessage() for r in caplog.records) is warned
 
 
+def test_the_server_refuses_headers_past_its_budget(monkeypatch, tmp_path):
+    """``bootcamp serve`` ran uvicorn's default parser, which took a 20 MB header value (and kept the memory of
+    unfinished ones). The server it starts now answers 400 past 64 KB of request line and headers."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    from common import cli
+    from tests.browser_support import serve
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    started: list[tuple] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **options: started.append((app, options)))
+    assert cli.main(["serve", "molecular_search", "--port", "8123"]) == 0
+    app, options = started[0]
+    with serve(app, **options) as base:  # what `bootcamp serve` runs, on a free port
+        port = urlsplit(base).port
+
+        def ask(header_bytes: int) -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * header_bytes
+                             + b"\r\nConnection: close\r\n\r\n")
+                return sock.recv(64)
+
+        assert ask(8 * 1024).startswith(b"HTTP/1.1 200")
+        assert ask(1 << 20).startswith(b"HTTP/1.1 400")
+
+
 def test_a_store_in_use_by_a_server_is_one_clear_error(tmp_path, monkeypatch, caplog):
     """`bootcamp search` while `bootcamp serve` holds the same Milvus Lite file: exit 1 with a line that says
     why, not a traceback."""
