@@ -392,3 +392,35 @@ def test_a_backend_that_stops_answering_is_503_json_with_retry_after(caplog):
             assert response.json()["detail"].startswith(detail)
         bug = client.get("/milvus-bug")  # a wrong request to Milvus is our bug: 500, but JSON
         assert bug.status_code == 500 and "internal error" in bug.json()["detail"]
+
+
+def test_uploaded_parts_are_spooled_to_disk_past_16_kb():
+    """Starlette keeps each part of a multipart body in memory up to 1 MB: 1,000 parts of 199 KB held 199 MB for
+    one request. Importing the web layer lowers that to 16 KB."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    import common.web  # noqa: F401  (sets the spool size)
+
+    boundary = "b0undary"
+    parts = b"".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{i}.txt\"\r\n"
+                     f"Content-Type: text/plain\r\n\r\n".encode() + bytes([65 + i]) * size + b"\r\n"
+                     for i, size in enumerate((8 * 1024, 100 * 1024)))
+    body = parts + f"--{boundary}--\r\n".encode()
+    chunks = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        return chunks.pop(0)
+
+    async def parse() -> list[bool]:
+        request = Request({"type": "http", "method": "POST", "path": "/upload", "query_string": b"",
+                           "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())]},
+                          receive)
+        form = await request.form()
+        try:
+            return [bool(f.file._rolled) for f in form.getlist("files")]  # type: ignore[union-attr]
+        finally:
+            await form.close()
+
+    assert asyncio.run(parse()) == [False, True]
