@@ -24,7 +24,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +306,8 @@ def count_lines(path: Path) -> int:
 
 def read_records(path: Path) -> Iterator[tuple[int, Record | str]]:
     """``(line, record)`` for each record of a CSV/TSV, JSON Lines or JSON-array file; ``(line, error)`` for
-    a record that cannot be read. Keys are lower-cased and stripped. The file is read incrementally."""
+    a record that cannot be read. Keys are stripped and keep their case (:func:`column` finds one whatever its
+    case). The file is read incrementally."""
     encoding = text_encoding(path)  # decided once: the readers below open the file again in it
     with open_text(path, encoding) as fh:
         try:
@@ -467,7 +468,7 @@ def _read_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, 
         except (csv.Error, UnicodeDecodeError) as exc:
             yield 1, f"unreadable CSV header: {exc}"
             return
-        columns = [h.strip().lower() for h in header]
+        columns = [h.strip() for h in header]  # as written: "Activity (µM)" is not "activity (µm)"
         line = reader.line_num
         while True:
             start = line + 1
@@ -497,7 +498,16 @@ def _read_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, 
 def _normalised(record: Any) -> Record | str:
     if not isinstance(record, dict):
         return "not a JSON object"
-    return {str(k).strip().lower(): v for k, v in record.items()}
+    return {str(k).strip(): v for k, v in record.items()}
+
+
+def column(record: Mapping[str, Any], names: Iterable[str]) -> str | None:
+    """The key of ``record`` that is the first of ``names`` (given in lower case), however the file wrote it
+    (``SMILES``, ``Question``); keys keep their case, which can carry meaning (``Activity (µM)``)."""
+    keys: dict[str, str] = {}
+    for key in record:
+        keys.setdefault(key.casefold(), key)
+    return next((keys[name] for name in names if name in keys), None)
 
 
 def read_query_file(query: str) -> bytes:

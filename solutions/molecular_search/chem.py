@@ -145,6 +145,11 @@ def parse_smiles(smiles: str) -> Chem.Mol:
     return _sanitise(mol, smiles)
 
 
+def reads_as_smiles(text: str) -> bool:
+    """Whether ``text`` is SMILES syntax (not checked chemically): tells a name column from a SMILES column."""
+    return Chem.MolFromSmiles(text, sanitize=False) is not None
+
+
 _PARSE_ERROR = "SMILES Parse Error: "
 _POSITION = re.compile(r"check for mistakes around position (\d+)")
 

@@ -4,28 +4,36 @@ Each reader yields ``(line, Record)`` per molecule, or ``(line, error)`` for a r
 never holds more than one record (a load's memory is O(batch), whatever the file size):
 
 * ``.smi`` (also ``.smiles``, ``.ism``, ``.can``): ``SMILES [name]`` per line (with tabs, the name is the
-  second column); ``#`` comments, blank lines and a ``smiles name`` header are skipped.
+  second column), or ``name SMILES`` when the first line's first column is no SMILES and its second is (ZINC's
+  and RDKit's data files); ``#`` comments, blank lines and a ``smiles name`` header are skipped.
 * ``.csv``/``.tsv``/``.jsonl``/``.json``: read by :func:`common.files.read_records`; a ``smiles`` column
-  (or ``canonical_smiles``, ``smi``, ``isomeric_smiles``), a name from ``name``/``id``/``title``/...,
-  every other column kept as a text field.
+  (or ``canonical_smiles``, ``isosmiles``... any case), a name from ``name``/``id``/``title``/..., every
+  other column kept as a text field, named as in the file.
 * ``.sdf`` (also ``.sd``, ``.mol``): every ``$$$$``-separated record; the title line is the name and the
   ``> <TAG>`` data items become fields.
 
-RDKit has not looked at a record yet: :mod:`.ingest` parses and sanitises it.
+RDKit has not looked at a record yet (beyond telling a name column from a SMILES one): :mod:`.ingest` parses and
+sanitises it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.files import open_text, skip_line
+from common.files import column, open_text, skip_line
 from common.files import read_records as read_table
 
-SMILES_COLUMNS = ("smiles", "canonical_smiles", "smi", "isomeric_smiles")
-#: columns (lower case) a molecule's name is taken from: the first of them a row fills, names before ids (a ChEMBL
+from .chem import reads_as_smiles
+
+#: columns (any case) a table's SMILES is read from: the first of them the header has. RDKit, ChEMBL and PubChem
+#: spellings (``isosmiles``, ``IsomericSMILES``, ``Canonical SMILES``)
+SMILES_COLUMNS = ("smiles", "canonical_smiles", "smi", "isomeric_smiles", "isosmiles", "isomericsmiles",
+                  "isomeric smiles", "canonicalsmiles", "canonical smiles", "smiles_string")
+#: columns (any case) a molecule's name is taken from: the first of them a row fills, names before ids (a ChEMBL
 #: export's ``pref_name`` is empty for most molecules, its ``chembl_id`` never is)
 NAME_COLUMNS = ("name", "pref_name", "molecule_name", "molecule name", "compound_name", "compound name", "mol_name",
                 "title", "compound", "id", "compound_id", "compound id", "molecule_id", "molecule chembl id",
@@ -111,6 +119,7 @@ def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
     with open_text(path) as fh:
         number = 0
         first = True  # a header may only be the first line that is not blank or a comment
+        name_first: bool | None = None  # a file whose lines start with the name, then the SMILES
         while True:
             raw = fh.readline(MAX_LINE_CHARS + 1)
             if not raw:
@@ -127,9 +136,14 @@ def _read_smi(path: Path) -> Iterator[tuple[int, Record | str]]:
             header, first = first and parts[0].lower() in SMILES_COLUMNS, False
             if header:
                 continue
-            # the name is the rest of the line, or its first column when the line is tab-separated
-            name = parts[1].split("\t", 1)[0].strip() if len(parts) > 1 else ""
-            yield number, Record("smiles", parts[0], name=name[:MAX_NAME_CHARS])
+            if name_first is None and len(parts) > 1:  # decided on the first line with two columns
+                name_first = not reads_as_smiles(parts[0]) and reads_as_smiles(parts[1].split(None, 1)[0])
+            if name_first and len(parts) > 1:  # "ZINC03814457<tab>SMILES", as ZINC and RDKit's data write them
+                smiles, name = parts[1].split(None, 1)[0], parts[0]
+            else:  # the name is the rest of the line, or its first column when the line is tab-separated
+                smiles = parts[0]
+                name = parts[1].split("\t", 1)[0].strip() if len(parts) > 1 else ""
+            yield number, Record("smiles", smiles.strip(), name=name[:MAX_NAME_CHARS])
 
 
 def _read_table(path: Path) -> Iterator[tuple[int, Record | str]]:
@@ -139,9 +153,11 @@ def _read_table(path: Path) -> Iterator[tuple[int, Record | str]]:
             yield line, row
             continue
         if smiles_key is None:
-            smiles_key = next((c for c in SMILES_COLUMNS if c in row), None)
+            smiles_key = column(row, SMILES_COLUMNS)
             if smiles_key is None:
-                yield line, f"no SMILES column (expected one of: {', '.join(SMILES_COLUMNS)})"
+                found = ", ".join(repr(k) for k in list(row)[:8]) + (" ..." if len(row) > 8 else "")
+                yield line, (f"no SMILES column: the header has {found}; name the column of SMILES one of "
+                             f"{', '.join(SMILES_COLUMNS[:4])} (any case), on the first line")
                 return
         yield line, _table_record(row, smiles_key)
 
@@ -150,7 +166,8 @@ def _table_record(row: dict[str, Any], smiles_key: str) -> Record | str:
     smiles = _text(row.get(smiles_key)).strip()
     if not smiles:
         return "empty SMILES"
-    name_key = next((c for c in NAME_COLUMNS if _text(row.get(c)).strip()), None)
+    by_name = {key.casefold(): key for key in reversed(list(row))}  # the first column of a name, any case
+    name_key = next((by_name[c] for c in NAME_COLUMNS if c in by_name and _text(row[by_name[c]]).strip()), None)
     name = _text(row.get(name_key)).strip() if name_key else ""
     fields: dict[str, str] = {}
     for key, value in row.items():
@@ -161,7 +178,12 @@ def _table_record(row: dict[str, Any], smiles_key: str) -> Record | str:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else value if isinstance(value, str) else str(value)
+    """A cell or a JSON value as text (a JSON list or object as JSON, not Python's repr)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else str(value)
 
 
 def _read_sdf(path: Path) -> Iterator[tuple[int, Record | str]]:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
-from common.files import content_id
+from common.files import column, content_id
 from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem, warned
 from common.sql import SQLStore
 from common.text import TextEncoder
@@ -72,9 +72,12 @@ class FaqEntry:
 
 
 def entry_of(record: dict[str, Any], settings: QASettings) -> FaqEntry | str:
-    """The entry of one record (keys lower-cased), or why it cannot be one."""
+    """The entry of one record (``question`` and ``answer`` in any case), or why it cannot be one; its other
+    columns are the entry's metadata, named as in the file."""
     record = dict(record)
-    question, answer = record.pop("question", None), record.pop("answer", None)
+    q_key, a_key = column(record, ("question",)), column(record, ("answer",))
+    question = record.pop(q_key) if q_key else None
+    answer = record.pop(a_key) if a_key else None
     for name, value in (("question", question), ("answer", answer)):
         if value is None or (isinstance(value, str) and not value.strip()):
             return f"missing {name}"

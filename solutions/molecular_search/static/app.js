@@ -46,7 +46,8 @@
   }
 
   // the columns a table's SMILES and names are read from, as a load reads them (records.py)
-  const SMILES_COLUMNS = ["smiles", "canonical_smiles", "smi", "isomeric_smiles"];
+  const SMILES_COLUMNS = ["smiles", "canonical_smiles", "smi", "isomeric_smiles", "isosmiles", "isomericsmiles",
+    "isomeric smiles", "canonicalsmiles", "canonical smiles", "smiles_string"];
   const NAME_COLUMNS = ["name", "pref_name", "molecule_name", "molecule name", "compound_name", "compound name",
     "mol_name", "title", "compound", "id", "compound_id", "compound id", "molecule_id", "molecule chembl id",
     "chembl_id", "chembl id", "cid", "pubchem_cid", "zinc_id", "catalog_id", "catalog id"];

@@ -67,7 +67,29 @@ def test_csv_fields_multiline_bom_and_missing_smiles(tmp_path):
     assert got[2] == (6, ("smiles", "c1ccccc1", "m3", {"activity": "7", "note": "x"}))
     bad = tmp_path / "b.csv"
     bad.write_text("name,structure\nx,CCO\n", encoding="utf-8")
-    assert records(bad) == [(2, "no SMILES column (expected one of: smiles, canonical_smiles, smi, isomeric_smiles)")]
+    assert records(bad) == [(2, "no SMILES column: the header has 'name', 'structure'; name the column of SMILES "
+                                "one of smiles, canonical_smiles, smi, isomeric_smiles (any case), on the first line")]
+
+
+@pytest.mark.parametrize("header", ["isosmiles", "IsomericSMILES", "Canonical SMILES", "canonicalsmiles", "SMILES"])
+def test_pubchem_and_chembl_smiles_columns_are_read_and_columns_keep_their_case(tmp_path, header):
+    """PubChem's `isosmiles`, PUG-REST's `IsomericSMILES`... made the whole file fail; and every column was
+    lower-cased, so `Activity (µM)` became `activity (µm)`, micrometres."""
+    f = tmp_path / "pubchem.csv"
+    f.write_text(f"CID,{header},Activity (µM),pIC50\n2244,CC(=O)Oc1ccccc1C(=O)O,1.5,7.2\n", encoding="utf-8")
+    assert records(f) == [(2, ("smiles", "CC(=O)Oc1ccccc1C(=O)O", "2244", {"Activity (µM)": "1.5", "pIC50": "7.2"}))]
+
+
+def test_a_smi_file_with_the_name_first_is_read_as_zinc_and_rdkit_write_it(tmp_path):
+    """RDKit's own Contrib/Fastcluster/cdk2.smi is `ZINC03814457<tab>SMILES`: every line failed as the SMILES
+    'ZINC03814457'."""
+    f = tmp_path / "cdk2.smi"
+    f.write_text("ZINC03814457\tCC(C)C(=O)Nc1ccccc1\nZINC00023543  c1ccccc1O\n", encoding="utf-8")
+    assert records(f) == [(1, ("smiles", "CC(C)C(=O)Nc1ccccc1", "ZINC03814457", {})),
+                          (2, ("smiles", "c1ccccc1O", "ZINC00023543", {}))]
+    usual = tmp_path / "usual.smi"  # SMILES first, as before, even when the name reads as SMILES too ("CCO")
+    usual.write_text("CCO CCO\nc1ccccc1\tbenzene\tx\n", encoding="utf-8")
+    assert records(usual) == [(1, ("smiles", "CCO", "CCO", {})), (2, ("smiles", "c1ccccc1", "benzene", {}))]
 
 
 @pytest.mark.parametrize(("table", "names"), [

@@ -202,7 +202,7 @@ def test_a_faq_exported_by_excel_in_windows_1252_with_semicolons_is_read(tmp_pat
     (root / "faq.csv").write_bytes(excel_lines(rows, "cp1252"))
     items = items_by_label(root)
     assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
-                                               "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"prix": "2,50 \u20ac"})
+                                               "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"Prix": "2,50 \u20ac"})
     assert items["faq.csv:3"].data.answer == "\u00c0 7 h 30 \u2013 tous les jours."
 
 
@@ -218,6 +218,6 @@ def test_a_faq_saved_by_excel_as_unicode_text_is_read(tmp_path):
     (root / "bare.csv").write_bytes(excel_lines(rows, "utf-16-le"))
     items = items_by_label(root)
     assert items["faq.csv:2"].data == FaqEntry("O\u00f9 est la caf\u00e9t\u00e9ria ?",
-                                               "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"category": "lieux"})
+                                               "Au rez-de-chauss\u00e9e, \u00ab B \u00bb.", {"Category": "lieux"})
     assert items["faq.csv:3"].data.question == "\u4f1a\u8bae\u5ba4\u5728\u54ea\u91cc\uff1f"
     assert items["bare.csv"].data is None and "binary" in items["bare.csv"].error
