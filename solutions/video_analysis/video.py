@@ -119,6 +119,38 @@ def _signature(bgr: np.ndarray) -> np.ndarray:
     return np.asarray(grey - grey.mean() * 0.5)  # keep some brightness, but a fade is not every frame a new scene
 
 
+#: top-level boxes looked at, at most, to find an MP4's index
+_MAX_BOXES = 10_000
+
+
+def lacks_mp4_index(path: Path) -> bool:
+    """Whether ``path`` is an ISO base-media file (MP4, MOV, M4V) whose top-level boxes hold no ``moov``: the
+    index of its samples, which many encoders write last, so a cut file has none (and nothing decodes)."""
+    try:
+        with path.open("rb") as fh:
+            size = path.stat().st_size
+            pos, seen_ftyp = 0, False
+            for _ in range(_MAX_BOXES):
+                if pos + 8 > size:
+                    return seen_ftyp
+                fh.seek(pos)
+                head = fh.read(16)
+                box_size, box_type = int.from_bytes(head[:4], "big"), head[4:8]
+                if box_type == b"moov":
+                    return False
+                seen_ftyp = seen_ftyp or box_type == b"ftyp"
+                if not seen_ftyp:
+                    return False  # not an ISO base-media file
+                if box_size == 1 and len(head) == 16:  # a 64-bit size follows the type
+                    box_size = int.from_bytes(head[8:16], "big")
+                if box_size < 8:  # 0: "to the end of the file"; smaller: damaged
+                    return True
+                pos += box_size
+    except OSError:
+        return False
+    return False
+
+
 def _fourcc(cap: cv2.VideoCapture) -> str:
     return int(cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").strip("\x00")
 
@@ -143,6 +175,10 @@ class VideoReader:
         self.cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not self.cap.isOpened():
             self.cap.release()
+            if lacks_mp4_index(path):
+                raise VideoError("an MP4/MOV without its index (the 'moov' box): the file was cut off before its "
+                                 "end (an interrupted download or copy?). A camera or encoder that writes the "
+                                 "index last leaves nothing readable without it: copy the whole file again")
             raise VideoError("not a video OpenCV can open (unknown container, or no readable stream)")
         fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if np.isfinite(fps) and 0 < fps <= 1000 else 25.0

@@ -75,6 +75,27 @@ def test_garbage_and_cut_before_the_first_frame_are_errors(tmp_path):
         keyframes(tmp_path / "head.avi")
 
 
+def test_an_mp4_cut_before_its_index_says_so(tmp_path):
+    """OpenCV's mp4v (as many phones) writes the MP4's index last: half the file opens as nothing, and the error
+    blamed the container ("unknown container") instead of the cut."""
+    whole = tmp_path / "whole.mp4"
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = whole.read_bytes()
+    assert data.rfind(b"moov") > len(data) // 2  # the index is at the end
+    assert keyframes(whole)[0].decoded_frames == 30
+    for name, part in (("cut.mp4", data[: len(data) // 2]), ("cut.mov", data[: int(len(data) * 0.6)])):
+        (tmp_path / name).write_bytes(part)
+        with pytest.raises(VideoError, match=r"without its index \(the 'moov' box\): the file was cut off"):
+            keyframes(tmp_path / name)
+    (tmp_path / "junk.mp4").write_bytes(b"\x00" * 4000)  # no ftyp: not said to be a cut MP4
+    with pytest.raises(VideoError, match="not a video OpenCV can open"):
+        keyframes(tmp_path / "junk.mp4")
+
+
 def test_frames_over_the_pixel_limit_are_refused():
     with pytest.raises(VideoError, match="over the limit"):
         VideoReader(OPENCV_DATA / "vtest.avi", max_pixels=100_000)
