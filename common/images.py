@@ -20,6 +20,7 @@ of a ``precision`` setting (``fp32`` or ``int8``).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import io
 import logging
@@ -198,6 +199,18 @@ def load_labels() -> list[str]:
     if len(labels) != 1000:
         raise RuntimeError(f"{LABELS_FILE} has {len(labels)} class names, expected 1000")
     return labels
+
+
+def similar_labels(label: str, names: list[str], most: int = 5) -> list[str]:
+    """Class names a user who typed ``label`` may have meant: those with it as a word ("cat": "tabby cat"...), then
+    with it inside, then spelled alike ("lemons": "lemon"); for a refusal's "did you mean"."""
+    key = label.strip().casefold()
+    unique = list(dict.fromkeys(names))
+    whole_word = sorted((n for n in unique if key in n.casefold().split()), key=len)
+    inside = sorted((n for n in unique if key in n.casefold() and n not in whole_word), key=len)
+    folded = {n.casefold(): n for n in unique}
+    alike = [folded[n] for n in difflib.get_close_matches(key, list(folded), n=most, cutoff=0.75)]
+    return list(dict.fromkeys(whole_word + inside + alike))[:most]
 
 
 def preprocess(images: list[np.ndarray], size: int = INPUT_SIZE) -> np.ndarray:
@@ -498,4 +511,4 @@ def _verify(session: Any) -> float:
 
 
 __all__ = ["CALIBRATION_DIR", "INPUT_SIZE", "PRECISIONS", "ImageEncoder", "Int8ImageEncoder", "calibration_split",
-           "decode_image", "l2_normalize", "load_labels", "preprocess", "shared_image_encoder"]
+           "decode_image", "l2_normalize", "load_labels", "preprocess", "shared_image_encoder", "similar_labels"]

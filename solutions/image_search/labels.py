@@ -27,6 +27,7 @@ import numpy as np
 
 from common.errors import InvalidInput
 from common.files import atomic_write
+from common.images import similar_labels
 from common.safety import query_text
 from common.text import TextEncoder
 
@@ -72,7 +73,10 @@ class Labels:
         name = label.strip()
         cls = self.index.get(name, self._folded.get(name.casefold()))
         if cls is None:
-            raise InvalidInput(f"unknown label {label!r}: it must be one of the ImageNet class names (GET /labels)")
+            near = similar_labels(label, self.names)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise InvalidInput(f"unknown label {label!r}: it must be one of the ImageNet class names (GET /labels)"
+                               + hint)
         return " or ".join(f"{f} == {int(cls)}" for f in FIELDS)
 
     @staticmethod

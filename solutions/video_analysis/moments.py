@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import Table, select
 
 from common.errors import InvalidInput
+from common.images import similar_labels
 from common.safety import query_text
 from common.sql import SQLStore
 
@@ -124,10 +125,7 @@ class Moments:
         key = label.strip().lower()
         indices = self.by_name.get(key)
         if not indices:
-            names = list(dict.fromkeys(self.words.names))
-            whole_word = [n for n in names if key in n.lower().split()]
-            part = [n for n in names if key in n.lower() and n not in whole_word]
-            near = (sorted(whole_word, key=len) + sorted(part, key=len))[:5]
+            near = similar_labels(label, self.words.names)
             hint = f"; did you mean {', '.join(near)}?" if near else " (see the 1000 ImageNet class names)"
             raise InvalidInput(f"unknown label {label!r}{hint}")
         return indices

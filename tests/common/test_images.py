@@ -251,3 +251,14 @@ def test_the_heif_decoder_loads_with_the_first_heif_file():
     done = subprocess.run([sys.executable, "-c", script, str(heic)], capture_output=True, text=True, timeout=120,
                           check=True, cwd=Path(__file__).parents[2])
     assert done.stdout.split() == ["False", "True", "True"]
+
+
+def test_similar_labels_for_a_label_that_is_no_class_name():
+    """"lemons" was refused with no suggestion while "cat" got five: a plural or a typo is spelled alike."""
+    from common.images import load_labels, similar_labels
+
+    names = load_labels()
+    assert similar_labels("lemons", names) == ["lemon"]
+    assert similar_labels("Lemno", names)[:1] == ["lemon"]
+    assert similar_labels("cat", names)[:2] == ["tabby cat", "tiger cat"]
+    assert similar_labels("no such thing", names) == []

@@ -65,6 +65,9 @@ def test_label_filter_keeps_exactly_the_images_with_that_label(service):
     r = client.post("/search", files={"file": ("q.jpg", (DATA / "fruits.jpg").read_bytes())},
                     data={"label": 'orange" or id > 0'})
     assert r.status_code == 422 and "unknown label" in r.json()["detail"]
+    r = client.post("/search", files={"file": ("q.jpg", (DATA / "fruits.jpg").read_bytes())},
+                    data={"label": "oranges"})
+    assert r.status_code == 422 and r.json()["detail"].endswith("did you mean orange?"), r.text
 
 
 def test_search_by_words_ranks_real_photos_by_their_labels(service):

@@ -72,6 +72,8 @@ def test_label_names_are_case_insensitive_and_unknown_ones_are_422(loaded):
     response = client.get("/moments", params={"label": "cat"})
     assert response.status_code == 422 and "did you mean" in response.json()["detail"]
     assert "tabby cat" in response.json()["detail"]
+    plural = client.get("/moments", params={"label": "lemons"})
+    assert plural.status_code == 422 and plural.json()["detail"].endswith("did you mean lemon?")
     assert client.get("/moments", params={"label": "no such thing"}).status_code == 422
     assert moments(client, label="tabby cat") == {"moments": [], "total": 0}  # a class no video shows
 
