@@ -113,15 +113,16 @@ async def labels(pipeline: ImagePipelineDep) -> dict[str, Any]:
     return {"labels": pipeline.labels.names}
 
 
-@router.get("/items/{item_id}/image", response_class=FileResponse, responses={200: {"content": {"image/*": {}}}})
+@router.api_route("/items/{item_id}/image", methods=["GET", "HEAD"], response_class=FileResponse,
+                  responses={200: {"content": {"image/*": {}}}})
 async def item_image(item_id: ItemId, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
     """The stored copy of an image, as loaded."""
     path, media_type = await run_in_pool(pool, pipeline.image_file, item_id)
     return FileResponse(path, media_type=media_type, headers=CACHE)
 
 
-@router.get("/items/{item_id}/thumbnail", response_class=FileResponse,
-            responses={200: {"content": {"image/jpeg": {}}}})
+@router.api_route("/items/{item_id}/thumbnail", methods=["GET", "HEAD"], response_class=FileResponse,
+                  responses={200: {"content": {"image/jpeg": {}}}})
 async def item_thumbnail(item_id: ItemId, pipeline: ImagePipelineDep, pool: PoolDep) -> FileResponse:
     """A JPEG thumbnail (at most 256 px a side by default)."""
     path = await run_in_pool(pool, pipeline.thumbnail_file, item_id)

@@ -63,7 +63,7 @@ async def document_passages(item_id: ItemId, pipeline: QAPipelineDep, pool: Pool
     return await run_in_pool(pool, pipeline.document_passages, item_id, offset, limit)
 
 
-@router.get("/items/{item_id}/file", response_class=FileResponse)
+@router.api_route("/items/{item_id}/file", methods=["GET", "HEAD"], response_class=FileResponse)
 async def document_file(item_id: ItemId, pipeline: QAPipelineDep, pool: PoolDep) -> FileResponse:
     """The stored copy of a document (results link to it, at their section's anchor). HTML is served sandboxed:
     no script of a loaded page runs."""

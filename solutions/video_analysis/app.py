@@ -127,9 +127,9 @@ async def video(video_id: ItemId, pipeline: VideoPipelineDep, pool: PoolDep) -> 
     return await run_in_pool(pool, pipeline.video, video_id)
 
 
-@router.get("/videos/{video_id}/stream", tags=["videos"],
-            responses={206: {"description": "the requested byte range"},
-                       416: {"description": "a range past the end of the file"}})
+@router.api_route("/videos/{video_id}/stream", methods=["GET", "HEAD"], tags=["videos"],
+                  responses={206: {"description": "the requested byte range"},
+                             416: {"description": "a range past the end of the file"}})
 async def stream(video_id: ItemId, request: Request, pipeline: VideoPipelineDep, pool: PoolDep) -> Response:
     """The video (a browser-playable WebM copy when the original is not), with HTTP Range support.
 
@@ -148,7 +148,8 @@ async def stream(video_id: ItemId, request: Request, pipeline: VideoPipelineDep,
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=60"})
 
 
-@router.get("/videos/{video_id}/frames/{ms}.jpg", tags=["videos"], response_class=FileResponse)
+@router.api_route("/videos/{video_id}/frames/{ms}.jpg", methods=["GET", "HEAD"], tags=["videos"],
+                  response_class=FileResponse)
 async def frame(video_id: ItemId, ms: FrameMs, pipeline: VideoPipelineDep, pool: PoolDep) -> FileResponse:
     """The JPEG thumbnail of the keyframe at ``ms`` milliseconds."""
     path = await run_in_pool(pool, pipeline.frame_file, video_id, ms)

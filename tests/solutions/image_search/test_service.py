@@ -60,6 +60,9 @@ def test_exact_copy_scores_one_and_serves_its_files(service):
     assert img.status_code == 200 and img.content == (DATA / "baboon.jpg").read_bytes()
     thumb = client.get(f"/{first['thumbnail_url']}")
     assert thumb.headers["content-type"] == "image/jpeg"
+    for url, size in ((first["image_url"], len(img.content)), (first["thumbnail_url"], len(thumb.content))):
+        head = client.head(f"/{url}")  # headers only (405 before)
+        assert head.status_code == 200 and head.headers["content-length"] == str(size) and not head.content
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 256
 
 

@@ -235,6 +235,7 @@ def test_uploaded_documents_in_windows_1252_are_loaded_and_binary_under_a_text_n
         assert expected in " ".join(text.split())
         served = client.get(f"/items/{doc['id']}/file")  # the text as read, which a browser shows right
         assert served.headers["content-type"] == content_type
+        assert client.head(f"/items/{doc['id']}/file").headers["content-length"] == str(len(served.content))
         assert expected in " ".join(served.content.decode("utf-8").split())
         if name == "cafe.html":  # and what a phone needs to show it at its width (else 980 px wide, tiny)
             assert served.content.decode().startswith(f"<html><head>{VIEWPORT}<title>Caf\u00e9 cr\u00e8me</title>")

@@ -150,6 +150,11 @@ def test_stream_serves_ranges(loaded):
     assert part.status_code == 206
     assert part.headers["content-range"] == f"bytes 100-1099/{len(original)}"
     assert part.content == original[100:1100]
+    head = client.head(url)  # what players and download tools ask first: 405 before
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(original)) and not head.content
+    assert head.headers["accept-ranges"] == "bytes"
+    frame = client.get(f"/videos/{videos['Megamind.avi']['id']}").json()["frames"][0]["frame_url"]
+    assert client.head(frame).status_code == 200
     tail = client.get(url, headers={"Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == original[-10:]
     for past_the_end in (f"bytes={len(original)}-", "bytes=-0"):
