@@ -45,6 +45,12 @@
     return [line, ""];
   }
 
+  /** Whether a word can be SMILES: outside brackets only the organic-subset elements, digits, bonds and branches
+   *  ("ZINC03814457" and "CHEMBL25" cannot: no Z, H or M outside brackets). The server's parser decides the rest. */
+  function maySmiles(word) {
+    return /^(Cl|Br|[BCNOPSFIbcnops0-9%()=#$@+\-\\/.:~*]|\[[^\]]*\])+$/.test(word);
+  }
+
   // the columns a table's SMILES and names are read from, as a load reads them (records.py)
   const SMILES_COLUMNS = ["smiles", "canonical_smiles", "smi", "isomeric_smiles", "isosmiles", "isomericsmiles",
     "isomeric smiles", "canonicalsmiles", "canonical smiles", "smiles_string"];
@@ -90,9 +96,13 @@
         .map((row) => ({ query: row[at], name: names.map((i) => row[i] || "").find(Boolean) || "" }));
     }
     const out = [];
+    let nameFirst = null; // "ZINC03814457<tab>SMILES" lines (ZINC's and RDKit's files), decided on the first line
     for (const line of lines) {
-      const [smiles, rest] = splitQuery(line);
+      let [smiles, rest] = splitQuery(line);
       if (/^(canonical_|isomeric_)?smiles$/i.test(smiles)) continue;
+      const [second, after] = splitQuery(rest.trim());
+      if (nameFirst === null && second) nameFirst = !maySmiles(smiles) && maySmiles(second);
+      if (nameFirst && second) [smiles, rest] = [second, `${smiles} ${after}`];
       out.push({ query: smiles, name: rest.split(/[\s,;]+/).filter(Boolean).join(" ").replace(/^"|"$/g, "") });
     }
     return out;

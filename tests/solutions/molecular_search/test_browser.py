@@ -527,6 +527,20 @@ def test_batch_queries_read_a_spreadsheet_by_its_smiles_column(browser, loaded, 
             assert want and card_ids(page, f".batch-group:nth-child({i + 1}) .card") == want
 
 
+def test_batch_queries_read_name_first_lines_as_zinc_files_write_them(browser, loaded):
+    """RDKit's Contrib/Fastcluster/cdk2.smi is "ZINC03814457<tab>SMILES": the page sent each name as the query
+    ("'ZINC03814457' looks like a name") and showed the SMILES as its name."""
+    base, _client, _ = loaded
+    with opened(browser, base) as (page, _traffic):
+        page.fill("#batch-queries", "ZINC03814457\tCC(C)C(=O)Nc1ccccc1\nZINC00000002 CCO")
+        page.get_by_role("button", name="Search them").click()
+        groups = page.locator(".batch-group")
+        groups.nth(1).wait_for(timeout=60_000)
+        assert [groups.nth(i).locator(".batch-query").inner_text() for i in range(2)] == [
+            "ZINC03814457 — CC(C)C(=O)Nc1ccccc1", "ZINC00000002 — CCO"]
+        assert page.locator(".batch-group .status.error").count() == 0
+
+
 def test_batch_smarts_lines_keep_their_bracketed_commas_and_semicolons(browser, loaded):
     """The batch box split every line at "," and ";", inside brackets too: "[NX3;H2]c" was sent as "[NX3"."""
     base, client, _ = loaded
