@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from common.errors import Overloaded
 from common.pool import WorkerPool, run_in_pool
+
+
+def run(scenario):
+    """``asyncio.run(scenario())`` in a thread of its own: a browser test of the same session (Playwright's sync
+    API) keeps an event loop running in the main thread."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, scenario()).result()
 
 
 def test_a_full_pool_refuses_at_once():
@@ -25,7 +33,7 @@ def test_a_full_pool_refuses_at_once():
         assert await busy
 
     try:
-        asyncio.run(scenario())
+        run(scenario)
     finally:
         pool.shutdown()
 
@@ -47,7 +55,7 @@ def test_another_request_takes_its_turn_between_the_items_of_a_batch():
             return await batch
 
     try:
-        assert asyncio.run(scenario()) == [0, 1, 4, 9, 16]
+        assert run(scenario) == [0, 1, 4, 9, 16]
     finally:
         pool.shutdown()
     # the plain call waited for one item of the batch, not for the five
