@@ -501,12 +501,18 @@ def _normalised(record: Any) -> Record | str:
     return {str(k).strip(): v for k, v in record.items()}
 
 
-def column(record: Mapping[str, Any], names: Iterable[str]) -> str | None:
-    """The key of ``record`` that is the first of ``names`` (given in lower case), however the file wrote it
-    (``SMILES``, ``Question``); keys keep their case, which can carry meaning (``Activity (µM)``)."""
+def folded_keys(record: Mapping[str, Any]) -> dict[str, str]:
+    """``{key.casefold(): key}`` of a record (the first key of each folded spelling): a column looked up in any
+    case (``SMILES``, ``Question``), while keys keep theirs, which can carry meaning (``Activity (µM)``)."""
     keys: dict[str, str] = {}
     for key in record:
         keys.setdefault(key.casefold(), key)
+    return keys
+
+
+def column(record: Mapping[str, Any], names: Iterable[str]) -> str | None:
+    """The key of ``record`` that is the first of ``names`` (given in lower case), however the file wrote it."""
+    keys = folded_keys(record)
     return next((keys[name] for name in names if name in keys), None)
 
 

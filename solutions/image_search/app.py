@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,16 +83,18 @@ async def search_batch(request: Request, pipeline: ImagePipelineDep, pool: PoolD
         if fields.label:
             pipeline.labels.filter(fields.label)  # a bad page or label fails the whole batch (422)
 
-        def one(upload: UploadFile) -> list[dict[str, Any]]:
+        def search(upload: UploadFile) -> list[dict[str, Any]]:
             if upload.size is not None and upload.size > settings.max_query_mb * MB:
                 raise PayloadTooLarge(f"larger than {settings.max_query_mb} MB (setting IMAGE_MAX_QUERY_MB)")
             upload.file.seek(0)
             return pipeline.search(upload.file.read(), fields.top_k, fields.offset, fields.label)
 
+        def one(upload: UploadFile) -> dict[str, Any]:
+            return search_one(upload, search, name=lambda u: u.filename or "")
+
         async with pool.slot() as slot:
             # one pool call per query: a plain search waits for one query of a long batch, not for all of them
-            results = await slot.each(functools.partial(search_one, search=one, name=lambda u: u.filename or ""),
-                                      uploads)
+            results = await slot.each(one, uploads)
     finally:
         await form.close()
     return {"results": results, "took_ms": watch.ms}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.files import column, open_text, skip_line
+from common.files import column, folded_keys, open_text, skip_line
 from common.files import read_records as read_table
 
 from .chem import reads_as_smiles
@@ -166,8 +166,8 @@ def _table_record(row: dict[str, Any], smiles_key: str) -> Record | str:
     smiles = _text(row.get(smiles_key)).strip()
     if not smiles:
         return "empty SMILES"
-    by_name = {key.casefold(): key for key in reversed(list(row))}  # the first column of a name, any case
-    name_key = next((by_name[c] for c in NAME_COLUMNS if c in by_name and _text(row[by_name[c]]).strip()), None)
+    keys = folded_keys(row)
+    name_key = next((keys[c] for c in NAME_COLUMNS if c in keys and _text(row[keys[c]]).strip()), None)
     name = _text(row.get(name_key)).strip() if name_key else ""
     fields: dict[str, str] = {}
     for key, value in row.items():

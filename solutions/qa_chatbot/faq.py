@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
-from common.files import column, content_id
+from common.files import content_id, folded_keys
 from common.pipeline import DUPLICATE, NEW, Outcome, WorkItem, warned
 from common.sql import SQLStore
 from common.text import TextEncoder
@@ -75,9 +75,9 @@ def entry_of(record: dict[str, Any], settings: QASettings) -> FaqEntry | str:
     """The entry of one record (``question`` and ``answer`` in any case), or why it cannot be one; its other
     columns are the entry's metadata, named as in the file."""
     record = dict(record)
-    q_key, a_key = column(record, ("question",)), column(record, ("answer",))
-    question = record.pop(q_key) if q_key else None
-    answer = record.pop(a_key) if a_key else None
+    keys = folded_keys(record)
+    question = record.pop(keys["question"]) if "question" in keys else None
+    answer = record.pop(keys["answer"]) if "answer" in keys else None
     for name, value in (("question", question), ("answer", answer)):
         if value is None or (isinstance(value, str) and not value.strip()):
             return f"missing {name}"

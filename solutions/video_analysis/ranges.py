@@ -24,15 +24,16 @@ def read_range(spec: str, size: int) -> RangeKind:
     unit, _, ranges = spec.partition("=")
     if unit.strip() != "bytes" or not ranges:
         return RangeKind.IGNORE
+    parsed: list[tuple[str, str]] = []
     for part in ranges.split(","):
         match = _RANGE.match(part)
         if not match or match.group(1) == match.group(2) == "":
             return RangeKind.IGNORE
-        start, end = match.group(1), match.group(2)
+        start, end = match.groups()
         if start != "" and end != "" and int(end) < int(start):
             return RangeKind.IGNORE  # last before first: not a valid range-spec
-    for part in ranges.split(","):  # well formed: each must fall in the file (as Starlette, which serves them, wants)
-        start, end = _RANGE.match(part).groups()  # type: ignore[union-attr]
-        if (start == "" and int(end) == 0) or (start != "" and int(start) >= size):
-            return RangeKind.UNSATISFIABLE
+        parsed.append((start, end))
+    # well formed: each must fall in the file (as Starlette, which serves them, wants)
+    if any((start == "" and int(end) == 0) or (start != "" and int(start) >= size) for start, end in parsed):
+        return RangeKind.UNSATISFIABLE
     return RangeKind.SERVE
