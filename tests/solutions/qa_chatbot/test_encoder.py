@@ -75,3 +75,39 @@ def test_the_shared_int8_encoder_loads_the_shared_fp32_one_it_is_made_from(qa_mo
     assert loaded, "load_model of the INT8 text encoder did not return"
     assert loaded[0].precision == "int8" and loaded[0]._fp32 is not None and loaded[0]._fp32.precision == "fp32"
     assert load_model("all-MiniLM-L6-v2", qa_models, precision="int8") is loaded[0]
+
+
+def test_the_batches_of_one_call_run_side_by_side_one_core_each_with_the_same_vectors(qa_models):
+    """A load's texts make many batches: they run ``threads`` at a time on single-threaded onnxruntime runs (a
+    small model keeps the cores busier so than with intra-op threads), each batch as it would alone."""
+    import threading
+    import time
+
+    serial = TextEncoder.load(default_model_dir(), qa_models, threads=1, precision="int8")
+    side_by_side = TextEncoder.load(default_model_dir(), qa_models, threads=2, precision="int8")
+    assert side_by_side.session.get_session_options().intra_op_num_threads == 1
+    texts = [f"question {i} " + "word " * (i % 40) for i in range(300)]
+    expected = serial.encode(texts, batch_size=16, max_batch_tokens=512)
+
+    real, running, most, lock = side_by_side.session, [0], [0], threading.Lock()
+
+    class Watched:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def run(self, *args):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                time.sleep(0.005)
+                return real.run(*args)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+    side_by_side.session = Watched()
+    got = side_by_side.encode(texts, batch_size=16, max_batch_tokens=512)
+    assert most[0] == 2
+    assert np.array_equal(got, expected)  # INT8 vectors depend on their batch: the batches are the same
+    assert np.array_equal(side_by_side.encode(texts[:1]), serial.encode(texts[:1]))
