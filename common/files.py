@@ -100,7 +100,9 @@ IMAGE_KINDS = frozenset({"jpeg", "png", "gif", "webp", "bmp", "tiff", "avif", "h
 #: ISO base-media brands of still images (``ftyp`` major or compatible brand), not videos: AVIF and HEIF/HEIC
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
-VIDEO_KINDS = frozenset({"avi", "mp4", "mkv"})
+#: ASF (WMV), whose header object is named by a GUID
+_ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+VIDEO_KINDS = frozenset({"avi", "mp4", "mkv", "mpeg", "asf", "flv"})
 
 
 def sniff(head: bytes) -> str:
@@ -108,8 +110,9 @@ def sniff(head: bytes) -> str:
 
     Returns one of ``zip``, ``jpeg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avif``, ``heic`` (HEIF
     still images, as iPhones take them), ``avi``, ``mp4`` (any other ISO base-media file: ``ftyp``, or a
-    ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM),
-    ``pdf``, ``gzip``, ``text``, ``binary``, or ``empty`` (no bytes at all). ``text`` is UTF-8 without NUL bytes, UTF-16
+    ``moov``/``mdat``/``free``/``wide`` box first), ``mkv`` (Matroska and WebM), ``mpeg`` (an MPEG
+    program stream: ``.mpg``), ``asf`` (Windows Media: ``.wmv``), ``flv`` (Flash video), ``pdf``, ``gzip``,
+    ``text``, ``binary``, or ``empty`` (no bytes at all). ``text`` is UTF-8 without NUL bytes, UTF-16
     with a byte order mark, or text in a legacy charset such as windows-1252: bytes that are not UTF-8 but hold
     no NUL or control byte (:func:`looks_like_text`); :func:`open_text` reads them.
     """
@@ -137,6 +140,12 @@ def sniff(head: bytes) -> str:
         return "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "mkv"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "mpeg"
+    if head.startswith(_ASF_HEADER):
+        return "asf"
+    if head.startswith(b"FLV\x01"):
+        return "flv"
     if head.startswith(b"%PDF-"):
         return "pdf"
     if head.startswith(b"\x1f\x8b"):

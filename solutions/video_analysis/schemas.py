@@ -15,7 +15,8 @@ class Format(BaseModel):
 
 class Formats(BaseModel):
     formats: list[Format] = Field(..., description="the video files a load accepts (and .zip files of them)")
-    text: str = Field(..., description="their names, as a sentence says them", examples=["AVI, MP4, MOV, MKV or WebM"])
+    text: str = Field(..., description="their names, as a sentence says them",
+                      examples=["AVI, MP4, MOV, MKV, WebM, MPEG, WMV or FLV"])
     accept: str = Field(..., description="the file input's accept attribute: their suffixes and media types, .zip")
 
 

@@ -40,13 +40,16 @@ FORMATS = (
     VideoFormat("MOV", "mp4", (".mov",), "video/quicktime"),
     VideoFormat("MKV", "mkv", (".mkv",), "video/x-matroska"),
     VideoFormat("WebM", "mkv", (".webm",), "video/webm"),
+    VideoFormat("MPEG", "mpeg", (".mpg", ".mpeg"), "video/mpeg"),
+    VideoFormat("WMV", "asf", (".wmv", ".asf"), "video/x-ms-wmv"),
+    VideoFormat("FLV", "flv", (".flv",), "video/x-flv"),
 )
 #: what the content of an accepted file sniffs as
 ACCEPTED_KINDS = frozenset(f.kind for f in FORMATS)
 
 
 def formats_text() -> str:
-    """``AVI, MP4, MOV, MKV or WebM``."""
+    """``AVI, MP4, MOV, MKV, WebM, MPEG, WMV or FLV``."""
     names = [f.name for f in FORMATS]
     return f"{', '.join(names[:-1])} or {names[-1]}"
 
@@ -61,9 +64,10 @@ PLAYABLE = {
     "mp4": {"avc1", "h264", "H264", "AVC1", "hev1", "hvc1", "av01", "vp09"},
     "webm": {"VP80", "VP90", "vp08", "vp09", "AV01", "av01"},
 }
-MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mkv": "video/x-matroska", "avi": "video/x-msvideo"}
+MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mkv": "video/x-matroska", "avi": "video/x-msvideo",
+               "mpeg": "video/mpeg", "asf": "video/x-ms-asf", "flv": "video/x-flv"}
 #: file suffix of the stored copy per container
-SUFFIXES = {"mp4": ".mp4", "webm": ".webm", "mkv": ".mkv", "avi": ".avi"}
+SUFFIXES = {"mp4": ".mp4", "webm": ".webm", "mkv": ".mkv", "avi": ".avi", "mpeg": ".mpg", "asf": ".wmv", "flv": ".flv"}
 #: unreadable packets in a row after which the stream is taken to have ended
 MAX_MISSES = 5
 
@@ -256,7 +260,7 @@ class VideoReader:
 
 
 def needs_proxy(container: str, fourcc: str) -> bool:
-    """Whether browsers cannot play the original (AVI, MKV, MPEG-4 part 2 in MP4 ...)."""
+    """Whether browsers cannot play the original (AVI, MKV, MPEG, WMV, FLV, MPEG-4 part 2 in MP4 ...)."""
     return fourcc not in PLAYABLE.get(container, set())
 
 

@@ -115,3 +115,13 @@ def test_records_of_a_windows_1252_file_with_its_one_accent_far_down(tmp_path):
 def test_still_images_in_iso_base_media_files_are_not_videos(head, kind):
     """AVIF and HEIC start with an ``ftyp`` box as MP4 does: they sniffed as mp4, and image loads refused them."""
     assert sniff(head) == kind
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (bytes.fromhex("000001ba2100010001c33367000001bb"), "mpeg"),  # an MPEG-1 program stream (.mpg)
+    (bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c"), "asf"),  # Windows Media (.wmv)
+    (b"FLV\x01\x01\x00\x00\x00\x09\x00\x00\x00\x00", "flv"),
+])
+def test_mpeg_windows_media_and_flash_videos_are_told_by_their_content(head, kind):
+    """They sniffed as ``binary``, so the video demo refused files OpenCV decodes."""
+    assert sniff(head) == kind

@@ -46,22 +46,25 @@ def test_delete_video_removes_it_everywhere(backend, tmp_path, unique, models, m
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_upload_mp4_webm_mkv_and_playable_copies(tmp_path, unique, models, model_cache):
+def test_upload_mp4_webm_mkv_mpg_wmv_and_playable_copies(tmp_path, unique, models, model_cache):
     files = tmp_path / "files"
     files.mkdir()
     write_clip(files / "clip.mp4", "mp4v")
     write_clip(files / "clip.webm", "VP80")
     write_clip(files / "clip.mkv", "MJPG")
+    write_clip(files / "clip.mpg", "PIM1", fps=25.0)
+    write_clip(files / "clip.wmv", "WMV2")
     app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, model_cache, playable_proxy=True)
     with TestClient(app) as client:
         upload = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(files.iterdir())]
         response = client.post("/upload", files=upload)
         assert response.status_code == 202, response.text
         task = wait_task(client, response.json()["task_id"])
-        assert (task["done"], task["failed"]) == (3, 0), task
+        assert (task["done"], task["failed"]) == (5, 0), task
         videos = {v["name"]: wait_playable(client, v["id"]) for v in client.get("/videos").json()["videos"]}
         assert {n: v["container"] for n, v in videos.items()} == {"clip.mp4": "mp4", "clip.webm": "webm",
-                                                                   "clip.mkv": "mkv"}
+                                                                   "clip.mkv": "mkv", "clip.mpg": "mpeg",
+                                                                   "clip.wmv": "asf"}
         for name, v in videos.items():
             assert abs(v["duration_s"] - 3.0) < 0.2 and not v["truncated"], (name, v)
             stream = client.get(v["stream_url"], headers={"Range": "bytes=0-31"})
@@ -110,7 +113,8 @@ def test_every_format_the_page_offers_loads_and_a_refusal_names_them(tmp_path, u
     list (GET /formats) gives the picker's accept, the refusal's names, and each of its suffixes loads."""
     files = tmp_path / "files"
     files.mkdir()
-    fourccs = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "MJPG", ".webm": "VP80"}
+    fourccs = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "MJPG", ".webm": "VP80",
+               ".mpg": "PIM1", ".mpeg": "PIM1", ".wmv": "WMV2", ".asf": "WMV2", ".flv": "FLV1"}
     app = make_app(Backend("lite", "", ""), tmp_path, unique, tmp_path, models, model_cache, playable_proxy=False)
     with TestClient(app) as client:
         answer = client.get("/formats")
@@ -119,15 +123,16 @@ def test_every_format_the_page_offers_loads_and_a_refusal_names_them(tmp_path, u
         suffixes = [s for f in formats["formats"] for s in f["suffixes"]]
         assert set(suffixes) == set(fourccs)  # the picker offers exactly what this test loads ...
         assert formats["accept"].split(",") == suffixes + [f["media_type"] for f in formats["formats"]] + [".zip"]
-        assert "video/*" not in formats["accept"]  # ... not every video type (WMV, Ogg, MPEG-PS are refused)
-        for suffix, fourcc in fourccs.items():
-            write_clip(files / f"clip{suffix}", fourcc, seconds=1.0)
+        assert "video/*" not in formats["accept"]  # ... not every video type (Ogg, MPEG-TS are refused)
+        for k, (suffix, fourcc) in enumerate(fourccs.items()):  # different lengths: no two files are the same
+            mpeg1 = fourcc == "PIM1"  # MPEG-1 has broadcast frame rates only
+            write_clip(files / f"clip{suffix}", fourcc, seconds=1.0 + 0.2 * k, fps=25.0 if mpeg1 else 10.0)
         (files / "notes.txt").write_text("not a video")
         upload = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(files.iterdir())]
         task = wait_task(client, client.post("/upload", files=upload).json()["task_id"])
         assert (task["new"], task["failed"]) == (len(fourccs), 1), task
         assert task["errors"][0]["item"] == "notes.txt"
         assert task["errors"][0]["error"].endswith(f"expected a video: {formats['text']})")
-        for name in ("AVI", "MP4", "MOV", "MKV", "WebM"):
+        for name in ("AVI", "MP4", "MOV", "MKV", "WebM", "MPEG", "WMV", "FLV"):
             assert name in formats["text"]
         assert {v["name"] for v in client.get("/videos").json()["videos"]} == {f"clip{s}" for s in fourccs}
