@@ -189,7 +189,11 @@ def prepare(records: Sequence[Record | tuple[str, str] | str], spec: Fingerprint
                          pack_dense(dense_pat[:m]), values[:m].copy(), t)
 
 
-def _prepare_chunk(args: tuple[list[tuple[str, str]], FingerprintSpec, int, bool]) -> PreparedBatch:
+#: records per piece of the first chunk, prepared in the load's thread while the workers start
+_WARM_UP_PIECE = 32
+
+
+def _prepare_chunk(args: tuple[list[str | tuple[str, str]], FingerprintSpec, int, bool]) -> PreparedBatch:
     records, spec, max_heavy, with_properties = args
     return prepare(records, spec, max_heavy, with_properties)
 
@@ -220,20 +224,33 @@ class Preparer:
         if self.workers <= 1 or len(items) <= self.chunk:
             yield prepare(items, self.spec, self.max_heavy_atoms, with_properties)
             return
+        cold = self._pool is None
         if self._pool is None:
             # spawn: a clean interpreter per worker (no copied locks/threads of a web server); the workers exit
             # when this process dies, even by SIGKILL (about 200 MB each). A load's thread starts them and may
             # end first, so the watchdog only (no parent-death signal, which that thread's end would send)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
                                              initializer=die_with_parent, initargs=(os.getpid(),))
+        pool = self._pool
         chunks = [(items[s : s + self.chunk], self.spec, self.max_heavy_atoms, with_properties)
                   for s in range(0, len(items), self.chunk)]
+        # workers take seconds to start (an interpreter and RDKit each): meanwhile this thread prepares the first
+        # chunk, in small pieces, so the first load of a process shows progress at once, not after the start-up
+        futures = [pool.submit(_prepare_chunk, c) for c in chunks[1 if cold else 0:]]
         try:
-            yield from self._pool.map(_prepare_chunk, chunks)
+            if cold:
+                first = chunks[0][0]
+                for s in range(0, len(first), _WARM_UP_PIECE):
+                    yield prepare(first[s : s + _WARM_UP_PIECE], self.spec, self.max_heavy_atoms, with_properties)
+            for future in futures:
+                yield future.result()
         except BrokenProcessPool:  # a worker died (killed, out of memory): the next call starts a new pool
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
             raise
+        finally:  # a load stopped early (cancelled, failed) leaves no chunk queued
+            for future in futures:
+                future.cancel()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -133,6 +133,19 @@ def test_prepare_reports_errors_per_record_and_pool_matches_serial():
         assert bits == list(GEN.GetFingerprint(Chem.MolFromSmiles(serial.smiles[j])).GetOnBits())
 
 
+def test_the_first_load_of_a_process_shows_progress_while_its_workers_start():
+    """Starting the workers (an interpreter and RDKit each) took seconds, during which a 5,000-molecule load showed
+    no progress; now the load's own thread prepares the first chunk, in small pieces, meanwhile."""
+    records = nci_smiles(700)
+    with Preparer(workers=2, chunk=200) as prep:
+        cold = [len(c.errors) for c in prep.prepare_chunks(records)]
+        warm = [len(c.errors) for c in prep.prepare_chunks(records)]
+        assert cold[0] < 50 and sum(cold[:-3]) == 200 and cold[-3:] == [200, 200, 100]
+        assert warm == [200, 200, 200, 100]  # started: every chunk goes to the workers
+    with Preparer(workers=2, chunk=200) as other:  # cold too: the pieces come in order
+        assert [s for c in other.prepare_chunks(records) for s in c.smiles] == prepare(records).smiles
+
+
 @pytest.mark.parametrize("filters", FILTERS)
 def test_similarity_is_exact_top_k_among_passing_molecules(loaded, filters):
     engine, ref = loaded
