@@ -19,7 +19,8 @@ from common.web import ItemId, PoolDep, StopwatchDep, create_service_app, get_pi
 
 from .config import MoleculeSettings
 from .pipeline import MoleculePipeline
-from .schemas import BatchRequest, BatchResponse, SearchRequest, SearchResponse
+from .records import NAME_COLUMNS, SMILES_COLUMNS
+from .schemas import BatchRequest, BatchResponse, Columns, SearchRequest, SearchResponse
 
 NAME = "molecular_search"
 MoleculePipelineDep = Annotated[MoleculePipeline, Depends(get_pipeline)]
@@ -55,6 +56,13 @@ async def search_batch(body: BatchRequest, pipeline: MoleculePipelineDep, pool: 
     results = await run_in_pool(lane, pipeline.search_batch, body.queries, body.mode, body.top_k, body.offset,
                                 body.min_similarity, filters, body.timeout_ms)
     return {"results": results, "mode": body.mode, "total": pipeline.index_size, "took_ms": watch.ms}
+
+
+@router.get("/columns", response_model=Columns)
+async def columns() -> dict[str, Any]:
+    """The table columns a load reads SMILES and names from (``records.py``); the page reads batch queries with
+    the same lists."""
+    return {"smiles": list(SMILES_COLUMNS), "name": list(NAME_COLUMNS)}
 
 
 @router.get("/items/{item_id}/svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})

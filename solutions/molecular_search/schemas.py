@@ -126,3 +126,8 @@ class BatchResponse(BaseModel):
     mode: Mode
     total: int = Field(..., description="molecules searched (0: nothing is loaded yet), as in /search")
     took_ms: float
+
+
+class Columns(BaseModel):
+    smiles: list[str] = Field(..., description="columns a table's SMILES is read from, the first found (any case)")
+    name: list[str] = Field(..., description="columns a row's name is read from, the first the row fills (any case)")

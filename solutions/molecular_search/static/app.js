@@ -51,12 +51,10 @@
     return /^(Cl|Br|[BCNOPSFIbcnops0-9%()=#$@+\-\\/.:~*]|\[[^\]]*\])+$/.test(word);
   }
 
-  // the columns a table's SMILES and names are read from, as a load reads them (records.py)
-  const SMILES_COLUMNS = ["smiles", "canonical_smiles", "smi", "isomeric_smiles", "isosmiles", "isomericsmiles",
-    "isomeric smiles", "canonicalsmiles", "canonical smiles", "smiles_string"];
-  const NAME_COLUMNS = ["name", "pref_name", "molecule_name", "molecule name", "compound_name", "compound name",
-    "mol_name", "title", "compound", "id", "compound_id", "compound id", "molecule_id", "molecule chembl id",
-    "chembl_id", "chembl id", "cid", "pubchem_cid", "zinc_id", "catalog_id", "catalog id"];
+  // the columns a table's SMILES and names are read from: the server's lists (GET columns, records.py)
+  let SMILES_COLUMNS = ["smiles"];
+  let NAME_COLUMNS = ["name"];
+  B.api("columns").then((c) => { SMILES_COLUMNS = c.smiles; NAME_COLUMNS = c.name; }).catch(() => {});
 
   /** The cells of one line of a delimited table: double quotes may hold the separator, "" is a quote. */
   function cells(line, sep) {

@@ -248,3 +248,18 @@ def test_a_batch_on_an_empty_store_says_how_many_molecules_it_searched_as_a_sing
         count = client.get("/count").json()["count"]
         batch = client.post("/search/batch", json={"queries": ["CCO"]}).json()
         assert batch["total"] == client.post("/search", json={"smiles": "CCO"}).json()["total"] == count > 0
+
+
+def test_the_page_reads_table_columns_from_the_loaders_lists(loaded):
+    """The page's batch reader kept its own copy of the loader's SMILES and name columns, kept in step by hand; it
+    now reads the loader's lists."""
+    from pathlib import Path
+
+    from solutions.molecular_search.records import NAME_COLUMNS, SMILES_COLUMNS
+
+    client = loaded[0]
+    answer = client.get("/columns")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"smiles": list(SMILES_COLUMNS), "name": list(NAME_COLUMNS)}
+    page = (Path(__file__).parents[3] / "solutions" / "molecular_search" / "static" / "app.js").read_text()
+    assert "pref_name" not in page and "isosmiles" not in page
