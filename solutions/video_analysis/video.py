@@ -13,12 +13,15 @@ a :class:`VideoError`.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from common.files import SNIFF_BYTES, sniff
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mkv": "video/x-matrosk
 SUFFIXES = {"mp4": ".mp4", "webm": ".webm", "mkv": ".mkv", "avi": ".avi", "mpeg": ".mpg", "asf": ".wmv", "flv": ".flv"}
 #: unreadable packets in a row after which the stream is taken to have ended
 MAX_MISSES = 5
+#: the frame rate assumed when a file gives none
+DEFAULT_FPS = 25.0
 
 
 class VideoError(Exception):
@@ -155,6 +160,31 @@ def lacks_mp4_index(path: Path) -> bool:
     return False
 
 
+#: the File Properties object of an ASF (WMV) header, as stored (the GUID's first three fields little-endian)
+_ASF_FILE_PROPERTIES = bytes.fromhex("a1dcab8c47a9cf118ee400c00c205365")
+#: how far into an ASF file its header objects are looked for
+_ASF_HEADER_BYTES = 65536
+
+
+def asf_duration_s(path: Path) -> float | None:
+    """The play time an ASF (WMV) file's header declares, in seconds; None when ``path`` is not ASF or says none.
+
+    OpenCV gives a cut WMV a nonsensical frame count (about -2.3e17), so without this a cut download read as a
+    complete, shorter video. The header's play duration (100 ns units) counts the preroll (ms), which is taken off.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_ASF_HEADER_BYTES)
+    except OSError:
+        return None
+    at = head.find(_ASF_FILE_PROPERTIES) if sniff(head[:SNIFF_BYTES]) == "asf" else -1
+    if at < 0 or at + 88 > len(head):
+        return None
+    play, _send, preroll_ms = struct.unpack_from("<QQQ", head, at + 64)
+    seconds = play / 1e7 - preroll_ms / 1000.0
+    return seconds if 0 < seconds < 1e7 else None
+
+
 def _fourcc(cap: cv2.VideoCapture) -> str:
     return int(cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").strip("\x00")
 
@@ -185,10 +215,15 @@ class VideoReader:
                                  "index last leaves nothing readable without it: copy the whole file again")
             raise VideoError("not a video OpenCV can open (unknown container, or no readable stream)")
         fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if np.isfinite(fps) and 0 < fps <= 1000 else 25.0
+        count = float(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)
+        # 1000 is a millisecond time base, not a frame rate (a one-frame WMV): its "frame count" is milliseconds
+        self.fps = fps if np.isfinite(fps) and 0 < fps < 1000 else DEFAULT_FPS
+        per_frame = self.fps / fps if np.isfinite(fps) and fps > 0 else 1.0
+        self.declared_frames = round(count * per_frame) if np.isfinite(count) and 0 < count < 1e9 else 0
+        if (declared_s := asf_duration_s(path)) is not None:  # the header's length, cut file or not
+            self.declared_frames = max(1, round(declared_s * self.fps))
         self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        self.declared_frames = max(0, int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
         self.fourcc = _fourcc(self.cap)
         self.decoded_frames = 0
         self.keyframe_count = 0

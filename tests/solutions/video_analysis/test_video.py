@@ -12,7 +12,7 @@ from solutions.video_analysis.ranges import RangeKind, read_range
 from solutions.video_analysis.spans import merge_spans, stream_spans
 from solutions.video_analysis.video import VideoError, VideoReader, container_of, needs_proxy
 
-from .helpers import OPENCV_DATA, truncated_copy
+from .helpers import OPENCV_DATA, truncated_copy, write_clip
 
 
 def keyframes(path: Path, **options):
@@ -51,6 +51,27 @@ def test_a_truncated_file_decodes_its_readable_part(tmp_path):
     assert video.truncated and video.declared_frames == 795
     assert 100 < video.decoded_frames < 400 and found
     assert video.declared_duration_s == pytest.approx(79.5)
+
+
+def test_a_cut_wmv_is_truncated_by_the_length_its_header_declares(tmp_path):
+    """OpenCV gives a cut WMV a frame count of about -2.3e17: it was stored as a complete, shorter video."""
+    from solutions.video_analysis.video import asf_duration_s
+
+    whole = write_clip(tmp_path / "clip.wmv", "WMV2", seconds=5.0, fps=25.0)
+    assert asf_duration_s(whole) == pytest.approx(5.0) and asf_duration_s(OPENCV_DATA / "vtest.avi") is None
+    video, _ = keyframes(whole)
+    assert not video.truncated and video.declared_frames == video.decoded_frames == 125
+    video, found = keyframes(truncated_copy(whole, tmp_path / "cut.wmv", 0.5))
+    assert video.truncated and video.declared_frames == 125 and 20 < video.decoded_frames < 110 and found
+    assert video.declared_duration_s == pytest.approx(5.0)
+
+
+def test_a_one_frame_wmv_is_whole_at_its_frame_rate(tmp_path):
+    """OpenCV gives it 1000 fps (a millisecond time base) and 40 frames (its 40 ms): it read as truncated, "decoded
+    1 of 40 frames", at 1000 fps."""
+    video, found = keyframes(write_clip(tmp_path / "one.wmv", "WMV2", seconds=0.04, fps=25.0))
+    assert (video.fps, video.declared_frames, video.decoded_frames, video.truncated) == (25.0, 1, 1, False)
+    assert len(found) == 1
 
 
 def test_tree_avi_is_truncated_where_opencv_stops_decoding():
