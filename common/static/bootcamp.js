@@ -296,11 +296,18 @@ const Bootcamp = (() => {
     return window.matchMedia("(hover: none) and (pointer: coarse)").matches;
   }
 
+  /** ``text`` as nodes that may wrap after ``_ . - /``: a file name breaks at its parts on a phone
+   *  ("renamed_mpg." / "flv"), where it broke anywhere before ("renamed_mpg.fl" / "v"). Copies as written. */
+  function breakable(text) {
+    const parts = String(text).split(/(?<=[_.\-/])(?=.)/);
+    return parts.flatMap((part, i) => (i ? [document.createElement("wbr"), part] : [part]));
+  }
+
   /** A phone-sized window (the CSS switches to its phone layout at the same width). */
   function narrow() {
     return window.matchMedia("(max-width: 640px)").matches;
   }
 
-  return { narrow, el, $, img, plural, bytes, clock, score, when, capitalize, humanize, ApiError, api, apiOr, withQuery, upload,
+  return { narrow, breakable, el, $, img, plural, bytes, clock, score, when, capitalize, humanize, ApiError, api, apiOr, withQuery, upload,
     authHeaders, fillChoices, heading, info, refreshCount, setCount, onCount, count, countText, setup, say, touch };
 })();

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { el } = Bootcamp;
+  const { el, breakable } = Bootcamp;
 
   let dialog = null;
   let current = null; // {onClose, opener}
@@ -46,7 +46,7 @@
     const opener = current ? current.opener : document.activeElement;
     if (current && current.onClose) current.onClose();
     current = { onClose, opener };
-    dialog.querySelector("#details-title").textContent = title;
+    dialog.querySelector("#details-title").replaceChildren(...breakable(title));
     dialog.querySelector(".details-body").replaceChildren(body);
     dialog.querySelector(".details-actions").replaceChildren(...actions);
     if (!dialog.open) dialog.showModal();
@@ -97,7 +97,7 @@
       media ? el("span", { class: "card-media" }, media) : null,
       el("span", { class: "card-text" },
         badges.length ? el("span", { class: "badges" }, ...badges) : null,
-        el("span", { class: "card-title", text: title }),
+        el("span", { class: "card-title" }, breakable(title)),
         ...lines.filter(Boolean).map((line) => el("span", { class: "card-line" }, line))));
     return button;
   }

@@ -429,3 +429,33 @@ def test_fits_the_screen_with_aa_contrast_in_both_themes(browser, loaded, size, 
         assert_inner_fits(page, "dialog .details-body")
         assert_aa(page, focus=("dialog .tl-span",), text=("dialog .tl-tick",))
         page.keyboard.press("Escape")
+
+
+def test_a_long_file_name_wraps_at_its_parts_on_a_phone(browser, loaded):
+    """Card and panel titles broke anywhere, leaving "renamed_mpg.fl" / "v" at phone size; they now wrap after
+    ``_ . - /`` first, and still copy as written."""
+    base = loaded[0]
+    with opened(browser, base, "phone") as (page, _traffic):
+        page.locator("#library-box .library-item").first.wait_for()
+        title = page.locator("#library-box .card-title").first
+        assert title.evaluate("(n) => n.querySelectorAll('wbr').length") >= 1  # "vtest." / "avi" ...
+        breaks = page.evaluate("""() => {
+            const box = document.createElement("span");
+            box.style.cssText = "display:inline-block;width:9ch;font:16px monospace;overflow-wrap:anywhere";
+            box.append(...Bootcamp.breakable("renamed_mpg.flv"));
+            document.body.append(box);
+            const text = box.textContent, tops = [];
+            for (const node of box.childNodes) {
+                if (node.nodeType !== Node.TEXT_NODE) continue;
+                for (let i = 0; i < node.length; i += 1) {
+                    const range = document.createRange();
+                    range.setStart(node, i);
+                    range.setEnd(node, i + 1);
+                    tops.push(Math.round(range.getBoundingClientRect().top));
+                }
+            }
+            box.remove();
+            return [text, [...text].filter((_, i) => i && tops[i] !== tops[i - 1]).length,
+                    [...text].map((c, i) => (i && tops[i] !== tops[i - 1] ? "|" : "") + c).join("")];
+        }""")
+        assert breaks == ["renamed_mpg.flv", 1, "renamed_|mpg.flv"]
