@@ -80,7 +80,7 @@
     if (!shown || shown.id !== v.id) return;
     const status = $("player-status");
     if (!v.playable) {
-      B.say(status, "Preparing a browser-playable copy of this video… it plays here as soon as it is ready.", "busy");
+      B.say(status, "Preparing a browser-playable copy of this video… the player gets it as soon as it is ready.", "busy");
       shown.timer = setTimeout(async () => {
         if (!shown || shown.id !== v.id) return;
         try {
