@@ -1,4 +1,4 @@
-"""Browser-playable copies: a small VP8 WebM of each video browsers cannot play (AVI, MKV, MPEG-4 part 2).
+"""Browser-playable copies: a downscaled VP8 WebM of each video browsers cannot play (AVI, MKV, MPEG-4 part 2).
 
 A load does not wait for them: the video is searchable at once and its items row says ``proxy: pending``
 (``playable: false`` in the API) until the copy is written by one background thread at low CPU priority,

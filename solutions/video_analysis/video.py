@@ -300,7 +300,7 @@ def needs_proxy(container: str, fourcc: str) -> bool:
 
 
 class ProxyWriter:
-    """Writes a small VP8 WebM copy of a video as its frames are decoded (for the page's player)."""
+    """Writes a downscaled VP8 WebM copy of a video as its frames are decoded (for the page's player)."""
 
     def __init__(self, path: Path, fps: float, width: int, height: int, max_side: int) -> None:
         scale = min(1.0, max_side / max(width, height, 1))
