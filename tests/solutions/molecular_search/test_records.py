@@ -105,17 +105,6 @@ def test_a_spreadsheet_names_its_molecules_in_the_columns_chemists_use(tmp_path,
     assert [r[2] for _, r in records(f)] == names
 
 
-def test_the_page_reads_a_query_table_by_the_columns_a_load_reads():
-    """app.js keeps its own copy of the column lists (a page cannot import records.py): the two stay equal."""
-    from solutions.molecular_search import records as records_module
-
-    script = (Path(records_module.__file__).parent / "static" / "app.js").read_text(encoding="utf-8")
-    for name in ("SMILES_COLUMNS", "NAME_COLUMNS"):
-        listed = re.search(rf"const {name} = \[(.*?)\];", script, re.DOTALL)
-        assert listed is not None, name
-        assert tuple(re.findall(r'"([^"]*)"', listed.group(1))) == getattr(records_module, name), name
-
-
 def test_jsonl_and_a_table_without_a_known_suffix(tmp_path):
     f = tmp_path / "a.jsonl"
     f.write_text('{"smiles": "CCO", "name": "ethanol", "pka": 15.9}\nnot json\n', encoding="utf-8")
