@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -93,8 +92,7 @@ class TextEncoder(InferenceModel):
             self.max_diff = _INT8_MAX_LOSS
         self._inputs: list[str] = []
         self.threads = threads or cpu_threads()
-        self._batch_threads: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._batch_threads = ThreadPoolExecutor(self.threads, thread_name_prefix="text-encoder")  # starts none yet
         super().__init__(cache_dir, providers=providers, threads=1)  # one core per batch, batches side by side
         self._inputs = [i.name for i in self.session.get_inputs()]
         self.dim = int(self.session.get_outputs()[0].shape[-1])
@@ -169,14 +167,8 @@ class TextEncoder(InferenceModel):
             for rows in batches:
                 run(rows)
         else:  # longest batches first: the two threads end at about the same time
-            list(self._executor().map(run, batches))
+            list(self._batch_threads.map(run, batches))
         return result
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._batch_threads is None:
-                self._batch_threads = ThreadPoolExecutor(self.threads, thread_name_prefix="text-encoder")
-            return self._batch_threads
 
     def _run(self, session: Any, inputs: list[str], ids: list[list[int]], width: int, types: Any,
              rows: np.ndarray) -> np.ndarray:
